@@ -1,0 +1,173 @@
+"""Coverage tables: per village (村/社区), per town (镇街) and city-wide.
+
+Pure pandas/numpy over per-cell travel times and reach classes; no routing
+and no geometry here.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .access import BEYOND_LIMIT, OFF_NET, REACHED, UNREACHABLE
+
+STATUSES = ("covered", "partial", "gap", "unreachable", "no_data")
+STATUS_ZH = {"covered": "达标", "partial": "部分覆盖", "gap": "服务盲区", "unreachable": "路网不可达", "no_data": "无数据"}
+
+#: Bilingual column headers for the CSV tables: id -> "id 中文".
+LABELS_ZH = {
+    "code": "代码", "name": "名称", "full_name": "全称", "town_code": "镇街代码", "town_name": "镇街", "type": "类型",
+    "population": "人口", "covered_population": "覆盖人口", "covered_share": "覆盖率",
+    "unreachable_share": "路网不可达人口占比", "off_network_share": "离网人口占比",
+    "median_time_min": "中位时间(分钟)", "p90_time_min": "90分位时间(分钟)", "centre_time_min": "村(社区)中心点时间(分钟)",
+    "facilities_inside": "辖区内设施数", "has_facility_inside": "辖区内有设施", "status": "状态", "status_zh": "状态(中文)",
+    "reason": "说明", "villages": "村(社区)数", "villages_with_data": "有数据村(社区)数", "villages_covered": "达标村(社区)数",
+    "villages_partial": "部分覆盖村(社区)数", "villages_gap": "盲区村(社区)数", "villages_unreachable": "不可达村(社区)数",
+    "villages_no_data": "无数据村(社区)数", "pass_rate_villages": "村(社区)达标率", "pass_rate_population": "人口覆盖率",
+    "villages_with_facility_inside": "辖区内有设施的村(社区)数", "facility_in_every_village": "村(社区)设施全覆盖",
+    "synthetic": "合成数据",
+}
+
+
+def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
+    """Population-weighted quantile (lower, no interpolation); ``inf`` values count as largest.
+
+    Parameters
+    ----------
+    values
+        Times (may contain ``inf``).
+    weights
+        Non-negative weights (people).
+    q
+        Quantile in [0, 1].
+
+    Returns
+    -------
+    float
+        The smallest value ``v`` such that the weight of values <= ``v`` is at
+        least ``q`` of the total; ``nan`` when the total weight is 0.
+    """
+    total = float(np.sum(weights))
+    if total <= 0:
+        return float("nan")
+    order = np.argsort(values, kind="stable")
+    cw = np.cumsum(weights[order])
+    k = int(np.searchsorted(cw, q * total - 1e-9 * total, side="left"))
+    return float(values[order][min(k, len(order) - 1)])
+
+
+def village_table(villages: pd.DataFrame, cell_village: np.ndarray, cell_pop: np.ndarray, cell_time_s: np.ndarray,
+                  cell_class: np.ndarray, centre_time_s: np.ndarray, facilities_inside: np.ndarray,
+                  covered_min_share: float, has_area: np.ndarray) -> pd.DataFrame:
+    """Coverage per village.
+
+    Parameters
+    ----------
+    villages
+        The village list (``code, name, full_name, town_code, town_name, type``), row order = index.
+    cell_village
+        Village index of each demand cell (``-1``: in no village).
+    cell_pop, cell_time_s, cell_class
+        People, time to nearest facility (s) and reach class per cell.
+    centre_time_s
+        Time from each village's centre point (s).
+    facilities_inside
+        Number of facilities inside each village's area.
+    covered_min_share
+        Share of people within the limit for "covered".
+    has_area
+        Whether the village has an area (point/polygon) at all.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per village with population, covered share, median/p90 and
+        centre times (minutes; NaN = beyond the search cap or unreachable),
+        status and a reason.
+    """
+    nv = len(villages)
+    inv = cell_village >= 0
+    cv, cp, ct, cc = cell_village[inv], cell_pop[inv], cell_time_s[inv], cell_class[inv]
+
+    def by_class(k: int) -> np.ndarray:
+        return np.bincount(cv[cc == k], weights=cp[cc == k], minlength=nv)
+
+    pop = np.bincount(cv, weights=cp, minlength=nv)
+    reached, beyond = by_class(REACHED), by_class(BEYOND_LIMIT)
+    unreach, offnet = by_class(UNREACHABLE), by_class(OFF_NET)
+    med = np.full(nv, np.nan)
+    p90 = np.full(nv, np.nan)
+    order = np.argsort(cv, kind="stable")
+    bounds = np.searchsorted(cv[order], np.arange(nv + 1))
+    for i in range(nv):
+        sl = order[bounds[i]:bounds[i + 1]]
+        if sl.size and pop[i] > 0:
+            med[i] = weighted_quantile(ct[sl], cp[sl], 0.5)
+            p90[i] = weighted_quantile(ct[sl], cp[sl], 0.9)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(pop > 0, reached / np.where(pop > 0, pop, 1), np.nan)
+    status = np.empty(nv, dtype=object)
+    reason = np.empty(nv, dtype=object)
+    for i in range(nv):
+        if not has_area[i]:
+            status[i], reason[i] = "no_data", "no location/area for this village (e.g. its town has no boundary polygon)"
+        elif pop[i] <= 0:
+            status[i], reason[i] = "no_data", "no population in its area"
+        elif share[i] >= covered_min_share - 1e-12:
+            status[i], reason[i] = "covered", ""
+        elif reached[i] > 0:
+            status[i], reason[i] = "partial", ""
+        elif beyond[i] > 0:
+            status[i], reason[i] = "gap", "nobody within the limit"
+        else:
+            status[i] = "unreachable"
+            reason[i] = "no facility on its part of the network" if unreach[i] >= offnet[i] else "off the road network"
+    to_min = lambda a: np.where(np.isfinite(a), a / 60.0, np.nan)  # noqa: E731
+    out = pd.DataFrame({
+        "code": villages["code"].to_numpy(), "name": villages["name"].to_numpy(),
+        "full_name": villages.get("full_name", villages["name"]).to_numpy(),
+        "town_code": villages["town_code"].to_numpy(), "town_name": villages["town_name"].to_numpy(),
+        "type": villages["type"].to_numpy() if "type" in villages else "",
+        "population": np.round(pop, 1), "covered_population": np.round(reached, 1), "covered_share": share,
+        "unreachable_share": np.where(pop > 0, unreach / np.where(pop > 0, pop, 1), np.nan),
+        "off_network_share": np.where(pop > 0, offnet / np.where(pop > 0, pop, 1), np.nan),
+        "median_time_min": to_min(med), "p90_time_min": to_min(p90), "centre_time_min": to_min(centre_time_s),
+        "facilities_inside": facilities_inside.astype(int), "has_facility_inside": facilities_inside > 0,
+        "status": status, "reason": reason,
+    })
+    out["status_zh"] = out["status"].map(STATUS_ZH)
+    return out
+
+
+def town_table(vt: pd.DataFrame, towns: pd.DataFrame) -> pd.DataFrame:
+    """Pass rates per town by villages and by population, plus a city-wide row (town_code ``441900``).
+
+    ``pass_rate_villages`` = covered villages / villages with data;
+    ``pass_rate_population`` = covered people / people.
+    """
+    g = vt.groupby("town_code", sort=True)
+    t = pd.DataFrame({
+        "villages": g.size(),
+        "villages_with_data": g["status"].apply(lambda s: int((s != "no_data").sum())),
+        **{f"villages_{s}": g["status"].apply(lambda x, s=s: int((x == s).sum())) for s in STATUSES},
+        "villages_with_facility_inside": g["has_facility_inside"].sum().astype(int),
+        "population": g["population"].sum(), "covered_population": g["covered_population"].sum(),
+    })
+    t = towns[["town_code", "town_name"]].drop_duplicates("town_code").set_index("town_code").join(t, how="left")
+    city = t.sum(numeric_only=True)
+    t.loc["441900"] = city
+    t.loc["441900", "town_name"] = "东莞市(全市)"
+    t = t.fillna({c: 0 for c in t.columns if c != "town_name"})
+    for c in t.columns:
+        if c.startswith("villages"):
+            t[c] = t[c].astype(int)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t["pass_rate_villages"] = np.where(t["villages_with_data"] > 0, t["villages_covered"] / t["villages_with_data"].where(t["villages_with_data"] > 0, 1), np.nan)
+        t["pass_rate_population"] = np.where(t["population"] > 0, t["covered_population"] / t["population"].where(t["population"] > 0, 1), np.nan)
+    t["facility_in_every_village"] = t["villages_with_facility_inside"] >= t["villages_with_data"]
+    return t.reset_index().rename(columns={"index": "town_code"})
+
+
+def bilingual(df: pd.DataFrame) -> pd.DataFrame:
+    """Rename columns to ``"id 中文"`` headers for Excel readers (ids stay first, so ``split()[0]`` recovers them)."""
+    return df.rename(columns={c: f"{c} {LABELS_ZH[c]}" if c in LABELS_ZH else c for c in df.columns})

@@ -1,0 +1,60 @@
+"""Exceptions raised by dgcoverage.
+
+Every error subclasses :class:`DgCoverageError`, and most also subclass the
+built-in exception a caller would naturally catch (``ValueError``,
+``FileNotFoundError``), so ``except ValueError`` keeps working.  Messages name
+the file, the row or column at fault and how to fix it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class DgCoverageError(Exception):
+    """Base class of every error raised by dgcoverage."""
+
+
+class InputFileError(DgCoverageError, ValueError):
+    """An input file is missing, empty, of the wrong type or unreadable."""
+
+    def __init__(self, path: str | Path | None, problem: str, fix: str | None = None) -> None:
+        self.path = None if path is None else Path(path)
+        self.problem = problem
+        self.fix = fix
+        where = f"{self.path}: " if self.path is not None else ""
+        msg = f"{where}{problem}"
+        if fix:
+            msg += f" Fix: {fix}"
+        super().__init__(msg)
+
+
+class InputNotFoundError(InputFileError, FileNotFoundError):
+    """An input file does not exist."""
+
+    def __init__(self, path: str | Path, what: str = "input file") -> None:
+        super().__init__(path, f"{what} not found.", "check the path, or omit the option to use the embedded default.")
+
+
+class ColumnError(InputFileError):
+    """A table lacks a required column or a column holds unusable values."""
+
+
+class CRSError(DgCoverageError, ValueError):
+    """A coordinate reference system is missing, unknown or unsupported."""
+
+
+class ConfigError(DgCoverageError, ValueError):
+    """A circle configuration is invalid (bad minutes, speed, unknown key)."""
+
+
+class EmptyInputError(DgCoverageError, ValueError):
+    """An input that must hold something is empty (no facilities, no population)."""
+
+
+class NetworkError(DgCoverageError, ValueError):
+    """A road network cannot be built or is unusable."""
+
+
+class DataMismatchError(DgCoverageError, ValueError):
+    """Two inputs do not fit together (villages name towns the boundaries lack, ...)."""

@@ -1,0 +1,16 @@
+#!/usr/bin/env python
+"""30-minute legal aid circle (半小时法律援助服务圈): coverage per village and town.
+
+Default inputs are the embedded dataset (SYNTHETIC roads/people/facilities); pass
+--network/--facilities/--population/--villages for real data.
+"""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _circle import main  # noqa: E402
+
+if __name__ == "__main__":
+    sys.exit(main("legal_aid_30", __doc__.splitlines()[0]))
