@@ -215,23 +215,29 @@ def road_network(towns: gpd.GeoDataFrame, scale: float = 1.0, seed: int = 2020) 
     stitch = np.column_stack([src[ok], nbr[ok]])
     stitch = np.unique(np.sort(stitch, axis=1), axis=0)
     E = np.concatenate([E, stitch])
-    # river: drop crossing links except one per bridge site
+    # river: drop every link across it, then build a bridge every few km between the nearest banks
     lines = shapely.linestrings(np.stack([np.column_stack([x[E[:, 0]], y[E[:, 0]]]),
                                           np.column_stack([x[E[:, 1]], y[E[:, 1]]])], axis=1))
     crosses = shapely.intersects(lines, river)
-    bridge_pts = [river.interpolate(d) for d in np.arange(_BRIDGE_SPACING_M / 2, river.length, _BRIDGE_SPACING_M)]
-    keep = ~crosses
-    cross_idx = np.nonzero(crosses)[0]
-    bridges = 0
-    if len(cross_idx):
-        mids = shapely.centroid(lines[cross_idx])
-        for bp in bridge_pts:
-            j = cross_idx[int(np.argmin(shapely.distance(mids, bp)))]
-            if not keep[j]:
-                keep[j] = True
-                bridges += 1
-    E = E[keep]
-    lines = lines[keep]
+    E, lines = E[~crosses], lines[~crosses]
+    bridge_edges = []
+    for d in np.arange(_BRIDGE_SPACING_M / 2, river.length, _BRIDGE_SPACING_M):
+        bp = river.interpolate(d)
+        p0, p1 = river.interpolate(max(d - 50.0, 0.0)), river.interpolate(min(d + 50.0, river.length))
+        near = np.array(tree.query_ball_point([bp.x, bp.y], r=900.0), dtype=np.int64)
+        if near.size == 0:
+            continue
+        side = np.sign((p1.x - p0.x) * (y[near] - p0.y) - (p1.y - p0.y) * (x[near] - p0.x))
+        dist = np.hypot(x[near] - bp.x, y[near] - bp.y)
+        ends = [near[side == sgn][np.argmin(dist[side == sgn])] for sgn in (-1, 1) if (side == sgn).any()]
+        if len(ends) == 2:
+            bridge_edges.append(ends)
+    if bridge_edges:
+        be = np.array(bridge_edges, dtype=np.int64)
+        E = np.concatenate([E, be])
+        lines = np.concatenate([lines, shapely.linestrings(np.stack([np.column_stack([x[be[:, 0]], y[be[:, 0]]]),
+                                                                     np.column_stack([x[be[:, 1]], y[be[:, 1]]])], axis=1))])
+    bridges = len(bridge_edges)
     # islands: cut every link crossing the island shore
     islands = [shapely.Point(ix, iy).buffer(r) for ix, iy, r in _proj(_ISLANDS_LONLAT)]
     for isl in islands:
@@ -311,27 +317,34 @@ def population_raster(towns: gpd.GeoDataFrame, vpts: gpd.GeoDataFrame, water: sh
     return pop, transform
 
 
-# facility density per circle: (probability per village, jitter m, extra per 100k people)
+# facility plan per circle: (probability per village, jitter m, extras per 100k residents, label)
 _FACILITY_PLAN = {
-    "elderly_care_15": (0.72, 350.0, 0.0, "居家养老服务站"),
-    "fitness_15": (0.55, 600.0, 0.6, "社区体育公园"),
+    "elderly_care_15": (0.72, 350.0, 5.0, "居家养老服务站"),
+    "fitness_15": (0.55, 600.0, 4.0, "社区体育公园"),
     "legal_aid_30": (0.0, 800.0, 0.5, "公共法律服务站"),
-    "culture_sports_10": (0.62, 400.0, 0.0, "综合文化服务中心"),
+    "culture_sports_10": (0.62, 400.0, 9.0, "综合文化服务中心"),
 }
 
 
-def facilities(towns: gpd.GeoDataFrame, vpts: gpd.GeoDataFrame, seed: int = 2020) -> dict[str, pd.DataFrame]:
-    """Facility sets per circle, near village centres, sized for partial coverage.
+def facilities(towns: gpd.GeoDataFrame, vpts: gpd.GeoDataFrame, pop: np.ndarray, transform: Affine,
+               seed: int = 2020) -> dict[str, pd.DataFrame]:
+    """Facility sets per circle, sized for partial coverage.
 
-    Legal aid gets one centre per town (at its most central village) plus one per
-    200k residents; the others get one facility near a share of villages.
-    Returned as GCJ-02 tables (名称, 经度, 纬度, 类型), as Gaode would give them.
+    A share of villages get a facility near their centre; each town then gets
+    extra facilities in proportion to its residents, placed where people live
+    (cells drawn with probability proportional to population).  Legal aid gets
+    one centre per town, at the village nearest the town's centre, plus the
+    per-resident extras.  Returned as GCJ-02 tables (编号, 名称, 经度, 纬度, 类型),
+    as a Gaode export would give them.
     """
     from pyproj import Transformer
 
     to_ll = Transformer.from_crs(DONGGUAN_UTM, "EPSG:4326", always_xy=True)
     out = {}
-    tp = towns[towns["has_polygon"]].to_crs(DONGGUAN_UTM).set_index("town_code")
+    tp = towns[towns["has_polygon"]].to_crs(DONGGUAN_UTM).reset_index(drop=True)
+    town_id = rasterio.features.rasterize(((g, i + 1) for i, g in enumerate(tp.geometry)), out_shape=pop.shape,
+                                          transform=transform, fill=0, dtype="int32")
+    flat_pop, flat_town = pop.ravel(), town_id.ravel()
     for cid, (p_village, jitter, per_100k, label) in _FACILITY_PLAN.items():
         rng = _rng(seed, "facilities", cid)
         rows = []
@@ -339,25 +352,30 @@ def facilities(towns: gpd.GeoDataFrame, vpts: gpd.GeoDataFrame, seed: int = 2020
             if rng.random() < p_village:
                 dx, dy = rng.normal(0, jitter / 2, 2)
                 rows.append((f"合成·{v['name']}{label}", v.geometry.x + dx, v.geometry.y + dy, v["town_code"]))
-        for code, t in tp.iterrows():
-            pop = t["census_2020"] if np.isfinite(t["census_2020"]) else 0.0
-            n_extra = int(np.floor(pop / 100_000 * per_100k + (1 if cid == "legal_aid_30" and pop > 0 else 0)))
-            if n_extra == 0:
+        for i, t in tp.iterrows():
+            code = t["town_code"]
+            people = t["census_2020"] if np.isfinite(t["census_2020"]) else 0.0
+            if people <= 0:
                 continue
-            tv = vpts[vpts["town_code"] == code]
-            centre = t.geometry.representative_point()
-            # first extra sits at the village nearest the town's centre, the rest at random villages
-            order = np.argsort(tv.geometry.distance(centre).to_numpy())
-            picks = [order[0]] + list(rng.choice(len(tv), size=max(0, n_extra - 1), replace=True)) if len(tv) else []
-            for k, j in enumerate(picks):
-                g = tv.geometry.iloc[int(j)]
-                dx, dy = rng.normal(0, jitter / 2, 2)
-                rows.append((f"合成·{t['town_name']}{label}{k + 1}号", g.x + dx, g.y + dy, code))
+            if cid == "legal_aid_30":
+                tv = vpts[vpts["town_code"] == code]
+                g = tv.geometry.iloc[int(np.argmin(tv.geometry.distance(t.geometry.representative_point())))]
+                rows.append((f"合成·{t['town_name']}{label}", g.x, g.y, code))
+            n_extra = int(round(people / 100_000 * per_100k))
+            cells = np.nonzero(flat_town == i + 1)[0]
+            w = flat_pop[cells]
+            if n_extra == 0 or w.sum() <= 0:
+                continue
+            pick = rng.choice(cells, size=n_extra, replace=False, p=w / w.sum()) if n_extra < (w > 0).sum() else cells[w > 0]
+            r, c = np.divmod(pick, pop.shape[1])
+            xs, ys = rasterio.transform.xy(transform, r, c, offset="center")
+            for k, (x, y) in enumerate(zip(np.atleast_1d(xs), np.atleast_1d(ys))):
+                rows.append((f"合成·{t['town_name']}{label}{k + 1}号", float(x), float(y), code))
         df = pd.DataFrame(rows, columns=["名称", "x", "y", "town_code"])
         inside = np.zeros(len(df), dtype=bool)
+        tgeom = tp.set_index("town_code").geometry
         for code, grp in df.groupby("town_code"):
-            geom = tp.geometry.get(code)
-            inside[grp.index] = shapely.contains_xy(geom, grp["x"].to_numpy(), grp["y"].to_numpy())
+            inside[grp.index] = shapely.contains_xy(tgeom[code], grp["x"].to_numpy(), grp["y"].to_numpy())
         df = df[inside].reset_index(drop=True)
         lon, lat = to_ll.transform(df["x"].to_numpy(), df["y"].to_numpy())
         glon, glat = from_wgs84(np.asarray(lon), np.asarray(lat), "gcj02")
@@ -410,7 +428,7 @@ def build_demo(root: str | Path, scale: float = 1.0, seed: int = 2020, town_code
     pop, transform = population_raster(towns, vpts, facts.pop("_water"), facts.pop("_parks"), seed)
     write_population_raster(pop, transform, DONGGUAN_UTM, paths.population,
                             tags={"SYNTHETIC": "true", "NOTE": "synthetic population; per-town totals = 2020 census"})
-    fac = facilities(towns, vpts, seed)
+    fac = facilities(towns, vpts, pop, transform, seed)
     for cid, df in fac.items():
         write_csv(df, paths.facilities(cid), float_format="%.7f")
     manifest = {
