@@ -155,7 +155,7 @@ def road_network(towns: gpd.GeoDataFrame, scale: float = 1.0, seed: int = 2020) 
         Town partition with ``census_2020`` (EPSG:4326).
     scale
         Street density multiplier: node count grows about as ``scale**2``
-        (1.0 ≈ 80k nodes; 2.6 ≈ 500k nodes).
+        (1.0 ≈ 61k nodes; 3.0 ≈ 550k nodes).
     seed
         Random seed.
 
