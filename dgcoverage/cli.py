@@ -1,4 +1,4 @@
-"""Command line: ``dgcoverage build-demo | run``.
+"""Command line: ``dgcoverage build-demo | run | site``.
 
 Only parses arguments and calls the library.  Errors of the
 :class:`~dgcoverage.errors.DgCoverageError` family are printed without a
@@ -52,7 +52,27 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--debug", action="store_true")
     r = sub.add_parser("run", help="measure one or more circles and write tables")
     _add_run_options(r)
+    s = sub.add_parser("site", help="rank candidate sites for new facilities (MCLP / LSCP) -> <circle>/candidates.csv")
+    s.add_argument("--circle", required=True, choices=CIRCLE_IDS, help="circle id")
+    _add_site_options(s)
     return ap
+
+
+def _add_site_options(p: argparse.ArgumentParser) -> None:
+    """Options of ``dgcoverage site`` (and scripts/site_candidates.py) besides ``--circle``."""
+    _add_run_options(p, circle_choice=False)
+    p.add_argument("--k", type=int, default=10, help="number of new sites for MCLP (default 10)")
+    p.add_argument("--exact", action="store_true", help="also solve exactly (ILP, HiGHS) and report the greedy gap")
+    p.add_argument("--lscp", action="store_true", help="fewest sites covering every coverable uncovered person")
+    p.add_argument("--lscp-share", type=float, default=1.0, help="LSCP target share of coverable people (default 1)")
+    p.add_argument("--candidates", type=Path, help="CSV/XLSX/GeoJSON of possible sites (replaces gap-cluster candidates)")
+    p.add_argument("--candidates-crs", default="gcj02", help="coordinate system of --candidates: wgs84 | gcj02 | bd09")
+    p.add_argument("--road-class", help="comma-separated OSM highway classes whose nodes are candidates (OSM networks)")
+    p.add_argument("--with-gaps", action="store_true", help="add gap-cluster candidates to --candidates/--road-class")
+    p.add_argument("--min-spacing", type=float, help="minimum spacing of gap-cluster candidates, m (default: reach/4)")
+    p.add_argument("--max-candidates", type=int, default=5000, help="cap on generated candidates (default 5000)")
+    p.add_argument("--max-per-town", type=int, help="at most N new sites per town (镇街)")
+    p.add_argument("--time-limit", type=float, default=600.0, help="time limit per exact solve, s (default 600)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -61,6 +81,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "build-demo":
             return _build_demo(args)
+        if args.command == "site":
+            from .candidates import site_from_args
+
+            return site_from_args(args)
         return run_from_args(args)
     except DgCoverageError as exc:
         if args.debug:

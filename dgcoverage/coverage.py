@@ -26,6 +26,13 @@ LABELS_ZH = {
     "villages_no_data": "无数据村(社区)数", "pass_rate_villages": "村(社区)达标率", "pass_rate_population": "人口覆盖率",
     "villages_with_facility_inside": "辖区内有设施的村(社区)数", "facility_in_every_village": "村(社区)设施全覆盖",
     "synthetic": "合成数据",
+    # candidate sites (candidates.csv)
+    "rank": "排名", "site_id": "候选点编号", "source": "来源", "lon": "经度(WGS84)", "lat": "纬度(WGS84)",
+    "lon_gcj02": "经度(GCJ-02高德)", "lat_gcj02": "纬度(GCJ-02高德)", "road_name": "最近道路", "node": "路网节点",
+    "snap_m": "距路网(米)", "new_population": "新增覆盖人口", "new_villages_covered": "新增达标村(社区)数",
+    "new_villages_covered_names": "新增达标村(社区)", "villages_reached_names": "新增覆盖人口所在村(社区)",
+    "cum_new_population": "累计新增覆盖人口", "cum_covered_population": "累计覆盖人口", "cum_covered_share": "累计覆盖率",
+    "cum_villages_covered": "累计达标村(社区)数", "cum_village_pass_rate": "累计村(社区)达标率", "method": "求解方法",
 }
 
 

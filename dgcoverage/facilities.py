@@ -1,7 +1,7 @@
 """Facilities: from tables (CSV/XLSX/GeoJSON in WGS84, GCJ-02 or BD-09) or from OSM.
 
 Every loader returns a GeoDataFrame in EPSG:4326 with columns
-``facility_id, name, kind, source, geometry`` and ``attrs["warnings"]``,
+``facility_id, name, kind, address, source, geometry`` and ``attrs["warnings"]``,
 a dict of counted repairs (rows dropped, duplicates removed, ...).
 """
 
@@ -16,7 +16,7 @@ import pandas as pd
 
 from .coords import to_wgs84
 from .errors import ColumnError, EmptyInputError, InputFileError, InputNotFoundError
-from .tables import read_table, resolve_columns
+from .tables import clean_lonlat, read_table, resolve_columns
 
 FACILITY_ALIASES = {
     "facility_id": ["facility_id", "id", "编号", "序号", "poi_id"],
@@ -27,10 +27,11 @@ FACILITY_ALIASES = {
     "address": ["address", "地址"],
 }
 
-COLUMNS = ["facility_id", "name", "kind", "source", "geometry"]
+COLUMNS = ["facility_id", "name", "kind", "address", "source", "geometry"]
 
 
-def facilities_from_file(path: str | Path, crs: str = "wgs84", *, bounds: tuple[float, float, float, float] | None = None) -> gpd.GeoDataFrame:
+def facilities_from_file(path: str | Path, crs: str = "wgs84", *, bounds: tuple[float, float, float, float] | None = None,
+                         expected_bounds: tuple[float, float, float, float] | None = None) -> gpd.GeoDataFrame:
     """Read facilities from CSV/XLSX (lon/lat columns) or GeoJSON/GPKG (points or areas).
 
     Parameters
@@ -45,56 +46,84 @@ def facilities_from_file(path: str | Path, crs: str = "wgs84", *, bounds: tuple[
     bounds
         Optional WGS84 ``(west, south, east, north)``; points outside are
         dropped and counted (``facilities_outside_area``).
+    expected_bounds
+        Optional WGS84 extent of the study area used to detect rows whose
+        latitude and longitude are swapped (fixed and counted as
+        ``facility_rows_lonlat_swapped``); defaults to ``bounds``.
 
     Returns
     -------
     geopandas.GeoDataFrame
-        ``facility_id, name, kind, source, geometry`` (EPSG:4326 points).
+        ``facility_id, name, kind, address, source, geometry`` (EPSG:4326
+        points); ``attrs["warnings"]`` counts every row dropped or repaired and
+        ``attrs["declared_crs"]`` records ``crs``.
     """
+    from .coords import canonical_crs
+
     path = Path(path)
     if not path.exists():
         raise InputNotFoundError(path, "facility file")
+    declared = canonical_crs(crs)  # fail early on an unknown coordinate system
     counts: dict[str, int] = {}
     suffix = path.suffix.lower()
+    row_label, row_offset = "line", 2
     if suffix in (".geojson", ".json", ".gpkg", ".shp"):
+        if path.stat().st_size == 0:
+            raise InputFileError(path, "is empty (0 bytes).", "export the file again.")
         try:
             gdf = gpd.read_file(path)
         except Exception as exc:
             raise InputFileError(path, f"cannot be read as a vector file ({exc}).", "pass valid GeoJSON.") from exc
         if gdf.empty:
             raise EmptyInputError(f"{path}: holds no facilities. Fix: pass a file with at least one facility.")
+        if gdf.crs is not None and not gdf.crs.is_geographic:
+            gdf = gdf.to_crs(4326)  # a projected GPKG/SHP: its own CRS is authoritative
+        nogeom = (gdf.geometry.isna() | gdf.geometry.is_empty).to_numpy()
+        if nogeom.all():
+            raise ColumnError(path, "no feature has a geometry.", "export the facilities with their locations.")
+        if nogeom.any():
+            counts["facility_rows_no_geometry"] = int(nogeom.sum())
+            warnings.warn(f"{path}: {int(nogeom.sum())} features without geometry dropped "
+                          f"(features {np.nonzero(nogeom)[0].tolist()[:10]})", stacklevel=2)
+            gdf = gdf[~nogeom].reset_index(drop=True)
         nonpoint = ~gdf.geom_type.isin(["Point"])
         if nonpoint.any():
+            kinds = sorted(set(gdf.geom_type[nonpoint]))
             counts["facility_areas_as_points"] = int(nonpoint.sum())
+            warnings.warn(f"{path}: mixed geometry types; {int(nonpoint.sum())} {kinds} features replaced by a "
+                          "point inside them", stacklevel=2)
             pts = gdf.geometry.copy()
             pts[nonpoint] = gdf.geometry[nonpoint].representative_point()
             gdf = gdf.set_geometry(pts)
         df = pd.DataFrame(gdf.drop(columns="geometry")).astype(str)
         df["lon"] = gdf.geometry.x.to_numpy()
         df["lat"] = gdf.geometry.y.to_numpy()
+        row_label, row_offset = "feature", 0
     else:
         df = read_table(path)
     cols = resolve_columns(df, FACILITY_ALIASES, required=("lon", "lat"), path=path)
-    lon = pd.to_numeric(df[cols["lon"]], errors="coerce").to_numpy(dtype=float)
-    lat = pd.to_numeric(df[cols["lat"]], errors="coerce").to_numpy(dtype=float)
-    bad = ~(np.isfinite(lon) & np.isfinite(lat))
-    if bad.all():
-        raise ColumnError(path, f"no row has numeric coordinates in columns {cols['lon']!r}/{cols['lat']!r}.",
-                          "check the coordinate columns (decimal degrees).")
-    if bad.any():
-        counts["facility_rows_bad_coordinates"] = int(bad.sum())
-        rows = (np.nonzero(bad)[0] + 2).tolist()[:10]
-        warnings.warn(f"{path}: {int(bad.sum())} rows with missing/non-numeric coordinates dropped (lines {rows})", stacklevel=2)
-    keep = ~bad
-    df, lon, lat = df[keep].reset_index(drop=True), lon[keep], lat[keep]
-    lon, lat = to_wgs84(lon, lat, crs)
-    names = df[cols["name"]].fillna("").astype(str).str.strip() if "name" in cols else pd.Series([""] * len(df))
-    ids = (df[cols["facility_id"]].astype(str).str.strip() if "facility_id" in cols
-           else pd.Series([f"{path.stem}:{i + 1}" for i in range(len(df))]))
-    kind = df[cols["kind"]].fillna("").astype(str) if "kind" in cols else pd.Series([""] * len(df))
-    gdf = gpd.GeoDataFrame({"facility_id": ids.to_numpy(), "name": names.to_numpy(), "kind": kind.to_numpy(),
+    keep, lon, lat, ccounts = clean_lonlat(df[cols["lon"]], df[cols["lat"]], path, "facility",
+                                           expected_bounds if expected_bounds is not None else bounds,
+                                           row_label, row_offset)
+    counts.update(ccounts)
+    df = df[keep].reset_index(drop=True)
+    lon, lat = to_wgs84(lon, lat, declared)
+
+    def text(key: str) -> pd.Series:
+        if key not in cols:
+            return pd.Series([""] * len(df))
+        return df[cols[key]].fillna("").astype(str).str.strip().replace({"nan": "", "None": ""})
+
+    ids = text("facility_id")
+    if "facility_id" not in cols:
+        lines = (np.nonzero(keep)[0] + 1).tolist()
+        ids = pd.Series([f"{path.stem}:{i}" for i in lines])
+    gdf = gpd.GeoDataFrame({"facility_id": ids.to_numpy(), "name": text("name").to_numpy(),
+                            "kind": text("kind").to_numpy(), "address": text("address").to_numpy(),
                             "source": str(path)}, geometry=gpd.points_from_xy(lon, lat), crs=4326)
-    return finish_facilities(gdf, counts, bounds, str(path))
+    out = finish_facilities(gdf, counts, bounds, str(path))
+    out.attrs["declared_crs"] = declared
+    return out
 
 
 def finish_facilities(gdf: gpd.GeoDataFrame, counts: dict[str, int], bounds: tuple[float, float, float, float] | None,
@@ -112,7 +141,11 @@ def finish_facilities(gdf: gpd.GeoDataFrame, counts: dict[str, int], bounds: tup
         dup = key.duplicated().to_numpy()
         if dup.any():
             counts["facility_duplicates_removed"] = int(dup.sum())
+            warnings.warn(f"{source}: {int(dup.sum())} duplicate facilities (same name and place) removed", stacklevel=3)
             gdf = gdf[~dup]
+    for col in COLUMNS:
+        if col not in gdf.columns:
+            gdf[col] = ""
     gdf = gdf.reset_index(drop=True)[COLUMNS]
     gdf.attrs["warnings"] = counts
     return gdf

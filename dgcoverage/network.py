@@ -255,7 +255,7 @@ def load_network(path: str | Path) -> RoadNetwork:
     return RoadNetwork(meta=meta, **data)
 
 
-def network_from_file(path: str | Path, network_type: str = "walk") -> RoadNetwork:
+def network_from_file(path: str | Path, network_type: str = "walk", *, use_cache: bool = True) -> RoadNetwork:
     """Load a network from ``.npz`` (saved), ``.osm``, ``.osm.pbf``/``.pbf`` or ``.osm.bz2``.
 
     Parameters
@@ -264,6 +264,11 @@ def network_from_file(path: str | Path, network_type: str = "walk") -> RoadNetwo
         The file.
     network_type
         OSMnx network type used to filter OSM ways (ignored for ``.npz``).
+    use_cache
+        For OSM files, reuse the network parsed earlier from the same bytes
+        (see :mod:`dgcoverage.cache`: keyed by SHA-256 of the file + network
+        type + package version, stored under ``.cache/dgcoverage/`` or
+        ``$DGCOVERAGE_CACHE``).
 
     Returns
     -------
@@ -276,8 +281,19 @@ def network_from_file(path: str | Path, network_type: str = "walk") -> RoadNetwo
     if name.endswith(".npz"):
         return load_network(path)
     if name.endswith((".osm", ".pbf", ".osm.bz2", ".osm.gz", ".xml")):
+        from .cache import cache_dir, load_cached_network, network_cache_key, store_cached_network
         from .osm import network_from_osm_file
 
-        return network_from_osm_file(path, network_type=network_type)
+        directory = cache_dir() if use_cache else None
+        if directory is None:
+            return network_from_osm_file(path, network_type=network_type)
+        key = network_cache_key(path, network_type)
+        cached = load_cached_network(key, directory)
+        if cached is not None:
+            cached.meta["source"] = str(path)
+            return cached
+        net = network_from_osm_file(path, network_type=network_type)
+        store_cached_network(net, key, directory)
+        return net
     raise InputFileError(path, "unsupported road network file type.",
                          "use .osm, .osm.pbf or a .npz saved by dgcoverage.")

@@ -37,6 +37,7 @@ from .facilities import facilities_from_file, facilities_from_osm
 from .io import file_sha256, write_csv, write_json
 from .network import RoadNetwork, network_from_file
 from .population import PopulationGrid, population_from_raster
+from .quality import component_summary, facility_report, facility_table, gcj02_suspicion, package_versions
 from .synthetic import SYNTHETIC_NOTE, SYNTHETIC_NOTE_ZH, DemoPaths
 from .villages import (
     DONGGUAN_UTM,
@@ -244,8 +245,10 @@ def _villages_with_areas(path: Path, crs: str, official: pd.DataFrame,
             merged["centre"] = gpd.GeoSeries([None if p is None else p.representative_point() for p in merged.geometry], crs=4326)
             merged["has_area"] = merged.geometry.notna() & ~merged.geometry.is_empty
             return _tidy(merged), counts
-    pts = village_points_from_file(path, crs)
+    pts = village_points_from_file(path, crs, expected_bounds=tuple(towns[towns["has_polygon"]].total_bounds))
+    point_warnings = dict(pts.attrs.get("warnings", {}))
     merged, counts = attach_villages_to_list(pts, official, path)
+    counts = {**point_warnings, **counts}
     located = merged[merged.geometry.notna()].copy()
     areas = village_areas_from_points(located, towns)
     merged["centre"] = merged.geometry
@@ -290,6 +293,7 @@ class CircleResult:
     cell_class: np.ndarray
     facilities: gpd.GeoDataFrame
     facility_node: np.ndarray
+    node_time_s: np.ndarray | None = None  # seconds from each network node to its nearest facility (inf = beyond cap)
 
 
 def load_facilities(study: Study, circle: Circle, path: str | Path | None = None, crs: str = "gcj02",
@@ -302,13 +306,13 @@ def load_facilities(study: Study, circle: Circle, path: str | Path | None = None
     """
     if path is None:
         p = ensure_demo(Path(data_dir)).facilities(circle.id)
-        gdf = facilities_from_file(p, "gcj02", bounds=study.bounds_wgs84)
+        gdf = facilities_from_file(p, "gcj02", bounds=study.bounds_wgs84, expected_bounds=study.bounds_wgs84)
         return gdf, _input_record(p, "facilities (SYNTHETIC)", crs="gcj02"), True
     p = Path(path)
     if p.name.lower().endswith((".osm", ".pbf", ".osm.bz2")):
         gdf = facilities_from_osm(p, circle.osm_tags, circle.name_keywords, bounds=study.bounds_wgs84)
         return gdf, _input_record(p, "facilities from OSM tags", tags=circle.osm_tags), False
-    gdf = facilities_from_file(p, crs, bounds=study.bounds_wgs84)
+    gdf = facilities_from_file(p, crs, bounds=study.bounds_wgs84, expected_bounds=study.bounds_wgs84)
     return gdf, _input_record(p, "facilities", crs=crs), False
 
 
@@ -372,6 +376,15 @@ def run_circle(study: Study, circle: Circle, facilities: gpd.GeoDataFrame, *,
     fac_warn = dict(facilities.attrs.get("warnings", {}))
     if n_off:
         fac_warn["facilities_off_network"] = n_off
+    gcj = None
+    if facilities.attrs.get("declared_crs") == "wgs84":  # declared WGS84: check it is not GCJ-02 (quality.py)
+        gcj = gcj02_suspicion(g, facilities.geometry.x.to_numpy(), facilities.geometry.y.to_numpy(), settings.max_snap_m)
+        if gcj is not None and gcj["suspect"]:
+            fac_warn["facilities_maybe_gcj02"] = gcj["facilities_compared"]
+            warnings.warn(f"{circle.id}: facilities declared WGS84 look like GCJ-02 (Gaode/Tencent): their median "
+                          f"distance to the road network falls from {gcj['median_snap_m']} m to "
+                          f"{gcj['median_snap_if_gcj02_m']} m after a GCJ-02 -> WGS84 correction. Fix: if they come "
+                          "from Gaode/Tencent, pass --facilities-crs gcj02", stacklevel=2)
     summary = {
         "dgcoverage_version": __version__,
         "synthetic": synthetic,
@@ -411,9 +424,18 @@ def run_circle(study: Study, circle: Circle, facilities: gpd.GeoDataFrame, *,
             "met": bool(len(lacking) == 0),
             "villages_lacking": int(len(lacking)),
         }
+    summary["versions"] = package_versions()
+    summary["components"] = component_summary(g, fnode, study.cell_node, study.cell_pop)
+    if gcj is not None:
+        summary["checks"] = {"gcj02_suspicion": gcj}
+    vcode = np.where(fac_village >= 0, study.villages["code"].astype(str).to_numpy()[np.maximum(fac_village, 0)], "")
+    report = facility_report(g, study.net.node_id, fnode, fdist, vcode)
+    facilities = facilities.copy()
+    for col in report.columns:
+        facilities[col] = report[col].to_numpy()
     vt.insert(len(vt.columns), "synthetic", synthetic)
     tt["synthetic"] = synthetic
-    return CircleResult(circle, vt, tt, summary, cell_t, cell_cls, facilities, fnode)
+    return CircleResult(circle, vt, tt, summary, cell_t, cell_cls, facilities, fnode, node_t)
 
 
 def _proj_points(geoms: gpd.GeoSeries, crs: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -422,7 +444,11 @@ def _proj_points(geoms: gpd.GeoSeries, crs: Any) -> tuple[np.ndarray, np.ndarray
 
 
 def write_circle(result: CircleResult, out_dir: str | Path = DEFAULT_OUT_DIR) -> Path:
-    """Write ``<out_dir>/<circle>/villages.csv, towns.csv, summary.json`` (atomic, UTF-8 with BOM).
+    """Write ``<out_dir>/<circle>/villages.csv, towns.csv, facilities.csv, summary.json, timing.json``.
+
+    Every file is written atomically; CSVs are UTF-8 with BOM.  Identical
+    inputs and settings give byte-identical CSVs and ``summary.json``; the
+    run-dependent ``timing_s`` goes to ``timing.json`` only.
 
     Returns
     -------
@@ -433,5 +459,8 @@ def write_circle(result: CircleResult, out_dir: str | Path = DEFAULT_OUT_DIR) ->
     d.mkdir(parents=True, exist_ok=True)
     write_csv(bilingual(result.villages), d / "villages.csv")
     write_csv(bilingual(result.towns), d / "towns.csv")
-    write_json(result.summary, d / "summary.json")
+    # timings differ between runs: they go to timing.json so summary.json is byte-identical for identical inputs
+    write_json({k: v for k, v in result.summary.items() if k != "timing_s"}, d / "summary.json")
+    write_json({"circle": result.circle.id, "timing_s": result.summary.get("timing_s", {})}, d / "timing.json")
+    write_csv(facility_table(result.facilities), d / "facilities.csv")
     return d

@@ -134,7 +134,8 @@ VILLAGE_ALIASES = {
 }
 
 
-def village_points_from_file(path: str | Path, crs: str = "wgs84") -> gpd.GeoDataFrame:
+def village_points_from_file(path: str | Path, crs: str = "wgs84", *,
+                             expected_bounds: tuple[float, float, float, float] | None = None) -> gpd.GeoDataFrame:
     """Read village points (CSV/XLSX with lon/lat columns, or GeoJSON points).
 
     Parameters
@@ -145,35 +146,46 @@ def village_points_from_file(path: str | Path, crs: str = "wgs84") -> gpd.GeoDat
     crs
         Coordinate system of the file: ``wgs84``, ``gcj02`` (Gaode/Tencent) or
         ``bd09`` (Baidu).
+    expected_bounds
+        Optional WGS84 ``(west, south, east, north)`` of the study area; rows
+        whose latitude and longitude are swapped are detected with it, fixed
+        and counted (``village_rows_lonlat_swapped``).
 
     Returns
     -------
     geopandas.GeoDataFrame
-        code, name, town_name (when given), geometry (EPSG:4326 points).
+        code, name, town_name (when given), geometry (EPSG:4326 points);
+        ``attrs["warnings"]`` counts rows dropped (``village_rows_bad_coordinates``)
+        or repaired.
     """
+    from .coords import canonical_crs
+    from .tables import clean_lonlat
+
     path = Path(path)
+    declared = canonical_crs(crs)
+    row_label, row_offset = "line", 2
     if path.suffix.lower() in (".geojson", ".json", ".gpkg", ".shp"):
         gdf = _read_vector(path)
         if not (gdf.geom_type == "Point").all():
-            raise InputFileError(path, "village file mixes points with other geometry types.",
+            kinds = sorted(str(k) for k in set(gdf.geom_type.fillna("None")))
+            raise InputFileError(path, f"village file mixes points with other geometry types ({kinds}).",
                                  "pass points (one per 村/社区) or polygons (村界), not both.")
         df = pd.DataFrame(gdf.drop(columns="geometry"))
         df["lon"], df["lat"] = gdf.geometry.x.to_numpy(), gdf.geometry.y.to_numpy()
+        row_label, row_offset = "feature", 0
     else:
         df = read_table(path)
     cols = resolve_columns(df, VILLAGE_ALIASES, required=("lon", "lat"), path=path)
     if "code" not in cols and "name" not in cols:
         raise ColumnError(path, "no village code or name column.", "add a 'code' (12-digit NBS) or 'name' column.")
-    lon = pd.to_numeric(df[cols["lon"]], errors="coerce").to_numpy(dtype=float)
-    lat = pd.to_numeric(df[cols["lat"]], errors="coerce").to_numpy(dtype=float)
-    bad = ~(np.isfinite(lon) & np.isfinite(lat))
-    if bad.any():
-        rows = (np.nonzero(bad)[0] + 2).tolist()[:10]
-        raise ColumnError(path, f"non-numeric or empty coordinates in rows {rows} (file line numbers).",
-                          "fill in or remove those rows.")
-    lon, lat = to_wgs84(lon, lat, crs)
+    keep, lon, lat, counts = clean_lonlat(df[cols["lon"]], df[cols["lat"]], path, "village", expected_bounds,
+                                          row_label, row_offset)
+    df = df[keep].reset_index(drop=True)
+    lon, lat = to_wgs84(lon, lat, declared)
     out = pd.DataFrame({k: df[cols[k]].astype(str).str.strip() for k in ("code", "name", "town_name") if k in cols})
-    return gpd.GeoDataFrame(out, geometry=gpd.points_from_xy(lon, lat), crs=4326)
+    gdf = gpd.GeoDataFrame(out, geometry=gpd.points_from_xy(lon, lat), crs=4326)
+    gdf.attrs["warnings"] = counts
+    return gdf
 
 
 def _read_vector(path: Path) -> gpd.GeoDataFrame:
@@ -255,6 +267,18 @@ def attach_villages_to_list(points: gpd.GeoDataFrame, official: pd.DataFrame, pa
     if "code" in points.columns:
         key = "code"
         pts = points.drop_duplicates("code")
+        if "town_name" in pts.columns and "town_name" in off.columns:
+            official_town = pts["code"].map(dict(zip(off["code"], off["town_name"].astype(str))))
+            given = pts["town_name"].astype(str).str.strip()
+            clash = official_town.notna() & (given != "") & (given != "nan") & (given != official_town)
+            if clash.any():
+                import warnings
+
+                counts["village_rows_town_mismatch"] = int(clash.sum())
+                ex = pts.loc[clash, ["code", "town_name"]].head(5).to_numpy().tolist()
+                warnings.warn(f"{path}: {int(clash.sum())} village rows name a town that differs from the official "
+                              f"town of their code (code kept as authoritative; e.g. {ex}); check the town column",
+                              stacklevel=2)
     else:
         key = "_k"
         off["_k"] = off["town_name"].astype(str) + "|" + off["short_name"].astype(str)

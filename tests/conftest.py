@@ -36,6 +36,12 @@ def _block_network(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(socket, "create_connection", guard)
 
 
+@pytest.fixture(autouse=True)
+def _network_cache_in_tmp(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep the parsed-network cache out of the working tree (one cache per test session)."""
+    monkeypatch.setenv("DGCOVERAGE_CACHE", str(tmp_path_factory.getbasetemp() / "network_cache"))
+
+
 @pytest.fixture(scope="session")
 def small_city(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The generator's embedded default restricted to 莞城街道 + 东城街道 (a small city)."""

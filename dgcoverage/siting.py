@@ -1,0 +1,390 @@
+"""Facility siting: coverage sets and optimisers (numbers only, no geometry).
+
+*Coverage sets* say which demand points each candidate site would reach
+within a time limit.  People travel **to** the facility, so each candidate's
+search runs over the reversed graph (``AccessGraph.rev``) from the
+candidate's node: the distance found at node ``u`` is the network length from
+``u`` to the candidate.  A demand point at node ``u`` is covered when::
+
+    candidate leg (s) + network length(u -> candidate) / speed + demand leg (s) <= limit (s)
+
+(the same rule, and the same 1e-9 s tolerance, as
+:func:`dgcoverage.access.classify_points`).  Searches are bounded with
+SciPy's ``dijkstra(limit=)`` and run a chunk of candidates at a time; only a
+``chunk x nodes`` block is ever dense, the result is a sparse CSR matrix
+*candidates x demand points*.
+
+Optimisers, all over such a 0/1 matrix ``A`` and demand weights ``w``
+(people); existing facilities are fixed by passing only the demand they
+leave uncovered:
+
+* :func:`greedy_mclp` — maximal covering, lazy greedy (CELF priority queue);
+* :func:`exact_mclp` — the same problem as an ILP solved by HiGHS
+  (``scipy.optimize.milp``);
+* :func:`greedy_lscp` / :func:`exact_lscp` — location set covering: the fewest
+  sites that cover every coverable demand point, or a chosen share of the
+  coverable weight;
+* optional per-group budgets (``group`` label per candidate, at most
+  ``max_per_group`` sites per group, e.g. per 镇街) in all four.
+"""
+
+from __future__ import annotations
+
+import heapq
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy.optimize import Bounds, LinearConstraint, milp
+from scipy.sparse import csc_array, csr_array, hstack, identity
+from scipy.sparse.csgraph import dijkstra
+
+TIME_TOL_S = 1e-9
+
+
+def coverage_matrix(rev: csr_array, speed_mps: float, cand_node: np.ndarray, cand_leg_s: np.ndarray,
+                    dem_node: np.ndarray, dem_leg_s: np.ndarray, limit_s: float,
+                    chunk: int | None = None, dense_budget: int = 16_000_000) -> csr_array:
+    """Which demand points each candidate reaches within ``limit_s``.
+
+    Parameters
+    ----------
+    rev
+        Reversed-edge CSR graph weighted in metres at 1 m/s (``AccessGraph.rev``;
+        may carry the spare super-source row).
+    speed_mps
+        Network travel speed; network time = length / speed.
+    cand_node, cand_leg_s
+        Node of each candidate (``-1`` = off network, never covers) and its
+        access leg in seconds (node -> door).
+    dem_node, dem_leg_s
+        Node of each demand point (``-1`` = off network) and its leg (s).
+    limit_s
+        Time limit in seconds.
+    chunk
+        Candidates per Dijkstra call; default keeps the dense block
+        ``chunk x nodes`` under ``dense_budget`` float64 values (≤ 64).
+
+    Returns
+    -------
+    scipy.sparse.csr_array
+        uint8 matrix of shape ``(candidates, demand points)``, 1 = covered.
+    """
+    cand_node = np.asarray(cand_node, dtype=np.int64)
+    cand_leg_s = np.asarray(cand_leg_s, dtype=np.float64)
+    dem_node = np.asarray(dem_node, dtype=np.int64)
+    dem_leg_s = np.asarray(dem_leg_s, dtype=np.float64)
+    m, nd = cand_node.shape[0], dem_node.shape[0]
+    n = rev.shape[0]
+    if chunk is None:
+        chunk = int(np.clip(dense_budget // max(n, 1), 1, 64))
+    on = np.nonzero(dem_node >= 0)[0]
+    order = on[np.argsort(dem_node[on], kind="stable")]
+    uniq, start, cnt = np.unique(dem_node[order], return_index=True, return_counts=True)
+    rows: list[np.ndarray] = []
+    cols: list[np.ndarray] = []
+    ok = (cand_node >= 0) & (cand_leg_s <= limit_s + TIME_TOL_S)
+    usable = np.nonzero(ok)[0]
+    if uniq.size:
+        for s in range(0, usable.size, chunk):
+            idx = usable[s:s + chunk]
+            leg = cand_leg_s[idx]
+            lim_m = (limit_s + TIME_TOL_S - float(leg.min())) * speed_mps
+            D = dijkstra(rev, directed=True, indices=cand_node[idx], limit=lim_m)
+            sub = D[:, uniq]
+            del D
+            r, j = np.nonzero(np.isfinite(sub))
+            t = leg[r] + sub[r, j] / speed_mps
+            keep = t <= limit_s + TIME_TOL_S
+            r, j, t = r[keep], j[keep], t[keep]
+            c = cnt[j]
+            rr = np.repeat(r, c)
+            tt = np.repeat(t, c)
+            within = np.arange(int(c.sum())) - np.repeat(np.cumsum(c) - c, c)
+            cells = order[np.repeat(start[j], c) + within]
+            hit = tt + dem_leg_s[cells] <= limit_s + TIME_TOL_S
+            rows.append(idx[rr[hit]])
+            cols.append(cells[hit])
+    row = np.concatenate(rows) if rows else np.empty(0, dtype=np.int64)
+    col = np.concatenate(cols) if cols else np.empty(0, dtype=np.int64)
+    return csr_array((np.ones(row.size, dtype=np.uint8), (row, col)), shape=(m, nd))
+
+
+def aggregate_demand(A: csr_array, w: np.ndarray) -> tuple[csr_array, np.ndarray, np.ndarray]:
+    """Merge demand columns with the same set of covering candidates; drop uncoverable ones.
+
+    Coverage problems only see a demand point through its candidate set and
+    its weight, so identical columns can be summed; this shrinks the ILPs a
+    lot (all cells around one node share a set).
+
+    Returns
+    -------
+    A2, w2, col_group
+        The reduced matrix, the summed weights, and for every original column
+        its new column (``-1`` when no candidate covers it).
+    """
+    C = csc_array(A)
+    C.sort_indices()
+    nd = C.shape[1]
+    col_group = np.full(nd, -1, dtype=np.int64)
+    keys: dict[bytes, int] = {}
+    ptr, ind = C.indptr, C.indices.astype(np.int64)
+    reps: list[int] = []
+    for i in range(nd):
+        a, b = ptr[i], ptr[i + 1]
+        if a == b:
+            continue
+        key = ind[a:b].tobytes()
+        g = keys.get(key)
+        if g is None:
+            g = keys[key] = len(reps)
+            reps.append(i)
+        col_group[i] = g
+    w2 = np.bincount(col_group[col_group >= 0], weights=np.asarray(w, dtype=np.float64)[col_group >= 0],
+                     minlength=len(reps))
+    A2 = csr_array(C[:, np.asarray(reps, dtype=np.int64)]) if reps else csr_array((A.shape[0], 0), dtype=np.uint8)
+    return A2, w2, col_group
+
+
+@dataclass
+class Solution:
+    """Result of a siting optimiser.
+
+    Attributes
+    ----------
+    sites
+        Chosen candidate indices, in order of selection (greedy) or by index (exact).
+    objective
+        Covered weight (MCLP) or number of sites (LSCP).
+    covered_weight
+        Weight newly covered by ``sites``.
+    method
+        ``greedy`` or ``exact``.
+    status
+        ``optimal``, ``time_limit``, ``infeasible``, ``target_not_reached``, ``done`` ...
+    bound
+        For exact runs: the solver's dual bound (best possible objective).
+    mip_gap
+        For exact runs: HiGHS's relative MIP gap at the end (0 = proven optimal).
+    seconds
+        Solve time.
+    """
+
+    sites: list[int]
+    objective: float
+    covered_weight: float
+    method: str
+    status: str
+    bound: float | None = None
+    mip_gap: float | None = None
+    seconds: float = 0.0
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def _budget_checker(n: int, group: np.ndarray | None, max_per_group: int | None):
+    if group is None or max_per_group is None:
+        return None, None
+    codes, inv = np.unique(np.asarray(group).astype(str), return_inverse=True)
+    return inv, np.zeros(codes.size, dtype=np.int64)
+
+
+def _lazy_greedy(A: csr_array, w: np.ndarray, k: int | None, target: float | None,
+                 group: np.ndarray | None, max_per_group: int | None) -> tuple[list[int], list[float]]:
+    """CELF: pick the candidate of largest marginal gain, re-evaluating only stale heap tops."""
+    A = csr_array(A)
+    w = np.asarray(w, dtype=np.float64)
+    m = A.shape[0]
+    covered = np.zeros(A.shape[1], dtype=bool)
+    gains0 = A.astype(np.float64) @ w
+    heap = [(-float(g), j) for j, g in enumerate(gains0) if g > 0]
+    heapq.heapify(heap)
+    stamp = np.zeros(m, dtype=np.int64)  # iteration at which the heap entry was computed
+    ginv, gcount = _budget_checker(m, group, max_per_group)
+    sites: list[int] = []
+    gains: list[float] = []
+    total = 0.0
+    ptr, ind = A.indptr, A.indices
+    while heap and (k is None or len(sites) < k) and (target is None or total < target - 1e-9 * max(target, 1.0)):
+        negg, j = heapq.heappop(heap)
+        if ginv is not None and gcount[ginv[j]] >= max_per_group:
+            continue
+        if stamp[j] == len(sites):
+            if -negg <= 0:
+                break
+            cols = ind[ptr[j]:ptr[j + 1]]
+            covered[cols] = True
+            sites.append(int(j))
+            gains.append(-negg)
+            total += -negg
+            if ginv is not None:
+                gcount[ginv[j]] += 1
+            continue
+        cols = ind[ptr[j]:ptr[j + 1]]
+        g = float(w[cols][~covered[cols]].sum())
+        stamp[j] = len(sites)
+        if g > 0:
+            heapq.heappush(heap, (-g, j))
+    return sites, gains
+
+
+def greedy_mclp(A: csr_array, w: np.ndarray, k: int, group: np.ndarray | None = None,
+                max_per_group: int | None = None) -> Solution:
+    """Maximal covering by lazy greedy: up to ``k`` sites (fewer when nothing more can be gained).
+
+    Greedy is a (1 - 1/e)-approximation of the optimum (without budgets).
+    """
+    t0 = time.perf_counter()
+    sites, gains = _lazy_greedy(A, w, int(k), None, group, max_per_group)
+    tot = float(np.sum(gains))
+    return Solution(sites, tot, tot, "greedy", "done", seconds=time.perf_counter() - t0,
+                    info={"gains": gains})
+
+
+def greedy_lscp(A: csr_array, w: np.ndarray, share: float = 1.0, group: np.ndarray | None = None,
+                max_per_group: int | None = None) -> Solution:
+    """Set covering by greedy: add best sites until ``share`` of the *coverable* weight is covered."""
+    t0 = time.perf_counter()
+    w = np.asarray(w, dtype=np.float64)
+    coverable = float(w[np.asarray(A.sum(axis=0)).ravel() > 0].sum())
+    target = share * coverable
+    sites, gains = _lazy_greedy(A, w, None, target, group, max_per_group)
+    tot = float(np.sum(gains))
+    status = "done" if tot >= target - 1e-9 * max(target, 1.0) else "target_not_reached"
+    return Solution(sites, float(len(sites)), tot, "greedy", status, seconds=time.perf_counter() - t0,
+                    info={"gains": gains, "target_weight": target, "coverable_weight": coverable})
+
+
+def _group_rows(m: int, group: np.ndarray | None, max_per_group: int | None, nvar: int) -> list[LinearConstraint]:
+    if group is None or max_per_group is None:
+        return []
+    codes, inv = np.unique(np.asarray(group).astype(str), return_inverse=True)
+    G = csr_array((np.ones(m), (inv, np.arange(m))), shape=(codes.size, nvar))
+    return [LinearConstraint(G, -np.inf, float(max_per_group))]
+
+
+def _milp_status(res: Any) -> str:
+    return {0: "optimal", 1: "time_limit", 2: "infeasible", 3: "unbounded"}.get(res.status, f"status_{res.status}")
+
+
+def exact_mclp(A: csr_array, w: np.ndarray, k: int, group: np.ndarray | None = None,
+               max_per_group: int | None = None, time_limit: float = 600.0, mip_rel_gap: float = 1e-6,
+               aggregate: bool = True) -> Solution:
+    """Maximal covering ILP (HiGHS): ``max sum w_i y_i`` s.t. ``y_i <= sum_j A_ji x_j``, ``sum x_j <= k``.
+
+    ``x`` are binary site variables; ``y`` may be continuous in [0, 1] because
+    at an integer ``x`` the optimum sets ``y_i = min(1, sum_j A_ji x_j)``.
+    Identical demand columns are merged first (:func:`aggregate_demand`).
+    """
+    t0 = time.perf_counter()
+    w = np.asarray(w, dtype=np.float64)
+    if aggregate:
+        A, w, _ = aggregate_demand(A, w)
+    A = csr_array(A)
+    m, nd = A.shape
+    if nd == 0 or m == 0 or k <= 0:
+        return Solution([], 0.0, 0.0, "exact", "optimal", 0.0, 0.0, time.perf_counter() - t0)
+    nvar = m + nd
+    c = np.concatenate([np.zeros(m), -w])
+    # y_i - sum_j A_ji x_j <= 0
+    cover = hstack([-csr_array(A.T.astype(np.float64)), identity(nd, format="csr")], format="csr")
+    card = csr_array(np.concatenate([np.ones(m), np.zeros(nd)])[None, :])
+    cons = [LinearConstraint(cover, -np.inf, 0.0), LinearConstraint(card, -np.inf, float(k))]
+    cons += _group_rows(m, group, max_per_group, nvar)
+    integrality = np.concatenate([np.ones(m), np.zeros(nd)])
+    res = milp(c, constraints=cons, integrality=integrality, bounds=Bounds(0, 1),
+               options={"time_limit": float(time_limit), "mip_rel_gap": float(mip_rel_gap), "disp": False})
+    status = _milp_status(res)
+    if res.x is None:
+        return Solution([], 0.0, 0.0, "exact", status, seconds=time.perf_counter() - t0)
+    x = res.x[:m] > 0.5
+    sites = np.nonzero(x)[0]
+    covered = np.asarray(A[sites].sum(axis=0)).ravel() > 0 if sites.size else np.zeros(nd, dtype=bool)
+    cw = float(w[covered].sum())
+    bound = getattr(res, "mip_dual_bound", None)
+    return Solution(sites.tolist(), cw, cw, "exact", status, None if bound is None else float(-bound),
+                    getattr(res, "mip_gap", None), time.perf_counter() - t0, {"rows": int(nd), "cols": int(nvar)})
+
+
+def exact_lscp(A: csr_array, w: np.ndarray, share: float = 1.0, group: np.ndarray | None = None,
+               max_per_group: int | None = None, time_limit: float = 600.0, mip_rel_gap: float = 1e-6,
+               aggregate: bool = True) -> Solution:
+    """Location set covering ILP (HiGHS): the fewest sites covering ``share`` of the coverable weight.
+
+    ``share = 1``: every demand point some candidate can reach must be
+    reached (``sum_j A_ji x_j >= 1``).  ``share < 1``: ``y_i <= sum_j A_ji x_j``
+    and ``sum w_i y_i >= share * coverable weight``.  Demand no candidate
+    reaches is left out (it is reported by the caller, not made infeasible).
+    """
+    t0 = time.perf_counter()
+    w = np.asarray(w, dtype=np.float64)
+    if aggregate:
+        A, w, _ = aggregate_demand(A, w)
+    A = csr_array(A)
+    keep = np.asarray(A.sum(axis=0)).ravel() > 0
+    A, w = csr_array(A[:, np.nonzero(keep)[0]]), w[keep]
+    m, nd = A.shape
+    coverable = float(w.sum())
+    if nd == 0:
+        return Solution([], 0.0, 0.0, "exact", "optimal", 0.0, 0.0, time.perf_counter() - t0)
+    At = csr_array(A.T.astype(np.float64))
+    if share >= 1.0:
+        nvar = m
+        c = np.ones(m)
+        cons = [LinearConstraint(At, 1.0, np.inf)]
+        integrality = np.ones(m)
+    else:
+        nvar = m + nd
+        c = np.concatenate([np.ones(m), np.zeros(nd)])
+        cover = hstack([-At, identity(nd, format="csr")], format="csr")
+        tgt = csr_array(np.concatenate([np.zeros(m), w])[None, :])
+        cons = [LinearConstraint(cover, -np.inf, 0.0), LinearConstraint(tgt, share * coverable, np.inf)]
+        integrality = np.concatenate([np.ones(m), np.zeros(nd)])
+    cons += _group_rows(m, group, max_per_group, nvar)
+    res = milp(c, constraints=cons, integrality=integrality, bounds=Bounds(0, 1),
+               options={"time_limit": float(time_limit), "mip_rel_gap": float(mip_rel_gap), "disp": False})
+    status = _milp_status(res)
+    if res.x is None:
+        return Solution([], float("nan"), 0.0, "exact", status, seconds=time.perf_counter() - t0)
+    sites = np.nonzero(res.x[:m] > 0.5)[0]
+    covered = np.asarray(A[sites].sum(axis=0)).ravel() > 0 if sites.size else np.zeros(nd, dtype=bool)
+    bound = getattr(res, "mip_dual_bound", None)
+    return Solution(sites.tolist(), float(sites.size), float(w[covered].sum()), "exact", status,
+                    None if bound is None else float(bound), getattr(res, "mip_gap", None),
+                    time.perf_counter() - t0, {"rows": int(nd), "cols": int(nvar), "coverable_weight": coverable})
+
+
+def order_sites(A: csr_array, w: np.ndarray, sites: list[int] | np.ndarray) -> tuple[list[int], list[float]]:
+    """Order a chosen set greedily (largest marginal gain first) and return each site's marginal gain.
+
+    Sites that add nothing come last with gain 0.
+    """
+    sites = [int(s) for s in sites]
+    if not sites:
+        return [], []
+    sub = csr_array(csr_array(A)[np.asarray(sites, dtype=np.int64)])
+    picked, gains = _lazy_greedy(sub, w, None, None, None, None)
+    rest = sorted(set(range(len(sites))) - set(picked))
+    return [sites[i] for i in picked + rest], [float(g) for g in gains] + [0.0] * len(rest)
+
+
+def covered_weight(A: csr_array, w: np.ndarray, sites: list[int] | np.ndarray) -> float:
+    """Weight covered by a set of sites."""
+    sites = np.asarray(list(sites), dtype=np.int64)
+    if sites.size == 0:
+        return 0.0
+    hit = np.asarray(csr_array(A)[sites].sum(axis=0)).ravel() > 0
+    return float(np.asarray(w, dtype=np.float64)[hit].sum())
+
+
+def optimality_gap(greedy: Solution, exact: Solution, kind: str = "mclp") -> float | None:
+    """Relative gap of greedy vs exact: MCLP ``(exact - greedy) / exact``; LSCP ``(greedy - exact) / exact`` sites."""
+    if exact.status not in ("optimal", "time_limit") or not exact.sites and kind == "lscp":
+        return None
+    if kind == "mclp":
+        return 0.0 if exact.objective <= 0 else (exact.objective - greedy.objective) / exact.objective
+    return None if exact.objective <= 0 else (greedy.objective - exact.objective) / exact.objective
+
+
+__all__ = ["Solution", "aggregate_demand", "coverage_matrix", "covered_weight", "exact_lscp", "exact_mclp",
+           "greedy_lscp", "greedy_mclp", "optimality_gap", "order_sites"]

@@ -1,0 +1,31 @@
+#!/usr/bin/env python
+"""Rank candidate sites for new facilities of one circle (MCLP / LSCP): thin wrapper over `dgcoverage site`.
+
+Example: python scripts/site_candidates.py --circle fitness_15 --k 20 --exact
+Default inputs are the embedded dataset (SYNTHETIC roads/people/facilities).
+"""
+
+import argparse
+import sys
+
+from dgcoverage.candidates import site_from_args
+from dgcoverage.cli import CIRCLE_IDS, _add_site_options
+from dgcoverage.errors import DgCoverageError
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--circle", required=True, choices=CIRCLE_IDS, help="circle id")
+    _add_site_options(ap)
+    args = ap.parse_args()
+    try:
+        return site_from_args(args)
+    except DgCoverageError as exc:
+        if args.debug:
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
