@@ -34,3 +34,7 @@ test: $(DEVSTAMP)
 
 clean:
 	rm -rf data/processed/* maps/*.html
+
+bench: $(DEVSTAMP)
+	$(BIN)/python -m pip install -q -e ".[bench]"
+	$(BIN)/python scripts/benchmark.py

@@ -37,6 +37,8 @@ def _add_run_options(p: argparse.ArgumentParser, circle_choice: bool = True) -> 
     p.add_argument("--config", type=Path, help="circle config TOML (default: packaged circles.toml)")
     p.add_argument("--data-dir", type=Path, default=Path("data/raw"), help="embedded default folder (default: data/raw)")
     p.add_argument("--out", type=Path, default=Path("data/processed"), help="output folder (default: data/processed)")
+    p.add_argument("--maps-dir", type=Path, help="folder for the HTML maps (default: maps, or <out>/maps with --out)")
+    p.add_argument("--no-maps", action="store_true", help="skip service areas, gap areas, maps and the town report")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
 
 
@@ -130,16 +132,31 @@ def run_from_args(args: argparse.Namespace, circle_ids: Sequence[str] | None = N
         print(f"  {study.net.n_nodes:,} nodes, {study.net.n_edges:,} edges, {len(study.cell_pop):,} populated cells, "
               f"{len(study.villages)} villages ({time.perf_counter() - t0:.1f} s)"
               + ("  [SYNTHETIC DATA]" if study.synthetic else ""), flush=True)
+        results, areas = [], {}
         for cid in tqdm(ids, desc="circles", unit="circle", disable=len(ids) == 1):
             circle = circles[cid].with_overrides(minutes=args.minutes, speed_kmh=args.speed,
                                                  access_speed_kmh=args.access_speed, mode=args.mode)
             fac, rec, syn = load_facilities(study, circle, args.facilities, args.facilities_crs, args.data_dir)
             res = run_circle(study, circle, fac, facilities_input=rec, facilities_synthetic=syn)
             d = write_circle(res, args.out)
+            if not getattr(args, "no_maps", False):
+                from .gaps import write_areas
+
+                areas[cid] = write_areas(study, res, args.out)
+                results.append(res)
             r = res.summary["results"]
             tqdm.write(f"{cid:18s} {circle.minutes:g} min @ {circle.speed_kmh:g} km/h: population covered "
                        f"{r['covered_share']:.1%}, villages covered {r['village_pass_rate']:.1%} -> {d}"
                        + ("  [SYNTHETIC]" if res.summary["synthetic"] else ""))
+        if results:
+            from .maps import write_maps
+            from .report import write_report
+
+            maps_dir = getattr(args, "maps_dir", None) or (
+                Path("maps") if Path(args.out) == Path("data/processed") else Path(args.out) / "maps")
+            maps = write_maps(study, results, areas, maps_dir)
+            rep = write_report(results, args.out)
+            print(f"maps -> {maps[-1].parent}/ ({len(maps)} files); report -> {rep[0]}, {rep[1]}", flush=True)
     for w in caught:
         print(f"warning: {w.message}", file=sys.stderr)
     return 0

@@ -159,7 +159,8 @@ def tapered_capsules(xa: np.ndarray, ya: np.ndarray, ra: np.ndarray, xb: np.ndar
     r_a = r_a * np.sqrt(np.where(step_a > 1e-9, step_a / np.sin(np.maximum(step_a, 1e-9)), 1.0))
     px = np.concatenate([cx_b[:, None] + r_b[:, None] * np.cos(ang_b), cx_a[:, None] + r_a[:, None] * np.cos(ang_a)], 1)
     py = np.concatenate([cy_b[:, None] + r_b[:, None] * np.sin(ang_b), cy_a[:, None] + r_a[:, None] * np.sin(ang_a)], 1)
-    return shapely.polygons(np.stack([px, py], axis=-1))
+    # the area-corrected arcs can cross where they meet: the hull of the vertices is the valid, convex result
+    return shapely.convex_hull(shapely.polygons(np.stack([px, py], axis=-1)))
 
 
 def circle_service_area(study: Study, result: CircleResult) -> gpd.GeoDataFrame:

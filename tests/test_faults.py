@@ -171,3 +171,15 @@ def test_two_runs_are_byte_identical(small_city, tmp_path):
     villages = pd.read_csv(outs[0] / "villages.csv", encoding="utf-8-sig", dtype=str)
     codes = villages.iloc[:, 0].tolist()
     assert codes == sorted(codes)
+
+
+def test_outputs_get_normal_permissions(tmp_path):
+    import os
+    import stat
+
+    from dgcoverage.io import write_text
+
+    umask = os.umask(0)
+    os.umask(umask)
+    p = write_text("x", tmp_path / "a.txt")
+    assert stat.S_IMODE(os.stat(p).st_mode) == 0o666 & ~umask  # not mkstemp's 0600

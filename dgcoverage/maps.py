@@ -1,0 +1,412 @@
+"""Interactive maps (folium/Leaflet) that open with no internet.
+
+``maps/<circle>.html``: town boundaries, villages coloured by status, facilities,
+the street-following service area and the populated gap areas, with a legend,
+a layer switcher and Chinese/English popups.  ``maps/index.html``: the circles
+side by side as layers, with a per-town choropleth of village pass rates.
+
+Offline: Leaflet 1.9.4 (JS, CSS, layer icons) is inlined from
+``dgcoverage/data/vendor``; folium's CDN defaults (jQuery, Bootstrap,
+awesome-markers, Font Awesome) are removed.  Base tiles are optional layers:
+"blank" (default, no requests), OpenStreetMap (WGS84) and Gaode/AutoNavi
+(GCJ-02).  Choosing Gaode redraws the overlays shifted to GCJ-02 in the
+browser so they line up with its tiles.
+
+Safety: every user-supplied string (village, facility and town names,
+reasons, file names) is passed through :func:`html.escape` before it reaches
+the page; popups/tooltips are built in Python from escaped text only.
+
+Display geometry is simplified (20 m) and rounded to 6 decimals.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import folium
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from branca.element import Element, MacroElement
+from jinja2 import Template
+
+from .coverage import STATUS_ZH, STATUSES
+from .io import write_text
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .pipeline import CircleResult, Study
+
+VENDOR = Path(__file__).parent / "data" / "vendor" / "leaflet-1.9.4"
+SIMPLIFY_M = 20.0
+STATUS_COLOURS = {"covered": "#1a9850", "partial": "#fdae61", "gap": "#d73027", "unreachable": "#7b3294",
+                  "no_data": "#bdbdbd"}
+STATUS_EN = {"covered": "covered", "partial": "partial", "gap": "gap", "unreachable": "unreachable",
+             "no_data": "no data"}
+RATE_BINS = [(0.2, "#d73027"), (0.4, "#fc8d59"), (0.6, "#fee08b"), (0.8, "#91cf60"), (1.01, "#1a9850")]
+OSM_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+GAODE_URL = "https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8&x={x}&y={y}&z={z}"
+
+e = html.escape
+
+
+def _fmt(v: Any, pct: bool = False, nd: int = 1) -> str:
+    if v is None or (isinstance(v, float) and not math.isfinite(v)) or (not isinstance(v, str) and pd.isna(v)):
+        return "–"
+    if pct:
+        return f"{float(v):.1%}"
+    if isinstance(v, (int, np.integer)):
+        return f"{int(v):,}"
+    return f"{float(v):,.{nd}f}"
+
+
+def _table(rows: Sequence[tuple[str, str]]) -> str:
+    """Popup table; labels are ours, values must already be escaped."""
+    return "<table class='dg-t'>" + "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows) + "</table>"
+
+
+def _display(geoms: Sequence[Any], crs: Any, tol_m: float = SIMPLIFY_M) -> list[Any]:
+    """Simplify in the projected CRS, back to WGS84, coordinates rounded to 6 decimals."""
+    s = gpd.GeoSeries(list(geoms), crs=4326)
+    ok = s.notna() & ~s.is_empty
+    out: list[Any] = [None] * len(s)
+    if ok.any():
+        p = s[ok].to_crs(crs).simplify(tol_m, preserve_topology=True).to_crs(4326)
+        p = shapely.transform(p.to_numpy(), lambda c: np.round(c, 6))
+        for i, g in zip(np.flatnonzero(ok.to_numpy()), p):
+            out[i] = g
+    return out
+
+
+def _fc(geoms: Sequence[Any], props: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    feats = [{"type": "Feature", "properties": p, "geometry": json.loads(shapely.to_geojson(g))}
+             for g, p in zip(geoms, props) if g is not None and not g.is_empty]
+    return {"type": "FeatureCollection", "features": feats}
+
+
+# ---------------------------------------------------------------- layers
+
+
+def towns_layer(study: Study, towns_table: pd.DataFrame | None = None) -> dict[str, Any]:
+    """Town boundaries; with a town table, each town carries its pass rates (for the choropleth)."""
+    t = study.towns[study.towns["has_polygon"]].reset_index(drop=True)
+    rates = towns_table.set_index("town_code") if towns_table is not None else None
+    props = []
+    for _, r in t.iterrows():
+        name = e(str(r["town_name"]))
+        p: dict[str, Any] = {"tip": f"{name} ({e(str(r['town_code']))})"}
+        if rates is not None and r["town_code"] in rates.index:
+            q = rates.loc[r["town_code"]]
+            rate = q["pass_rate_villages"]
+            p["rate"] = None if pd.isna(rate) else round(float(rate), 4)
+            p["pop"] = _table([("镇街 town", name), ("代码 code", e(str(r["town_code"]))),
+                               ("村(社区)达标率 village pass rate", _fmt(rate, pct=True)),
+                               ("人口覆盖率 population covered", _fmt(q["pass_rate_population"], pct=True)),
+                               ("达标/有数据 covered / with data", f"{int(q['villages_covered'])} / {int(q['villages_with_data'])}"),
+                               ("人口 population", _fmt(float(q["population"]), nd=0))])
+            p["tip"] += f"：达标率 {_fmt(rate, pct=True)}"
+        props.append(p)
+    return _fc(_display(t.geometry, study.graph.crs), props)
+
+
+def villages_layer(study: Study, result: CircleResult) -> dict[str, Any]:
+    """Villages coloured by status, with popups (name, town, population, covered share, times)."""
+    vt = result.villages
+    props = []
+    for i in range(len(vt)):
+        r = vt.iloc[i]
+        st = str(r["status"])
+        name = e(str(r["name"]))
+        rows = [("村(社区) village", f"{name} <span class='dg-id'>{e(str(r['code']))}</span>"),
+                ("镇街 town", e(str(r["town_name"]))),
+                ("人口 population", _fmt(float(r["population"]), nd=0)),
+                ("覆盖率 covered share", _fmt(r["covered_share"], pct=True)),
+                ("中位时间 median time (min)", _fmt(r["median_time_min"])),
+                ("90分位时间 p90 time (min)", _fmt(r["p90_time_min"])),
+                ("中心点时间 centre time (min)", _fmt(r["centre_time_min"])),
+                ("辖区内设施 facilities inside", _fmt(int(r["facilities_inside"]))),
+                ("状态 status", f"{STATUS_ZH.get(st, e(st))} {e(st)}")]
+        if r["reason"]:
+            rows.append(("说明 reason", e(str(r["reason"]))))
+        props.append({"s": st, "tip": f"{name}（{e(str(r['town_name']))}）{STATUS_ZH.get(st, '')} "
+                                      f"{_fmt(r['covered_share'], pct=True)}", "pop": _table(rows)})
+    return _fc(_display(study.villages.geometry, study.graph.crs), props)
+
+
+def facilities_layer(result: CircleResult) -> dict[str, Any]:
+    f = result.facilities
+    geoms = shapely.transform(f.geometry.to_numpy(), lambda c: np.round(c, 6))
+    props = []
+    for i in range(len(f)):
+        r = f.iloc[i]
+        name = e(str(r.get("name", "")))
+        rows = [("设施 facility", name), ("编号 id", e(str(r.get("facility_id", "")))),
+                ("类型 kind", e(str(r.get("kind", "")))), ("来源 source", e(str(r.get("source", "")))),
+                ("在路网上 on network", "是 yes" if result.facility_node[i] >= 0 else "否 no (> max snap)")]
+        props.append({"tip": name, "pop": _table(rows), "on": bool(result.facility_node[i] >= 0)})
+    return _fc(list(geoms), props)
+
+
+def service_area_layer(study: Study, sa: gpd.GeoDataFrame, result: CircleResult) -> dict[str, Any]:
+    c = result.circle
+    props = [{"tip": f"{e(c.name_zh)} 服务范围 service area ({c.minutes:g} min)",
+              "pop": _table([("圈 circle", f"{e(c.name_zh)} <span class='dg-id'>{e(c.id)}</span>"),
+                             ("面积 area (km²)", _fmt(float(r["area_km2"]), nd=1))])} for _, r in sa.iterrows()]
+    return _fc(_display(sa.geometry, study.graph.crs), props)
+
+
+def gaps_layer(study: Study, gp: gpd.GeoDataFrame) -> dict[str, Any]:
+    props = []
+    for _, r in gp.iterrows():
+        name = e(str(r["name"]))
+        rows = [("村(社区) village", f"{name} <span class='dg-id'>{e(str(r['code']))}</span>"),
+                ("镇街 town", e(str(r["town_name"]))),
+                ("盲区人口 population beyond limit", _fmt(float(r["population"]), nd=0)),
+                ("超时 beyond limit", _fmt(float(r["population_beyond_limit"]), nd=0)),
+                ("路网不可达 unreachable", _fmt(float(r["population_unreachable"]), nd=0)),
+                ("离网 off network", _fmt(float(r["population_off_network"]), nd=0))]
+        props.append({"tip": f"盲区 gap：{name} {_fmt(float(r['population']), nd=0)} 人", "pop": _table(rows),
+                      "n": round(float(r["population"]), 1)})
+    return _fc(_display(gp.geometry, study.graph.crs), props)
+
+
+# ---------------------------------------------------------------- page
+
+
+_JS = r"""
+(function (map) {
+  var DG = JSON.parse(document.getElementById('dg-data').textContent);
+  var gcjOn = false;
+  // WGS84 -> GCJ-02 (the published offset formula, as in dgcoverage.coords)
+  var A = 6378245.0, EE = 0.00669342162296594323, PI = Math.PI;
+  function tLat(x, y) { var r = -100 + 2*x + 3*y + 0.2*y*y + 0.1*x*y + 0.2*Math.sqrt(Math.abs(x));
+    r += (20*Math.sin(6*x*PI) + 20*Math.sin(2*x*PI)) * 2/3; r += (20*Math.sin(y*PI) + 40*Math.sin(y/3*PI)) * 2/3;
+    r += (160*Math.sin(y/12*PI) + 320*Math.sin(y*PI/30)) * 2/3; return r; }
+  function tLon(x, y) { var r = 300 + x + 2*y + 0.1*x*x + 0.1*x*y + 0.1*Math.sqrt(Math.abs(x));
+    r += (20*Math.sin(6*x*PI) + 20*Math.sin(2*x*PI)) * 2/3; r += (20*Math.sin(x*PI) + 40*Math.sin(x/3*PI)) * 2/3;
+    r += (150*Math.sin(x/12*PI) + 300*Math.sin(x/30*PI)) * 2/3; return r; }
+  function wgs2gcj(lon, lat) {
+    if (lon < 72.004 || lon > 137.8347 || lat < 0.8293 || lat > 55.8271) return [lon, lat];
+    var dLat = tLat(lon - 105, lat - 35), dLon = tLon(lon - 105, lat - 35), rad = lat/180*PI;
+    var m = Math.sin(rad); m = 1 - EE*m*m; var s = Math.sqrt(m);
+    dLat = (dLat*180) / ((A*(1-EE)) / (m*s) * PI); dLon = (dLon*180) / (A/s*Math.cos(rad)*PI);
+    return [lon + dLon, lat + dLat]; }
+  window.dgWgs2Gcj = wgs2gcj;
+  function c2ll(c) { if (gcjOn) { var g = wgs2gcj(c[0], c[1]); return L.latLng(g[1], g[0]); } return L.latLng(c[1], c[0]); }
+  var STATUS = DG.status_colours;
+  function rateColour(v) { if (v === null || v === undefined) return '#bdbdbd';
+    for (var i = 0; i < DG.rate_bins.length; i++) { if (v < DG.rate_bins[i][0]) return DG.rate_bins[i][1]; } return '#1a9850'; }
+  var STYLES = {
+    towns: function () { return {color: '#333', weight: 1.5, fill: false, dashArray: '4 3'}; },
+    choropleth: function (f) { return {color: '#555', weight: 1, fillColor: rateColour(f.properties.rate), fillOpacity: 0.75}; },
+    villages: function (f) { return {color: '#666', weight: 0.6, fillColor: STATUS[f.properties.s] || '#bdbdbd', fillOpacity: 0.6}; },
+    service: function () { return {color: '#2166ac', weight: 1, fillColor: '#4393c3', fillOpacity: 0.25}; },
+    gaps: function () { return {color: '#b2182b', weight: 1, fillColor: '#d6604d', fillOpacity: 0.55}; }
+  };
+  var groups = {}, overlays = {};
+  DG.layers.forEach(function (s) { groups[s.key] = L.featureGroup(); overlays[s.label] = groups[s.key];
+    if (s.show) groups[s.key].addTo(map); });
+  function build() {
+    DG.layers.forEach(function (s) {
+      var g = groups[s.key]; g.clearLayers();
+      var lyr = L.geoJSON(s.data, {
+        coordsToLatLng: c2ll,
+        style: STYLES[s.style],
+        pointToLayer: function (f, ll) { return L.circleMarker(ll, {radius: 5, color: '#fff', weight: 1,
+          fillColor: f.properties.on === false ? '#999' : '#08306b', fillOpacity: 0.95}); },
+        onEachFeature: function (f, l) {
+          if (f.properties.tip) l.bindTooltip(f.properties.tip, {sticky: true});
+          if (f.properties.pop) l.bindPopup(f.properties.pop, {maxWidth: 360});
+        }
+      });
+      g.addLayer(lyr);
+    });
+    var el = document.getElementById('dg-counts');
+    DG.layers.forEach(function (s) { var n = 0; groups[s.key].eachLayer(function (l) { n += l.getLayers().length; });
+      el.setAttribute('data-' + s.key, String(n)); });
+    el.setAttribute('data-crs', gcjOn ? 'gcj02' : 'wgs84');
+    el.setAttribute('data-ready', '1');
+  }
+  var blank = L.layerGroup().addTo(map);
+  var bases = {};
+  bases['空白底图 blank (offline)'] = blank;
+  bases['OpenStreetMap (WGS84, online)'] = L.tileLayer(DG.osm_url, {maxZoom: 19,
+    attribution: '&copy; OpenStreetMap contributors'});
+  var gaode = L.tileLayer(DG.gaode_url, {subdomains: '1234', maxZoom: 18,
+    attribution: '&copy; 高德地图 AutoNavi (GCJ-02)'});
+  bases['高德 Gaode (GCJ-02, online)'] = gaode;
+  L.control.layers(bases, overlays, {collapsed: false}).addTo(map);
+  L.control.scale({imperial: false}).addTo(map);
+  map.on('baselayerchange', function (ev) { var want = (ev.layer === gaode);
+    if (want !== gcjOn) { gcjOn = want; build(); } });
+  build();
+  var b = L.latLngBounds([]); DG.layers.forEach(function (s) { if (s.fit) b.extend(groups[s.key].getBounds()); });
+  if (b.isValid()) map.fitBounds(b, {padding: [10, 10]});
+  if (location.hash.indexOf('dg-open') >= 0) {  // test hook: show every tooltip and one popup per layer
+    DG.layers.forEach(function (s) { var first = true; groups[s.key].eachLayer(function (g) { g.eachLayer(function (l) {
+      if (l.getTooltip()) { l.getTooltip().options.permanent = true; l.openTooltip(); }
+      if (first && l.getPopup()) { first = false; l.openPopup(); } }); }); });
+    document.getElementById('dg-counts').setAttribute('data-opened', '1');
+  }
+})(MAP);
+"""
+
+_CSS = """
+.dg-panel{position:absolute;z-index:1000;background:rgba(255,255,255,.94);padding:8px 10px;border-radius:4px;
+ box-shadow:0 1px 4px rgba(0,0,0,.35);font:12px/1.4 "Microsoft YaHei","PingFang SC",sans-serif;max-width:380px}
+#dg-note{left:10px;bottom:24px} #dg-legend{right:10px;bottom:24px}
+#dg-title{left:50px;top:10px;font-size:14px;font-weight:bold}
+.dg-syn{color:#b2182b;font-weight:bold} .dg-id{color:#777;font-family:monospace}
+.dg-sw{display:inline-block;width:14px;height:10px;margin-right:5px;border:1px solid #666;vertical-align:middle}
+table.dg-t th{text-align:left;padding-right:8px;font-weight:normal;color:#555} table.dg-t td{font-weight:bold}
+.leaflet-container{background:#f4f4f0}
+"""
+
+
+class _Overlay(MacroElement):
+    _template = Template("{% macro script(this, kwargs) %}{{ this.js }}{% endmacro %}")
+
+    def __init__(self, js: str):
+        super().__init__()
+        self._name = "DgOverlay"
+        self.js = js
+
+
+def _vendor_head() -> str:
+    css = (VENDOR / "leaflet.css").read_text(encoding="utf-8")
+    for img in ("layers-2x.png", "layers.png"):
+        uri = "data:image/png;base64," + base64.b64encode((VENDOR / img).read_bytes()).decode("ascii")
+        css = css.replace(f"url(images/{img})", f"url({uri})")
+    js = (VENDOR / "leaflet.js").read_text(encoding="utf-8")
+    return f"<style>{css}</style>\n<script>{js}</script>\n<style>{_CSS}</style>"
+
+
+def _json_script(obj: Any) -> str:
+    txt = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return txt.replace("</", "<\\/").replace("<!--", "<\\!--")
+
+
+def render_page(title: str, layers: list[dict[str, Any]], note_html: str, legend_html: str,
+                centre: tuple[float, float] = (22.95, 113.85)) -> str:
+    """A self-contained offline Leaflet page (folium figure) with the given overlay layers.
+
+    ``layers``: dicts ``key, label, style, data (GeoJSON), show, fit``; ``label`` is escaped here,
+    ``note_html``/``legend_html`` must already be escaped.
+    """
+    m = folium.Map(location=list(centre), zoom_start=11, tiles=None, control_scale=False, prefer_canvas=False)
+    m.default_js = []
+    m.default_css = []
+    root = m.get_root()
+    root.title = title
+    root.header.add_child(Element(_vendor_head()), name="dg_vendor")
+    for s in layers:
+        s["label"] = e(s["label"])
+    data = {"layers": layers, "status_colours": STATUS_COLOURS, "rate_bins": RATE_BINS,
+            "osm_url": OSM_URL, "gaode_url": GAODE_URL}
+    counts_attrs = " ".join(f'data-{s["key"]}=""' for s in layers)
+    root.html.add_child(Element(
+        f'<script type="application/json" id="dg-data">{_json_script(data)}</script>'
+        f'<div id="dg-counts" hidden {counts_attrs} data-ready="0"></div>'
+        f'<div class="dg-panel" id="dg-title">{e(title)}</div>'
+        f'<div class="dg-panel" id="dg-note">{note_html}</div>'
+        f'<div class="dg-panel" id="dg-legend">{legend_html}</div>'), name="dg_html")
+    m.add_child(_Overlay(_JS.replace("MAP", m.get_name())))
+    return root.render()
+
+
+def _note(summaries: Sequence[dict[str, Any]]) -> str:
+    synthetic = any(bool(s.get("synthetic")) for s in summaries)
+    s0 = summaries[0]
+    parts = []
+    if synthetic:
+        parts.append(f"<div class='dg-syn'>⚠ {e(str(s0.get('note_zh', '')))}</div>"
+                     f"<div class='dg-syn' lang='en'>{e(str(s0.get('note', '')))}</div>")
+    else:
+        parts.append("<div>真实输入数据 Real inputs (synthetic = false)</div>")
+    src = []
+    for k, rec in s0.get("inputs", {}).items():
+        if isinstance(rec, dict) and "kind" in rec:
+            path = f" — <span class='dg-id'>{e(Path(str(rec['path'])).name)}</span>" if rec.get("path") else ""
+            src.append(f"<li>{e(str(k))}: {e(str(rec['kind']))}{path}</li>")
+    parts.append("<div>数据来源 Data sources:<ul style='margin:2px 0 2px 16px;padding:0'>" + "".join(src) + "</ul>"
+                 f"synthetic = {str(synthetic).lower()} · dgcoverage {e(str(s0.get('dgcoverage_version', '')))}</div>")
+    return "".join(parts)
+
+
+def _status_legend() -> str:
+    return "<b>村(社区)状态 village status</b><br>" + "<br>".join(
+        f"<span class='dg-sw' style='background:{STATUS_COLOURS[s]}'></span>{STATUS_ZH[s]} {STATUS_EN[s]}" for s in STATUSES)
+
+
+def _rate_legend() -> str:
+    lo = 0.0
+    rows = []
+    for hi, col in RATE_BINS:
+        rows.append(f"<span class='dg-sw' style='background:{col}'></span>{lo:.0%}–{min(hi, 1.0):.0%}")
+        lo = hi
+    return "<b>镇街村(社区)达标率 town pass rate</b><br>" + "<br>".join(rows)
+
+
+def circle_map_html(study: Study, result: CircleResult, sa: gpd.GeoDataFrame, gp: gpd.GeoDataFrame) -> str:
+    """The HTML of one circle's map."""
+    c = result.circle
+    layers = [
+        {"key": "service", "label": f"服务范围 service area ({c.minutes:g} min)", "style": "service",
+         "data": service_area_layer(study, sa, result), "show": True, "fit": False},
+        {"key": "villages", "label": "村(社区)状态 villages by status", "style": "villages",
+         "data": villages_layer(study, result), "show": True, "fit": True},
+        {"key": "gaps", "label": "服务盲区人口 gap areas (populated, beyond limit)", "style": "gaps",
+         "data": gaps_layer(study, gp), "show": True, "fit": False},
+        {"key": "towns", "label": "镇街边界 town boundaries", "style": "towns",
+         "data": towns_layer(study), "show": True, "fit": False},
+        {"key": "facilities", "label": "设施 facilities", "style": "service",
+         "data": facilities_layer(result), "show": True, "fit": False},
+    ]
+    r = result.summary["results"]
+    title = f"{c.name_zh} {c.name_en} — {c.minutes:g} 分钟 min, {c.mode} {c.speed_kmh:g} km/h"
+    legend = (_status_legend()
+              + "<br><span class='dg-sw' style='background:#4393c3'></span>服务范围 service area"
+              + "<br><span class='dg-sw' style='background:#d6604d'></span>盲区人口 gap area"
+              + "<br><span class='dg-sw' style='background:#08306b;border-radius:7px'></span>设施 facility"
+              + f"<hr style='margin:4px 0'>人口覆盖率 population covered {_fmt(r['covered_share'], pct=True)}"
+              + f"<br>村(社区)达标率 villages covered {_fmt(r['village_pass_rate'], pct=True)}")
+    return render_page(title, layers, _note([result.summary]), legend, _centre(study))
+
+
+def index_map_html(study: Study, results: Sequence[CircleResult]) -> str:
+    """Overview: per circle a town pass-rate choropleth and the villages by status, as layers."""
+    layers = []
+    for k, res in enumerate(results):
+        c = res.circle
+        layers.append({"key": f"towns_{c.id}", "label": f"{c.name_zh} 镇街达标率 town pass rate", "style": "choropleth",
+                       "data": towns_layer(study, res.towns), "show": k == 0, "fit": k == 0})
+        layers.append({"key": f"villages_{c.id}", "label": f"{c.name_zh} 村(社区)状态 villages", "style": "villages",
+                       "data": villages_layer(study, res), "show": False, "fit": False})
+    links = " · ".join(f"<a href='{e(r.circle.id)}.html'>{e(r.circle.name_zh)}</a>" for r in results)
+    legend = _rate_legend() + "<hr style='margin:4px 0'>" + _status_legend() + f"<hr style='margin:4px 0'>{links}"
+    return render_page("东莞公共服务圈覆盖 Dongguan public-service circles — overview", layers,
+                       _note([r.summary for r in results]), legend, _centre(study))
+
+
+def _centre(study: Study) -> tuple[float, float]:
+    b = study.towns[study.towns["has_polygon"]].total_bounds
+    return ((b[1] + b[3]) / 2, (b[0] + b[2]) / 2)
+
+
+def write_maps(study: Study, results: Sequence[CircleResult], areas: dict[str, tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]],
+               maps_dir: str | Path = "maps") -> list[Path]:
+    """Write ``<maps_dir>/<circle>.html`` for each result and ``<maps_dir>/index.html``."""
+    d = Path(maps_dir)
+    d.mkdir(parents=True, exist_ok=True)
+    out = []
+    for res in results:
+        sa, gp = areas[res.circle.id]
+        out.append(write_text(circle_map_html(study, res, sa, gp), d / f"{res.circle.id}.html"))
+    out.append(write_text(index_map_html(study, results), d / "index.html"))
+    return out
