@@ -362,7 +362,7 @@ def circle_map_html(study: Study, result: CircleResult, sa: gpd.GeoDataFrame, gp
         {"key": "villages", "label": "村(社区)状态 villages by status", "style": "villages",
          "data": villages_layer(study, result), "show": True, "fit": True},
         {"key": "gaps", "label": "服务盲区人口 gap areas (populated, beyond limit)", "style": "gaps",
-         "data": gaps_layer(study, gp), "show": True, "fit": False},
+         "data": gaps_layer(study, gp), "show": False, "fit": False},
         {"key": "towns", "label": "镇街边界 town boundaries", "style": "towns",
          "data": towns_layer(study), "show": True, "fit": False},
         {"key": "facilities", "label": "设施 facilities", "style": "service",

@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp
-from scipy.sparse import csc_array, csr_array, hstack, identity
+from scipy.sparse import csc_array, csr_array
 from scipy.sparse.csgraph import dijkstra
 
 TIME_TOL_S = 1e-9
@@ -82,7 +82,7 @@ def coverage_matrix(rev: csr_array, speed_mps: float, cand_node: np.ndarray, can
     on = np.nonzero(dem_node >= 0)[0]
     order = on[np.argsort(dem_node[on], kind="stable")]
     uniq, start, cnt = np.unique(dem_node[order], return_index=True, return_counts=True)
-    rows: list[np.ndarray] = []
+    row_nnz = np.zeros(m, dtype=np.int64)
     cols: list[np.ndarray] = []
     ok = (cand_node >= 0) & (cand_leg_s <= limit_s + TIME_TOL_S)
     usable = np.nonzero(ok)[0]
@@ -104,11 +104,17 @@ def coverage_matrix(rev: csr_array, speed_mps: float, cand_node: np.ndarray, can
             within = np.arange(int(c.sum())) - np.repeat(np.cumsum(c) - c, c)
             cells = order[np.repeat(start[j], c) + within]
             hit = tt + dem_leg_s[cells] <= limit_s + TIME_TOL_S
-            rows.append(idx[rr[hit]])
-            cols.append(cells[hit])
-    row = np.concatenate(rows) if rows else np.empty(0, dtype=np.int64)
-    col = np.concatenate(cols) if cols else np.empty(0, dtype=np.int64)
-    return csr_array((np.ones(row.size, dtype=np.uint8), (row, col)), shape=(m, nd))
+            rr, cells = rr[hit], cells[hit]
+            o = np.lexsort((cells, rr))  # rows ascend with the chunk; sort columns within rows
+            row_nnz[idx] = np.bincount(rr, minlength=idx.size)
+            cols.append(cells[o].astype(np.int32 if nd < 2**31 else np.int64))
+            del sub, r, j, t, rr, tt, cells, within, hit, o
+    # CSR built directly (rows arrive in order): no COO triplets, int32 indices
+    indptr = np.zeros(m + 1, dtype=np.int64)
+    np.cumsum(row_nnz, out=indptr[1:])
+    ind = np.concatenate(cols) if cols else np.empty(0, dtype=np.int32)
+    del cols
+    return csr_array((np.ones(ind.size, dtype=np.uint8), ind, indptr), shape=(m, nd))
 
 
 def aggregate_demand(A: csr_array, w: np.ndarray) -> tuple[csr_array, np.ndarray, np.ndarray]:
@@ -267,6 +273,21 @@ def _milp_status(res: Any) -> str:
     return {0: "optimal", 1: "time_limit", 2: "infeasible", 3: "unbounded"}.get(res.status, f"status_{res.status}")
 
 
+def _cover_csc(A: csr_array, with_y: bool) -> csc_array:
+    """Covering rows ``sum_j A_ji x_j`` (negated, ``- ... + y_i``, when ``with_y``) as CSC, built without copies of A^T.
+
+    Column ``j`` of the constraint matrix is row ``j`` of ``A`` (CSR), so A's
+    arrays are reused as they are; the ``y`` identity columns are appended.
+    """
+    m, nd = A.shape
+    if not with_y:
+        return csc_array((np.ones(A.nnz), A.indices, A.indptr), shape=(nd, m))
+    indptr = np.concatenate([A.indptr.astype(np.int64), A.nnz + np.arange(1, nd + 1, dtype=np.int64)])
+    indices = np.concatenate([A.indices, np.arange(nd, dtype=A.indices.dtype)])
+    data = np.concatenate([np.full(A.nnz, -1.0), np.ones(nd)])
+    return csc_array((data, indices, indptr), shape=(nd, m + nd))
+
+
 def exact_mclp(A: csr_array, w: np.ndarray, k: int, group: np.ndarray | None = None,
                max_per_group: int | None = None, time_limit: float = 600.0, mip_rel_gap: float = 1e-6,
                aggregate: bool = True) -> Solution:
@@ -281,13 +302,14 @@ def exact_mclp(A: csr_array, w: np.ndarray, k: int, group: np.ndarray | None = N
     if aggregate:
         A, w, _ = aggregate_demand(A, w)
     A = csr_array(A)
+    A.sum_duplicates()
     m, nd = A.shape
     if nd == 0 or m == 0 or k <= 0:
         return Solution([], 0.0, 0.0, "exact", "optimal", 0.0, 0.0, time.perf_counter() - t0)
     nvar = m + nd
     c = np.concatenate([np.zeros(m), -w])
     # y_i - sum_j A_ji x_j <= 0
-    cover = hstack([-csr_array(A.T.astype(np.float64)), identity(nd, format="csr")], format="csr")
+    cover = _cover_csc(A, with_y=True)
     card = csr_array(np.concatenate([np.ones(m), np.zeros(nd)])[None, :])
     cons = [LinearConstraint(cover, -np.inf, 0.0), LinearConstraint(card, -np.inf, float(k))]
     cons += _group_rows(m, group, max_per_group, nvar)
@@ -323,20 +345,20 @@ def exact_lscp(A: csr_array, w: np.ndarray, share: float = 1.0, group: np.ndarra
     A = csr_array(A)
     keep = np.asarray(A.sum(axis=0)).ravel() > 0
     A, w = csr_array(A[:, np.nonzero(keep)[0]]), w[keep]
+    A.sum_duplicates()
     m, nd = A.shape
     coverable = float(w.sum())
     if nd == 0:
         return Solution([], 0.0, 0.0, "exact", "optimal", 0.0, 0.0, time.perf_counter() - t0)
-    At = csr_array(A.T.astype(np.float64))
     if share >= 1.0:
         nvar = m
         c = np.ones(m)
-        cons = [LinearConstraint(At, 1.0, np.inf)]
+        cons = [LinearConstraint(_cover_csc(A, with_y=False), 1.0, np.inf)]
         integrality = np.ones(m)
     else:
         nvar = m + nd
         c = np.concatenate([np.ones(m), np.zeros(nd)])
-        cover = hstack([-At, identity(nd, format="csr")], format="csr")
+        cover = _cover_csc(A, with_y=True)
         tgt = csr_array(np.concatenate([np.zeros(m), w])[None, :])
         cons = [LinearConstraint(cover, -np.inf, 0.0), LinearConstraint(tgt, share * coverable, np.inf)]
         integrality = np.concatenate([np.ones(m), np.zeros(nd)])
