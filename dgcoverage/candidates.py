@@ -286,6 +286,8 @@ def _sol_record(s: siting.Solution) -> dict[str, Any]:
     rec = {"sites": len(s.sites), "objective": round(float(s.objective), 1) if np.isfinite(s.objective) else None,
            "covered_population": round(float(s.covered_weight), 1), "status": s.status,
            "seconds": round(s.seconds, 3)}
+    if s.status == "skipped_too_large":
+        rec["skipped"] = f"merged coverage matrix has {s.info['nnz']:,} non-zeros > {s.info['max_nnz']:,} (--exact-max-nnz)"
     if s.method == "exact":
         rec["mip_gap"] = None if s.mip_gap is None or not np.isfinite(s.mip_gap) else float(s.mip_gap)
         rec["bound"] = None if s.bound is None or not np.isfinite(s.bound) else round(float(s.bound), 1)
@@ -294,7 +296,7 @@ def _sol_record(s: siting.Solution) -> dict[str, Any]:
 
 def plan_sites(study: Study, base: CircleResult, cands: CandidateSet, k: int = 10, *, lscp: bool = False,
                lscp_share: float = 1.0, exact: bool = False, max_per_town: int | None = None,
-               time_limit: float = 600.0) -> SitingResult:
+               time_limit: float = 600.0, exact_max_nnz: int | None = siting.MAX_EXACT_NNZ) -> SitingResult:
     """Optimise new sites for one circle with the existing facilities fixed and rank them for planners.
 
     Demand is the populated, on-network cells the existing facilities leave
@@ -325,12 +327,13 @@ def plan_sites(study: Study, base: CircleResult, cands: CandidateSet, k: int = 1
     sol: dict[str, siting.Solution] = {}
     sol["mclp_greedy"] = siting.greedy_mclp(A2, w2, k, group, max_per_town)
     if exact:
-        sol["mclp_exact"] = siting.exact_mclp(A2, w2, k, group, max_per_town, time_limit=time_limit, aggregate=False)
+        sol["mclp_exact"] = siting.exact_mclp(A2, w2, k, group, max_per_town, time_limit=time_limit,
+                                              aggregate=False, max_nnz=exact_max_nnz)
     if lscp:
         sol["lscp_greedy"] = siting.greedy_lscp(A2, w2, lscp_share, group, max_per_town)
         if exact:
             sol["lscp_exact"] = siting.exact_lscp(A2, w2, lscp_share, group, max_per_town, time_limit=time_limit,
-                                                  aggregate=False)
+                                                  aggregate=False, max_nnz=exact_max_nnz)
     if lscp:
         chosen_key = "lscp_exact" if exact and sol["lscp_exact"].sites else "lscp_greedy"
     else:
@@ -352,7 +355,8 @@ def plan_sites(study: Study, base: CircleResult, cands: CandidateSet, k: int = 1
         "demand": {"population": round(pop_total, 1), "covered_by_existing": round(base_cov, 1),
                    "uncovered_on_network": round(float(w.sum()), 1), "coverable_by_candidates": round(coverable, 1),
                    "uncoverable_population": round(float(w.sum()) - coverable, 1),
-                   "cells": int(dem.size), "merged_demand_groups": int(A2.shape[1]), "matrix_nonzeros": int(A.nnz)},
+                   "cells": int(dem.size), "merged_demand_groups": int(A2.shape[1]), "matrix_nonzeros": int(A.nnz),
+                   "merged_matrix_nonzeros": int(A2.nnz)},
         "solutions": {key: _sol_record(s) for key, s in sol.items()},
         "timing_s": {"coverage_sets": round(t_sets, 3), "total": round(time.perf_counter() - t0, 3)},
         "definitions": {
@@ -515,7 +519,8 @@ def site_from_args(args: argparse.Namespace, circle_id: str | None = None) -> in
         print(f"  {len(cands.table):,} candidate sites {cands.generated}; rejected "
               f"{ {k: v for k, v in cands.rejected.items() if v} }", flush=True)
         res = plan_sites(study, base, cands, args.k, lscp=args.lscp, lscp_share=args.lscp_share, exact=args.exact,
-                         max_per_town=args.max_per_town, time_limit=args.time_limit)
+                         max_per_town=args.max_per_town, time_limit=args.time_limit,
+                         exact_max_nnz=getattr(args, "exact_max_nnz", siting.MAX_EXACT_NNZ))
         res.summary["inputs"] = {**base.summary["inputs"],
                                  "candidates": {"file": None if args.candidates is None else str(args.candidates),
                                                 "crs": args.candidates_crs, "road_class": road, "gap_clusters": gaps,

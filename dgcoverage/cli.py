@@ -75,6 +75,8 @@ def _add_site_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-candidates", type=int, default=5000, help="cap on generated candidates (default 5000)")
     p.add_argument("--max-per-town", type=int, help="at most N new sites per town (镇街)")
     p.add_argument("--time-limit", type=float, default=600.0, help="time limit per exact solve, s (default 600)")
+    p.add_argument("--exact-max-nnz", type=int, default=5_000_000,
+                   help="skip exact solves whose merged coverage matrix has more non-zeros (default 5,000,000)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

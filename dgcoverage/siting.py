@@ -41,6 +41,10 @@ from scipy.sparse import csc_array, csr_array
 from scipy.sparse.csgraph import dijkstra
 
 TIME_TOL_S = 1e-9
+#: Exact solves are skipped (status ``skipped_too_large``) above this many non-zeros in the merged
+#: coverage matrix: HiGHS's presolve/LP on ~25M non-zeros ran > 10 min ignoring ``time_limit`` and
+#: used ~3.5 GB.  Raise it (``--exact-max-nnz``) when you have the time and memory.
+MAX_EXACT_NNZ = 5_000_000
 
 
 def coverage_matrix(rev: csr_array, speed_mps: float, cand_node: np.ndarray, cand_leg_s: np.ndarray,
@@ -290,7 +294,7 @@ def _cover_csc(A: csr_array, with_y: bool) -> csc_array:
 
 def exact_mclp(A: csr_array, w: np.ndarray, k: int, group: np.ndarray | None = None,
                max_per_group: int | None = None, time_limit: float = 600.0, mip_rel_gap: float = 1e-6,
-               aggregate: bool = True) -> Solution:
+               aggregate: bool = True, max_nnz: int | None = MAX_EXACT_NNZ) -> Solution:
     """Maximal covering ILP (HiGHS): ``max sum w_i y_i`` s.t. ``y_i <= sum_j A_ji x_j``, ``sum x_j <= k``.
 
     ``x`` are binary site variables; ``y`` may be continuous in [0, 1] because
@@ -303,6 +307,9 @@ def exact_mclp(A: csr_array, w: np.ndarray, k: int, group: np.ndarray | None = N
         A, w, _ = aggregate_demand(A, w)
     A = csr_array(A)
     A.sum_duplicates()
+    if max_nnz is not None and A.nnz > max_nnz:
+        return Solution([], float("nan"), 0.0, "exact", "skipped_too_large", seconds=time.perf_counter() - t0,
+                        info={"nnz": int(A.nnz), "max_nnz": int(max_nnz)})
     m, nd = A.shape
     if nd == 0 or m == 0 or k <= 0:
         return Solution([], 0.0, 0.0, "exact", "optimal", 0.0, 0.0, time.perf_counter() - t0)
@@ -330,7 +337,7 @@ def exact_mclp(A: csr_array, w: np.ndarray, k: int, group: np.ndarray | None = N
 
 def exact_lscp(A: csr_array, w: np.ndarray, share: float = 1.0, group: np.ndarray | None = None,
                max_per_group: int | None = None, time_limit: float = 600.0, mip_rel_gap: float = 1e-6,
-               aggregate: bool = True) -> Solution:
+               aggregate: bool = True, max_nnz: int | None = MAX_EXACT_NNZ) -> Solution:
     """Location set covering ILP (HiGHS): the fewest sites covering ``share`` of the coverable weight.
 
     ``share = 1``: every demand point some candidate can reach must be
@@ -346,6 +353,9 @@ def exact_lscp(A: csr_array, w: np.ndarray, share: float = 1.0, group: np.ndarra
     keep = np.asarray(A.sum(axis=0)).ravel() > 0
     A, w = csr_array(A[:, np.nonzero(keep)[0]]), w[keep]
     A.sum_duplicates()
+    if max_nnz is not None and A.nnz > max_nnz:
+        return Solution([], float("nan"), 0.0, "exact", "skipped_too_large", seconds=time.perf_counter() - t0,
+                        info={"nnz": int(A.nnz), "max_nnz": int(max_nnz)})
     m, nd = A.shape
     coverable = float(w.sum())
     if nd == 0:

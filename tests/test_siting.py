@@ -183,6 +183,15 @@ def test_adding_sites_never_lowers_coverage():
     assert sum(gains) == pytest.approx(siting.covered_weight(A, w, sol.sites))
 
 
+def test_exact_skips_instances_above_the_size_guard():
+    A = csr_array(np.eye(6, dtype=np.uint8))
+    w = np.arange(1.0, 7.0)
+    for sol in (siting.exact_mclp(A, w, 2, max_nnz=5), siting.exact_lscp(A, w, max_nnz=5)):
+        assert sol.status == "skipped_too_large" and sol.sites == [] and sol.info["nnz"] == 6
+    assert siting.optimality_gap(siting.greedy_mclp(A, w, 2), siting.exact_mclp(A, w, 2, max_nnz=5)) is None
+    assert siting.exact_mclp(A, w, 2, max_nnz=6).objective == 11.0
+
+
 def test_aggregation_keeps_the_problem():
     rng = np.random.default_rng(11)
     A, w = _instance(rng, 15, 40, 0.15)
@@ -314,3 +323,17 @@ def test_cli_site_candidate_file_lscp_and_budget(small_city, tmp_path, capsys):
     rc = main(["site", "--circle", "fitness_15", "--road-class", "primary", "--data-dir", str(small_city),
                "--out", str(out)])
     assert rc == 2 and "road classes" in capsys.readouterr().err
+
+
+def test_site_script_wrapper(small_city, tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    r = subprocess.run([sys.executable, str(repo / "scripts" / "site_candidates.py"), "--circle", "elderly_care_15",
+                        "--k", "3", "--data-dir", str(small_city), "--out", str(tmp_path)],
+                       capture_output=True, text=True, cwd=repo)
+    assert r.returncode == 0, r.stderr
+    t = _read(tmp_path / "elderly_care_15" / "candidates.csv")
+    assert len(t) == 3 and t["method"].eq("mclp_greedy").all() and (t["new_population"].diff().dropna() <= 0).all()
