@@ -526,6 +526,14 @@ def site_from_args(args: argparse.Namespace, circle_id: str | None = None) -> in
                                                 "crs": args.candidates_crs, "road_class": road, "gap_clusters": gaps,
                                                 "min_spacing_m": args.min_spacing or default_spacing_m(circle)}}
         d = write_sites(res, cid, args.out)
+        from .maps import default_maps_dir, write_maps
+
+        maps_dir = default_maps_dir(args.out, getattr(args, "maps_dir", None))
+        if (maps_dir / f"{cid}.html").exists():  # refresh the circle's map with a candidates layer
+            from .gaps import write_areas
+
+            m = write_maps(study, [base], {cid: write_areas(study, base, args.out)}, maps_dir, out_dir=args.out, index=False)
+            print(f"  map with candidate sites -> {m[0]}", flush=True)
     for key, s in res.summary["solutions"].items():
         print(f"  {key:12s} sites {s['sites']:5d}  new people {s['covered_population']:>12,.0f}  "
               f"{s['status']:10s} {s['seconds']:.1f} s")

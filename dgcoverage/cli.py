@@ -151,12 +151,11 @@ def run_from_args(args: argparse.Namespace, circle_ids: Sequence[str] | None = N
                        f"{r['covered_share']:.1%}, villages covered {r['village_pass_rate']:.1%} -> {d}"
                        + ("  [SYNTHETIC]" if res.summary["synthetic"] else ""))
         if results:
-            from .maps import write_maps
+            from .maps import default_maps_dir, write_maps
             from .report import write_report
 
-            maps_dir = getattr(args, "maps_dir", None) or (
-                Path("maps") if Path(args.out) == Path("data/processed") else Path(args.out) / "maps")
-            maps = write_maps(study, results, areas, maps_dir)
+            maps_dir = default_maps_dir(args.out, getattr(args, "maps_dir", None))
+            maps = write_maps(study, results, areas, maps_dir, out_dir=args.out)
             rep = write_report(results, args.out)
             print(f"maps -> {maps[-1].parent}/ ({len(maps)} files); report -> {rep[0]}, {rep[1]}", flush=True)
     for w in caught:

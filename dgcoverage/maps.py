@@ -153,6 +153,32 @@ def facilities_layer(result: CircleResult) -> dict[str, Any]:
     return _fc(list(geoms), props)
 
 
+def candidates_layer(cands: pd.DataFrame) -> dict[str, Any]:
+    """Ranked candidate sites (``candidates.csv`` of ``dgcoverage site``), as numbered points."""
+    geoms = list(shapely.points(np.round(cands["lon"].to_numpy(float), 6), np.round(cands["lat"].to_numpy(float), 6)))
+    props = []
+    for _, r in cands.iterrows():
+        rows = [("排名 rank", _fmt(int(r["rank"]))), ("站点 site", e(str(r.get("site_id", "")))),
+                ("镇街 town", e(str(r.get("town_name", "")))), ("道路 road", e(str(r.get("road_name", "")))),
+                ("新增覆盖人口 new people", _fmt(float(r.get("new_population", np.nan)), nd=0)),
+                ("累计覆盖率 cumulative share", _fmt(r.get("cum_covered_share", np.nan), pct=True)),
+                ("新达标村(社区) villages newly covered", e(str(r.get("new_villages_covered_names", "")))),
+                ("GCJ-02 (高德)", f"{float(r['lon_gcj02']):.6f}, {float(r['lat_gcj02']):.6f}")]
+        props.append({"tip": f"候选 #{int(r['rank'])} +{_fmt(float(r.get('new_population', np.nan)), nd=0)} 人",
+                      "pop": _table(rows), "rank": int(r["rank"])})
+    return _fc(geoms, props)
+
+
+def read_candidates(out_dir: str | Path, circle_id: str) -> pd.DataFrame | None:
+    """The ranked sites written by ``dgcoverage site`` for a circle, or ``None`` if there are none."""
+    p = Path(out_dir) / circle_id / "candidates.csv"
+    if not p.exists():
+        return None
+    df = pd.read_csv(p, encoding="utf-8-sig", dtype=str)
+    df.columns = [c.split(" ")[0] for c in df.columns]
+    return df if len(df) else None
+
+
 def service_area_layer(study: Study, sa: gpd.GeoDataFrame, result: CircleResult) -> dict[str, Any]:
     c = result.circle
     props = [{"tip": f"{e(c.name_zh)} 服务范围 service area ({c.minutes:g} min)",
@@ -207,7 +233,11 @@ _JS = r"""
     choropleth: function (f) { return {color: '#555', weight: 1, fillColor: rateColour(f.properties.rate), fillOpacity: 0.75}; },
     villages: function (f) { return {color: '#666', weight: 0.6, fillColor: STATUS[f.properties.s] || '#bdbdbd', fillOpacity: 0.6}; },
     service: function () { return {color: '#2166ac', weight: 1, fillColor: '#4393c3', fillOpacity: 0.25}; },
-    gaps: function () { return {color: '#b2182b', weight: 1, fillColor: '#d6604d', fillOpacity: 0.55}; }
+    gaps: function () { return {color: '#b2182b', weight: 1, fillColor: '#d6604d', fillOpacity: 0.55}; },
+    // GeoJSON's style also restyles circle markers, so points carry their full look here
+    points: function (f) { if (f.properties.rank !== undefined) {
+        return {color: '#000', weight: 1.5, fillColor: '#ff7f00', fillOpacity: 0.95}; }
+      return {color: '#fff', weight: 1, fillColor: f.properties.on === false ? '#999' : '#08306b', fillOpacity: 0.95}; }
   };
   var groups = {}, overlays = {};
   DG.layers.forEach(function (s) { groups[s.key] = L.featureGroup(); overlays[s.label] = groups[s.key];
@@ -218,7 +248,8 @@ _JS = r"""
       var lyr = L.geoJSON(s.data, {
         coordsToLatLng: c2ll,
         style: STYLES[s.style],
-        pointToLayer: function (f, ll) { return L.circleMarker(ll, {radius: 5, color: '#fff', weight: 1,
+        pointToLayer: function (f, ll) { return L.circleMarker(ll, {radius: f.properties.rank !== undefined ? 7 : 5,
+          color: '#fff', weight: 1,
           fillColor: f.properties.on === false ? '#999' : '#08306b', fillOpacity: 0.95}); },
         onEachFeature: function (f, l) {
           if (f.properties.tip) l.bindTooltip(f.properties.tip, {sticky: true});
@@ -353,8 +384,9 @@ def _rate_legend() -> str:
     return "<b>镇街村(社区)达标率 town pass rate</b><br>" + "<br>".join(rows)
 
 
-def circle_map_html(study: Study, result: CircleResult, sa: gpd.GeoDataFrame, gp: gpd.GeoDataFrame) -> str:
-    """The HTML of one circle's map."""
+def circle_map_html(study: Study, result: CircleResult, sa: gpd.GeoDataFrame, gp: gpd.GeoDataFrame,
+                    candidates: pd.DataFrame | None = None) -> str:
+    """The HTML of one circle's map (with a ranked candidate-sites layer when ``candidates`` is given)."""
     c = result.circle
     layers = [
         {"key": "service", "label": f"服务范围 service area ({c.minutes:g} min)", "style": "service",
@@ -365,15 +397,20 @@ def circle_map_html(study: Study, result: CircleResult, sa: gpd.GeoDataFrame, gp
          "data": gaps_layer(study, gp), "show": False, "fit": False},
         {"key": "towns", "label": "镇街边界 town boundaries", "style": "towns",
          "data": towns_layer(study), "show": True, "fit": False},
-        {"key": "facilities", "label": "设施 facilities", "style": "service",
+        {"key": "facilities", "label": "设施 facilities", "style": "points",
          "data": facilities_layer(result), "show": True, "fit": False},
     ]
+    if candidates is not None and len(candidates):
+        layers.append({"key": "candidates", "label": f"候选站点 candidate sites (top {len(candidates)})",
+                       "style": "points", "data": candidates_layer(candidates), "show": True, "fit": False})
     r = result.summary["results"]
     title = f"{c.name_zh} {c.name_en} — {c.minutes:g} 分钟 min, {c.mode} {c.speed_kmh:g} km/h"
     legend = (_status_legend()
               + "<br><span class='dg-sw' style='background:#4393c3'></span>服务范围 service area"
               + "<br><span class='dg-sw' style='background:#d6604d'></span>盲区人口 gap area"
               + "<br><span class='dg-sw' style='background:#08306b;border-radius:7px'></span>设施 facility"
+              + ("<br><span class='dg-sw' style='background:#ff7f00;border-radius:7px'></span>候选站点 candidate site"
+                 if candidates is not None and len(candidates) else "")
               + f"<hr style='margin:4px 0'>人口覆盖率 population covered {_fmt(r['covered_share'], pct=True)}"
               + f"<br>村(社区)达标率 villages covered {_fmt(r['village_pass_rate'], pct=True)}")
     return render_page(title, layers, _note([result.summary]), legend, _centre(study))
@@ -399,14 +436,27 @@ def _centre(study: Study) -> tuple[float, float]:
     return ((b[1] + b[3]) / 2, (b[0] + b[2]) / 2)
 
 
+def default_maps_dir(out_dir: str | Path, maps_dir: str | Path | None = None) -> Path:
+    """Where maps go: ``maps_dir`` if given, ``maps/`` for the default output folder, else ``<out_dir>/maps``."""
+    if maps_dir is not None:
+        return Path(maps_dir)
+    return Path("maps") if Path(out_dir) == Path("data/processed") else Path(out_dir) / "maps"
+
+
 def write_maps(study: Study, results: Sequence[CircleResult], areas: dict[str, tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]],
-               maps_dir: str | Path = "maps") -> list[Path]:
-    """Write ``<maps_dir>/<circle>.html`` for each result and ``<maps_dir>/index.html``."""
+               maps_dir: str | Path = "maps", out_dir: str | Path | None = None, index: bool = True) -> list[Path]:
+    """Write ``<maps_dir>/<circle>.html`` for each result and ``<maps_dir>/index.html``.
+
+    When ``out_dir`` holds a circle's ``candidates.csv`` (from ``dgcoverage site``), that
+    circle's map gets a ranked candidate-sites layer.
+    """
     d = Path(maps_dir)
     d.mkdir(parents=True, exist_ok=True)
     out = []
     for res in results:
         sa, gp = areas[res.circle.id]
-        out.append(write_text(circle_map_html(study, res, sa, gp), d / f"{res.circle.id}.html"))
-    out.append(write_text(index_map_html(study, results), d / "index.html"))
+        cands = read_candidates(out_dir, res.circle.id) if out_dir is not None else None
+        out.append(write_text(circle_map_html(study, res, sa, gp, cands), d / f"{res.circle.id}.html"))
+    if index:
+        out.append(write_text(index_map_html(study, results), d / "index.html"))
     return out

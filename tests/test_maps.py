@@ -11,6 +11,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pytest
 import shapely
 from openpyxl import load_workbook
@@ -223,3 +224,26 @@ def test_gcj02_switch_matches_python(city, tmp_path):
     lon, lat = from_wgs84(113.75, 23.02, "gcj02")
     assert float(m.group(1)) == pytest.approx(lon, abs=1e-7) and float(m.group(2)) == pytest.approx(lat, abs=1e-7)
     assert json.loads(json.dumps([lon, lat]))
+
+
+def test_candidates_layer_in_browser(city, tmp_path):
+    """Ranked sites from `dgcoverage site` show as their own layer, escaped, with the right count."""
+    from dgcoverage.maps import circle_map_html, read_candidates
+
+    study, res, sa, gp, out, _ = city
+    cdir = out / res.circle.id
+    lon, lat = study.net.lon[:3], study.net.lat[:3]
+    pd.DataFrame({"rank 排名": [1, 2, 3], "site_id 候选点编号": ["a", "b", "c"], "lon 经度(WGS84)": lon,
+                  "lat 纬度(WGS84)": lat, "lon_gcj02 经度(GCJ-02高德)": lon + 0.005, "lat_gcj02 纬度(GCJ-02高德)": lat - 0.003,
+                  "town_name 镇街": [EVIL, "东城街道", "莞城街道"], "new_population 新增覆盖人口": [300.0, 200.0, 100.0],
+                  "cum_covered_share 累计覆盖率": [0.5, 0.6, 0.65]}).to_csv(cdir / "candidates.csv", index=False,
+                                                                          encoding="utf-8-sig")
+    cands = read_candidates(out, res.circle.id)
+    assert list(cands["rank"]) == ["1", "2", "3"]
+    page = tmp_path / "cand.html"
+    page.write_text(circle_map_html(study, res, sa, gp, cands), encoding="utf-8")
+    assert EVIL not in page.read_text(encoding="utf-8")
+    dom = _run_chromium(["--dump-dom", page.resolve().as_uri()], tmp_path).stdout
+    m = re.search(r'<div id="dg-counts"[^>]*>', dom)
+    assert m and 'data-candidates="3"' in m.group(0) and 'data-ready="1"' in m.group(0)
+    (cdir / "candidates.csv").unlink()
