@@ -25,15 +25,18 @@ dev: $(DEVSTAMP)
 data: $(STAMP)
 	$(BIN)/dgcoverage build-demo
 
+CIRCLES := elderly_care_15 fitness_15 legal_aid_30 culture_sports_10
+
 demo: $(STAMP)
 	$(BIN)/dgcoverage build-demo
 	$(BIN)/dgcoverage run --all
+	for c in $(CIRCLES); do $(BIN)/dgcoverage site --circle $$c --k 10 || exit 1; done
 
 test: $(DEVSTAMP)
 	$(BIN)/python -m pytest -q
 
 clean:
-	rm -rf data/processed/* maps/*.html
+	rm -rf data/processed/*/ data/processed/report.* maps/*.html
 
 bench: $(DEVSTAMP)
 	$(BIN)/python -m pip install -q -e ".[bench]"
