@@ -11,7 +11,8 @@ import argparse
 import sys
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 from pathlib import Path
 
 from .config import CIRCLE_IDS, load_config
@@ -82,18 +83,23 @@ def _add_site_options(p: argparse.ArgumentParser) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``dgcoverage`` command."""
     args = build_parser().parse_args(argv)
-    try:
-        if args.command == "build-demo":
-            return _build_demo(args)
-        if args.command == "site":
-            from .candidates import site_from_args
+    if args.command == "build-demo":
+        return guarded(_build_demo, args)
+    if args.command == "site":
+        from .candidates import site_from_args
 
-            return site_from_args(args)
-        return run_from_args(args)
+        return guarded(site_from_args, args)
+    return guarded(run_from_args, args)
+
+
+def guarded(fn: Callable[..., int], args: argparse.Namespace, *extra: Any, prog: str = "dgcoverage") -> int:
+    """Call ``fn(args, *extra)``; print a :class:`DgCoverageError` as one line and return 2 (``--debug`` re-raises)."""
+    try:
+        return fn(args, *extra)
     except DgCoverageError as exc:
-        if args.debug:
+        if getattr(args, "debug", False):
             raise
-        print(f"dgcoverage: error: {exc}", file=sys.stderr)
+        print(f"{prog}: error: {exc}", file=sys.stderr)
         return 2
 
 

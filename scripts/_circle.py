@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
-from dgcoverage.cli import _add_run_options, run_from_args
-from dgcoverage.errors import DgCoverageError
+from dgcoverage.cli import _add_run_options, guarded, run_from_args
 
 
 def main(circle_id: str, description: str) -> int:
@@ -14,10 +14,4 @@ def main(circle_id: str, description: str) -> int:
     ap = argparse.ArgumentParser(description=description)
     _add_run_options(ap, circle_choice=False)
     args = ap.parse_args()
-    try:
-        return run_from_args(args, [circle_id])
-    except DgCoverageError as exc:
-        if args.debug:
-            raise
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    return guarded(run_from_args, args, [circle_id], prog=Path(sys.argv[0]).name)

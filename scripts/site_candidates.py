@@ -7,10 +7,10 @@ Default inputs are the embedded dataset (SYNTHETIC roads/people/facilities).
 
 import argparse
 import sys
+from pathlib import Path
 
 from dgcoverage.candidates import site_from_args
-from dgcoverage.cli import CIRCLE_IDS, _add_site_options
-from dgcoverage.errors import DgCoverageError
+from dgcoverage.cli import CIRCLE_IDS, _add_site_options, guarded
 
 
 def main() -> int:
@@ -18,13 +18,7 @@ def main() -> int:
     ap.add_argument("--circle", required=True, choices=CIRCLE_IDS, help="circle id")
     _add_site_options(ap)
     args = ap.parse_args()
-    try:
-        return site_from_args(args)
-    except DgCoverageError as exc:
-        if args.debug:
-            raise
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    return guarded(site_from_args, args, prog=Path(sys.argv[0]).name)
 
 
 if __name__ == "__main__":
