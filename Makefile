@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEVSTAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test install dev clean data bench
+.PHONY: demo test install dev clean data bench lint
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -33,7 +33,11 @@ demo: $(STAMP)
 	for c in $(CIRCLES); do $(BIN)/dgcoverage site --circle $$c --k 10 || exit 1; done
 
 test: $(DEVSTAMP)
+	$(BIN)/ruff check dgcoverage scripts tests
 	$(BIN)/python -m pytest -q
+
+lint: $(DEVSTAMP)
+	$(BIN)/ruff check dgcoverage scripts tests
 
 clean:
 	rm -rf data/processed/*/ data/processed/report.* maps/*.html

@@ -228,7 +228,7 @@ def gap_areas(study: Study, result: CircleResult) -> gpd.GeoDataFrame:
         "population_unreachable": np.round(unreach[vi], 1), "population_off_network": np.round(off[vi], 1),
         "cells": ncell[vi].astype(int),
     }, geometry=dissolved.geometry.to_numpy(), crs=grid.crs)
-    out = out.sort_values("population", ascending=False).reset_index(drop=True)
+    out = out.sort_values(["population", "code"], ascending=[False, True], kind="stable").reset_index(drop=True)
     return out.to_crs(4326)
 
 

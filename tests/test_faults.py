@@ -158,7 +158,7 @@ def test_two_runs_are_byte_identical(small_city, tmp_path):
         out = tmp_path / f"run{k}"
         assert main(["run", "--circle", "elderly_care_15", "--data-dir", str(small_city), "--out", str(out)]) == 0
         outs.append(out / "elderly_care_15")
-    for name in ("villages.csv", "towns.csv", "facilities.csv", "summary.json"):
+    for name in ("villages.csv", "towns.csv", "facilities.csv", "summary.json", "service_area.geojson", "gaps.geojson"):
         assert (outs[0] / name).read_bytes() == (outs[1] / name).read_bytes(), name
     s = json.loads((outs[0] / "summary.json").read_text(encoding="utf-8"))
     assert "timing_s" not in s
