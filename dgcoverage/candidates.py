@@ -296,7 +296,8 @@ def _sol_record(s: siting.Solution) -> dict[str, Any]:
 
 def plan_sites(study: Study, base: CircleResult, cands: CandidateSet, k: int = 10, *, lscp: bool = False,
                lscp_share: float = 1.0, exact: bool = False, max_per_town: int | None = None,
-               time_limit: float = 600.0, exact_max_nnz: int | None = siting.MAX_EXACT_NNZ) -> SitingResult:
+               time_limit: float = 600.0, exact_max_nnz: int | None = siting.MAX_EXACT_NNZ,
+               lscp_villages: bool = False) -> SitingResult:
     """Optimise new sites for one circle with the existing facilities fixed and rank them for planners.
 
     Demand is the populated, on-network cells the existing facilities leave
@@ -307,9 +308,14 @@ def plan_sites(study: Study, base: CircleResult, cands: CandidateSet, k: int = 1
     can reach* (people no candidate reaches cannot be helped by these
     candidates and are reported as ``uncoverable_population``).
 
-    The listed solution is: LSCP if asked, else exact MCLP if run, else greedy
-    MCLP; exact solutions are put in greedy order so the cumulative columns
-    show how coverage grows site by site.
+    With ``lscp_villages`` the policy-literal cover runs as well: the fewest
+    sites so that every village reaches the circle's ``covered_min_share`` of
+    people within the limit ("100% 覆盖村(社区)"); villages no set of candidates
+    can lift that far are counted as unattainable.
+
+    The listed solution is: village LSCP if asked, else LSCP if asked, else
+    exact MCLP if run, else greedy MCLP; exact solutions are put in greedy
+    order so the cumulative columns show how coverage grows site by site.
     """
     circle = base.circle
     t0 = time.perf_counter()
@@ -334,12 +340,21 @@ def plan_sites(study: Study, base: CircleResult, cands: CandidateSet, k: int = 1
         if exact:
             sol["lscp_exact"] = siting.exact_lscp(A2, w2, lscp_share, group, max_per_town, time_limit=time_limit,
                                                   aggregate=False, max_nnz=exact_max_nnz)
-    if lscp:
-        chosen_key = "lscp_exact" if exact and sol["lscp_exact"].sites else "lscp_greedy"
-    else:
-        chosen_key = "mclp_exact" if exact and sol["mclp_exact"].sites else "mclp_greedy"
+    if lscp_villages:
+        need = village_needs(study, base)
+        cv = study.cell_village[dem]
+        sol["lscp_villages_greedy"] = siting.greedy_lscp_villages(A, w, cv, need, group, max_per_town)
+        if exact:
+            sol["lscp_villages_exact"] = siting.exact_lscp_villages(A, w, cv, need, group, max_per_town,
+                                                                    time_limit=time_limit, max_nnz=exact_max_nnz)
+    kind, prefix = (("lscp", "lscp_villages") if lscp_villages else ("lscp", "lscp") if lscp else ("mclp", "mclp"))
+    best = siting.best_solution(sol[f"{prefix}_greedy"], sol.get(f"{prefix}_exact"), kind)
+    chosen_key = f"{prefix}_{best.method}"
     chosen = sol[chosen_key]
-    order, _ = (chosen.sites, chosen.info.get("gains")) if chosen.method == "greedy" else siting.order_sites(A2, w2, chosen.sites)
+    if chosen.method == "greedy" and not chosen_key.startswith("lscp_villages"):
+        order = chosen.sites
+    else:  # exact sets, and the village cover (whose greedy gains are deficits, not people), in people order
+        order, _ = siting.order_sites(A2, w2, chosen.sites)
     table = _rank_table(study, base, cands, A, dem, order, chosen_key)
     pop_total = float(study.cell_pop.sum())
     base_cov = float(study.cell_pop[base.cell_class == REACHED].sum())
@@ -370,7 +385,28 @@ def plan_sites(study: Study, base: CircleResult, cands: CandidateSet, k: int = 1
         summary["mclp_gap_greedy_vs_exact"] = siting.optimality_gap(sol["mclp_greedy"], sol["mclp_exact"], "mclp")
     if "lscp_exact" in sol:
         summary["lscp_gap_greedy_vs_exact"] = siting.optimality_gap(sol["lscp_greedy"], sol["lscp_exact"], "lscp")
+    if "lscp_villages_exact" in sol:
+        summary["lscp_villages_gap_greedy_vs_exact"] = siting.optimality_gap(
+            sol["lscp_villages_greedy"], sol["lscp_villages_exact"], "lscp")
+    if lscp_villages:
+        info = sol["lscp_villages_greedy"].info
+        summary["lscp_villages"] = {k: info[k] for k in ("villages_targeted", "villages_met", "villages_unattainable")}
+        summary["definitions"]["lscp_villages"] = (
+            f"fewest sites so that every village with data has >= {circle.covered_min_share:.0%} of its people within "
+            "the limit (existing facilities included); villages that all candidates together cannot lift that far "
+            "are 'unattainable' and left out")
     return SitingResult(table, summary, cands)
+
+
+def village_needs(study: Study, base: CircleResult) -> np.ndarray:
+    """People each village still needs within the limit to count as covered (``<= 0``: already covered or no data)."""
+    nv = len(study.villages)
+    inv = study.cell_village >= 0
+    vpop = np.bincount(study.cell_village[inv], weights=study.cell_pop[inv], minlength=nv)
+    hit = inv & (base.cell_class == REACHED)
+    vreach = np.bincount(study.cell_village[hit], weights=study.cell_pop[hit], minlength=nv)
+    has = study.villages["has_area"].to_numpy().astype(bool) & (vpop > 0)
+    return np.where(has, base.circle.covered_min_share * vpop - vreach, 0.0)
 
 
 def _rank_table(study: Study, base: CircleResult, cands: CandidateSet, A: Any, dem: np.ndarray,
@@ -520,7 +556,8 @@ def site_from_args(args: argparse.Namespace, circle_id: str | None = None) -> in
               f"{ {k: v for k, v in cands.rejected.items() if v} }", flush=True)
         res = plan_sites(study, base, cands, args.k, lscp=args.lscp, lscp_share=args.lscp_share, exact=args.exact,
                          max_per_town=args.max_per_town, time_limit=args.time_limit,
-                         exact_max_nnz=getattr(args, "exact_max_nnz", siting.MAX_EXACT_NNZ))
+                         exact_max_nnz=getattr(args, "exact_max_nnz", siting.MAX_EXACT_NNZ),
+                         lscp_villages=getattr(args, "lscp_villages", False))
         res.summary["inputs"] = {**base.summary["inputs"],
                                  "candidates": {"file": None if args.candidates is None else str(args.candidates),
                                                 "crs": args.candidates_crs, "road_class": road, "gap_clusters": gaps,

@@ -68,6 +68,8 @@ def _add_site_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--exact", action="store_true", help="also solve exactly (ILP, HiGHS) and report the greedy gap")
     p.add_argument("--lscp", action="store_true", help="fewest sites covering every coverable uncovered person")
     p.add_argument("--lscp-share", type=float, default=1.0, help="LSCP target share of coverable people (default 1)")
+    p.add_argument("--lscp-villages", action="store_true",
+                   help="policy-literal cover: fewest sites so every village reaches its covered share (100%% 覆盖村(社区))")
     p.add_argument("--candidates", type=Path, help="CSV/XLSX/GeoJSON of possible sites (replaces gap-cluster candidates)")
     p.add_argument("--candidates-crs", default="gcj02", help="coordinate system of --candidates: wgs84 | gcj02 | bd09")
     p.add_argument("--road-class", help="comma-separated OSM highway classes whose nodes are candidates (OSM networks)")

@@ -24,6 +24,9 @@ leave uncovered:
 * :func:`greedy_lscp` / :func:`exact_lscp` — location set covering: the fewest
   sites that cover every coverable demand point, or a chosen share of the
   coverable weight;
+* :func:`greedy_lscp_villages` / :func:`exact_lscp_villages` — the
+  policy-literal cover "100% 覆盖村(社区)": fewest sites so that every village
+  reaches its covered share of people;
 * optional per-group budgets (``group`` label per candidate, at most
   ``max_per_group`` sites per group, e.g. per 镇街) in all four.
 """
@@ -37,7 +40,7 @@ from typing import Any
 
 import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp
-from scipy.sparse import csc_array, csr_array
+from scipy.sparse import csc_array, csr_array, vstack
 from scipy.sparse.csgraph import dijkstra
 
 TIME_TOL_S = 1e-9
@@ -386,6 +389,154 @@ def exact_lscp(A: csr_array, w: np.ndarray, share: float = 1.0, group: np.ndarra
                     time.perf_counter() - t0, {"rows": int(nd), "cols": int(nvar), "coverable_weight": coverable})
 
 
+def village_needs(w: np.ndarray, village: np.ndarray, coverable: np.ndarray, need: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Which village targets candidates can meet at all.
+
+    Parameters
+    ----------
+    w, village
+        Weight and village index (``-1``: none) of each demand point.
+    coverable
+        Whether some candidate reaches each demand point.
+    need
+        Extra weight each village must gain (``<= 0``: already met).
+
+    Returns
+    -------
+    target, unattainable
+        The needs to meet (0 where met or unattainable) and a mask of villages
+        whose need exceeds what all candidates together could add.
+    """
+    nv = need.shape[0]
+    ok = (village >= 0) & coverable
+    can = np.bincount(village[ok], weights=w[ok], minlength=nv)
+    unattainable = (need > 1e-9) & (can < need - 1e-9)
+    target = np.where((need > 1e-9) & ~unattainable, need, 0.0)
+    return target, unattainable
+
+
+def greedy_lscp_villages(A: csr_array, w: np.ndarray, village: np.ndarray, need: np.ndarray,
+                         group: np.ndarray | None = None, max_per_group: int | None = None) -> Solution:
+    """Fewest sites so every village gains at least its ``need`` of weight (lazy greedy).
+
+    The policy-literal set cover: a village counts as covered when a share of
+    its people is within the limit, so each village ``v`` needs ``need[v]``
+    more covered people.  The objective ``sum_v min(need_v, gained_v)`` is
+    monotone submodular (a truncated coverage function), so lazy evaluation
+    is exact and the greedy bound holds.  Villages whose need exceeds what all
+    candidates together reach are left out and reported.
+    """
+    t0 = time.perf_counter()
+    A = csr_array(A)
+    w = np.asarray(w, dtype=np.float64)
+    village = np.asarray(village, dtype=np.int64)
+    coverable = np.asarray(A.sum(axis=0)).ravel() > 0
+    target, unatt = village_needs(w, village, coverable, np.asarray(need, dtype=np.float64))
+    rem = target.copy()
+    covered = np.zeros(A.shape[1], dtype=bool)
+    ptr, ind = A.indptr, A.indices
+    nv = rem.shape[0]
+
+    def gain(j: int) -> float:
+        cols = ind[ptr[j]:ptr[j + 1]]
+        cols = cols[~covered[cols] & (village[cols] >= 0)]
+        if cols.size == 0:
+            return 0.0
+        add = np.bincount(village[cols], weights=w[cols], minlength=nv)
+        return float(np.minimum(add, rem).sum())
+
+    heap = [(-gain(j), j) for j in range(A.shape[0])]
+    heap = [h for h in heap if h[0] < 0]
+    heapq.heapify(heap)
+    stamp = np.zeros(A.shape[0], dtype=np.int64)
+    ginv, gcount = _budget_checker(A.shape[0], group, max_per_group)
+    sites: list[int] = []
+    gains: list[float] = []
+    while heap and rem.sum() > 1e-9:
+        negg, j = heapq.heappop(heap)
+        if ginv is not None and gcount[ginv[j]] >= max_per_group:
+            continue
+        if stamp[j] == len(sites):
+            cols = ind[ptr[j]:ptr[j + 1]]
+            new = cols[~covered[cols]]
+            covered[new] = True
+            okv = village[new] >= 0
+            rem = np.maximum(rem - np.bincount(village[new][okv], weights=w[new][okv], minlength=nv), 0.0)
+            sites.append(int(j))
+            gains.append(-negg)
+            if ginv is not None:
+                gcount[ginv[j]] += 1
+            continue
+        g = gain(j)
+        stamp[j] = len(sites)
+        if g > 0:
+            heapq.heappush(heap, (-g, j))
+    met = int(((target > 0) & (rem <= 1e-9)).sum())
+    status = "done" if rem.sum() <= 1e-9 else "target_not_reached"
+    return Solution(sites, float(len(sites)), float(w[covered].sum()), "greedy", status,
+                    seconds=time.perf_counter() - t0,
+                    info={"gains": gains, "villages_targeted": int((target > 0).sum()), "villages_met": met,
+                          "villages_unattainable": int(unatt.sum())})
+
+
+def exact_lscp_villages(A: csr_array, w: np.ndarray, village: np.ndarray, need: np.ndarray,
+                        group: np.ndarray | None = None, max_per_group: int | None = None,
+                        time_limit: float = 600.0, mip_rel_gap: float = 1e-6,
+                        max_nnz: int | None = MAX_EXACT_NNZ) -> Solution:
+    """The village set cover as an ILP (HiGHS).
+
+    ``min sum_j x_j`` s.t. ``y_i <= sum_j A_ji x_j`` and, for every village
+    ``v`` with an attainable need, ``sum_{i in v} w_i y_i >= need_v``;
+    ``x`` binary, ``y`` in [0, 1] (integral at the optimum for integer ``x``).
+    """
+    t0 = time.perf_counter()
+    A = csr_array(A)
+    A.sum_duplicates()
+    w = np.asarray(w, dtype=np.float64)
+    village = np.asarray(village, dtype=np.int64)
+    coverable = np.asarray(A.sum(axis=0)).ravel() > 0
+    target, unatt = village_needs(w, village, coverable, np.asarray(need, dtype=np.float64))
+    info = {"villages_targeted": int((target > 0).sum()), "villages_unattainable": int(unatt.sum())}
+    if max_nnz is not None and A.nnz > max_nnz:
+        return Solution([], float("nan"), 0.0, "exact", "skipped_too_large", seconds=time.perf_counter() - t0,
+                        info={"nnz": int(A.nnz), "max_nnz": int(max_nnz), **info})
+    vt = np.nonzero(target > 0)[0]
+    if vt.size == 0:
+        return Solution([], 0.0, 0.0, "exact", "optimal", 0.0, 0.0, time.perf_counter() - t0, info)
+    # only demand points in targeted villages matter; merge points with the same candidate set *and* village
+    keep = np.nonzero(coverable & np.isin(village, vt))[0]
+    A, w, village = csr_array(A[:, keep]), w[keep], village[keep]
+    m = A.shape[0]
+    tag = csr_array((np.ones(keep.size, dtype=np.uint8), (village, np.arange(keep.size))),
+                    shape=(int(village.max()) + 1, keep.size))
+    merged, w, col_group = aggregate_demand(csr_array(vstack([A, tag])), w)
+    village_g = np.empty(merged.shape[1], dtype=np.int64)
+    village_g[col_group] = village
+    A, village = csr_array(merged[:m]), village_g
+    nd = A.shape[1]
+    nvar = m + nd
+    row_of = np.full(int(village.max()) + 1, -1, dtype=np.int64)
+    row_of[vt] = np.arange(vt.size)
+    V = csr_array((w, (row_of[village], m + np.arange(nd))), shape=(vt.size, nvar))
+    cons = [LinearConstraint(_cover_csc(A, with_y=True), -np.inf, 0.0),
+            LinearConstraint(V, target[vt] - 1e-6, np.inf)]
+    cons += _group_rows(m, group, max_per_group, nvar)
+    c = np.concatenate([np.ones(m), np.zeros(nd)])
+    integrality = np.concatenate([np.ones(m), np.zeros(nd)])
+    res = milp(c, constraints=cons, integrality=integrality, bounds=Bounds(0, 1),
+               options={"time_limit": float(time_limit), "mip_rel_gap": float(mip_rel_gap), "disp": False})
+    status = _milp_status(res)
+    if res.x is None:
+        return Solution([], float("nan"), 0.0, "exact", status, seconds=time.perf_counter() - t0, info=info)
+    sites = np.nonzero(res.x[:m] > 0.5)[0]
+    covered = np.asarray(A[sites].sum(axis=0)).ravel() > 0 if sites.size else np.zeros(nd, dtype=bool)
+    bound = getattr(res, "mip_dual_bound", None)
+    return Solution(sites.tolist(), float(sites.size), float(w[covered].sum()), "exact", status,
+                    None if bound is None else float(bound), getattr(res, "mip_gap", None),
+                    time.perf_counter() - t0, {**info, "rows": int(nd + vt.size), "cols": int(nvar)})
+
+
 def order_sites(A: csr_array, w: np.ndarray, sites: list[int] | np.ndarray) -> tuple[list[int], list[float]]:
     """Order a chosen set greedily (largest marginal gain first) and return each site's marginal gain.
 
@@ -410,13 +561,31 @@ def covered_weight(A: csr_array, w: np.ndarray, sites: list[int] | np.ndarray) -
 
 
 def optimality_gap(greedy: Solution, exact: Solution, kind: str = "mclp") -> float | None:
-    """Relative gap of greedy vs exact: MCLP ``(exact - greedy) / exact``; LSCP ``(greedy - exact) / exact`` sites."""
-    if exact.status not in ("optimal", "time_limit") or not exact.sites and kind == "lscp":
+    """Relative gap of greedy vs the exact optimum: MCLP ``(opt - greedy) / opt``; LSCP ``(greedy - opt) / opt`` sites.
+
+    When the exact solve stopped at its time limit the optimum is unknown; the
+    gap is then measured against the solver's proven bound, so it is an
+    upper bound on the true gap.  ``None`` when there is nothing to compare.
+    """
+    if exact.status == "optimal":
+        ref = exact.objective
+    elif exact.status == "time_limit" and exact.bound is not None and np.isfinite(exact.bound):
+        ref = exact.bound
+    else:
         return None
+    if not np.isfinite(ref) or ref <= 0:
+        return 0.0 if kind == "mclp" and ref == 0 else None
     if kind == "mclp":
-        return 0.0 if exact.objective <= 0 else (exact.objective - greedy.objective) / exact.objective
-    return None if exact.objective <= 0 else (greedy.objective - exact.objective) / exact.objective
+        return max(0.0, (ref - greedy.objective) / ref)
+    return max(0.0, (greedy.objective - ref) / ref)
 
 
-__all__ = ["Solution", "aggregate_demand", "coverage_matrix", "covered_weight", "exact_lscp", "exact_mclp",
-           "greedy_lscp", "greedy_mclp", "optimality_gap", "order_sites"]
+def best_solution(greedy: Solution, exact: Solution | None, kind: str = "mclp") -> Solution:
+    """The better of a greedy and an exact solution (an exact solve stopped early can be worse than greedy)."""
+    if exact is None or not exact.sites or not np.isfinite(exact.objective):
+        return greedy
+    if exact.status == "optimal":
+        return exact
+    if kind == "mclp":
+        return exact if exact.objective >= greedy.objective else greedy
+    return exact if exact.objective <= greedy.objective else greedy

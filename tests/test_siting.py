@@ -167,6 +167,67 @@ def test_exact_lscp_equals_brute_force(seed):
         assert len(gr.sites) >= len(ex.sites)
 
 
+def _village_gain(A, w, village, sites, nv):
+    hit = np.asarray(A[np.asarray(list(sites), dtype=np.int64)].sum(axis=0)).ravel() > 0 if len(sites) else \
+        np.zeros(A.shape[1], dtype=bool)
+    ok = hit & (village >= 0)
+    return np.bincount(village[ok], weights=w[ok], minlength=nv)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_village_lscp_equals_brute_force(seed):
+    """Policy-literal cover: fewest sites so each village gains its need; exact = brute force, greedy feasible."""
+    rng = np.random.default_rng(300 + seed)
+    A, w = _instance(rng, 9, 24, 0.2)
+    village = rng.integers(-1, 4, 24)  # 4 villages and some points in none
+    nv = 4
+    tot = np.bincount(village[village >= 0], weights=w[village >= 0], minlength=nv)
+    need = 0.6 * tot
+    need[0] = 0.0  # village 0 already covered
+    target, unatt = siting.village_needs(w, village, np.asarray(A.sum(axis=0)).ravel() > 0, need)
+    attainable = np.nonzero(target > 0)[0]
+    best = None
+    for size in range(0, 10):
+        for c in itertools.combinations(range(9), size):
+            if np.all(_village_gain(A, w, village, c, nv)[attainable] >= target[attainable] - 1e-9):
+                best = size
+                break
+        if best is not None:
+            break
+    ex = siting.exact_lscp_villages(A, w, village, need)
+    gr = siting.greedy_lscp_villages(A, w, village, need)
+    assert ex.status == "optimal" and len(ex.sites) == best
+    assert ex.info["villages_unattainable"] == int(unatt.sum()) == gr.info["villages_unattainable"]
+    for sol in (ex, gr):
+        got = _village_gain(A, w, village, sol.sites, nv)
+        assert np.all(got[attainable] >= target[attainable] - 1e-9)
+    assert len(gr.sites) >= len(ex.sites) and gr.status == "done"
+    gap = siting.optimality_gap(gr, ex, "lscp")
+    assert gap == pytest.approx((len(gr.sites) - best) / best) if best else gap is None
+
+
+def test_village_lscp_hand_instance():
+    # site 0 covers half of village 0; site 1 the other half; site 2 all of village 1 and a quarter of village 0
+    A = csr_array(np.array([[1, 1, 0, 0, 0], [0, 0, 1, 1, 0], [1, 0, 0, 0, 1]], dtype=np.uint8))
+    w = np.array([10.0, 10.0, 10.0, 10.0, 50.0])
+    village = np.array([0, 0, 0, 0, 1])
+    # village 0 (40 people) needs 30 more, village 1 needs 50, a third village needs 5 nobody can reach
+    need = np.array([30.0, 50.0, 5.0])
+    for solver in (siting.exact_lscp_villages, siting.greedy_lscp_villages):
+        sol = solver(A, w, village, need)
+        assert sorted(sol.sites) in ([0, 1, 2], [1, 2]) and len(sol.sites) == 2, solver.__name__
+        assert sol.info["villages_unattainable"] == 1
+
+
+def test_best_solution_prefers_the_better_when_exact_stopped_early():
+    g = siting.Solution([1, 2], 2.0, 10.0, "greedy", "done")
+    e = siting.Solution([1, 2, 3], 3.0, 12.0, "exact", "time_limit", bound=1.5)
+    assert siting.best_solution(g, e, "lscp") is g
+    assert siting.optimality_gap(g, e, "lscp") == pytest.approx((2.0 - 1.5) / 1.5)  # against the proven bound
+    e_opt = siting.Solution([4], 1.0, 12.0, "exact", "optimal")
+    assert siting.best_solution(g, e_opt, "lscp") is e_opt
+
+
 def test_adding_sites_never_lowers_coverage():
     rng = np.random.default_rng(5)
     A, w = _instance(rng, 60, 400, 0.03)
@@ -337,3 +398,32 @@ def test_site_script_wrapper(small_city, tmp_path):
     assert r.returncode == 0, r.stderr
     t = _read(tmp_path / "elderly_care_15" / "candidates.csv")
     assert len(t) == 3 and t["method"].eq("mclp_greedy").all() and (t["new_population"].diff().dropna() <= 0).all()
+
+
+@pytest.mark.parametrize("cid, limit", [("legal_aid_30", "60"), ("fitness_15", "8")])
+def test_cli_site_village_cover_makes_every_attainable_village_covered(small_city, tmp_path, cid, limit):
+    """--lscp-villages: with the listed sites added, every village it targeted is 'covered' in villages.csv terms."""
+    assert main(["site", "--circle", cid, "--lscp-villages", "--exact", "--time-limit", limit,
+                 "--data-dir", str(small_city), "--out", str(tmp_path)]) == 0
+    d = tmp_path / cid
+    s = json.loads((d / "siting_summary.json").read_text(encoding="utf-8"))
+    t = _read(d / "candidates.csv")
+    lv = s["lscp_villages"]
+    sols = s["solutions"]
+    assert s["listed_solution"].startswith("lscp_villages_") and len(t) == sols[s["listed_solution"]]["sites"]
+    assert lv["villages_targeted"] > 0 and lv["villages_met"] == lv["villages_targeted"]
+    assert len(t) <= sols["lscp_villages_greedy"]["sites"]  # the better of greedy and (possibly stopped) exact
+    if cid == "legal_aid_30":  # small enough to be proven optimal
+        assert sols["lscp_villages_exact"]["status"] == "optimal"
+    circles, settings = load_config()
+    circle = circles[cid]
+    study = load_study(data_dir=small_city, settings=settings)
+    fac, _, _ = load_facilities(study, circle, data_dir=small_city)
+    base = run_circle(study, circle, fac)
+    new = gpd.GeoDataFrame({"facility_id": t["site_id"], "name": "new", "kind": "", "source": "test"},
+                           geometry=gpd.points_from_xy(t["lon"], t["lat"]), crs=4326)
+    after = run_circle(study, circle, pd.concat([fac, new], ignore_index=True))
+    before_ok = base.villages["status"].eq("covered").sum()
+    after_status = after.villages["status"]
+    with_data = after_status.ne("no_data").sum()
+    assert after_status.eq("covered").sum() == with_data - lv["villages_unattainable"] > before_ok
