@@ -28,10 +28,8 @@ chosen sites in rank order; :func:`write_sites` writes
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
-import sys
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -47,7 +45,7 @@ from . import siting
 from .access import REACHED
 from .coords import from_wgs84
 from .coverage import bilingual
-from .errors import DgCoverageError, EmptyInputError, NetworkError
+from .errors import EmptyInputError, NetworkError
 from .facilities import facilities_from_file
 from .io import atomic_path, write_csv, write_json, write_text
 
@@ -519,66 +517,3 @@ def _note(synthetic: bool) -> str:
     from .synthetic import SYNTHETIC_NOTE
 
     return SYNTHETIC_NOTE if synthetic else "Computed from the inputs listed in siting_summary.json."
-
-
-def site_from_args(args: argparse.Namespace, circle_id: str | None = None) -> int:
-    """``dgcoverage site``: load, measure the existing facilities, generate candidates, optimise, write."""
-    from .config import load_config
-    from .pipeline import load_facilities, load_study, run_circle
-
-    circles, settings = load_config(args.config)
-    cid = circle_id or args.circle
-    if cid not in circles:
-        raise DgCoverageError(f"circle {cid!r} is not in the config; known: {list(circles)}")
-    if args.k < 0:
-        raise DgCoverageError("--k must be >= 0")
-    if args.max_per_town is not None and args.max_per_town < 1:
-        raise DgCoverageError("--max-per-town must be >= 1")
-    if not 0 < args.lscp_share <= 1:
-        raise DgCoverageError("--lscp-share must be in (0, 1]")
-    circle = circles[cid].with_overrides(minutes=args.minutes, speed_kmh=args.speed,
-                                         access_speed_kmh=args.access_speed, mode=args.mode)
-    t0 = time.perf_counter()
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        print("loading network, population and villages ...", flush=True)
-        study = load_study(args.network, args.population, args.villages, args.villages_crs, args.data_dir,
-                           args.network_type, settings)
-        fac, rec, syn = load_facilities(study, circle, args.facilities, args.facilities_crs, args.data_dir)
-        base = run_circle(study, circle, fac, facilities_input=rec, facilities_synthetic=syn)
-        print(f"  {study.net.n_nodes:,} nodes, {len(fac):,} existing facilities cover "
-              f"{base.summary['results']['covered_share']:.1%} of people ({time.perf_counter() - t0:.1f} s)", flush=True)
-        road = args.road_class.split(",") if args.road_class else None
-        gaps = args.with_gaps or (args.candidates is None and not road)
-        cands = build_candidates(study, base, gaps=gaps, path=args.candidates, crs=args.candidates_crs,
-                                 road_classes=road, min_spacing_m=args.min_spacing, max_candidates=args.max_candidates)
-        print(f"  {len(cands.table):,} candidate sites {cands.generated}; rejected "
-              f"{ {k: v for k, v in cands.rejected.items() if v} }", flush=True)
-        res = plan_sites(study, base, cands, args.k, lscp=args.lscp, lscp_share=args.lscp_share, exact=args.exact,
-                         max_per_town=args.max_per_town, time_limit=args.time_limit,
-                         exact_max_nnz=getattr(args, "exact_max_nnz", siting.MAX_EXACT_NNZ),
-                         lscp_villages=getattr(args, "lscp_villages", False))
-        res.summary["inputs"] = {**base.summary["inputs"],
-                                 "candidates": {"file": None if args.candidates is None else str(args.candidates),
-                                                "crs": args.candidates_crs, "road_class": road, "gap_clusters": gaps,
-                                                "min_spacing_m": args.min_spacing or default_spacing_m(circle)}}
-        d = write_sites(res, cid, args.out)
-        from .maps import default_maps_dir, write_maps
-
-        maps_dir = default_maps_dir(args.out, getattr(args, "maps_dir", None))
-        if (maps_dir / f"{cid}.html").exists():  # refresh the circle's map with a candidates layer
-            from .gaps import write_areas
-
-            m = write_maps(study, [base], {cid: write_areas(study, base, args.out)}, maps_dir, out_dir=args.out, index=False)
-            print(f"  map with candidate sites -> {m[0]}", flush=True)
-    for key, s in res.summary["solutions"].items():
-        print(f"  {key:12s} sites {s['sites']:5d}  new people {s['covered_population']:>12,.0f}  "
-              f"{s['status']:10s} {s['seconds']:.1f} s")
-    for key in ("mclp_gap_greedy_vs_exact", "lscp_gap_greedy_vs_exact"):
-        if res.summary.get(key) is not None:
-            print(f"  {key}: {res.summary[key]:.4%}")
-    print(f"{cid}: {len(res.table)} ranked sites -> {d / 'candidates.csv'}"
-          + ("  [SYNTHETIC]" if res.summary["synthetic"] else ""))
-    for w in caught:
-        print(f"warning: {w.message}", file=sys.stderr)
-    return 0

@@ -88,8 +88,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "build-demo":
         return guarded(_build_demo, args)
     if args.command == "site":
-        from .candidates import site_from_args
-
         return guarded(site_from_args, args)
     return guarded(run_from_args, args)
 
@@ -119,11 +117,24 @@ def _build_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _load_study(args: argparse.Namespace, settings: Any, t0: float) -> Any:
+    """Load the study the options describe, saying what was loaded."""
+    from .pipeline import load_study
+
+    print("loading network, population and villages ...", flush=True)
+    study = load_study(args.network, args.population, args.villages, args.villages_crs, args.data_dir,
+                       args.network_type, settings)
+    print(f"  {study.net.n_nodes:,} nodes, {study.net.n_edges:,} edges, {len(study.cell_pop):,} populated cells, "
+          f"{len(study.villages)} villages ({time.perf_counter() - t0:.1f} s)"
+          + ("  [SYNTHETIC DATA]" if study.synthetic else ""), flush=True)
+    return study
+
+
 def run_from_args(args: argparse.Namespace, circle_ids: Sequence[str] | None = None) -> int:
     """Run circles as the parsed arguments say; used by the CLI and the per-circle scripts."""
     from tqdm.auto import tqdm
 
-    from .pipeline import load_facilities, load_study, run_circle, write_circle
+    from .pipeline import load_facilities, run_circle, write_circle
 
     circles, settings = load_config(args.config)
     ids = list(circle_ids or (list(circles) if getattr(args, "all", False) else args.circle))
@@ -136,12 +147,7 @@ def run_from_args(args: argparse.Namespace, circle_ids: Sequence[str] | None = N
     t0 = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        print("loading network, population and villages ...", flush=True)
-        study = load_study(args.network, args.population, args.villages, args.villages_crs, args.data_dir,
-                           args.network_type, settings)
-        print(f"  {study.net.n_nodes:,} nodes, {study.net.n_edges:,} edges, {len(study.cell_pop):,} populated cells, "
-              f"{len(study.villages)} villages ({time.perf_counter() - t0:.1f} s)"
-              + ("  [SYNTHETIC DATA]" if study.synthetic else ""), flush=True)
+        study = _load_study(args, settings, t0)
         results, areas = [], {}
         for cid in tqdm(ids, desc="circles", unit="circle", disable=len(ids) == 1):
             circle = circles[cid].with_overrides(minutes=args.minutes, speed_kmh=args.speed,
@@ -166,6 +172,68 @@ def run_from_args(args: argparse.Namespace, circle_ids: Sequence[str] | None = N
             maps = write_maps(study, results, areas, maps_dir, out_dir=args.out)
             rep = write_report(results, args.out)
             print(f"maps -> {maps[-1].parent}/ ({len(maps)} files); report -> {rep[0]}, {rep[1]}", flush=True)
+    for w in caught:
+        print(f"warning: {w.message}", file=sys.stderr)
+    return 0
+
+
+def site_from_args(args: argparse.Namespace, circle_id: str | None = None) -> int:
+    """``dgcoverage site``: load, measure the existing facilities, generate candidates, optimise, write."""
+    from . import siting
+    from .candidates import build_candidates, default_spacing_m, plan_sites, write_sites
+    from .pipeline import load_facilities, run_circle
+
+    circles, settings = load_config(args.config)
+    cid = circle_id or args.circle
+    if cid not in circles:
+        raise DgCoverageError(f"circle {cid!r} is not in the config; known: {list(circles)}")
+    if args.k < 0:
+        raise DgCoverageError("--k must be >= 0")
+    if args.max_per_town is not None and args.max_per_town < 1:
+        raise DgCoverageError("--max-per-town must be >= 1")
+    if not 0 < args.lscp_share <= 1:
+        raise DgCoverageError("--lscp-share must be in (0, 1]")
+    circle = circles[cid].with_overrides(minutes=args.minutes, speed_kmh=args.speed,
+                                         access_speed_kmh=args.access_speed, mode=args.mode)
+    t0 = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        study = _load_study(args, settings, t0)
+        fac, rec, syn = load_facilities(study, circle, args.facilities, args.facilities_crs, args.data_dir)
+        base = run_circle(study, circle, fac, facilities_input=rec, facilities_synthetic=syn)
+        print(f"  {len(fac):,} existing facilities cover "
+              f"{base.summary['results']['covered_share']:.1%} of people ({time.perf_counter() - t0:.1f} s)", flush=True)
+        road = args.road_class.split(",") if args.road_class else None
+        gaps = args.with_gaps or (args.candidates is None and not road)
+        cands = build_candidates(study, base, gaps=gaps, path=args.candidates, crs=args.candidates_crs,
+                                 road_classes=road, min_spacing_m=args.min_spacing, max_candidates=args.max_candidates)
+        print(f"  {len(cands.table):,} candidate sites {cands.generated}; rejected "
+              f"{ {k: v for k, v in cands.rejected.items() if v} }", flush=True)
+        res = plan_sites(study, base, cands, args.k, lscp=args.lscp, lscp_share=args.lscp_share, exact=args.exact,
+                         max_per_town=args.max_per_town, time_limit=args.time_limit,
+                         exact_max_nnz=getattr(args, "exact_max_nnz", siting.MAX_EXACT_NNZ),
+                         lscp_villages=getattr(args, "lscp_villages", False))
+        res.summary["inputs"] = {**base.summary["inputs"],
+                                 "candidates": {"file": None if args.candidates is None else str(args.candidates),
+                                                "crs": args.candidates_crs, "road_class": road, "gap_clusters": gaps,
+                                                "min_spacing_m": args.min_spacing or default_spacing_m(circle)}}
+        d = write_sites(res, cid, args.out)
+        from .maps import default_maps_dir, write_maps
+
+        maps_dir = default_maps_dir(args.out, getattr(args, "maps_dir", None))
+        if (maps_dir / f"{cid}.html").exists():  # refresh the circle's map with a candidates layer
+            from .gaps import write_areas
+
+            m = write_maps(study, [base], {cid: write_areas(study, base, args.out)}, maps_dir, out_dir=args.out, index=False)
+            print(f"  map with candidate sites -> {m[0]}", flush=True)
+    for key, s in res.summary["solutions"].items():
+        print(f"  {key:12s} sites {s['sites']:5d}  new people {s['covered_population']:>12,.0f}  "
+              f"{s['status']:10s} {s['seconds']:.1f} s")
+    for key in ("mclp_gap_greedy_vs_exact", "lscp_gap_greedy_vs_exact", "lscp_villages_gap_greedy_vs_exact"):
+        if res.summary.get(key) is not None:
+            print(f"  {key}: {res.summary[key]:.4%}")
+    print(f"{cid}: {len(res.table)} ranked sites -> {d / 'candidates.csv'}"
+          + ("  [SYNTHETIC]" if res.summary["synthetic"] else ""))
     for w in caught:
         print(f"warning: {w.message}", file=sys.stderr)
     return 0

@@ -9,8 +9,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from dgcoverage.candidates import site_from_args
-from dgcoverage.cli import CIRCLE_IDS, _add_site_options, guarded
+from dgcoverage.cli import CIRCLE_IDS, _add_site_options, guarded, site_from_args
 
 
 def main() -> int:
