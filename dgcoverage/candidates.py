@@ -108,16 +108,7 @@ def gap_candidates(study: Study, uncovered: np.ndarray, min_spacing_m: float,
     if pairs.size:
         np.add.at(smooth, pairs[:, 0], w[nodes[pairs[:, 1]]])
         np.add.at(smooth, pairs[:, 1], w[nodes[pairs[:, 0]]])
-    order = np.lexsort((nodes, -smooth))
-    suppressed = np.zeros(nodes.size, dtype=bool)
-    keep: list[int] = []
-    for i in order:
-        if suppressed[i]:
-            continue
-        keep.append(int(i))
-        if len(keep) >= max_candidates:
-            break
-        suppressed[tree.query_ball_point(xy[i], min_spacing_m)] = True
+    keep = _spread(tree, xy, np.lexsort((nodes, -smooth)), min_spacing_m, max_candidates)
     sel = nodes[keep]
     lon, lat = _node_lonlat(study, sel)
     return pd.DataFrame({"site_id": [f"gap:{int(v)}" for v in sel], "source": "gap_cluster", "name": "",
@@ -237,19 +228,24 @@ def build_candidates(study: Study, base: CircleResult, *, gaps: bool = True, pat
     return CandidateSet(t, rejected, generated)
 
 
-def _thin(t: pd.DataFrame, g: Any, spacing: float, cap: int) -> pd.DataFrame:
-    xy = np.column_stack([g.x[t["node"].to_numpy()], g.y[t["node"].to_numpy()]])
-    tree = cKDTree(xy)
-    order = np.lexsort((np.arange(len(t)), -t["weight"].fillna(0).to_numpy()))
-    sup = np.zeros(len(t), dtype=bool)
+def _spread(tree: cKDTree, xy: np.ndarray, order: np.ndarray, spacing: float, cap: int) -> list[int]:
+    """Greedy thinning: walk ``order`` (heaviest first), keep a point, drop every point within ``spacing`` of it."""
+    suppressed = np.zeros(xy.shape[0], dtype=bool)
     keep: list[int] = []
     for i in order:
-        if sup[i]:
+        if suppressed[i]:
             continue
         keep.append(int(i))
         if len(keep) >= cap:
             break
-        sup[tree.query_ball_point(xy[i], spacing)] = True
+        suppressed[tree.query_ball_point(xy[i], spacing)] = True
+    return keep
+
+
+def _thin(t: pd.DataFrame, g: Any, spacing: float, cap: int) -> pd.DataFrame:
+    xy = np.column_stack([g.x[t["node"].to_numpy()], g.y[t["node"].to_numpy()]])
+    order = np.lexsort((np.arange(len(t)), -t["weight"].fillna(0).to_numpy()))
+    keep = _spread(cKDTree(xy), xy, order, spacing, cap)
     return t.iloc[sorted(keep)].reset_index(drop=True)
 
 
