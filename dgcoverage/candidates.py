@@ -319,7 +319,7 @@ def plan_sites(study: Study, base: CircleResult, cands: CandidateSet, k: int = 1
     tab = cands.table
     A = siting.coverage_matrix(study.graph.rev, circle.speed_mps, tab["node"].to_numpy(),
                                tab["snap_m"].to_numpy() / a, study.cell_node[dem], study.cell_snap_m[dem] / a,
-                               circle.limit_s)
+                               circle.limit_s, progress=True)
     w = study.cell_pop[dem].astype(np.float64)
     t_sets = time.perf_counter() - t0
     A2, w2, _ = siting.aggregate_demand(A, w)

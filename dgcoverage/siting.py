@@ -52,7 +52,7 @@ MAX_EXACT_NNZ = 5_000_000
 
 def coverage_matrix(rev: csr_array, speed_mps: float, cand_node: np.ndarray, cand_leg_s: np.ndarray,
                     dem_node: np.ndarray, dem_leg_s: np.ndarray, limit_s: float,
-                    chunk: int | None = None, dense_budget: int = 16_000_000) -> csr_array:
+                    chunk: int | None = None, dense_budget: int = 16_000_000, progress: bool = False) -> csr_array:
     """Which demand points each candidate reaches within ``limit_s``.
 
     Parameters
@@ -72,6 +72,8 @@ def coverage_matrix(rev: csr_array, speed_mps: float, cand_node: np.ndarray, can
     chunk
         Candidates per Dijkstra call; default keeps the dense block
         ``chunk x nodes`` under ``dense_budget`` float64 values (≤ 64).
+    progress
+        Show a progress bar over the chunks (long runs only).
 
     Returns
     -------
@@ -94,7 +96,10 @@ def coverage_matrix(rev: csr_array, speed_mps: float, cand_node: np.ndarray, can
     ok = (cand_node >= 0) & (cand_leg_s <= limit_s + TIME_TOL_S)
     usable = np.nonzero(ok)[0]
     if uniq.size:
-        for s in range(0, usable.size, chunk):
+        from tqdm.auto import tqdm
+
+        starts = range(0, usable.size, chunk)
+        for s in tqdm(starts, desc="coverage sets", unit="chunk", disable=not progress or len(starts) < 20, leave=False):
             idx = usable[s:s + chunk]
             leg = cand_leg_s[idx]
             lim_m = (limit_s + TIME_TOL_S - float(leg.min())) * speed_mps
