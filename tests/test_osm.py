@@ -512,3 +512,25 @@ def test_overpass_filter_parser() -> None:
     assert not way_passes({k: v for k, v in ok.items() if k != "highway"}, clauses)
     with pytest.raises(ConfigError):
         parse_overpass_filter('["highway"](around:5)')
+
+
+def test_road_class_candidates_and_road_names_on_real_osm():
+    """Siting candidates from OSM road classes, and street names for the planner list, on the Helsinki extract."""
+    from types import SimpleNamespace
+
+    from dgcoverage.access import access_graph_from_network
+    from dgcoverage.candidates import node_road_names, road_class_candidates
+
+    net = network_from_osm_file(HELSINKI, "walk")
+    study = SimpleNamespace(net=net, graph=access_graph_from_network(net, 1.0))
+    df = road_class_candidates(study, ["primary"])
+    primary = net.highway == "primary"
+    ends = set(net.u[primary].tolist()) | set(net.v[primary].tolist())
+    assert set(df["node"].tolist()) == ends and len(df) == 259
+    assert df["site_id"].str.startswith("road:").all()
+    names = node_road_names(net, df["node"].to_numpy())
+    assert (names != "").all() and "Mannerheimintie" in set(names)
+    # a node's name is the name of an edge that really touches it
+    i = int(df["node"].iloc[0])
+    touching = set(net.name[(net.u == i) | (net.v == i)].tolist())
+    assert names[0] in touching
