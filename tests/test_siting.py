@@ -301,6 +301,17 @@ def _read(path):
     return df
 
 
+def _rerun_with_sites(small_city, cid: str, t: pd.DataFrame):
+    """Measure a circle with its existing facilities, then again with the listed sites added."""
+    circles, settings = load_config()
+    circle = circles[cid]
+    study = load_study(data_dir=small_city, settings=settings)
+    fac, _, _ = load_facilities(study, circle, data_dir=small_city)
+    new = gpd.GeoDataFrame({"facility_id": t["site_id"], "name": "new", "kind": "", "source": "test"},
+                           geometry=gpd.points_from_xy(t["lon"], t["lat"]), crs=4326)
+    return study, run_circle(study, circle, fac), run_circle(study, circle, pd.concat([fac, new], ignore_index=True))
+
+
 @pytest.fixture(scope="module")
 def site_run(small_city, tmp_path_factory):
     out = tmp_path_factory.mktemp("site")
@@ -332,14 +343,7 @@ def test_cli_site_writes_planner_files(site_run, small_city):
     x = pd.read_excel(d / "candidates.xlsx", sheet_name="candidates")
     assert len(x) == len(t) and x.columns[0] == "rank 排名"
     # placing facilities at the listed sites really covers what the table says
-    circles, settings = load_config()
-    circle = circles["fitness_15"]
-    study = load_study(data_dir=small_city, settings=settings)
-    fac, rec, _ = load_facilities(study, circle, data_dir=small_city)
-    base = run_circle(study, circle, fac)
-    new = gpd.GeoDataFrame({"facility_id": t["site_id"], "name": "new", "kind": "", "source": "test"},
-                           geometry=gpd.points_from_xy(t["lon"], t["lat"]), crs=4326)
-    after = run_circle(study, circle, pd.concat([fac, new], ignore_index=True))
+    study, base, after = _rerun_with_sites(small_city, "fitness_15", t)
     gained = after.summary["results"]["covered_population"] - base.summary["results"]["covered_population"]
     assert gained == pytest.approx(t["cum_new_population"].iloc[-1], abs=2)
     assert after.summary["results"]["covered_population"] == pytest.approx(t["cum_covered_population"].iloc[-1], abs=2)
@@ -415,14 +419,7 @@ def test_cli_site_village_cover_makes_every_attainable_village_covered(small_cit
     assert len(t) <= sols["lscp_villages_greedy"]["sites"]  # the better of greedy and (possibly stopped) exact
     if cid == "legal_aid_30":  # small enough to be proven optimal
         assert sols["lscp_villages_exact"]["status"] == "optimal"
-    circles, settings = load_config()
-    circle = circles[cid]
-    study = load_study(data_dir=small_city, settings=settings)
-    fac, _, _ = load_facilities(study, circle, data_dir=small_city)
-    base = run_circle(study, circle, fac)
-    new = gpd.GeoDataFrame({"facility_id": t["site_id"], "name": "new", "kind": "", "source": "test"},
-                           geometry=gpd.points_from_xy(t["lon"], t["lat"]), crs=4326)
-    after = run_circle(study, circle, pd.concat([fac, new], ignore_index=True))
+    _, base, after = _rerun_with_sites(small_city, cid, t)
     before_ok = base.villages["status"].eq("covered").sum()
     after_status = after.villages["status"]
     with_data = after_status.ne("no_data").sum()
