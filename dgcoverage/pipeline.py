@@ -40,7 +40,7 @@ from .population import PopulationGrid, population_from_raster
 from .quality import component_summary, facility_report, facility_table, gcj02_suspicion, package_versions
 from .synthetic import SYNTHETIC_NOTE, SYNTHETIC_NOTE_ZH, DemoPaths
 from .villages import (
-    DONGGUAN_UTM,
+    analysis_crs,
     attach_villages_to_list,
     dongguan_towns,
     dongguan_villages,
@@ -164,7 +164,7 @@ def load_study(network: str | Path | None = None, population: str | Path | None 
     else:
         net = network_from_file(network, network_type=network_type)
         inputs["network"] = _input_record(Path(network), "network", network_type=network_type)
-    graph = access_graph_from_network(net, 1.0, crs=DONGGUAN_UTM if _near_dongguan(net) else None)
+    graph = access_graph_from_network(net, 1.0, crs=analysis_crs(net.lon, net.lat))
     # population
     pop_path = demo.population if population is None else Path(population)
     if population is None:
@@ -211,11 +211,6 @@ def load_study(network: str | Path | None = None, population: str | Path | None 
                                       "scale": manifest.get("scale"), "synthetic_parts": synthetic_parts}
     return Study(net, graph, grid, towns, vgdf, cx, cy, cpop, cell_village, cell_node, cell_snap,
                  centre_node, centre_snap, synthetic, inputs, counts, settings)
-
-
-def _near_dongguan(net: RoadNetwork) -> bool:
-    lon, lat = float(np.median(net.lon)), float(np.median(net.lat))
-    return 112.5 < lon < 115.0 and 22.0 < lat < 24.0
 
 
 def _villages_with_areas(path: Path, crs: str, official: pd.DataFrame,

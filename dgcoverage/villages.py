@@ -217,7 +217,8 @@ def village_areas_from_points(points: gpd.GeoDataFrame, towns: gpd.GeoDataFrame,
         ``points`` with polygon geometry (EPSG:4326); points whose town has no
         polygon get an empty geometry.
     """
-    pts = points.to_crs(DONGGUAN_UTM if _in_dongguan(points) else points.estimate_utm_crs())
+    ll = points.to_crs(4326)
+    pts = points.to_crs(analysis_crs(ll.geometry.x.to_numpy(), ll.geometry.y.to_numpy()))
     crs = pts.crs
     town_geom = towns.to_crs(crs).set_index(town_key).geometry
     areas = np.empty(len(pts), dtype=object)
@@ -251,9 +252,20 @@ def village_areas_from_points(points: gpd.GeoDataFrame, towns: gpd.GeoDataFrame,
     return out.set_geometry("geometry").to_crs(4326)
 
 
-def _in_dongguan(gdf: gpd.GeoDataFrame) -> bool:
-    b = gdf.to_crs(4326).total_bounds
-    return bool(b[0] > 112.5 and b[2] < 115.0 and b[1] > 22.0 and b[3] < 24.0)
+def analysis_crs(lon: np.ndarray, lat: np.ndarray) -> CRS:
+    """Projected CRS for data at WGS84 ``lon``/``lat``: UTM 49N for anything within Dongguan's region.
+
+    Dongguan straddles 114°E, the UTM 49/50 border, so its data always uses
+    EPSG:32649 (as the town and village layers do) rather than the zone of
+    its median point; elsewhere the median point's UTM zone.
+    """
+    lon = np.asarray(lon, dtype=np.float64)
+    lat = np.asarray(lat, dtype=np.float64)
+    if lon.size and lon.min() > 112.5 and lon.max() < 115.0 and lat.min() > 22.0 and lat.max() < 24.0:
+        return DONGGUAN_UTM
+    from .access import utm_crs_for
+
+    return utm_crs_for(lon, lat)
 
 
 def attach_villages_to_list(points: gpd.GeoDataFrame, official: pd.DataFrame, path: str | Path | None = None) -> tuple[gpd.GeoDataFrame, dict[str, int]]:

@@ -105,3 +105,11 @@ def test_attach_to_official_list():
     assert len(merged) == 609 and counts == {"villages_without_location": 608, "village_rows_not_in_list": 1}
     with pytest.raises(DataMismatchError):
         attach_villages_to_list(pts.iloc[1:], off)
+
+
+def test_analysis_crs_keeps_dongguan_in_utm49_across_114e():
+    from dgcoverage.villages import analysis_crs
+
+    # eastern towns only (median east of 114E, UTM zone 50) still use Dongguan's UTM 49N
+    assert analysis_crs(np.array([114.05, 114.2]), np.array([22.8, 22.9])).to_epsg() == 32649
+    assert analysis_crs(np.array([24.93, 24.95]), np.array([60.16, 60.18])).to_epsg() == 32635  # Helsinki
