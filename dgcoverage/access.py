@@ -9,6 +9,11 @@ per-facility loops.
 Conventions: times in seconds, distances in metres, ``np.inf`` = not reached
 within the search cap, node index ``-1`` = off network (farther than the
 maximum snap distance from any node).
+
+"Unreachable" is decided along directed edges: a node is unreachable when no
+facility can be reached from it following the one-way streets
+(:func:`nodes_reaching_facility`), which includes, but is not limited to,
+nodes on a weakly connected component without a facility.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from pyproj import CRS, Transformer
 from scipy.sparse import csr_array
-from scipy.sparse.csgraph import connected_components, dijkstra
+from scipy.sparse.csgraph import breadth_first_order, connected_components, dijkstra
 from scipy.spatial import cKDTree
 
 from .errors import EmptyInputError, NetworkError
@@ -69,7 +74,9 @@ class AccessGraph:
     crs
         The projected CRS of ``x``/``y``.
     component
-        Weakly connected component label per node.
+        Weakly connected component label per node (kept for reports; whether a
+        node can reach a facility is decided along directed edges by
+        :func:`nodes_reaching_facility`).
     speed_mps
         Network speed used for the weights.
     """
@@ -195,9 +202,22 @@ def times_to_nearest_facility(graph: AccessGraph, fac_node: np.ndarray, fac_leg_
     """
     fac_node = np.asarray(fac_node, dtype=np.int64)
     fac_leg_s = np.asarray(fac_leg_s, dtype=np.float64)
-    ok = fac_node >= 0
-    if not ok.any():
+    if not (fac_node >= 0).any():
         raise EmptyInputError("no facility lies on the network: nothing to measure access to")
+    n = graph.n_nodes
+    R = _with_super_source(graph, fac_node, fac_leg_s)
+    dist = dijkstra(R, directed=True, indices=n, limit=cap_s)
+    return np.asarray(dist[:n], dtype=np.float64)
+
+
+def _with_super_source(graph: AccessGraph, fac_node: np.ndarray, fac_leg_s: np.ndarray) -> csr_array:
+    """``graph.rev`` plus edges from the super-source (row ``n``) to the on-network facility nodes.
+
+    Several facilities on one node keep the shortest leg; off-network
+    facilities (``-1``) are skipped.  The caller ensures at least one is on the
+    network.
+    """
+    ok = fac_node >= 0
     n = graph.n_nodes
     base = graph.rev
     nnz = int(base.indptr[n])
@@ -223,8 +243,40 @@ def times_to_nearest_facility(graph: AccessGraph, fac_node: np.ndarray, fac_leg_
         rows = np.repeat(np.arange(n + 1, dtype=np.int64), np.diff(base.indptr))
         R = _csr_min(np.concatenate([rows, src]), np.concatenate([base.indices.astype(np.int64), fac_node[ok]]),
                      np.concatenate([base.data, fac_leg_s[ok]]), n + 1)
-    dist = dijkstra(R, directed=True, indices=n, limit=cap_s)
-    return np.asarray(dist[:n], dtype=np.float64)
+    return R
+
+
+def nodes_reaching_facility(graph: AccessGraph, fac_node: np.ndarray) -> np.ndarray:
+    """Which nodes can reach at least one facility along the directed edges, at any distance.
+
+    One breadth-first search from the super-source over the reversed graph
+    (``O(V + E)``, no distance cap; about 20 ms for 550k nodes and 2M edges).
+    Unlike the weakly connected :attr:`AccessGraph.component`, it respects
+    one-way streets: a node whose only way out is a one-way street leading
+    away from every facility cannot reach one, even though it shares a
+    component with facilities.
+
+    Parameters
+    ----------
+    graph
+        The access graph.
+    fac_node
+        Node index of each facility (``-1`` = off network, ignored).
+
+    Returns
+    -------
+    numpy.ndarray
+        bool per node; all ``False`` when no facility is on the network.
+    """
+    fac_node = np.asarray(fac_node, dtype=np.int64).reshape(-1)
+    n = graph.n_nodes
+    out = np.zeros(n, dtype=bool)
+    if not (fac_node >= 0).any():
+        return out
+    R = _with_super_source(graph, fac_node, np.zeros(fac_node.shape[0]))
+    order = breadth_first_order(R, n, directed=True, return_predecessors=False)
+    out[order[order < n]] = True
+    return out
 
 
 def point_times(node_time_s: np.ndarray, node: np.ndarray, leg_s: np.ndarray) -> np.ndarray:
@@ -244,23 +296,39 @@ def classify_points(graph: AccessGraph, node: np.ndarray, time_s: np.ndarray, li
                     fac_node: np.ndarray) -> np.ndarray:
     """Classify points: within limit / beyond limit / unreachable / off network.
 
-    A point is *unreachable* when its node's connected component holds no
-    facility (no detour can reach one), and *off network* when it could not be
-    snapped.  Only points that could reach a facility are *beyond limit*.
+    A point is *off network* when it could not be snapped, *unreachable* when
+    no facility can be reached from its node along the directed edges at any
+    distance (:func:`nodes_reaching_facility`: a component without facility,
+    or one-way streets leading only away from them), *within limit* when its
+    time is at most ``limit_s``, and *beyond limit* otherwise (it can reach a
+    facility, but not within the limit or the search cap).
+
+    Parameters
+    ----------
+    graph
+        The access graph.
+    node
+        Snapped node per point (``-1`` = off network).
+    time_s
+        Time per point to its nearest facility (``inf`` beyond the search cap).
+    limit_s
+        The limit; a time equal to it counts as within.
+    fac_node
+        Node per facility (``-1`` = off network, ignored).
 
     Returns
     -------
     numpy.ndarray
         int8 codes (``REACHED``, ``BEYOND_LIMIT``, ``UNREACHABLE``, ``OFF_NET``).
     """
+    node = np.asarray(node, dtype=np.int64)
+    time_s = np.asarray(time_s, dtype=np.float64)
     out = np.full(node.shape[0], BEYOND_LIMIT, dtype=np.int8)
-    fac_node = np.asarray(fac_node, dtype=np.int64)
-    served = np.zeros(int(graph.component.max()) + 1, dtype=bool)
-    served[graph.component[fac_node[fac_node >= 0]]] = True
+    reach = nodes_reaching_facility(graph, fac_node)
     on = node >= 0
-    comp_ok = np.zeros(node.shape[0], dtype=bool)
-    comp_ok[on] = served[graph.component[node[on]]]
-    out[on & ~comp_ok] = UNREACHABLE
+    can = np.zeros(node.shape[0], dtype=bool)
+    can[on] = reach[node[on]]
+    out[on & ~can] = UNREACHABLE
     out[~on] = OFF_NET
-    out[on & comp_ok & (time_s <= limit_s + 1e-9)] = REACHED
+    out[can & (time_s <= limit_s + 1e-9)] = REACHED
     return out

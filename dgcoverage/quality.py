@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .access import AccessGraph, project_lonlat, snap_points
+from .access import AccessGraph, nodes_reaching_facility, project_lonlat, snap_points
 
 #: Packages whose versions can change results; recorded in every summary.json.
 VERSIONED_PACKAGES = ("dgcoverage", "numpy", "scipy", "pandas", "geopandas", "shapely", "pyproj", "rasterio",
@@ -96,7 +96,9 @@ def facility_report(graph: AccessGraph, node_id: np.ndarray, fnode: np.ndarray, 
 
     ``component`` is the weakly connected component of the facility's node
     (``-1`` when off network); ``component_nodes`` its size.  Demand on a
-    component with no facility is "unreachable", not a "gap".
+    component with no facility is "unreachable", not a "gap" (and so is demand
+    that one-way streets keep from every facility of its component, see
+    :func:`component_summary`).
     """
     comp = graph.component
     sizes = np.bincount(comp)
@@ -114,7 +116,37 @@ def facility_report(graph: AccessGraph, node_id: np.ndarray, fnode: np.ndarray, 
 
 
 def component_summary(graph: AccessGraph, fnode: np.ndarray, cell_node: np.ndarray, cell_pop: np.ndarray) -> dict[str, Any]:
-    """Components of the network: how many, which hold facilities, how many people live on the others."""
+    """Components of the network: how many, which hold facilities, how many people live on the others.
+
+    Components are weakly connected (direction ignored).  Along directed edges
+    fewer people may reach a facility: one-way streets can lead only away from
+    every facility of a component.  The ``*_cannot_reach_facility`` keys count
+    them (:func:`dgcoverage.access.nodes_reaching_facility`); their population
+    equals the ``unreachable`` population of the circle.
+
+    Parameters
+    ----------
+    graph
+        The access graph.
+    fnode
+        Node per facility (``-1`` = off network).
+    cell_node, cell_pop
+        Node (``-1`` = off network) and population per demand cell.
+
+    Returns
+    -------
+    dict
+        ``count``, ``with_facility``, ``facilities_by_component``,
+        ``population_on_components_without_facility``,
+        ``components_without_facility_with_people`` (weak components);
+        ``nodes_cannot_reach_facility``, ``population_cannot_reach_facility``
+        (on-network people who cannot reach any facility along directed edges)
+        and ``population_cannot_reach_facility_one_way`` (those of them on a
+        component that has a facility: cut off by one-way streets only).
+    """
+    fnode = np.asarray(fnode, dtype=np.int64)
+    cell_node = np.asarray(cell_node, dtype=np.int64)
+    cell_pop = np.asarray(cell_pop, dtype=np.float64)
     comp = graph.component
     n = int(comp.max()) + 1
     fc = comp[fnode[fnode >= 0]]
@@ -124,12 +156,18 @@ def component_summary(graph: AccessGraph, fnode: np.ndarray, cell_node: np.ndarr
     cc = comp[cell_node[on]]
     pop_by = np.bincount(cc, weights=cell_pop[on], minlength=n)
     counts = np.bincount(fc, minlength=n)
+    reach = nodes_reaching_facility(graph, fnode)
+    stuck = ~reach[cell_node[on]]
+    pop_on = cell_pop[on]
     return {
         "count": n,
         "with_facility": int(served.sum()),
         "facilities_by_component": {str(int(c)): int(counts[c]) for c in np.nonzero(counts)[0]},
         "population_on_components_without_facility": round(float(pop_by[~served].sum()), 1),
         "components_without_facility_with_people": int(((pop_by > 0) & ~served).sum()),
+        "nodes_cannot_reach_facility": int((~reach).sum()),
+        "population_cannot_reach_facility": round(float(pop_on[stuck].sum()), 1),
+        "population_cannot_reach_facility_one_way": round(float(pop_on[stuck & served[cc]].sum()), 1),
     }
 
 
