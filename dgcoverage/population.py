@@ -4,10 +4,59 @@ The raster is brought onto a regular grid in the analysis CRS (metres) with
 rasterio's warp: resampled as a *density* and rescaled so the people inside
 the area are conserved.  Populated pixels become demand cells with projected
 centre coordinates.
+
+A raster is never read partially or wrongly and then called whole:
+
+* a raster with several bands needs an explicit ``band`` (``--band N``);
+  one out of range is an error;
+* RGB/RGBA/YCbCr, palette and multispectral imagery is refused: it is a
+  picture, not people per pixel;
+* fill values the file does not declare as nodata are zeroed, counted
+  (``population_fill_cells_zeroed``) and warned about, by the rule below;
+* with ``bounds``, only the window of the study area (plus a margin of two
+  source pixels) is read, so memory does not grow with the file; the result
+  equals a whole-band read;
+* the grid keeps the raster's :attr:`PopulationGrid.footprint`, so a caller
+  can tell "the raster does not cover this place" (:func:`share_outside`)
+  from "nobody lives here".
+
+Undeclared fill values
+----------------------
+Values equal to the band's declared nodata are masked and count as nobody.
+Of the other values found in the cells read, a value ``v`` is an undeclared
+fill marker (its cells set to 0) when any of these holds:
+
+1. **type extreme** -- ``|v| >= 1e30`` (float32/float64 lowest and highest,
+   -3.4e38, 1e30, netCDF's 9.97e36 ...), or the maximum of an integer dtype
+   of 16 bits or more (65535 in uint16, 32767 in int16, 2147483647 ...), or
+   the minimum of a signed integer dtype (-32768 in int16 ...);
+2. **negative nines** -- -999, -9999, -99999, ...;
+3. **weak marker that looks like fill** -- a positive "nines" value of 9999
+   or more, the maximum of an 8-bit dtype (255 in uint8, 127 in int8), or an
+   integer-type maximum stored in another dtype (65535 in float32 ...); it is
+   fill only if its cells would hold more than
+   :data:`WEAK_MARKER_DENSITY_KM2` (100,000) people per km² of the pixel's
+   area, or it stands apart from the data: more than twice the largest
+   value in the window that is no marker.  255 in a uint8 raster whose real
+   counts reach 250 is therefore kept;
+4. **physically impossible density** -- more than
+   :data:`IMPLAUSIBLE_DENSITY_KM2` (2,000,000) people per km² of the
+   pixel's area (two people per m² of ground, above the densest block ever
+   recorded, Kowloon Walled City at about 1.3 million/km²), when at most two
+   distinct values do so.  More distinct impossible values are not fill but
+   wrong units (a density raster in people/km², ...) and raise
+   :class:`~dgcoverage.errors.InputFileError`.
+
+A real 0, and real dense cells (60,000/km² is 600 people in a 100 m pixel),
+are never touched.  Negative values that are no marker keep their own count
+(``population_negative_cells_zeroed``).  Pixel areas are those of the source
+pixels (spherical areas for geographic rasters).  All counts refer to the
+cells read (the window of ``bounds`` when given).
 """
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,12 +64,29 @@ from typing import Any
 
 import numpy as np
 import rasterio
+import shapely
 from affine import Affine
-from pyproj import CRS
+from pyproj import CRS, Transformer
 from rasterio.errors import RasterioIOError
 from rasterio.warp import Resampling, reproject, transform_bounds
+from rasterio.windows import Window, from_bounds
 
 from .errors import CRSError, EmptyInputError, InputFileError, InputNotFoundError
+
+#: people per km² of a pixel's area above which a value cannot be people (two per m² of ground)
+IMPLAUSIBLE_DENSITY_KM2 = 2_000_000.0
+#: people per km² above which a weak fill marker (9999, 255 in uint8, ...) is taken as fill
+WEAK_MARKER_DENSITY_KM2 = 100_000.0
+_HUGE = 1e30
+_INT_MAXIMA = (32767.0, 65535.0, 2147483647.0, 4294967295.0)
+_WINDOW_MARGIN_PX = 2
+_FOOTPRINT_EDGE_POINTS = 101  # points per raster edge when the footprint is reprojected
+_EARTH_RADIUS_M = 6_371_008.8
+
+_COLOUR_INTERP = {"red", "green", "blue", "alpha", "palette", "hue", "saturation", "lightness",
+                  "cyan", "magenta", "yellow", "black", "Y", "Cb", "Cr"}
+_SENSOR_INTERP = {"pan", "coastal", "rededge", "nir", "swir", "mwir", "lwir", "tir", "other_ir"}
+_IMAGERY_PHOTOMETRIC = {"rgb", "ycbcr", "cmyk", "cielab", "icclab", "itulab"}
 
 
 @dataclass
@@ -35,8 +101,22 @@ class PopulationGrid:
         Affine transform of the grid (metres).
     crs
         Projected CRS.
+    source
+        The file read, if any.
     warnings
         Counted repairs (e.g. negative values set to 0), name -> count.
+    meta
+        Facts about the read: ``band`` (1-based band read), ``source_shape``
+        (rows, cols of the file), ``read_window`` (col_off, row_off, width,
+        height of the source pixels read), ``fill_values`` (undeclared fill
+        value -> cells zeroed), and after a warp ``resampled_from`` and
+        ``source_total``.
+    footprint
+        Polygon (or MultiPolygon) in ``crs`` of the area the source raster
+        covers; outside it the grid's zeros mean "no data", not "nobody".
+        For a raster read with ``bounds`` it is the raster's extent within the
+        window read (the study bounds plus a margin).  Defaults to the grid's
+        own extent for grids built in memory.
     """
 
     array: np.ndarray
@@ -45,6 +125,14 @@ class PopulationGrid:
     source: str = ""
     warnings: dict[str, int] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
+    footprint: shapely.Geometry | None = None
+
+    def __post_init__(self) -> None:
+        if self.footprint is None:
+            h, w = self.array.shape[:2]
+            t, cols, rows = self.transform, np.array([0, w, w, 0]), np.array([0, 0, h, h])
+            xs, ys = t.a * cols + t.b * rows + t.c, t.d * cols + t.e * rows + t.f
+            self.footprint = shapely.box(float(np.min(xs)), float(np.min(ys)), float(np.max(xs)), float(np.max(ys)))
 
     @property
     def cell_area_m2(self) -> float:
@@ -70,13 +158,63 @@ class PopulationGrid:
         return float(self.array.sum())
 
 
+def share_outside(footprint: shapely.Geometry, polygons: Any) -> np.ndarray:
+    """Share of each geometry lying outside a raster's footprint.
+
+    Parameters
+    ----------
+    footprint
+        Area covered by the raster (:attr:`PopulationGrid.footprint`), in the
+        CRS of ``polygons``.
+    polygons
+        Sequence, array or GeoSeries of shapely geometries (or one geometry).
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 in [0, 1], one per geometry: for polygons the share of the
+        area outside the footprint; for lines the share of the length; for
+        points 0 if covered, else 1.  0 for missing or empty geometries.
+
+    Raises
+    ------
+    ValueError
+        If ``footprint`` is None (coverage unknown).
+    """
+    if footprint is None:
+        raise ValueError("footprint is None: the raster's coverage is unknown, so no share outside it can be given")
+    if isinstance(polygons, shapely.Geometry):
+        polygons = [polygons]
+    geoms = np.asarray(polygons if isinstance(polygons, np.ndarray) else list(polygons), dtype=object).reshape(-1)
+    out = np.zeros(len(geoms), dtype=np.float64)
+    if len(geoms) == 0:
+        return out
+    present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    area = np.where(present, shapely.area(geoms), 0.0)
+    length = np.where(present, shapely.length(geoms), 0.0)
+    poly = present & (area > 0)
+    line = present & ~poly & (length > 0)
+    point = present & ~poly & ~line
+    shapely.prepare(footprint)
+    if poly.any():
+        out[poly] = shapely.area(shapely.difference(geoms[poly], footprint)) / area[poly]
+    if line.any():
+        out[line] = shapely.length(shapely.difference(geoms[line], footprint)) / length[line]
+    if point.any():
+        out[point] = np.where(shapely.covered_by(geoms[point], footprint), 0.0, 1.0)
+    return np.clip(out, 0.0, 1.0)
+
+
 def population_from_raster(path: str | Path, dst_crs: CRS | str, *, resolution_m: float = 100.0,
-                           bounds: tuple[float, float, float, float] | None = None) -> PopulationGrid:
+                           bounds: tuple[float, float, float, float] | None = None,
+                           band: int | None = None) -> PopulationGrid:
     """Read a population GeoTIFF onto a grid in ``dst_crs``.
 
-    If the raster is already in ``dst_crs`` at ``resolution_m`` it is read
-    as is; otherwise it is warped as people per m² (average resampling) and
-    rescaled so that the people in the covered area are conserved.
+    If the raster is already in ``dst_crs`` at ``resolution_m`` and no
+    ``bounds`` are given it is read as is; otherwise the window of the grid
+    is read and warped as people per m² (average resampling) and rescaled so
+    that the people in the covered area are conserved.  See the module
+    docstring for the band, imagery and fill-value rules.
 
     Parameters
     ----------
@@ -87,11 +225,28 @@ def population_from_raster(path: str | Path, dst_crs: CRS | str, *, resolution_m
     resolution_m
         Target cell size in metres.
     bounds
-        Optional ``(xmin, ymin, xmax, ymax)`` in ``dst_crs`` to clip to.
+        Optional ``(xmin, ymin, xmax, ymax)`` in ``dst_crs`` to clip to; only
+        the source pixels under them (plus two pixels) are read.
+    band
+        1-based band holding people per pixel.  Required when the raster has
+        more than one band.
 
     Returns
     -------
     PopulationGrid
+        With ``meta["band"]`` and ``footprint`` set.
+
+    Raises
+    ------
+    InputNotFoundError
+        The file does not exist.
+    InputFileError
+        Unreadable; several bands and none chosen; band out of range;
+        imagery rather than population; impossible densities (wrong units).
+    CRSError
+        ``dst_crs`` is not projected or the raster has no CRS.
+    EmptyInputError
+        No population inside the study area.
     """
     path = Path(path)
     if not path.exists():
@@ -105,73 +260,278 @@ def population_from_raster(path: str | Path, dst_crs: CRS | str, *, resolution_m
         raise InputFileError(path, f"cannot be read as a raster ({exc}).", "pass a GeoTIFF of people per pixel.") from exc
     counts: dict[str, int] = {}
     with src:
+        _refuse_imagery(src, path)
+        band = _choose_band(src, path, band)
         if src.crs is None:
             raise CRSError(f"{path}: the raster has no CRS. Fix: assign one, e.g. "
                            f"`gdal_edit.py -a_srs EPSG:4326 {path.name}`, then rerun.")
-        data = src.read(1, masked=True).astype(np.float64)
-        arr = data.filled(0.0)
-        bad = ~np.isfinite(arr)
-        if bad.any():
-            counts["population_nonfinite_cells_zeroed"] = int(bad.sum())
-            arr[bad] = 0.0
-        neg = arr < 0
-        if neg.any():
-            counts["population_negative_cells_zeroed"] = int(neg.sum())
-            warnings.warn(f"{path}: {int(neg.sum())} negative population cells set to 0 (undeclared nodata?)", stacklevel=2)
-            arr[neg] = 0.0
-        src_crs, src_transform = src.crs, src.transform
-        same = CRS.from_user_input(src_crs) == dst_crs and np.isclose(abs(src_transform.a), resolution_m, rtol=0.01) \
+        src_crs = CRS.from_user_input(src.crs)
+        src_transform = src.transform
+        same = src_crs == dst_crs and np.isclose(abs(src_transform.a), resolution_m, rtol=0.01) \
             and np.isclose(abs(src_transform.e), resolution_m, rtol=0.01)
+        meta: dict[str, Any] = {"band": band, "source_shape": (src.height, src.width)}
+        whole = Window(0, 0, src.width, src.height)
         if same and bounds is None:
-            grid = PopulationGrid(arr, src_transform, dst_crs, str(path), counts)
+            window, dst_transform, shape = whole, None, None
         else:
-            grid = _warp(arr, src_transform, src_crs, src.width, src.height, dst_crs, resolution_m, bounds, str(path), counts)
+            dst_transform, shape = _target_grid(src.bounds, src_crs, dst_crs, resolution_m, bounds, str(path))
+            window = whole if bounds is None else _source_window(src, src_crs, dst_crs, dst_transform, shape, str(path))
+        win_transform = src.window_transform(window)
+        data = src.read(band, window=window, masked=True)
+        meta["read_window"] = (int(window.col_off), int(window.row_off), int(window.width), int(window.height))
+        areas_m2 = _pixel_areas_m2(win_transform, src_crs, data.shape[0])
+        arr = _clean(data, np.dtype(src.dtypes[band - 1]), float(areas_m2.max()) / 1e6, path, counts, meta)
+        footprint = _footprint(src.window_bounds(window), src_crs, dst_crs)
+        if dst_transform is None:
+            grid = PopulationGrid(arr, src_transform, dst_crs, str(path), counts, meta, footprint)
+        else:
+            grid = _warp(arr, areas_m2, win_transform, src_crs, dst_crs, dst_transform, shape, str(path), counts,
+                         meta, footprint)
     if grid.total <= 0:
         raise EmptyInputError(f"{path}: no population inside the study area (all cells are 0, nodata, or the raster "
                               "does not overlap the city). Fix: check the raster covers the area and its CRS.")
     return grid
 
 
-def _warp(arr: np.ndarray, src_transform: Affine, src_crs: Any, width: int, height: int, dst_crs: CRS,
-          res: float, bounds: tuple[float, float, float, float] | None, source: str, counts: dict[str, int]) -> PopulationGrid:
-    src_crs = CRS.from_user_input(src_crs)
-    # people per m² on the source grid (pixel area varies with latitude on geographic grids)
-    if src_crs.is_geographic:
-        rows = np.arange(height)
-        lat = src_transform.f + (rows + 0.5) * src_transform.e
-        a = 6_371_008.8
-        px_area = (np.radians(abs(src_transform.a)) * a * np.cos(np.radians(lat))) * (np.radians(abs(src_transform.e)) * a)
-        density = arr / px_area[:, None]
+# ------------------------------------------------------------------ what is read
+
+
+def _describe_bands(src: Any, limit: int = 8) -> str:
+    parts = []
+    for i in range(min(src.count, limit)):
+        desc = src.descriptions[i]
+        ci = src.colorinterp[i].name
+        parts.append(f"band {i + 1}" + (f" {desc!r}" if desc else "") + f" ({ci})")
+    if src.count > limit:
+        parts.append(f"... {src.count - limit} more")
+    return ", ".join(parts)
+
+
+def _choose_band(src: Any, path: Path, band: int | None) -> int:
+    n = src.count
+    if n == 0:
+        raise InputFileError(path, "has no bands.", "pass a GeoTIFF of people per pixel.")
+    if band is None:
+        if n == 1:
+            return 1
+        raise InputFileError(path, f"has {n} bands ({_describe_bands(src)}) and none was chosen, so which one holds "
+                             "people per pixel is unknown.", f"choose one with --band N (N from 1 to {n}).")
+    if isinstance(band, bool) or not isinstance(band, (int, np.integer)) or not 1 <= int(band) <= n:
+        raise InputFileError(path, f"band {band!r} is out of range: the raster has {n} band{'s' if n > 1 else ''} "
+                             f"({_describe_bands(src)}).", f"choose one with --band N (N from 1 to {n}).")
+    return int(band)
+
+
+def _refuse_imagery(src: Any, path: Path) -> None:
+    names = [ci.name for ci in src.colorinterp]
+    photometric = src.photometric.name.lower() if src.photometric is not None else ""
+    colour = [c for c in names if c in _COLOUR_INTERP]
+    sensor = [c for c in names if c in _SENSOR_INTERP or c.startswith("sar_")]
+    if "palette" in names:
+        kind = "palette (colour-mapped) imagery"
+    elif "alpha" in names or (src.count == 4 and not sensor):
+        kind = "RGBA imagery"
+    elif sensor and not colour:
+        kind = "multispectral or radar imagery"
     else:
-        density = arr / abs(src_transform.a * src_transform.e)
-    sb = rasterio.transform.array_bounds(height, width, src_transform)
-    full = transform_bounds(src_crs, dst_crs, sb[0], sb[1], sb[2], sb[3])
-    if bounds is not None:
-        full = (max(full[0], bounds[0]), max(full[1], bounds[1]), min(full[2], bounds[2]), min(full[3], bounds[3]))
-        if full[0] >= full[2] or full[1] >= full[3]:
+        kind = "RGB imagery"
+    if photometric in _IMAGERY_PHOTOMETRIC:
+        reason = f"its photometric interpretation is {src.photometric.name.upper()}"
+    elif colour or sensor:
+        reason = "its bands' colour interpretation is " + ", ".join(names)
+    elif src.count in (3, 4) and all(np.dtype(d) == np.uint8 for d in src.dtypes):
+        reason = f"it has {src.count} bands of 8-bit values"
+    else:
+        return
+    raise InputFileError(path, f"is not a population raster: it looks like {kind} ({reason}).",
+                         "pass a raster of people per pixel (e.g. WorldPop, GHS-POP, LandScan), not a picture or a "
+                         "rendered map; no band of an image holds people.")
+
+
+def _target_grid(src_bounds: Any, src_crs: CRS, dst_crs: CRS, res: float,
+                 bounds: tuple[float, float, float, float] | None, source: str) -> tuple[Affine, tuple[int, int]]:
+    """The output grid: the raster's extent in ``dst_crs`` (within ``bounds``), snapped to multiples of ``res``."""
+    left, bottom, right, top = src_bounds
+    if bounds is None:
+        full = transform_bounds(src_crs, dst_crs, left, bottom, right, top, densify_pts=21)
+    else:
+        # clip the raster to the study area in the source CRS first: a global raster never leaves its own CRS whole
+        sb = transform_bounds(dst_crs, src_crs, *bounds, densify_pts=21)
+        if not np.all(np.isfinite(sb)):
+            sb = (left, bottom, right, top)
+        clip = (max(sb[0], left), max(sb[1], bottom), min(sb[2], right), min(sb[3], top))
+        if clip[0] >= clip[2] or clip[1] >= clip[3]:
             raise EmptyInputError(f"{source}: the raster does not overlap the study area. Fix: use a raster "
                                   "that covers the city (check its CRS).")
+        t = transform_bounds(src_crs, dst_crs, *clip, densify_pts=21)
+        full = (max(t[0], bounds[0]), max(t[1], bounds[1]), min(t[2], bounds[2]), min(t[3], bounds[3]))
+    if not np.all(np.isfinite(full)) or full[0] >= full[2] or full[1] >= full[3]:
+        raise EmptyInputError(f"{source}: the raster does not overlap the study area. Fix: use a raster "
+                              "that covers the city (check its CRS).")
     xmin = np.floor(full[0] / res) * res
     ymax = np.ceil(full[3] / res) * res
     cols = int(np.ceil((full[2] - xmin) / res))
     nrows = int(np.ceil((ymax - full[1]) / res))
-    dst_transform = Affine(res, 0, xmin, 0, -res, ymax)
-    out = np.zeros((nrows, cols), dtype=np.float64)
+    return Affine(res, 0, xmin, 0, -res, ymax), (nrows, cols)
+
+
+def _source_window(src: Any, src_crs: CRS, dst_crs: CRS, dst_transform: Affine, shape: tuple[int, int],
+                   source: str) -> Window:
+    """Source pixels under the output grid, plus a margin of two pixels, intersected with the raster."""
+    west, south, east, north = rasterio.transform.array_bounds(shape[0], shape[1], dst_transform)
+    sb = transform_bounds(dst_crs, src_crs, west, south, east, north, densify_pts=21)
+    if not np.all(np.isfinite(sb)):
+        return Window(0, 0, src.width, src.height)
+    win = from_bounds(*sb, transform=src.transform)
+    m = _WINDOW_MARGIN_PX
+    c0 = max(math.floor(win.col_off) - m, 0)
+    r0 = max(math.floor(win.row_off) - m, 0)
+    c1 = min(math.ceil(win.col_off + win.width) + m, src.width)
+    r1 = min(math.ceil(win.row_off + win.height) + m, src.height)
+    if c1 <= c0 or r1 <= r0:
+        raise EmptyInputError(f"{source}: the raster does not overlap the study area. Fix: use a raster "
+                              "that covers the city (check its CRS).")
+    return Window(c0, r0, c1 - c0, r1 - r0)
+
+
+def _pixel_areas_m2(transform: Affine, crs: CRS, nrows: int) -> np.ndarray:
+    """Area of the pixels of each row, m² (spherical on geographic grids)."""
+    if crs.is_geographic:
+        lat = transform.f + (np.arange(nrows) + 0.5) * transform.e
+        a = _EARTH_RADIUS_M
+        return (np.radians(abs(transform.a)) * a * np.cos(np.radians(lat))) * (np.radians(abs(transform.e)) * a)
+    unit = crs.axis_info[0].unit_conversion_factor if crs.axis_info else 1.0
+    return np.full(nrows, abs(transform.a * transform.e) * unit * unit)
+
+
+def _footprint(window_bounds: tuple[float, float, float, float], src_crs: CRS, dst_crs: CRS) -> shapely.Geometry:
+    """The source extent read, in ``dst_crs``, its edges densified so curved reprojections stay exact."""
+    left, bottom, right, top = window_bounds
+    if src_crs == dst_crs:
+        return shapely.box(left, bottom, right, top)
+    t = np.linspace(0.0, 1.0, _FOOTPRINT_EDGE_POINTS)[:-1]
+    xs = np.concatenate([left + (right - left) * t, np.full(t.size, right), right - (right - left) * t,
+                         np.full(t.size, left)])
+    ys = np.concatenate([np.full(t.size, bottom), bottom + (top - bottom) * t, np.full(t.size, top),
+                         top - (top - bottom) * t])
+    tx, ty = Transformer.from_crs(src_crs, dst_crs, always_xy=True).transform(xs, ys)
+    tx, ty = np.asarray(tx), np.asarray(ty)
+    ok = np.isfinite(tx) & np.isfinite(ty)
+    poly = shapely.Polygon(np.column_stack([tx[ok], ty[ok]]))
+    if not poly.is_valid:
+        poly = shapely.make_valid(poly)
+    return poly
+
+
+# ------------------------------------------------------------------ values
+
+
+def _fmt(v: float, dtype: np.dtype) -> str:
+    """A value as GDAL's -a_nodata should be given it."""
+    if float(v).is_integer() and abs(v) < 1e16:
+        return str(int(v))
+    if dtype == np.float32:
+        return str(np.float32(v))
+    return repr(float(v))
+
+
+def _nines(v: float) -> bool:
+    """-999, 9999, -99999, ...: three or more nines."""
+    if not float(v).is_integer() or abs(v) >= 1e16:
+        return False
+    digits = str(abs(int(v)))
+    return len(digits) >= 3 and set(digits) == {"9"}
+
+
+def _undeclared_fill(arr: np.ndarray, dtype: np.dtype, area_km2: float, path: Path) -> dict[float, int]:
+    """Undeclared fill values among ``arr``'s finite values (module docstring rule) -> cells holding each."""
+    impossible = IMPLAUSIBLE_DENSITY_KM2 * area_km2  # people in one pixel
+    cand = (arr <= -128.0) | (arr >= min(127.0, impossible))
+    vals, cnts = np.unique(arr[cand], return_counts=True)
+    if vals.size == 0:
+        return {}
+    info = np.iinfo(dtype) if np.issubdtype(dtype, np.integer) else None
+    strong: list[float] = []
+    weak: list[float] = []
+    dense: list[float] = []
+    for v in vals.tolist():
+        if abs(v) >= _HUGE or (v < 0 and _nines(v)) or (info is not None and (
+                (info.bits >= 16 and v == info.max) or (info.min < 0 and v == info.min))):
+            strong.append(v)
+        elif v > 0 and ((v >= 9999 and _nines(v)) or (info is not None and info.bits == 8 and v == info.max)
+                        or v in _INT_MAXIMA):
+            weak.append(v)
+        elif v > impossible:
+            dense.append(v)
+    markers = set(strong) | set(weak) | set(dense)
+    rest = [v for v in vals.tolist() if v not in markers]
+    below = arr[~cand]
+    data_max = max(float(below.max()) if below.size else 0.0, max(rest, default=0.0))  # largest value no marker
+    fill = strong + [v for v in weak if v > WEAK_MARKER_DENSITY_KM2 * area_km2 or v > 2.0 * data_max]
+    if len(dense) > 2:
+        n = int(np.isin(arr, dense).sum())
+        raise InputFileError(path, f"{n} pixels hold more than {IMPLAUSIBLE_DENSITY_KM2:,.0f} people per km² "
+                             f"({len(dense)} distinct values, up to {max(dense):.6g} people in one "
+                             f"{area_km2:.4g} km² pixel), which no place reaches: these are not people per pixel.",
+                             "pass a raster of people per pixel (multiply a density in people/km² by the pixel "
+                             "area in km²), or declare its fill value as nodata: gdal_edit.py -a_nodata V file.")
+    fill += dense
+    return {v: int(c) for v, c in zip(vals.tolist(), cnts.tolist()) if v in set(fill)}
+
+
+def _clean(data: np.ma.MaskedArray, dtype: np.dtype, area_km2: float, path: Path, counts: dict[str, int],
+           meta: dict[str, Any]) -> np.ndarray:
+    """People per pixel: declared nodata, non-finite, undeclared fill and negative values set to 0 and counted."""
+    arr = np.ma.asarray(data).astype(np.float64).filled(0.0)
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        counts["population_nonfinite_cells_zeroed"] = int(bad.sum())
+        arr[bad] = 0.0
+    fills = _undeclared_fill(arr, dtype, area_km2, path)
+    meta["fill_values"] = {_fmt(v, dtype): n for v, n in fills.items()}
+    if fills:
+        hit = np.isin(arr, list(fills))
+        n = int(hit.sum())
+        arr[hit] = 0.0
+        counts["population_fill_cells_zeroed"] = n
+        ranked = sorted(fills.items(), key=lambda kv: -kv[1])
+        listed = ", ".join(f"{_fmt(v, dtype)} ({c} cell{'s' if c > 1 else ''})" for v, c in ranked)
+        more = " (GDAL keeps one nodata value per band; the others are still caught here)" if len(fills) > 1 else ""
+        warnings.warn(f"{path}: {n} cells hold undeclared fill value(s) {listed}, not people; set to 0. "
+                      f"Fix: declare it as nodata: gdal_edit.py -a_nodata {_fmt(ranked[0][0], dtype)} {path.name}"
+                      f"{more}", stacklevel=3)
+    neg = arr < 0
+    if neg.any():
+        counts["population_negative_cells_zeroed"] = int(neg.sum())
+        warnings.warn(f"{path}: {int(neg.sum())} negative population cells set to 0 (undeclared nodata?)", stacklevel=3)
+        arr[neg] = 0.0
+    return arr
+
+
+# ------------------------------------------------------------------ warp
+
+
+def _warp(arr: np.ndarray, areas_m2: np.ndarray, src_transform: Affine, src_crs: CRS, dst_crs: CRS,
+          dst_transform: Affine, shape: tuple[int, int], source: str, counts: dict[str, int], meta: dict[str, Any],
+          footprint: shapely.Geometry) -> PopulationGrid:
+    # people per m² on the source grid (pixel area varies with latitude on geographic grids)
+    density = arr / areas_m2[:, None]
+    res2 = abs(dst_transform.a * dst_transform.e)
+    out = np.zeros(shape, dtype=np.float64)
+    # tolerance=0: the exact transformer, so the result does not depend on how GDAL chunks the source read
     reproject(density, out, src_transform=src_transform, src_crs=src_crs, dst_transform=dst_transform,
-              dst_crs=dst_crs, resampling=Resampling.average, src_nodata=None, dst_nodata=0.0)
-    out *= res * res
+              dst_crs=dst_crs, resampling=Resampling.average, src_nodata=None, dst_nodata=0.0, tolerance=0.0)
+    out *= res2
     # conserve the people of the source pixels whose centres fall in the output grid
     src_total = _people_inside(arr, src_transform, src_crs, dst_crs, dst_transform, out.shape)
     if out.sum() > 0 and src_total > 0:
         out *= src_total / out.sum()
-    return PopulationGrid(out, dst_transform, dst_crs, source, counts,
-                          meta={"resampled_from": src_crs.to_string(), "source_total": src_total})
+    meta.update(resampled_from=src_crs.to_string(), source_total=src_total)
+    return PopulationGrid(out, dst_transform, dst_crs, source, counts, meta=meta, footprint=footprint)
 
 
 def _people_inside(arr: np.ndarray, src_transform: Affine, src_crs: CRS, dst_crs: CRS, dst_transform: Affine,
                    shape: tuple[int, int]) -> float:
-    from pyproj import Transformer
-
     r, c = np.nonzero(arr > 0)
     if r.size == 0:
         return 0.0
