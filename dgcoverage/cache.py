@@ -19,12 +19,24 @@ checked on load; an unreadable or mismatching entry is ignored and rebuilt.
 Location: ``$DGCOVERAGE_CACHE`` if set, else ``.cache/dgcoverage/`` under the
 current directory.  ``DGCOVERAGE_CACHE=off`` (or ``0``, ``none``) disables it.
 Deleting the folder is always safe.
+
+An entry is written in a private staging folder ``.tmp-<pid>-<random>-<host>/``
+inside the cache and then renamed into place, so a reader never sees half an
+entry.  A writer killed half way leaves that folder behind; every read or write
+of the cache sweeps staging folders whose process is gone (same host) or that
+are older than an hour (:func:`sweep_temp_files`), so they never accumulate.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import re
+import secrets
+import shutil
+import socket
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -38,6 +50,17 @@ CACHE_FORMAT = 1
 ENV_VAR = "DGCOVERAGE_CACHE"
 DEFAULT_DIR = Path(".cache") / "dgcoverage"
 _DISABLED = {"off", "0", "none", "false", "no", ""}
+#: Staging folders of writers: ``.tmp-<pid>-<random hex>-<host>``.
+TMP_PREFIX = ".tmp-"
+_TMP_RE = re.compile(r"^\.tmp-(\d+)-([0-9a-f]+)-(.*)$")
+#: Temporary files of :func:`dgcoverage.io.atomic_path` written straight into the cache by older versions.
+_LEGACY_TMP_RE = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$")
+#: Temporary files and folders older than this are removed whoever wrote them (seconds).
+TMP_MAX_AGE_S = 3600.0
+
+
+def _host_tag() -> str:
+    return re.sub(r"[^A-Za-z0-9._]", "_", socket.gethostname()) or "host"
 
 
 def cache_dir() -> Path | None:
@@ -65,11 +88,76 @@ def cache_path_for(key: str, directory: Path) -> Path:
     return Path(directory) / f"network-{key}.npz"
 
 
+def _newest_mtime(path: Path) -> float:
+    """Latest modification time of ``path`` and (for a folder) anything directly or deeper inside it."""
+    newest = path.lstat().st_mtime
+    if path.is_dir() and not path.is_symlink():
+        for dirpath, dirnames, filenames in os.walk(path):
+            for name in dirnames + filenames:
+                with contextlib.suppress(OSError):
+                    newest = max(newest, os.lstat(os.path.join(dirpath, name)).st_mtime)
+    return newest
+
+
+def sweep_temp_files(directory: str | Path, max_age_s: float = TMP_MAX_AGE_S) -> list[Path]:
+    """Remove orphaned temporary files and staging folders from the cache folder.
+
+    Removed: staging folders ``.tmp-<pid>-...-<host>`` whose process is no
+    longer running on this host; any staging folder or temporary file
+    (including ``atomic_path``'s ``.<name>.XXXXXXXX.tmp``) not modified for
+    ``max_age_s`` seconds.  Never raises: a cache that cannot be cleaned is
+    left as it is.
+
+    Parameters
+    ----------
+    directory
+        The cache folder.
+    max_age_s
+        Age (seconds since the last modification) beyond which any temporary
+        file or folder counts as orphaned.
+
+    Returns
+    -------
+    list of pathlib.Path
+        What was removed.
+    """
+    from .outputs import pid_alive
+
+    removed: list[Path] = []
+    now = time.time()
+    host = _host_tag()
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return removed
+    for entry in entries:
+        p = Path(entry.path)
+        m = _TMP_RE.match(entry.name)
+        if m is None and not _LEGACY_TMP_RE.match(entry.name):
+            continue
+        try:
+            dead = m is not None and m.group(3) == host and not pid_alive(int(m.group(1)))
+            if not dead and now - _newest_mtime(p) < max_age_s:
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(p)
+            else:
+                p.unlink()
+            removed.append(p)
+        except OSError:  # gone meanwhile (another sweeper), or not ours to remove
+            continue
+    return removed
+
+
 def load_cached_network(key: str, directory: Path) -> RoadNetwork | None:
-    """The cached network for ``key``, or ``None`` when absent, unreadable or not for this key."""
+    """The cached network for ``key``, or ``None`` when absent, unreadable or not for this key.
+
+    Also sweeps orphaned temporary files from the cache (:func:`sweep_temp_files`).
+    """
     from .errors import DgCoverageError
     from .network import load_network
 
+    sweep_temp_files(directory)
     p = cache_path_for(key, directory)
     if not p.exists():
         return None
@@ -83,13 +171,26 @@ def load_cached_network(key: str, directory: Path) -> RoadNetwork | None:
 
 
 def store_cached_network(net: RoadNetwork, key: str, directory: Path) -> Path | None:
-    """Save ``net`` under ``key`` (atomically); a cache that cannot be written is skipped silently."""
+    """Save ``net`` under ``key`` (atomically); a cache that cannot be written is skipped silently.
+
+    The entry is written in this process's staging folder ``.tmp-<pid>-<random>-<host>/``
+    and renamed into place; orphaned temporary files are swept first.
+    """
     from .network import RoadNetwork, save_network
 
     copy = RoadNetwork(net.node_id, net.lon, net.lat, net.u, net.v, net.length_m, net.name, net.highway,
                        {**net.meta, "cache_key": key})
+    directory = Path(directory)
+    target = cache_path_for(key, directory)
     try:
-        Path(directory).mkdir(parents=True, exist_ok=True)
-        return save_network(copy, cache_path_for(key, directory))
+        directory.mkdir(parents=True, exist_ok=True)
+        sweep_temp_files(directory)
+        staging = directory / f"{TMP_PREFIX}{os.getpid()}-{secrets.token_hex(4)}-{_host_tag()}"
+        staging.mkdir()
+        try:
+            os.replace(save_network(copy, staging / target.name), target)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        return target
     except OSError:
         return None
