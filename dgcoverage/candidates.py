@@ -485,11 +485,19 @@ def _clean(v: Any) -> Any:
 
 
 def write_sites(result: SitingResult, circle_id: str, out_dir: str | Path) -> Path:
-    """Write ``candidates.csv`` (UTF-8 BOM, bilingual headers), ``.xlsx``, ``.geojson`` and ``siting_summary.json``."""
+    """Write ``candidates.csv`` (UTF-8 BOM, bilingual headers), ``.xlsx``, ``.geojson`` and ``siting_summary.json``.
+
+    Text is never written as a formula: the CSV guards formula-like text with an apostrophe and the
+    XLSX stores it as string cells (:mod:`dgcoverage.io`).  Numbers are written with fixed decimals
+    (coordinates 7, everything else 6), never ``%g``.
+    """
+    from .io import guard_workbook
+
     d = Path(out_dir) / circle_id
     d.mkdir(parents=True, exist_ok=True)
     t = result.table
-    write_csv(bilingual(t), d / "candidates.csv", float_format="%.10g")
+    # coordinates to 7 decimals (~1 cm, as facilities.csv), everything else fixed 6 decimals; text formula-guarded
+    write_csv(bilingual(t), d / "candidates.csv", decimals={"lon": 7, "lat": 7, "lon_gcj02": 7, "lat_gcj02": 7})
     with atomic_path(d / "candidates.xlsx") as tmp:
         with pd.ExcelWriter(tmp, engine="openpyxl") as xw:
             bilingual(t).to_excel(xw, index=False, sheet_name="candidates")
@@ -497,6 +505,7 @@ def write_sites(result: SitingResult, circle_id: str, out_dir: str | Path) -> Pa
                                  "value": [circle_id, result.summary["listed_solution"], result.summary["synthetic"],
                                            _note(result.summary["synthetic"])]})
             note.to_excel(xw, index=False, sheet_name="about")
+            guard_workbook(xw.book)  # names starting with "=" stay string cells, never formulas
     feats = []
     for rec in t.to_dict(orient="records"):
         props = {k: _clean(v) for k, v in rec.items()}

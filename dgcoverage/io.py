@@ -1,21 +1,51 @@
-"""Writing outputs safely: atomic files, Excel-friendly CSV, stable JSON."""
+"""Writing outputs safely: atomic files, Excel-friendly CSV/XLSX, stable JSON.
+
+Outputs are opened by planners in Excel, so nothing we write may be evaluated
+there, and numbers must be written exactly:
+
+* **Text that looks like a formula** — a text cell starting with one of
+  :data:`GUARD_CHARS` (``=``, ``+``, ``-``, ``@``, tab, carriage return) — is
+  written to CSV with a leading apostrophe (:func:`guard_text`,
+  :func:`guard_frame`), in every column and in the headers; a text cell that
+  is a plain decimal number (:data:`PLAIN_NUMBER`, e.g. ``-0.1234567``,
+  ``+3``, ``-12.5e3``) is left as is, and numeric columns are never touched.
+  In XLSX the exact text is stored as a string cell instead (never a formula,
+  never an error value) and marked with Excel's quote prefix
+  (:func:`guard_workbook`, :func:`save_workbook`).
+* **Numbers** (:func:`write_csv`): integer columns as integers, float columns
+  with a fixed number of decimals (6 unless told otherwise, NaN empty) —
+  never ``%g``, so a population of 10,466,625 stays 10466625.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
 import json
+import math
 import os
+import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
+if TYPE_CHECKING:  # pragma: no cover
+    from openpyxl import Workbook
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
+
+#: First characters that make Excel (and LibreOffice, Google Sheets) read a CSV text cell as a formula.
+GUARD_CHARS = ("=", "+", "-", "@", "\t", "\r")
+#: A plain decimal number written as text (ASCII digits only, no spaces or separators): left unguarded.
+PLAIN_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+#: Fixed decimals of float columns in :func:`write_csv` unless told otherwise.
+DEFAULT_DECIMALS = 6
+_SHEET_BAD = re.compile(r"[\[\]:*?/\\\x00-\x1f\x7f]")
 
 
 @contextlib.contextmanager
@@ -40,12 +70,311 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         raise
 
 
-def write_csv(df: pd.DataFrame, path: str | Path, float_format: str = "%.6g") -> Path:
-    """Write a CSV as UTF-8 with BOM (opens correctly in Excel), atomically."""
+# ---------------------------------------------------------------- formula guard
+
+
+def needs_guard(value: Any) -> bool:
+    """Whether ``value`` is text a spreadsheet would read as a formula.
+
+    Parameters
+    ----------
+    value
+        Any cell value.
+
+    Returns
+    -------
+    bool
+        ``True`` for a ``str`` starting with one of :data:`GUARD_CHARS` that is
+        not a plain decimal number (:data:`PLAIN_NUMBER`); ``False`` for
+        everything else (numbers, ``None``, NaN, other text).
+    """
+    return isinstance(value, str) and value.startswith(GUARD_CHARS) and PLAIN_NUMBER.fullmatch(value) is None
+
+
+def guard_text(value: Any) -> Any:
+    """The CSV formula guard: prefix formula-like text with an apostrophe.
+
+    Parameters
+    ----------
+    value
+        Any cell value.
+
+    Returns
+    -------
+    Any
+        ``"'" + value`` when :func:`needs_guard` holds (``'=HYPERLINK(...)``),
+        else ``value`` unchanged (numbers, plain-number text such as
+        ``"-0.1234567"``, ordinary text).
+    """
+    return "'" + value if needs_guard(value) else value
+
+
+def unguard_text(value: Any) -> Any:
+    """Undo :func:`guard_text` on a value read back from one of our CSVs (for display).
+
+    Parameters
+    ----------
+    value
+        Any cell value.
+
+    Returns
+    -------
+    Any
+        ``value[1:]`` for an apostrophe followed by formula-like text (``'=x`` -> ``=x``), else ``value``.
+    """
+    return value[1:] if isinstance(value, str) and value.startswith("'") and needs_guard(value[1:]) else value
+
+
+def guard_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``df`` with :func:`guard_text` applied to every text cell and column header.
+
+    Numeric, boolean and datetime columns are returned unchanged; in other
+    columns only ``str`` values are touched.
+
+    Parameters
+    ----------
+    df
+        Any table.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The guarded copy (same index, same column order).
+    """
+    out = df.copy()
+    for j in range(out.shape[1]):
+        col = out.iloc[:, j]
+        if _is_number_column(col) or pd.api.types.is_datetime64_any_dtype(col.dtype):
+            continue
+        vals = col.astype(object).to_numpy()
+        if any(needs_guard(v) for v in vals):
+            out.isetitem(j, pd.Series([guard_text(v) for v in vals], index=out.index, dtype=object))
+    out.columns = [guard_text(c) for c in out.columns]
+    return out
+
+
+def _is_number_column(col: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(col.dtype) or pd.api.types.is_bool_dtype(col.dtype)
+
+
+# ---------------------------------------------------------------- CSV
+
+
+def _decimals_for(col: Any, decimals: int | Mapping[str, int]) -> int:
+    if isinstance(decimals, Mapping):
+        name = str(col)
+        n = decimals.get(name, decimals.get(name.split(" ")[0], DEFAULT_DECIMALS))
+    else:
+        n = decimals
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+        raise ValueError(f"decimals for column {col!r} must be an integer >= 0, got {n!r}")
+    return int(n)
+
+
+def _fixed(v: Any, n: int) -> Any:
+    """A float as fixed-decimal text (``-0.000000`` as ``0.000000``); NaN/NA stay missing (written empty)."""
+    if v is None or v is pd.NA:
+        return v
+    f = float(v)
+    if math.isnan(f):
+        return None
+    if math.isinf(f):
+        return "inf" if f > 0 else "-inf"
+    s = f"{f:.{n}f}"
+    return s[1:] if s.startswith("-") and not s.strip("-0.") else s
+
+
+def _is_float(v: Any) -> bool:
+    return isinstance(v, (float, np.floating)) and not isinstance(v, bool)
+
+
+def format_numbers(df: pd.DataFrame, decimals: int | Mapping[str, int] = DEFAULT_DECIMALS) -> pd.DataFrame:
+    """A copy of ``df`` with float values as fixed-decimal text (the CSV number rule).
+
+    Parameters
+    ----------
+    df
+        Any table.
+    decimals
+        Decimals of every float column, or a mapping ``column -> decimals``
+        (a key may be the full column name or its id before the first space,
+        as in bilingual headers ``"lon 经度(WGS84)"``); unlisted columns get
+        :data:`DEFAULT_DECIMALS`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Integer and boolean columns unchanged (written as integers / ``True``);
+        float columns, and float values inside text columns, as text with
+        exactly ``decimals`` decimals (never ``%g``); NaN as missing (empty);
+        ``±inf`` as ``inf``/``-inf``; ``-0.000000`` as ``0.000000``.
+    """
+    out = df.copy()
+    for j, name in enumerate(out.columns):
+        col = out.iloc[:, j]
+        if pd.api.types.is_bool_dtype(col.dtype) or pd.api.types.is_integer_dtype(col.dtype):
+            continue
+        if pd.api.types.is_float_dtype(col.dtype):
+            n = _decimals_for(name, decimals)
+            vals = col.to_numpy(dtype=float, na_value=np.nan)
+            out.isetitem(j, pd.Series([_fixed(v, n) for v in vals.tolist()], index=out.index, dtype=object))
+        elif col.dtype == object:
+            vals = col.to_numpy()
+            if any(_is_float(v) for v in vals):
+                n = _decimals_for(name, decimals)
+                out.isetitem(j, pd.Series([_fixed(v, n) if _is_float(v) else v for v in vals],
+                                          index=out.index, dtype=object))
+    return out
+
+
+def _one_line(v: Any) -> Any:
+    # Python < 3.13's csv writer does not quote a bare CR, which Excel reads as a row break (and a new
+    # row could start with "="): write CR as LF, Excel's in-cell line break, which is always quoted.
+    return v.replace("\r\n", "\n").replace("\r", "\n") if isinstance(v, str) and "\r" in v else v
+
+
+def write_csv(df: pd.DataFrame, path: str | Path, float_format: str | None = None, *,
+              decimals: int | Mapping[str, int] = DEFAULT_DECIMALS) -> Path:
+    """Write a CSV as UTF-8 with BOM (opens correctly in Excel), atomically, formula-safe and with exact numbers.
+
+    Parameters
+    ----------
+    df
+        The table (its index is not written).
+    path
+        Output file.
+    float_format
+        Deprecated route kept for existing callers: a printf format for float
+        columns (e.g. ``"%.7f"``) passed to pandas; when given it wins over
+        ``decimals``.
+    decimals
+        Fixed decimals of float columns, or a per-column mapping (see
+        :func:`format_numbers`).  Integer columns are written as integers,
+        NaN as an empty cell.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Notes
+    -----
+    Every text cell and header passes :func:`guard_frame` (a leading
+    apostrophe on formula-like text).  A carriage return inside text is
+    written as a line feed so the cell is quoted and cannot split the row.
+    Identical input gives byte-identical output.
+    """
     path = Path(path)
+    out = guard_frame(df)
+    if float_format is None:
+        out = format_numbers(out, decimals)
+    for j in range(out.shape[1]):
+        col = out.iloc[:, j]
+        if _is_number_column(col) or pd.api.types.is_datetime64_any_dtype(col.dtype):
+            continue
+        vals = col.astype(object).to_numpy()
+        if any(isinstance(v, str) and "\r" in v for v in vals):
+            out.isetitem(j, pd.Series([_one_line(v) for v in vals], index=out.index, dtype=object))
+    out.columns = [_one_line(c) for c in out.columns]
     with atomic_path(path) as tmp:
-        df.to_csv(tmp, index=False, encoding="utf-8-sig", float_format=float_format, lineterminator="\n")
+        out.to_csv(tmp, index=False, encoding="utf-8-sig", float_format=float_format, lineterminator="\n")
     return path
+
+
+# ---------------------------------------------------------------- XLSX
+
+
+def sheet_title(name: Any, taken: Iterable[str] = ()) -> str:
+    """A valid, unique Excel sheet name derived from data.
+
+    Characters Excel forbids (``[ ] : * ? / \\``) and control characters become
+    ``_``, a leading/trailing apostrophe too; the name is cut to 31 characters,
+    ``"Sheet"`` if empty, and made unique (case-insensitively, as Excel
+    compares) against ``taken`` by a ``~2``, ``~3`` … suffix.
+
+    Parameters
+    ----------
+    name
+        The wished name (e.g. a circle id).
+    taken
+        Names already used in the workbook.
+
+    Returns
+    -------
+    str
+    """
+    s = _SHEET_BAD.sub("_", str(name))
+    if s.startswith("'"):
+        s = "_" + s[1:]
+    if s.endswith("'"):
+        s = s[:-1] + "_"
+    s = s[:31] or "Sheet"
+    if s.lower() == "history":  # reserved by Excel
+        s += "_"
+    used = {t.lower() for t in taken}
+    base, k = s, 2
+    while s.lower() in used:
+        suffix = f"~{k}"
+        s = base[: 31 - len(suffix)] + suffix
+        k += 1
+    return s
+
+
+def guard_workbook(wb: Workbook) -> Workbook:
+    """Make every text cell of every sheet a string cell, never a formula or error value.
+
+    openpyxl turns a ``str`` starting with ``=`` into a formula and ``"#N/A"``
+    & co. into error values; this stores the exact text as a string cell
+    instead, on every row of every sheet (titles and headers included), and
+    sets Excel's quote prefix on formula-like text (:func:`needs_guard`) so
+    it stays text when a reader edits the cell.  Numbers stay numeric cells.
+    Call it right before saving (:func:`save_workbook` does).
+
+    Parameters
+    ----------
+    wb
+        An openpyxl workbook (modified in place).
+
+    Returns
+    -------
+    openpyxl.Workbook
+        ``wb``.
+    """
+    for ws in wb.worksheets:
+        for row in ws.iter_rows():
+            for cell in row:
+                v = cell.value
+                if isinstance(v, str):
+                    if cell.data_type != "s":
+                        cell.data_type = "s"
+                    if needs_guard(v) and not cell.quotePrefix:
+                        cell.quotePrefix = True
+    return wb
+
+
+def save_workbook(wb: Workbook, path: str | Path) -> Path:
+    """:func:`guard_workbook`, then save ``wb`` to ``path`` atomically.
+
+    Parameters
+    ----------
+    wb
+        An openpyxl workbook.
+    path
+        Output ``.xlsx`` file.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
+    path = Path(path)
+    guard_workbook(wb)
+    with atomic_path(path) as tmp:
+        wb.save(tmp)
+    return path
+
+
+# ---------------------------------------------------------------- JSON and text
 
 
 def write_json(obj: Any, path: str | Path) -> Path:
@@ -66,8 +395,6 @@ def write_text(text: str, path: str | Path) -> Path:
 
 
 def _json_default(o: Any) -> Any:
-    import numpy as np
-
     if isinstance(o, np.integer):
         return int(o)
     if isinstance(o, np.floating):

@@ -13,8 +13,14 @@ awesome-markers, Font Awesome) are removed.  Base tiles are optional layers:
 browser so they line up with its tiles.
 
 Safety: every user-supplied string (village, facility and town names,
-reasons, file names) is passed through :func:`html.escape` before it reaches
-the page; popups/tooltips are built in Python from escaped text only.
+reasons, file names, circle names and the page title) is passed through
+:func:`html.escape` before it reaches the page; popups/tooltips are built in
+Python from escaped text only.  The layer data is embedded as JSON with every
+``<`` written ``\\u003c`` (:func:`_json_script`), so no string can close the
+``<script>`` element.  Layer keys become attribute *names* (``data-<key>``)
+and must match ``[a-z0-9_-]+`` (:func:`html_key` raises ``ValueError``
+otherwise; circle ids are ``[a-z0-9_]+``).  Links to the circle pages are
+relative, percent-encoded file names (:func:`page_href`), never a URL scheme.
 
 Display geometry is simplified (20 m) and rounded to 6 decimals.
 """
@@ -25,9 +31,11 @@ import base64
 import html
 import json
 import math
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 import folium
 import geopandas as gpd
@@ -38,7 +46,7 @@ from branca.element import Element, MacroElement
 from jinja2 import Template
 
 from .coverage import STATUS_ZH, STATUSES
-from .io import write_text
+from .io import unguard_text, write_text
 
 if TYPE_CHECKING:  # pragma: no cover
     from .pipeline import CircleResult, Study
@@ -54,6 +62,49 @@ OSM_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 GAODE_URL = "https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8&x={x}&y={y}&z={z}"
 
 e = html.escape
+HTML_KEY = re.compile(r"[a-z0-9_-]+")
+
+
+def html_key(key: str) -> str:
+    """Validate a layer key used in an HTML attribute name (``data-<key>``) and in the page's script.
+
+    Parameters
+    ----------
+    key
+        Layer key, e.g. ``"villages"`` or ``"towns_fitness_15"`` (built from circle ids).
+
+    Returns
+    -------
+    str
+        ``key`` unchanged.
+
+    Raises
+    ------
+    ValueError
+        If ``key`` is not ``[a-z0-9_-]+`` (lower-case ASCII letters, digits, ``_``, ``-``): such a key
+        could inject attributes into the page or break ``setAttribute``; it is refused, not rewritten.
+    """
+    if not isinstance(key, str) or not HTML_KEY.fullmatch(key):
+        raise ValueError(f"map layer key {key!r} is not allowed in an HTML attribute name: use [a-z0-9_-]+ "
+                         "(circle ids must be lower-case letters, digits and underscores)")
+    return key
+
+
+def page_href(circle_id: str) -> str:
+    """The escaped ``href`` of a circle's map page: ``./<id>.html``, percent-encoded, never a URL scheme.
+
+    Parameters
+    ----------
+    circle_id
+        The circle id (file name stem of its page).
+
+    Returns
+    -------
+    str
+        Safe to place in a quoted attribute: ``./`` and percent-encoding keep ``javascript:`` and
+        quotes from forming a live link.
+    """
+    return e("./" + quote(f"{circle_id}.html", safe=""))
 
 
 def _fmt(v: Any, pct: bool = False, nd: int = 1) -> str:
@@ -176,6 +227,7 @@ def read_candidates(out_dir: str | Path, circle_id: str) -> pd.DataFrame | None:
         return None
     df = pd.read_csv(p, encoding="utf-8-sig", dtype=str)
     df.columns = [c.split(" ")[0] for c in df.columns]
+    df = df.map(unguard_text)  # show names as written by the planner, without the CSV formula guard
     return df if len(df) else None
 
 
@@ -319,25 +371,34 @@ def _vendor_head() -> str:
 
 
 def _json_script(obj: Any) -> str:
+    """JSON for a ``<script type="application/json">`` element.
+
+    Every ``<`` is written as the JSON escape ``\\u003c`` (outside strings JSON has no ``<``), so no
+    string can close the element (``</script>``) or open a script-data escape (``<!--``), and
+    ``JSON.parse`` gives back the exact text.
+    """
     txt = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    return txt.replace("</", "<\\/").replace("<!--", "<\\!--")
+    return txt.replace("<", "\\u003c")
 
 
 def render_page(title: str, layers: list[dict[str, Any]], note_html: str, legend_html: str,
                 centre: tuple[float, float] = (22.95, 113.85)) -> str:
     """A self-contained offline Leaflet page (folium figure) with the given overlay layers.
 
-    ``layers``: dicts ``key, label, style, data (GeoJSON), show, fit``; ``label`` is escaped here,
-    ``note_html``/``legend_html`` must already be escaped.
+    ``layers``: dicts ``key, label, style, data (GeoJSON), show, fit``; ``title`` and ``label`` are escaped
+    here, ``key`` must pass :func:`html_key` (and be unique), ``note_html``/``legend_html`` must already be
+    escaped.  The caller's dicts are not modified.
     """
+    keys = [html_key(s["key"]) for s in layers]
+    if len(set(keys)) != len(keys):
+        raise ValueError(f"map layer keys must be unique, got {keys}")
     m = folium.Map(location=list(centre), zoom_start=11, tiles=None, control_scale=False, prefer_canvas=False)
     m.default_js = []
     m.default_css = []
     root = m.get_root()
-    root.title = title
+    root.title = e(title)  # folium's template does not escape it
     root.header.add_child(Element(_vendor_head()), name="dg_vendor")
-    for s in layers:
-        s["label"] = e(s["label"])
+    layers = [{**s, "label": e(s["label"])} for s in layers]
     data = {"layers": layers, "status_colours": STATUS_COLOURS, "rate_bins": RATE_BINS,
             "osm_url": OSM_URL, "gaode_url": GAODE_URL}
     counts_attrs = " ".join(f'data-{s["key"]}=""' for s in layers)
@@ -425,7 +486,7 @@ def index_map_html(study: Study, results: Sequence[CircleResult]) -> str:
                        "data": towns_layer(study, res.towns), "show": k == 0, "fit": k == 0})
         layers.append({"key": f"villages_{c.id}", "label": f"{c.name_zh} 村(社区)状态 villages", "style": "villages",
                        "data": villages_layer(study, res), "show": False, "fit": False})
-    links = " · ".join(f"<a href='{e(r.circle.id)}.html'>{e(r.circle.name_zh)}</a>" for r in results)
+    links = " · ".join(f"<a href='{page_href(r.circle.id)}'>{e(r.circle.name_zh)}</a>" for r in results)
     legend = _rate_legend() + "<hr style='margin:4px 0'>" + _status_legend() + f"<hr style='margin:4px 0'>{links}"
     return render_page("东莞公共服务圈覆盖 Dongguan public-service circles — overview", layers,
                        _note([r.summary for r in results]), legend, _centre(study))
@@ -450,6 +511,8 @@ def write_maps(study: Study, results: Sequence[CircleResult], areas: dict[str, t
     When ``out_dir`` holds a circle's ``candidates.csv`` (from ``dgcoverage site``), that
     circle's map gets a ranked candidate-sites layer.
     """
+    for res in results:  # ids name the page files and its links: refuse path separators, quotes, schemes
+        html_key(res.circle.id)
     d = Path(maps_dir)
     d.mkdir(parents=True, exist_ok=True)
     out = []

@@ -18,7 +18,7 @@ from openpyxl.chart import LineChart, Reference
 from openpyxl.styles import Font
 
 from .coverage import STATUS_ZH
-from .io import atomic_path, write_text
+from .io import save_workbook, sheet_title, write_text
 
 if TYPE_CHECKING:  # pragma: no cover
     from .pipeline import CircleResult
@@ -56,7 +56,12 @@ def _safe(v: Any) -> Any:
 
 
 def write_xlsx(results: Sequence[CircleResult], path: str | Path) -> Path:
-    """Write the town report workbook (every text cell stored as text, never as a formula)."""
+    """Write the town report workbook.
+
+    Every text cell (titles, headers, names) is stored as a string cell, never as a formula
+    (:func:`dgcoverage.io.save_workbook`); sheet names derived from circle ids are sanitised
+    (:func:`dgcoverage.io.sheet_title`).
+    """
     wb = Workbook()
     ws0 = wb.active
     ws0.title = "说明 About"
@@ -76,7 +81,7 @@ def write_xlsx(results: Sequence[CircleResult], path: str | Path) -> Path:
         ws0.append([f"{c.id}: {c.name_zh} {c.minutes:g} min {c.mode} {c.speed_kmh:g} km/h — {c.policy_source}"])
     for r in results:
         c = r.circle
-        ws = wb.create_sheet(c.id[:31])
+        ws = wb.create_sheet(sheet_title(c.id, wb.sheetnames))
         ws.append([f"{c.name_zh} {c.name_en} ({c.minutes:g} min)" + ("  — 合成数据 SYNTHETIC DATA" if r.summary.get("synthetic") else "")])
         ws["A1"].font = Font(bold=True, size=12, color="B2182B" if r.summary.get("synthetic") else "000000")
         ws.append([h for _, h in COLUMNS])
@@ -87,8 +92,6 @@ def write_xlsx(results: Sequence[CircleResult], path: str | Path) -> Path:
             ws.append([_safe(v) for v in rec])
         for row in ws.iter_rows(min_row=3):
             for cell in row:
-                if cell.data_type == "f":  # a name starting with "=" stays text
-                    cell.data_type = "s"
                 if cell.column in (9, 10) and isinstance(cell.value, float):
                     cell.number_format = "0.0%"
         for col, width in zip("ABCDEFGHIJKL", (12, 22, 10, 8, 8, 8, 8, 8, 14, 14, 12, 60)):
@@ -111,10 +114,7 @@ def write_xlsx(results: Sequence[CircleResult], path: str | Path) -> Path:
         ch.set_categories(Reference(ws, min_col=col0, min_row=3, max_row=2 + n))
         ch.width, ch.height = 18, 9
         ws.add_chart(ch, ws.cell(row=len(rows) + 5, column=2).coordinate)
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        wb.save(tmp)
-    return path
+    return save_workbook(wb, path)  # every text cell a string cell, never a formula
 
 
 def curve_svg(minutes: Sequence[float], share: Sequence[float], limit_min: float, w: int = 520, h: int = 240) -> str:
