@@ -15,22 +15,33 @@ from collections.abc import Callable, Sequence
 from typing import Any
 from pathlib import Path
 
-from .config import CIRCLE_IDS, load_config
+from .config import NETWORK_TYPE_FOR_MODE, load_config
 from .errors import DgCoverageError
 
 
 def _add_run_options(p: argparse.ArgumentParser, circle_choice: bool = True) -> None:
     if circle_choice:
         g = p.add_mutually_exclusive_group(required=True)
-        g.add_argument("--circle", action="append", choices=CIRCLE_IDS, help="circle id (repeatable)")
+        g.add_argument("--circle", action="append", help="circle id of the config in use (repeatable)")
         g.add_argument("--all", action="store_true", help="run all circles in the config")
     p.add_argument("--network", type=Path, help=".osm/.osm.pbf file or saved .npz (default: embedded synthetic)")
-    p.add_argument("--network-type", default="walk", help="OSM network type for OSM files (walk, bike, drive, all)")
+    p.add_argument("--network-type", choices=NETWORK_TYPES,
+                   help="OSM network type for OSM files (default: each circle's mode: walk -> walk, bicycle -> bike, "
+                        "drive -> drive)")
     p.add_argument("--facilities", type=Path, help="facility CSV/XLSX/GeoJSON, or an .osm/.osm.pbf to take by the circle's tags")
-    p.add_argument("--facilities-crs", default="gcj02", help="coordinate system of the facility file: wgs84 | gcj02 | bd09")
+    p.add_argument("--facilities-crs", help="coordinate system of the facility file: wgs84 | gcj02 | bd09 (default: the "
+                                            "file's own; tables: what the column names say, else gcj02)")
+    p.add_argument("--sheet", help="workbook sheet of --facilities (needed when several sheets have coordinates)")
+    p.add_argument("--lon-col", help="longitude column of --facilities (needed when a table has several coordinate pairs)")
+    p.add_argument("--lat-col", help="latitude column of --facilities")
     p.add_argument("--population", type=Path, help="population GeoTIFF, any CRS (default: embedded synthetic)")
+    p.add_argument("--band", type=int, help="band of a multi-band population raster (1-based)")
     p.add_argument("--villages", type=Path, help="village points (CSV/XLSX lon/lat, GeoJSON) or polygons (GeoJSON 村界)")
-    p.add_argument("--villages-crs", default="gcj02", help="coordinate system of village points: wgs84 | gcj02 | bd09")
+    p.add_argument("--villages-crs", help="coordinate system of the village file: wgs84 | gcj02 | bd09 (default as "
+                                          "--facilities-crs)")
+    p.add_argument("--villages-sheet", help="workbook sheet of --villages")
+    p.add_argument("--villages-lon-col", help="longitude column of --villages")
+    p.add_argument("--villages-lat-col", help="latitude column of --villages")
     p.add_argument("--minutes", type=float, help="override the circle's time limit (minutes)")
     p.add_argument("--speed", type=float, help="override the network speed (km/h)")
     p.add_argument("--access-speed", type=float, help="override the access-leg walking speed (km/h)")
@@ -41,6 +52,9 @@ def _add_run_options(p: argparse.ArgumentParser, circle_choice: bool = True) -> 
     p.add_argument("--maps-dir", type=Path, help="folder for the HTML maps (default: maps, or <out>/maps with --out)")
     p.add_argument("--no-maps", action="store_true", help="skip service areas, gap areas, maps and the town report")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
+
+
+NETWORK_TYPES = ("walk", "bike", "drive", "drive_service", "all", "all_public")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -56,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="measure one or more circles and write tables")
     _add_run_options(r)
     s = sub.add_parser("site", help="rank candidate sites for new facilities (MCLP / LSCP) -> <circle>/candidates.csv")
-    s.add_argument("--circle", required=True, choices=CIRCLE_IDS, help="circle id")
+    s.add_argument("--circle", required=True, help="circle id of the config in use")
     _add_site_options(s)
     return ap
 
@@ -71,7 +85,8 @@ def _add_site_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lscp-villages", action="store_true",
                    help="policy-literal cover: fewest sites so every village reaches its covered share (100%% 覆盖村(社区))")
     p.add_argument("--candidates", type=Path, help="CSV/XLSX/GeoJSON of possible sites (replaces gap-cluster candidates)")
-    p.add_argument("--candidates-crs", default="gcj02", help="coordinate system of --candidates: wgs84 | gcj02 | bd09")
+    p.add_argument("--candidates-crs", help="coordinate system of --candidates: wgs84 | gcj02 | bd09 (default as "
+                                            "--facilities-crs)")
     p.add_argument("--road-class", help="comma-separated OSM highway classes whose nodes are candidates (OSM networks)")
     p.add_argument("--with-gaps", action="store_true", help="add gap-cluster candidates to --candidates/--road-class")
     p.add_argument("--min-spacing", type=float, help="minimum spacing of gap-cluster candidates, m (default: reach/4)")
@@ -93,14 +108,60 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def guarded(fn: Callable[..., int], args: argparse.Namespace, *extra: Any, prog: str = "dgcoverage") -> int:
-    """Call ``fn(args, *extra)``; print a :class:`DgCoverageError` as one line and return 2 (``--debug`` re-raises)."""
-    try:
-        return fn(args, *extra)
-    except DgCoverageError as exc:
-        if getattr(args, "debug", False):
-            raise
-        print(f"{prog}: error: {exc}", file=sys.stderr)
-        return 2
+    """Call ``fn(args, *extra)`` and print what went wrong as one line, never a traceback (``--debug`` re-raises).
+
+    Warnings the library raised before an error are printed with it (each once).
+    Exit codes: 0 done, 2 a problem with the inputs or options
+    (:class:`DgCoverageError`, or the operating system refusing a file), 3 an
+    internal error (a bug: ``--debug`` shows where).
+    """
+    debug = getattr(args, "debug", False)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            code = fn(args, *extra)
+        except DgCoverageError as exc:
+            if debug:
+                raise
+            _print_warnings(caught)
+            print(f"{prog}: error: {exc}", file=sys.stderr)
+            return 2
+        except OSError as exc:
+            if debug:
+                raise
+            _print_warnings(caught)
+            where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+            print(f"{prog}: error: {where}{exc.strerror or exc}. Fix: check the path, its permissions and free disk "
+                  "space.", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print(f"{prog}: interrupted; published outputs are unchanged", file=sys.stderr)
+            return 130
+        except Exception as exc:  # noqa: BLE001 - the last guard: one line instead of a traceback
+            if debug:
+                raise
+            _print_warnings(caught)
+            print(f"{prog}: internal error: {type(exc).__name__}: {exc}. Rerun with --debug for the traceback and "
+                  "report it with the inputs that caused it.", file=sys.stderr)
+            return 3
+    _print_warnings(caught)
+    return code
+
+
+#: Warning categories that speak to developers (of dgcoverage's dependencies), not to users: shown with --debug.
+_DEVELOPER_WARNINGS = (DeprecationWarning, PendingDeprecationWarning, FutureWarning, ImportWarning, ResourceWarning)
+
+
+def _print_warnings(caught: list[warnings.WarningMessage], debug: bool = False) -> None:
+    """Print each distinct warning about the inputs or results once (dependency deprecations only with --debug)."""
+    seen: set[str] = set()
+    for w in caught:
+        if issubclass(w.category, _DEVELOPER_WARNINGS) and not debug:
+            continue
+        text = str(w.message)
+        if text not in seen:
+            seen.add(text)
+            print(f"warning: {text}", file=sys.stderr)
 
 
 def _build_demo(args: argparse.Namespace) -> int:
@@ -117,89 +178,176 @@ def _build_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load_study(args: argparse.Namespace, settings: Any, t0: float) -> Any:
+def _load_study(args: argparse.Namespace, settings: Any, t0: float, network_type: str = "walk") -> Any:
     """Load the study the options describe, saying what was loaded."""
     from .pipeline import load_study
 
     print("loading network, population and villages ...", flush=True)
     study = load_study(args.network, args.population, args.villages, args.villages_crs, args.data_dir,
-                       args.network_type, settings)
+                       network_type, settings, population_band=args.band, villages_sheet=args.villages_sheet,
+                       villages_lon_col=args.villages_lon_col, villages_lat_col=args.villages_lat_col)
     print(f"  {study.net.n_nodes:,} nodes, {study.net.n_edges:,} edges, {len(study.cell_pop):,} populated cells, "
           f"{len(study.villages)} villages ({time.perf_counter() - t0:.1f} s)"
           + ("  [SYNTHETIC DATA]" if study.synthetic else ""), flush=True)
+    for key in ("network", "population", "villages"):
+        line = describe_input(key, study.inputs.get(key, {}))
+        if line:
+            print(f"  {line}", flush=True)
     return study
 
 
-def run_from_args(args: argparse.Namespace, circle_ids: Sequence[str] | None = None) -> int:
-    """Run circles as the parsed arguments say; used by the CLI and the per-circle scripts."""
-    from tqdm.auto import tqdm
+def describe_input(key: str, rec: dict[str, Any]) -> str:
+    """One line saying which file was read how: coordinate system (and why), columns, sheet, band."""
+    if not rec.get("path"):
+        return ""
+    parts = [f"{key}: {rec['path']}"]
+    if rec.get("sheet") is not None:
+        parts.append(f"sheet {rec['sheet']!r}")
+    if rec.get("header_line") not in (None, 1):
+        parts.append(f"header on row {rec['header_line']}")
+    if rec.get("lon_column"):
+        parts.append(f"columns {rec['lon_column']}/{rec['lat_column']}")
+    if rec.get("crs"):
+        parts.append(f"read as {rec['crs']} ({rec.get('crs_source', 'declared')})")
+    if rec.get("band") is not None:
+        parts.append(f"band {rec['band']}")
+    if rec.get("network_type"):
+        parts.append(f"network type {rec['network_type']}")
+    return ", ".join(parts)
 
-    from .pipeline import load_facilities, run_circle, write_circle
 
+def _circles_to_run(args: argparse.Namespace, circle_ids: Sequence[str] | None) -> tuple[list[Any], Any]:
+    """The circles the options name (validated against the config in use, with overrides) and the settings."""
     circles, settings = load_config(args.config)
     ids = list(circle_ids or (list(circles) if getattr(args, "all", False) else args.circle))
     unknown = [i for i in ids if i not in circles]
     if unknown:
-        raise DgCoverageError(f"circle(s) {unknown} are not in the config; known: {list(circles)}")
-    if args.facilities is not None and len(ids) > 1 and not args.facilities.name.lower().endswith((".osm", ".pbf", ".bz2")):
+        raise DgCoverageError(f"circle(s) {unknown} are not in the config"
+                              + (f" {args.config}" if args.config else "") + f"; known: {list(circles)}")
+    ids = list(dict.fromkeys(ids))
+    chosen = [circles[cid].with_overrides(minutes=args.minutes, speed_kmh=args.speed,
+                                          access_speed_kmh=args.access_speed, mode=args.mode) for cid in ids]
+    return chosen, settings
+
+
+def _network_groups(args: argparse.Namespace, circles: Sequence[Any]) -> dict[str, list[Any]]:
+    """Circles grouped by the OSM network type they need (one group when the network is not an OSM file)."""
+    osm = args.network is not None and args.network.name.lower().endswith((".osm", ".pbf", ".bz2"))
+    groups: dict[str, list[Any]] = {}
+    for c in circles:
+        nt = args.network_type or NETWORK_TYPE_FOR_MODE.get(c.mode, "walk")
+        groups.setdefault(nt if osm else (args.network_type or "walk"), []).append(c)
+    return groups
+
+
+def _output_dirs(args: argparse.Namespace, maps: bool) -> tuple[Path, Path | None]:
+    """Check ``--out`` (and the maps folder) before any computation."""
+    from .maps import default_maps_dir
+    from .outputs import check_output_dir
+
+    out = check_output_dir(args.out, "--out")
+    maps_dir = check_output_dir(default_maps_dir(args.out, getattr(args, "maps_dir", None)), "--maps-dir") \
+        if maps else None
+    return out, maps_dir
+
+
+def _print_counts(counts: dict[str, int]) -> None:
+    """Every counted warning, once (they are also in each summary.json -> warnings)."""
+    shown = {k: v for k, v in sorted(counts.items()) if v}
+    if shown:
+        print("counted warnings (summary.json -> warnings): " + ", ".join(f"{k} {v:,}" for k, v in shown.items()),
+              file=sys.stderr)
+
+
+def run_from_args(args: argparse.Namespace, circle_ids: Sequence[str] | None = None) -> int:
+    """Run circles as the parsed arguments say; used by the CLI and the per-circle scripts.
+
+    Every file of the run is staged and published together (:class:`~dgcoverage.outputs.OutputSet`):
+    a failed, killed or concurrent run never leaves a mixed set.
+    """
+    from tqdm.auto import tqdm
+
+    from .outputs import OutputSet
+    from .pipeline import load_facilities, run_circle, write_circle
+
+    circles, settings = _circles_to_run(args, circle_ids)
+    if args.facilities is not None and len(circles) > 1 and not args.facilities.name.lower().endswith((".osm", ".pbf", ".bz2")):
         raise DgCoverageError("--facilities with a table applies to one circle; run one circle at a time "
                               "(or pass an OSM file, which is filtered by each circle's tags)")
+    maps = not getattr(args, "no_maps", False)
+    out, maps_dir = _output_dirs(args, maps)
     t0 = time.perf_counter()
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        study = _load_study(args, settings, t0)
-        results, areas = [], {}
-        for cid in tqdm(ids, desc="circles", unit="circle", disable=len(ids) == 1):
-            circle = circles[cid].with_overrides(minutes=args.minutes, speed_kmh=args.speed,
-                                                 access_speed_kmh=args.access_speed, mode=args.mode)
-            fac, rec, syn = load_facilities(study, circle, args.facilities, args.facilities_crs, args.data_dir)
-            res = run_circle(study, circle, fac, facilities_input=rec, facilities_synthetic=syn)
-            d = write_circle(res, args.out)
-            if not getattr(args, "no_maps", False):
-                from .gaps import write_areas
+    counts: dict[str, int] = {}
+    with OutputSet(out, *([maps_dir] if maps_dir else []), hint="--out") as outset:
+        stage = outset.stage(out)
+        results, areas, study = [], {}, None
+        for network_type, group in _network_groups(args, circles).items():
+            study = _load_study(args, settings, t0, network_type)
+            counts.update(study.warnings)
+            for circle in tqdm(group, desc="circles", unit="circle", disable=len(group) == 1):
+                fac, rec, syn = load_facilities(study, circle, args.facilities, args.facilities_crs, args.data_dir,
+                                                sheet=args.sheet, lon_col=args.lon_col, lat_col=args.lat_col)
+                if args.facilities is not None:
+                    tqdm.write(f"  {describe_input('facilities', rec)}")
+                res = run_circle(study, circle, fac, facilities_input=rec, facilities_synthetic=syn)
+                write_circle(res, stage)
+                for name in ("candidates.csv", "candidates.xlsx", "candidates.geojson", "siting_summary.json"):
+                    outset.remove(out / circle.id / name)  # made against the previous measurement: stale now
+                counts.update({f"{circle.id}.{k}" if k.startswith("facilit") else k: v
+                               for k, v in res.summary["warnings"].items() if k not in study.warnings})
+                if maps:
+                    from .gaps import write_areas
 
-                areas[cid] = write_areas(study, res, args.out)
-                results.append(res)
-            r = res.summary["results"]
-            tqdm.write(f"{cid:18s} {circle.minutes:g} min @ {circle.speed_kmh:g} km/h: population covered "
-                       f"{r['covered_share']:.1%}, villages covered {r['village_pass_rate']:.1%} -> {d}"
-                       + ("  [SYNTHETIC]" if res.summary["synthetic"] else ""))
+                    areas[circle.id] = write_areas(study, res, stage)
+                    results.append(res)
+                r = res.summary["results"]
+                tqdm.write(f"{circle.id:18s} {circle.minutes:g} min @ {circle.speed_kmh:g} km/h: population covered "
+                           f"{r['covered_share']:.1%}, villages covered {r['village_pass_rate']:.1%} -> "
+                           f"{out / circle.id}" + ("  [SYNTHETIC]" if res.summary["synthetic"] else ""))
         if results:
-            from .maps import default_maps_dir, write_maps
+            from .maps import write_maps
             from .report import write_report
 
-            maps_dir = default_maps_dir(args.out, getattr(args, "maps_dir", None))
-            maps = write_maps(study, results, areas, maps_dir, out_dir=args.out)
-            rep = write_report(results, args.out)
-            print(f"maps -> {maps[-1].parent}/ ({len(maps)} files); report -> {rep[0]}, {rep[1]}", flush=True)
-    for w in caught:
-        print(f"warning: {w.message}", file=sys.stderr)
+            written = write_maps(study, results, areas, outset.stage(maps_dir), out_dir=stage)
+            write_report(results, stage)
+        outset.commit()
+    if results:
+        print(f"maps -> {maps_dir}/ ({len(written)} files); report -> {out / 'report.xlsx'}, {out / 'report.html'}",
+              flush=True)
+    _print_counts(counts)
     return 0
 
 
 def site_from_args(args: argparse.Namespace, circle_id: str | None = None) -> int:
-    """``dgcoverage site``: load, measure the existing facilities, generate candidates, optimise, write."""
+    """``dgcoverage site``: load, measure the existing facilities, generate candidates, optimise, write.
+
+    The circle's tables, areas and map are written again beside the candidates (all from this
+    invocation, published together); if they differ from the last ``run`` (other inputs), the
+    town report and overview made by that run are removed rather than left inconsistent.
+    """
     from . import siting
     from .candidates import build_candidates, default_spacing_m, plan_sites, write_sites
-    from .pipeline import load_facilities, run_circle
+    from .gaps import write_areas
+    from .maps import write_maps
+    from .outputs import OutputSet
+    from .pipeline import load_facilities, run_circle, write_circle
 
-    circles, settings = load_config(args.config)
-    cid = circle_id or args.circle
-    if cid not in circles:
-        raise DgCoverageError(f"circle {cid!r} is not in the config; known: {list(circles)}")
     if args.k < 0:
         raise DgCoverageError("--k must be >= 0")
     if args.max_per_town is not None and args.max_per_town < 1:
         raise DgCoverageError("--max-per-town must be >= 1")
     if not 0 < args.lscp_share <= 1:
         raise DgCoverageError("--lscp-share must be in (0, 1]")
-    circle = circles[cid].with_overrides(minutes=args.minutes, speed_kmh=args.speed,
-                                         access_speed_kmh=args.access_speed, mode=args.mode)
+    (circle,), settings = _circles_to_run(args, [circle_id or args.circle])
+    cid = circle.id
+    out, maps_dir = _output_dirs(args, True)
     t0 = time.perf_counter()
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        study = _load_study(args, settings, t0)
-        fac, rec, syn = load_facilities(study, circle, args.facilities, args.facilities_crs, args.data_dir)
+    with OutputSet(out, maps_dir, hint="--out") as outset:
+        stage = outset.stage(out)
+        network_type = next(iter(_network_groups(args, [circle])))
+        study = _load_study(args, settings, t0, network_type)
+        fac, rec, syn = load_facilities(study, circle, args.facilities, args.facilities_crs, args.data_dir,
+                                        sheet=args.sheet, lon_col=args.lon_col, lat_col=args.lat_col)
         base = run_circle(study, circle, fac, facilities_input=rec, facilities_synthetic=syn)
         print(f"  {len(fac):,} existing facilities cover "
               f"{base.summary['results']['covered_share']:.1%} of people ({time.perf_counter() - t0:.1f} s)", flush=True)
@@ -217,26 +365,35 @@ def site_from_args(args: argparse.Namespace, circle_id: str | None = None) -> in
                                  "candidates": {"file": None if args.candidates is None else str(args.candidates),
                                                 "crs": args.candidates_crs, "road_class": road, "gap_clusters": gaps,
                                                 "min_spacing_m": args.min_spacing or default_spacing_m(circle)}}
-        d = write_sites(res, cid, args.out)
-        from .maps import default_maps_dir, write_maps
-
-        maps_dir = default_maps_dir(args.out, getattr(args, "maps_dir", None))
-        if (maps_dir / f"{cid}.html").exists():  # refresh the circle's map with a candidates layer
-            from .gaps import write_areas
-
-            m = write_maps(study, [base], {cid: write_areas(study, base, args.out)}, maps_dir, out_dir=args.out, index=False)
-            print(f"  map with candidate sites -> {m[0]}", flush=True)
+        d = write_sites(res, cid, stage)
+        changed = _measurement_changed(out / cid / "summary.json", write_circle(base, stage) / "summary.json")
+        m = write_maps(study, [base], {cid: write_areas(study, base, stage)}, outset.stage(maps_dir), out_dir=stage,
+                       index=False)
+        if changed:
+            for stale in (out / "report.xlsx", out / "report.html", maps_dir / "index.html"):
+                if stale.exists():
+                    outset.remove(stale)
+        outset.commit()
+    print(f"  map with candidate sites -> {maps_dir / m[0].name}", flush=True)
+    if changed:
+        print(f"  {cid} was measured on other inputs or settings than the last `dgcoverage run` in {out}: its tables "
+              "were replaced and the town report and overview (made from the old measurement) removed; run "
+              "`dgcoverage run --all` to make them again", file=sys.stderr)
     for key, s in res.summary["solutions"].items():
         print(f"  {key:12s} sites {s['sites']:5d}  new people {s['covered_population']:>12,.0f}  "
               f"{s['status']:10s} {s['seconds']:.1f} s")
     for key in ("mclp_gap_greedy_vs_exact", "lscp_gap_greedy_vs_exact", "lscp_villages_gap_greedy_vs_exact"):
         if res.summary.get(key) is not None:
             print(f"  {key}: {res.summary[key]:.4%}")
-    print(f"{cid}: {len(res.table)} ranked sites -> {d / 'candidates.csv'}"
+    print(f"{cid}: {len(res.table)} ranked sites -> {out / d.name / 'candidates.csv'}"
           + ("  [SYNTHETIC]" if res.summary["synthetic"] else ""))
-    for w in caught:
-        print(f"warning: {w.message}", file=sys.stderr)
+    _print_counts({k: v for k, v in base.summary["warnings"].items()})
     return 0
+
+
+def _measurement_changed(published: Path, staged: Path) -> bool:
+    """Whether a circle's new ``summary.json`` differs from the published one (absent counts as unchanged)."""
+    return published.exists() and published.read_bytes() != staged.read_bytes()
 
 
 if __name__ == "__main__":  # pragma: no cover

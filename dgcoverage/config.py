@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import math
+import re
 import sys
 from dataclasses import dataclass, field
 from importlib import resources
@@ -18,6 +20,10 @@ from .errors import ConfigError, InputFileError, InputNotFoundError
 
 MODES = ("walk", "bicycle", "drive")
 CIRCLE_IDS = ("elderly_care_15", "fitness_15", "legal_aid_30", "culture_sports_10")
+#: Circle ids name output folders and files: nothing else is allowed in them.
+CIRCLE_ID_RE = re.compile(r"[a-z0-9_]+")
+#: OSM network type (OSMnx ``network_type``) that matches each travel mode.
+NETWORK_TYPE_FOR_MODE = {"walk": "walk", "bicycle": "bike", "drive": "drive"}
 
 
 @dataclass(frozen=True)
@@ -112,7 +118,9 @@ def load_config(path: str | Path | None = None) -> tuple[dict[str, Circle], Sett
     if not path.exists():
         raise InputNotFoundError(path, "circle config")
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        raw = tomllib.loads(path.read_text(encoding="utf-8-sig"))  # a BOM from Windows editors is fine
+    except OSError as exc:
+        raise InputFileError(path, f"cannot be read ({exc.strerror or exc}).", "pass a readable TOML file.") from exc
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise InputFileError(path, f"is not valid TOML ({exc}).", "fix the syntax; see the packaged circles.toml.") from exc
     unknown_top = set(raw) - {"circles", "settings"}
@@ -123,50 +131,106 @@ def load_config(path: str | Path | None = None) -> tuple[dict[str, Circle], Sett
         raise ConfigError(f"{path}: no [circles.<id>] tables found")
     circles: dict[str, Circle] = {}
     for cid, body in circles_raw.items():
+        if not CIRCLE_ID_RE.fullmatch(str(cid)):
+            raise ConfigError(f"{path}: circle id {cid!r} is not allowed: ids name output folders and files, so they "
+                              "must match ^[a-z0-9_]+$ (lower-case letters, digits, underscore), e.g. fitness_15")
+        where = f"{path}: [circles.{cid}]"
         if not isinstance(body, dict):
-            raise ConfigError(f"{path}: [circles.{cid}] must be a table")
+            raise ConfigError(f"{where} must be a table")
         unknown = set(body) - _CIRCLE_KEYS
         if unknown:
-            raise ConfigError(f"{path}: [circles.{cid}] has unknown key(s) {sorted(unknown)}; allowed: {sorted(_CIRCLE_KEYS)}")
+            raise ConfigError(f"{where} has unknown key(s) {sorted(unknown)}; allowed: {sorted(_CIRCLE_KEYS)}")
         missing = _REQUIRED - set(body)
         if missing:
-            raise ConfigError(f"{path}: [circles.{cid}] lacks required key(s) {sorted(missing)}")
-        speed = float(body["speed_kmh"])
+            raise ConfigError(f"{where} lacks required key(s) {sorted(missing)}")
+        speed = _number(body, "speed_kmh", where)
         circle = Circle(
             id=cid,
-            name_zh=str(body["name_zh"]),
-            name_en=str(body["name_en"]),
-            minutes=_number(body["minutes"], path, cid, "minutes"),
-            mode=str(body["mode"]),
+            name_zh=_text(body, "name_zh", where),
+            name_en=_text(body, "name_en", where),
+            minutes=_number(body, "minutes", where),
+            mode=_text(body, "mode", where),
             speed_kmh=speed,
-            access_speed_kmh=float(body.get("access_speed_kmh", min(speed, 4.0))),
-            covered_min_share=float(body.get("covered_min_share", 0.9)),
-            every_village=bool(body.get("every_village", False)),
-            policy_source=str(body.get("policy_source", "")),
-            policy_quote=str(body.get("policy_quote", "")),
-            speed_basis=str(body.get("speed_basis", "")),
-            osm_tags=dict(body.get("osm_tags", {})),
-            name_keywords=tuple(str(k) for k in body.get("name_keywords", ())),
+            access_speed_kmh=_number(body, "access_speed_kmh", where, min(speed, 4.0)),
+            covered_min_share=_number(body, "covered_min_share", where, 0.9),
+            every_village=_boolean(body, "every_village", where, False),
+            policy_source=_text(body, "policy_source", where, ""),
+            policy_quote=_text(body, "policy_quote", where, ""),
+            speed_basis=_text(body, "speed_basis", where, ""),
+            osm_tags=_table(body, "osm_tags", where),
+            name_keywords=_text_list(body, "name_keywords", where),
         )
-        _validate_circle(circle, f"{path}: [circles.{cid}]")
+        _validate_circle(circle, where)
         circles[cid] = circle
     settings_raw = raw.get("settings", {})
+    if not isinstance(settings_raw, dict):
+        raise ConfigError(f"{path}: [settings] must be a table")
     unknown = set(settings_raw) - _SETTINGS_KEYS
     if unknown:
         raise ConfigError(f"{path}: [settings] has unknown key(s) {sorted(unknown)}; allowed: {sorted(_SETTINGS_KEYS)}")
-    settings = Settings(**{k: float(v) for k, v in settings_raw.items()})
-    if settings.max_snap_m <= 0 or settings.report_cap_minutes <= 0:
-        raise ConfigError(f"{path}: [settings] max_snap_m and report_cap_minutes must be > 0")
+    settings = Settings(**{k: _number(settings_raw, k, f"{path}: [settings]") for k in settings_raw})
+    validate_settings(settings, f"{path}: [settings]")
     return circles, settings
 
 
-def _number(value: Any, path: Path, cid: str, key: str) -> float:
+def validate_settings(settings: Settings, where: str = "settings") -> None:
+    """Check run settings are finite, positive and plausible; raise :class:`ConfigError` naming the key."""
+    for key, upper in (("max_snap_m", 50_000.0), ("report_cap_minutes", 1440.0)):
+        val = getattr(settings, key)
+        if isinstance(val, bool) or not isinstance(val, (int, float)) or not math.isfinite(val) or not 0 < val <= upper:
+            raise ConfigError(f"{where}: {key} must be a finite number in (0, {upper:g}], got {val!r}")
+
+
+def _number(body: dict[str, Any], key: str, where: str, default: float | None = None) -> float:
+    """A finite TOML number (int or float, never a bool or a string) at ``body[key]``."""
+    if key not in body:
+        if default is None:
+            raise ConfigError(f"{where} lacks required key {key!r}")
+        return float(default)
+    value = body[key]
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigError(f"{path}: [circles.{cid}] {key} must be a number, got {value!r}")
+        raise ConfigError(f"{where} {key} must be a number (e.g. {key} = 15), got {value!r} "
+                          f"({type(value).__name__}); write it without quotes or a % sign")
+    if not math.isfinite(value):
+        raise ConfigError(f"{where} {key} must be a finite number, got {value!r}")
     return float(value)
 
 
+def _boolean(body: dict[str, Any], key: str, where: str, default: bool) -> bool:
+    value = body.get(key, default)
+    if not isinstance(value, bool):
+        raise ConfigError(f"{where} {key} must be true or false (a TOML boolean, no quotes), got {value!r}")
+    return value
+
+
+def _text(body: dict[str, Any], key: str, where: str, default: str | None = None) -> str:
+    if key not in body and default is not None:
+        return default
+    value = body[key]
+    if not isinstance(value, str):
+        raise ConfigError(f"{where} {key} must be a string (in quotes), got {value!r}")
+    return value
+
+
+def _text_list(body: dict[str, Any], key: str, where: str) -> tuple[str, ...]:
+    value = body.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{where} {key} must be a list of strings, e.g. {key} = [\"养老\", \"长者\"], got {value!r}")
+    return tuple(value)
+
+
+def _table(body: dict[str, Any], key: str, where: str) -> dict[str, Any]:
+    value = body.get(key, {})
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where} {key} must be a table ([circles.<id>.{key}]), got {value!r}")
+    return dict(value)
+
+
 def _validate_circle(c: Circle, where: str) -> None:
+    for key in ("minutes", "speed_kmh", "access_speed_kmh", "covered_min_share"):
+        val = getattr(c, key)
+        if isinstance(val, bool) or not isinstance(val, (int, float)) or not math.isfinite(val):
+            raise ConfigError(f"{where}: {key} must be a finite number, got {val!r}")
     if not (c.minutes > 0):
         raise ConfigError(f"{where}: minutes must be > 0 (got {c.minutes}); the limit is a travel time")
     if c.minutes > 600:

@@ -98,7 +98,16 @@ def _as_arrays(lon: npt.ArrayLike, lat: npt.ArrayLike) -> tuple[np.ndarray, np.n
 
 
 def _out(lon: np.ndarray, lat: np.ndarray, scalar: bool) -> Coords:
-    """Return Python floats for scalar input, arrays otherwise."""
+    """Return Python floats for scalar input, arrays otherwise.
+
+    A point with a NaN in either coordinate is NaN in both outputs: half a
+    coordinate is no location, and passing the other half through unshifted
+    would put a number where there is none.
+    """
+    nan = np.isnan(lon) | np.isnan(lat)
+    if np.any(nan):
+        lon = np.where(nan, np.nan, lon)
+        lat = np.where(nan, np.nan, lat)
     if scalar:
         return float(lon), float(lat)
     return lon, lat

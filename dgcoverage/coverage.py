@@ -25,7 +25,7 @@ LABELS_ZH = {
     "villages_partial": "部分覆盖村(社区)数", "villages_gap": "盲区村(社区)数", "villages_unreachable": "不可达村(社区)数",
     "villages_no_data": "无数据村(社区)数", "pass_rate_villages": "村(社区)达标率", "pass_rate_population": "人口覆盖率",
     "villages_with_facility_inside": "辖区内有设施的村(社区)数", "facility_in_every_village": "村(社区)设施全覆盖",
-    "synthetic": "合成数据",
+    "synthetic": "合成数据", "share_outside_raster": "人口栅格外面积占比",
     # candidate sites (candidates.csv)
     "rank": "排名", "site_id": "候选点编号", "source": "来源", "lon": "经度(WGS84)", "lat": "纬度(WGS84)",
     "lon_gcj02": "经度(GCJ-02高德)", "lat_gcj02": "纬度(GCJ-02高德)", "road_name": "最近道路", "node": "路网节点",
@@ -115,9 +115,12 @@ def village_table(villages: pd.DataFrame, cell_village: np.ndarray, cell_pop: np
         share = np.where(pop > 0, reached / np.where(pop > 0, pop, 1), np.nan)
     status = np.empty(nv, dtype=object)
     reason = np.empty(nv, dtype=object)
+    note = (villages["location_note"].fillna("").astype(str).to_numpy() if "location_note" in villages
+            else np.full(nv, "", dtype=object))
     for i in range(nv):
         if not has_area[i]:
-            status[i], reason[i] = "no_data", "no location/area for this village (e.g. its town has no boundary polygon)"
+            status[i] = "no_data"
+            reason[i] = note[i] or "no location/area for this village (e.g. its town has no boundary polygon)"
         elif pop[i] <= 0:
             status[i], reason[i] = "no_data", "no population in its area"
         elif share[i] >= covered_min_share - 1e-12:
@@ -128,20 +131,24 @@ def village_table(villages: pd.DataFrame, cell_village: np.ndarray, cell_pop: np
             status[i], reason[i] = "gap", "nobody within the limit"
         else:
             status[i] = "unreachable"
-            reason[i] = "no facility on its part of the network" if unreach[i] >= offnet[i] else "off the road network"
+            reason[i] = ("no facility can be reached along its streets (a separate part of the network, or one-way "
+                         "streets leading away)" if unreach[i] >= offnet[i] else "off the road network")
     to_min = lambda a: np.where(np.isfinite(a), a / 60.0, np.nan)  # noqa: E731
     out = pd.DataFrame({
         "code": villages["code"].to_numpy(), "name": villages["name"].to_numpy(),
         "full_name": villages.get("full_name", villages["name"]).to_numpy(),
         "town_code": villages["town_code"].to_numpy(), "town_name": villages["town_name"].to_numpy(),
         "type": villages["type"].to_numpy() if "type" in villages else "",
-        "population": np.round(pop, 1), "covered_population": np.round(reached, 1), "covered_share": share,
+        "population": pop, "covered_population": reached, "covered_share": share,
         "unreachable_share": np.where(pop > 0, unreach / np.where(pop > 0, pop, 1), np.nan),
         "off_network_share": np.where(pop > 0, offnet / np.where(pop > 0, pop, 1), np.nan),
         "median_time_min": to_min(med), "p90_time_min": to_min(p90), "centre_time_min": to_min(centre_time_s),
         "facilities_inside": facilities_inside.astype(int), "has_facility_inside": facilities_inside > 0,
         "status": status, "reason": reason,
     })
+    if "share_outside_raster" in villages:
+        out.insert(out.columns.get_loc("status"), "share_outside_raster",
+                   pd.to_numeric(villages["share_outside_raster"], errors="coerce").to_numpy())
     out["status_zh"] = out["status"].map(STATUS_ZH)
     return out
 
@@ -157,7 +164,8 @@ def town_table(vt: pd.DataFrame, towns: pd.DataFrame) -> pd.DataFrame:
         "villages": g.size(),
         "villages_with_data": g["status"].apply(lambda s: int((s != "no_data").sum())),
         **{f"villages_{s}": g["status"].apply(lambda x, s=s: int((x == s).sum())) for s in STATUSES},
-        "villages_with_facility_inside": g["has_facility_inside"].sum().astype(int),
+        "villages_with_facility_inside": g.apply(
+            lambda x: int((x["has_facility_inside"] & (x["status"] != "no_data")).sum()), include_groups=False),
         "population": g["population"].sum(), "covered_population": g["covered_population"].sum(),
     })
     t = towns[["town_code", "town_name"]].drop_duplicates("town_code").set_index("town_code").join(t, how="left")
@@ -171,10 +179,47 @@ def town_table(vt: pd.DataFrame, towns: pd.DataFrame) -> pd.DataFrame:
     with np.errstate(invalid="ignore", divide="ignore"):
         t["pass_rate_villages"] = np.where(t["villages_with_data"] > 0, t["villages_covered"] / t["villages_with_data"].where(t["villages_with_data"] > 0, 1), np.nan)
         t["pass_rate_population"] = np.where(t["population"] > 0, t["covered_population"] / t["population"].where(t["population"] > 0, 1), np.nan)
-    t["facility_in_every_village"] = t["villages_with_facility_inside"] >= t["villages_with_data"]
+    t["facility_in_every_village"] = np.where(
+        t["villages_with_data"] == 0, "no_data",
+        np.where(t["villages_with_facility_inside"] >= t["villages_with_data"], "yes", "no"))
     return t.reset_index().rename(columns={"index": "town_code"})
+
+
+#: Columns written as whole numbers (people and counts) in every table.
+INTEGER_COLUMNS = ("population", "covered_population", "facilities_inside", "new_population", "cum_new_population",
+                   "cum_covered_population")
+#: Decimals per kind of float column when written (shares are fractions 0-1).
+TIME_DECIMALS = 2
+SHARE_DECIMALS = 6
+
+
+def table_for_output(df: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
+    """A table ready to write: people and counts as integers, and the decimals of every float column.
+
+    People are summed from unrounded cells and rounded once here, so a town's
+    or the city's population is exact (10,466,625, not 10,466,600).
+
+    Returns
+    -------
+    table, decimals
+        The table (integer columns as nullable ``Int64``) and, per column,
+        the number of decimals to write (times 2, everything else 6).
+    """
+    out = df.copy()
+    for c in out.columns:
+        if (c in INTEGER_COLUMNS or c.startswith("villages")) and pd.api.types.is_numeric_dtype(out[c]) \
+                and not pd.api.types.is_bool_dtype(out[c]):
+            out[c] = pd.array(np.rint(out[c].to_numpy(dtype=float)), dtype="Float64").astype("Int64")
+    decimals = {c: (TIME_DECIMALS if c.endswith("_min") else SHARE_DECIMALS) for c in out.columns
+                if pd.api.types.is_float_dtype(out[c])}
+    return out, decimals
+
+
+def bilingual_name(column: str) -> str:
+    """The ``"id 中文"`` header of a column (the id alone when it has no Chinese label)."""
+    return f"{column} {LABELS_ZH[column]}" if column in LABELS_ZH else column
 
 
 def bilingual(df: pd.DataFrame) -> pd.DataFrame:
     """Rename columns to ``"id 中文"`` headers for Excel readers (ids stay first, so ``split()[0]`` recovers them)."""
-    return df.rename(columns={c: f"{c} {LABELS_ZH[c]}" if c in LABELS_ZH else c for c in df.columns})
+    return df.rename(columns={c: bilingual_name(c) for c in df.columns})

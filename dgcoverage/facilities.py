@@ -16,13 +16,11 @@ import pandas as pd
 
 from .coords import to_wgs84
 from .errors import ColumnError, EmptyInputError, InputFileError, InputNotFoundError
-from .tables import clean_lonlat, read_table, resolve_columns
+from .tables import COORD_HEADER_NAMES, choose_coordinates, clean_lonlat, read_table, resolve_columns, vector_crs
 
 FACILITY_ALIASES = {
     "facility_id": ["facility_id", "id", "编号", "序号", "poi_id"],
     "name": ["name", "名称", "机构名称", "设施名称", "站点名称"],
-    "lon": ["lon", "lng", "longitude", "x", "经度"],
-    "lat": ["lat", "latitude", "y", "纬度"],
     "kind": ["kind", "type", "category", "类型", "类别"],
     "address": ["address", "地址"],
 }
@@ -30,8 +28,10 @@ FACILITY_ALIASES = {
 COLUMNS = ["facility_id", "name", "kind", "address", "source", "geometry"]
 
 
-def facilities_from_file(path: str | Path, crs: str = "wgs84", *, bounds: tuple[float, float, float, float] | None = None,
-                         expected_bounds: tuple[float, float, float, float] | None = None) -> gpd.GeoDataFrame:
+def facilities_from_file(path: str | Path, crs: str | None = None, *,
+                         bounds: tuple[float, float, float, float] | None = None,
+                         expected_bounds: tuple[float, float, float, float] | None = None, sheet: str | None = None,
+                         lon_col: str | None = None, lat_col: str | None = None) -> gpd.GeoDataFrame:
     """Read facilities from CSV/XLSX (lon/lat columns) or GeoJSON/GPKG (points or areas).
 
     Parameters
@@ -41,8 +41,11 @@ def facilities_from_file(path: str | Path, crs: str = "wgs84", *, bounds: tuple[
         Chinese headers 名称/经度/纬度/类型/地址 are recognised.
     crs
         Coordinate system of the coordinates: ``wgs84``, ``gcj02`` (Gaode,
-        Tencent) or ``bd09`` (Baidu).  GeoJSON is WGS84 by specification, but
-        Chinese exports are often GCJ-02: say so here.
+        Tencent) or ``bd09`` (Baidu); ``None`` = not declared.  Tables then use
+        the system their column names state (``lon_gcj02``, ``经度(WGS84)``) or
+        else GCJ-02, the system of Chinese POI exports; vector files use their
+        own declaration, else WGS84 (RFC 7946).  What was used, and why, is in
+        ``attrs``.
     bounds
         Optional WGS84 ``(west, south, east, north)``; points outside are
         dropped and counted (``facilities_outside_area``).
@@ -50,34 +53,42 @@ def facilities_from_file(path: str | Path, crs: str = "wgs84", *, bounds: tuple[
         Optional WGS84 extent of the study area used to detect rows whose
         latitude and longitude are swapped (fixed and counted as
         ``facility_rows_lonlat_swapped``); defaults to ``bounds``.
+    sheet
+        Workbook sheet to read (required when several sheets have coordinates).
+    lon_col, lat_col
+        Coordinate columns to use (required when a table has several pairs that disagree).
 
     Returns
     -------
     geopandas.GeoDataFrame
         ``facility_id, name, kind, address, source, geometry`` (EPSG:4326
-        points); ``attrs["warnings"]`` counts every row dropped or repaired and
-        ``attrs["declared_crs"]`` records ``crs``.
+        points); ``attrs["warnings"]`` counts every row dropped or repaired;
+        ``attrs["declared_crs"]`` is the system used, ``attrs["input"]`` records
+        it with its source, the coordinate columns, sheet and header line.
     """
-    from .coords import canonical_crs
-
     path = Path(path)
     if not path.exists():
         raise InputNotFoundError(path, "facility file")
-    declared = canonical_crs(crs)  # fail early on an unknown coordinate system
     counts: dict[str, int] = {}
     suffix = path.suffix.lower()
-    row_label, row_offset = "line", 2
+    row_label, row_offset, lines = "line", 2, None
+    record: dict[str, object] = {}
     if suffix in (".geojson", ".json", ".gpkg", ".shp"):
         if path.stat().st_size == 0:
             raise InputFileError(path, "is empty (0 bytes).", "export the file again.")
+        if lon_col is not None or sheet is not None:
+            raise InputFileError(path, "is a vector file: its points are its geometry.",
+                                 "drop --lon-col/--lat-col/--sheet, which are for tables.")
         try:
             gdf = gpd.read_file(path)
         except Exception as exc:
             raise InputFileError(path, f"cannot be read as a vector file ({exc}).", "pass valid GeoJSON.") from exc
         if gdf.empty:
             raise EmptyInputError(f"{path}: holds no facilities. Fix: pass a file with at least one facility.")
-        if gdf.crs is not None and not gdf.crs.is_geographic:
-            gdf = gdf.to_crs(4326)  # a projected GPKG/SHP: its own CRS is authoritative
+        gdf, declared, source, ignored = vector_crs(path, gdf, crs, "--facilities-crs")
+        if ignored:
+            counts["facilities_crs_option_ignored"] = 1
+        record.update(crs=declared, crs_source=source, coordinates="geometry")
         nogeom = (gdf.geometry.isna() | gdf.geometry.is_empty).to_numpy()
         if nogeom.all():
             raise ColumnError(path, "no feature has a geometry.", "export the facilities with their locations.")
@@ -96,15 +107,22 @@ def facilities_from_file(path: str | Path, crs: str = "wgs84", *, bounds: tuple[
             pts[nonpoint] = gdf.geometry[nonpoint].representative_point()
             gdf = gdf.set_geometry(pts)
         df = pd.DataFrame(gdf.drop(columns="geometry")).astype(str)
-        df["lon"] = gdf.geometry.x.to_numpy()
-        df["lat"] = gdf.geometry.y.to_numpy()
+        df["__lon"] = gdf.geometry.x.to_numpy()
+        df["__lat"] = gdf.geometry.y.to_numpy()
+        coords = {"lon": "__lon", "lat": "__lat"}
         row_label, row_offset = "feature", 0
     else:
-        df = read_table(path)
-    cols = resolve_columns(df, FACILITY_ALIASES, required=("lon", "lat"), path=path)
-    keep, lon, lat, ccounts = clean_lonlat(df[cols["lon"]], df[cols["lat"]], path, "facility",
+        df = read_table(path, sheet=sheet, header_names=COORD_HEADER_NAMES, what="facility")
+        counts.update(df.attrs.get("warnings", {}))
+        lines = df.attrs.get("line")
+        coords = choose_coordinates(df, path, crs, lon_col=lon_col, lat_col=lat_col, crs_option="--facilities-crs")
+        declared = coords["crs"]
+        record.update(crs=declared, crs_source=coords["crs_source"], lon_column=coords["lon"],
+                      lat_column=coords["lat"], sheet=df.attrs.get("sheet"), header_line=df.attrs.get("header_line"))
+    cols = resolve_columns(df.drop(columns=[coords["lon"], coords["lat"]]), FACILITY_ALIASES, path=path)
+    keep, lon, lat, ccounts = clean_lonlat(df[coords["lon"]], df[coords["lat"]], path, "facility",
                                            expected_bounds if expected_bounds is not None else bounds,
-                                           row_label, row_offset)
+                                           row_label, row_offset, lines=lines)
     counts.update(ccounts)
     df = df[keep].reset_index(drop=True)
     lon, lat = to_wgs84(lon, lat, declared)
@@ -116,13 +134,15 @@ def facilities_from_file(path: str | Path, crs: str = "wgs84", *, bounds: tuple[
 
     ids = text("facility_id")
     if "facility_id" not in cols:
-        lines = (np.nonzero(keep)[0] + 1).tolist()
-        ids = pd.Series([f"{path.stem}:{i}" for i in lines])
+        where = np.nonzero(keep)[0]
+        nums = (np.asarray(lines)[where] if lines is not None else where + 1).tolist()
+        ids = pd.Series([f"{path.stem}:{i}" for i in nums])
     gdf = gpd.GeoDataFrame({"facility_id": ids.to_numpy(), "name": text("name").to_numpy(),
                             "kind": text("kind").to_numpy(), "address": text("address").to_numpy(),
                             "source": str(path)}, geometry=gpd.points_from_xy(lon, lat), crs=4326)
     out = finish_facilities(gdf, counts, bounds, str(path))
     out.attrs["declared_crs"] = declared
+    out.attrs["input"] = record
     return out
 
 

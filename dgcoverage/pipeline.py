@@ -31,11 +31,11 @@ from .access import (
     times_to_nearest_facility,
 )
 from .config import Circle, Settings
-from .coverage import bilingual, town_table, village_table
+from .coverage import bilingual, bilingual_name, table_for_output, town_table, village_table
 from .errors import DataMismatchError, EmptyInputError, InputNotFoundError
 from .facilities import facilities_from_file, facilities_from_osm
 from .io import file_sha256, write_csv, write_json
-from .network import RoadNetwork, network_from_file
+from .network import RoadNetwork, check_network_covers, network_from_file
 from .population import PopulationGrid, population_from_raster
 from .quality import component_summary, facility_report, facility_table, gcj02_suspicion, package_versions
 from .synthetic import SYNTHETIC_NOTE, SYNTHETIC_NOTE_ZH, DemoPaths
@@ -50,6 +50,8 @@ from .villages import (
 
 DEFAULT_DATA_DIR = Path("data/raw")
 DEFAULT_OUT_DIR = Path("data/processed")
+#: A population total further than this from the census total of the study's towns is warned and recorded.
+CENSUS_TOLERANCE = 0.30
 
 
 @dataclass
@@ -103,9 +105,11 @@ def ensure_demo(data_dir: Path) -> DemoPaths:
 
 
 def load_study(network: str | Path | None = None, population: str | Path | None = None,
-               villages: str | Path | None = None, villages_crs: str = "gcj02",
+               villages: str | Path | None = None, villages_crs: str | None = None,
                data_dir: str | Path = DEFAULT_DATA_DIR, network_type: str = "walk",
-               settings: Settings | None = None, towns: gpd.GeoDataFrame | None = None) -> Study:
+               settings: Settings | None = None, towns: gpd.GeoDataFrame | None = None, *,
+               population_band: int | None = None, villages_sheet: str | None = None,
+               villages_lon_col: str | None = None, villages_lat_col: str | None = None) -> Study:
     """Load network, population, towns and villages and snap demand to the network.
 
     Any argument left ``None`` comes from the embedded default in ``data_dir``
@@ -122,7 +126,9 @@ def load_study(network: str | Path | None = None, population: str | Path | None 
         Village points (CSV/XLSX lon/lat or GeoJSON points; Voronoi areas are
         built inside each town) or polygons (GeoJSON/GPKG 村界).
     villages_crs
-        ``wgs84``, ``gcj02`` or ``bd09`` for village points given as lon/lat.
+        ``wgs84``, ``gcj02`` or ``bd09`` for village points given as lon/lat;
+        ``None``: the file's own declaration, the system its column names
+        state, else GCJ-02 for tables and WGS84 for GeoJSON.
     data_dir
         Folder of the embedded default.
     network_type
@@ -132,6 +138,10 @@ def load_study(network: str | Path | None = None, population: str | Path | None 
     towns
         Town polygons (WGS84, ``town_code``, ``town_name``, ``has_polygon``);
         default: the embedded default's towns, else the real Dongguan layer.
+    population_band
+        Band of a multi-band population raster.
+    villages_sheet, villages_lon_col, villages_lat_col
+        Sheet and coordinate columns of an ambiguous village table.
 
     Returns
     -------
@@ -164,16 +174,20 @@ def load_study(network: str | Path | None = None, population: str | Path | None 
     else:
         net = network_from_file(network, network_type=network_type)
         inputs["network"] = _input_record(Path(network), "network", network_type=network_type)
+    check_network_covers(net, tuple(towns[towns["has_polygon"]].total_bounds))
+    if net.meta.get("edges_shorter_than_chord"):
+        counts["network_edges_shorter_than_straight_line"] = int(net.meta["edges_shorter_than_chord"])
     graph = access_graph_from_network(net, 1.0, crs=analysis_crs(net.lon, net.lat))
     # population
     pop_path = demo.population if population is None else Path(population)
     if population is None:
         synthetic_parts.append("population")
     b = towns[towns["has_polygon"]].to_crs(graph.crs).total_bounds
-    grid = population_from_raster(pop_path, graph.crs, bounds=(b[0] - 1000, b[1] - 1000, b[2] + 1000, b[3] + 1000))
+    grid = population_from_raster(pop_path, graph.crs, bounds=(b[0] - 1000, b[1] - 1000, b[2] + 1000, b[3] + 1000),
+                                  band=population_band)
     counts.update(grid.warnings)
     inputs["population"] = _input_record(pop_path, "population raster" + (" (SYNTHETIC)" if population is None else ""),
-                                         total=round(grid.total, 1))
+                                         total=round(grid.total, 1), band=grid.meta.get("band"))
     # villages: official list restricted to the towns in the study
     official = dongguan_villages()
     official = official[official["town_code"].isin(set(towns["town_code"]))].reset_index(drop=True)
@@ -181,15 +195,21 @@ def load_study(network: str | Path | None = None, population: str | Path | None 
         raise DataMismatchError("no village of the official list belongs to the study's towns. Fix: pass Dongguan "
                                 "town boundaries with NBS town codes (town_code column).")
     if villages is None:
-        vpath, vcrs = demo.villages, "gcj02"
+        vpath, vcrs, vopts = demo.villages, "gcj02", {}
         synthetic_parts.append("village locations")
     else:
         vpath, vcrs = Path(villages), villages_crs
-    vgdf, vcounts = _villages_with_areas(vpath, vcrs, official, towns)
+        vopts = {"sheet": villages_sheet, "lon_col": villages_lon_col, "lat_col": villages_lat_col}
+    vgdf, vcounts, vrecord = _villages_with_areas(vpath, vcrs, official, towns, **vopts)
     counts.update(vcounts)
-    inputs["villages"] = _input_record(vpath, "villages" + (" (SYNTHETIC points)" if villages is None else ""), crs=vcrs)
+    inputs["villages"] = _input_record(vpath, "villages" + (" (SYNTHETIC points)" if villages is None else ""),
+                                       **vrecord)
+    _mark_outside_raster(vgdf, grid, graph.crs, counts)
     # cells
     _, _, cx, cy, cpop = grid.cells()
+    in_towns = _people_in_towns(towns, cx, cy, cpop, graph.crs)
+    inputs["population"].update(people_in_towns=round(in_towns, 1),
+                                **_population_checks(grid, towns, graph.crs, pop_path, counts, in_towns))
     cell_village, n_multi = _assign_points(vgdf, cx, cy, graph.crs)
     if n_multi:
         counts["cells_in_overlapping_villages"] = n_multi
@@ -213,36 +233,45 @@ def load_study(network: str | Path | None = None, population: str | Path | None 
                  centre_node, centre_snap, synthetic, inputs, counts, settings)
 
 
-def _villages_with_areas(path: Path, crs: str, official: pd.DataFrame,
-                         towns: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, dict[str, int]]:
-    """Official village list + area polygon + centre point (WGS84) from a points or polygons file."""
+def _villages_with_areas(path: Path, crs: str | None, official: pd.DataFrame, towns: gpd.GeoDataFrame, *,
+                         sheet: str | None = None, lon_col: str | None = None,
+                         lat_col: str | None = None) -> tuple[gpd.GeoDataFrame, dict[str, int], dict[str, Any]]:
+    """Official village list + area polygon + centre point (WGS84) from a points or polygons file.
+
+    Returns the villages, the counted warnings and the input record (CRS used and where it came from).
+    """
     if not path.exists():
         raise InputNotFoundError(path, "village file")
-    counts: dict[str, int] = {}
     if path.suffix.lower() in (".geojson", ".json", ".gpkg", ".shp"):
-        g = gpd.read_file(path)
-        if g.empty:
-            raise EmptyInputError(f"{path}: holds no villages. Fix: pass village points or polygons.")
+        from .villages import _read_vector
+
+        g = _read_vector(path)
         polygonal = g.geom_type.isin(["Polygon", "MultiPolygon"])
         if polygonal.all():
-            from .tables import resolve_columns
+            from .tables import resolve_columns, vector_crs
             from .villages import VILLAGE_ALIASES
 
-            cols = resolve_columns(pd.DataFrame(g.drop(columns="geometry")), {k: VILLAGE_ALIASES[k] for k in ("code", "name", "town_name")}, path=path)
-            if crs != "wgs84":
+            cols = resolve_columns(pd.DataFrame(g.drop(columns="geometry")),
+                                   {k: VILLAGE_ALIASES[k] for k in ("code", "name", "town_name")}, path=path)
+            g, used, source, ignored = vector_crs(path, g, crs, "--villages-crs")
+            if used != "wgs84":
                 from .coords import transform_geometry
 
-                g = g.set_geometry(gpd.GeoSeries(transform_geometry(g.geometry.to_numpy(), crs, "wgs84"), crs=4326))
-            elif g.crs is not None:
-                g = g.to_crs(4326)
-            pts = gpd.GeoDataFrame({k: g[v].astype(str) for k, v in cols.items()}, geometry=g.geometry, crs=4326)
-            merged, counts = attach_villages_to_list(pts, official, path)
+                g = g.set_geometry(gpd.GeoSeries(transform_geometry(g.geometry.to_numpy(), used, "wgs84"), crs=4326))
+            pts = gpd.GeoDataFrame({k: g[v].astype(str) for k, v in cols.items()}, geometry=g.geometry.to_numpy(),
+                                   crs=4326)
+            pts["line"] = np.arange(len(pts))
+            pts.attrs["row_label"] = "feature"
+            merged, counts = attach_villages_to_list(pts, official, path, towns=towns)
+            if ignored:
+                counts["villages_crs_option_ignored"] = 1
             merged["centre"] = gpd.GeoSeries([None if p is None else p.representative_point() for p in merged.geometry], crs=4326)
             merged["has_area"] = merged.geometry.notna() & ~merged.geometry.is_empty
-            return _tidy(merged), counts
-    pts = village_points_from_file(path, crs, expected_bounds=tuple(towns[towns["has_polygon"]].total_bounds))
+            return _tidy(merged), counts, {"crs": used, "crs_source": source, "coordinates": "polygons"}
+    pts = village_points_from_file(path, crs, expected_bounds=tuple(towns[towns["has_polygon"]].total_bounds),
+                                   sheet=sheet, lon_col=lon_col, lat_col=lat_col)
     point_warnings = dict(pts.attrs.get("warnings", {}))
-    merged, counts = attach_villages_to_list(pts, official, path)
+    merged, counts = attach_villages_to_list(pts, official, path, towns=towns)
     counts = {**point_warnings, **counts}
     located = merged[merged.geometry.notna()].copy()
     areas = village_areas_from_points(located, towns)
@@ -251,7 +280,84 @@ def _villages_with_areas(path: Path, crs: str, official: pd.DataFrame,
     area_geom[located.index] = areas.geometry.to_numpy()
     merged = merged.set_geometry(gpd.GeoSeries(area_geom.to_numpy(), crs=4326))
     merged["has_area"] = merged.geometry.notna() & ~merged.geometry.is_empty
-    return _tidy(merged), counts
+    return _tidy(merged), counts, dict(pts.attrs.get("input", {}))
+
+
+def _people_in_towns(towns: gpd.GeoDataFrame, x: np.ndarray, y: np.ndarray, pop: np.ndarray, crs: Any) -> float:
+    """People of the cells whose centre lies in a town polygon."""
+    polys = towns[towns["has_polygon"]].to_crs(crs).geometry.to_numpy()
+    if len(polys) == 0 or len(x) == 0:
+        return 0.0
+    pi, _ = shapely.STRtree(polys).query(shapely.points(x, y), predicate="intersects")
+    return float(pop[np.unique(pi)].sum())
+
+
+def _population_checks(grid: PopulationGrid, towns: gpd.GeoDataFrame, crs: Any, path: Path,
+                       counts: dict[str, int], people_in_towns: float) -> dict[str, Any]:
+    """What the raster misses of the study area and how its total compares with the census (recorded, warned)."""
+    from .population import share_outside
+
+    out: dict[str, Any] = {}
+    poly = towns[towns["has_polygon"]]
+    if len(poly) and getattr(grid, "footprint", None) is not None:
+        geoms = poly.to_crs(crs).geometry.to_numpy()
+        miss = np.asarray(share_outside(grid.footprint, geoms), dtype=float)
+        area = shapely.area(geoms)
+        area_share = float((miss * area).sum() / area.sum()) if area.sum() > 0 else 0.0
+        out["study_area_share_outside_raster"] = round(area_share, 6)
+        if "census_2020" in poly:
+            census = pd.to_numeric(poly["census_2020"], errors="coerce").fillna(0).to_numpy(dtype=float)
+            out["census_people_in_area_outside_raster"] = int(round(float((miss * census).sum())))
+        if area_share > 0.001:
+            counts["population_raster_misses_area"] = 1
+            worst = poly.assign(_m=miss).sort_values("_m", ascending=False).head(5)
+            ex = ", ".join(f"{n} {m:.0%}" for n, m in zip(worst["town_name"], worst["_m"]) if m > 0)
+            warnings.warn(f"{path}: the population raster does not cover {area_share:.1%} of the study area"
+                          + (f" (≈{out['census_people_in_area_outside_raster']:,} census people if spread evenly "
+                             "within each town)" if "census_people_in_area_outside_raster" in out else "")
+                          + f"; towns missing most: {ex}. Villages outside it get status no_data. Fix: use a raster "
+                          "that covers the whole study area", stacklevel=3)
+    if "census_2020" in poly:
+        census_total = float(pd.to_numeric(towns["census_2020"], errors="coerce").fillna(0).sum())
+        if census_total > 0:
+            ratio = people_in_towns / census_total
+            out["census_2020_total_of_towns"] = int(round(census_total))
+            out["ratio_to_census"] = round(ratio, 4)
+            if abs(ratio - 1) > CENSUS_TOLERANCE:
+                counts["population_total_far_from_census"] = 1
+                warnings.warn(f"{path}: the raster holds {people_in_towns:,.0f} people in the study's towns, {ratio:.0%} of "
+                              f"the 2020 census total of its towns ({census_total:,.0f}); beyond ±"
+                              f"{CENSUS_TOLERANCE:.0%}. Check the raster's units (people per pixel, not per km²), "
+                              "its year and that it covers the whole area", stacklevel=3)
+    return out
+
+
+def _mark_outside_raster(vgdf: gpd.GeoDataFrame, grid: PopulationGrid, crs: Any, counts: dict[str, int]) -> None:
+    """Villages (almost) wholly outside the raster lose their area, with the reason; partial ones are said."""
+    from .population import share_outside
+
+    if getattr(grid, "footprint", None) is None:
+        return
+    has = vgdf["has_area"].to_numpy()
+    if not has.any():
+        return
+    geoms = vgdf.geometry.to_crs(crs).to_numpy()
+    miss = np.zeros(len(vgdf))
+    miss[has] = np.asarray(share_outside(grid.footprint, geoms[has]), dtype=float)
+    vgdf["share_outside_raster"] = np.round(miss, 4)
+    out = has & (miss >= 0.99)
+    part = has & (miss > 0.01) & ~out
+    if out.any():
+        counts["villages_outside_population_raster"] = int(out.sum())
+        vgdf.loc[out, "location_note"] = "outside the population raster"
+        vgdf.loc[out, "has_area"] = False
+        warnings.warn(f"{int(out.sum())} villages lie outside the population raster (e.g. "
+                      f"{vgdf.loc[out, 'name'].head(5).tolist()}): status no_data", stacklevel=3)
+    if part.any():
+        counts["villages_partly_outside_population_raster"] = int(part.sum())
+        warnings.warn(f"{int(part.sum())} villages lie partly outside the population raster (e.g. "
+                      f"{vgdf.loc[part, 'name'].head(5).tolist()}); their figures count only the people inside it "
+                      "(share_outside_raster in villages.csv)", stacklevel=3)
 
 
 def _tidy(g: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -291,9 +397,14 @@ class CircleResult:
     node_time_s: np.ndarray | None = None  # seconds from each network node to its nearest facility (inf = beyond cap)
 
 
-def load_facilities(study: Study, circle: Circle, path: str | Path | None = None, crs: str = "gcj02",
-                    data_dir: str | Path = DEFAULT_DATA_DIR) -> tuple[gpd.GeoDataFrame, dict[str, Any], bool]:
+def load_facilities(study: Study, circle: Circle, path: str | Path | None = None, crs: str | None = None,
+                    data_dir: str | Path = DEFAULT_DATA_DIR, *, sheet: str | None = None, lon_col: str | None = None,
+                    lat_col: str | None = None) -> tuple[gpd.GeoDataFrame, dict[str, Any], bool]:
     """Facilities for a circle: a user file (CSV/XLSX/GeoJSON or OSM file) or the embedded synthetic set.
+
+    ``crs``, ``sheet``, ``lon_col`` and ``lat_col`` are passed to
+    :func:`~dgcoverage.facilities.facilities_from_file` (``crs=None``: not
+    declared; see there).  The input record says which system and columns were used.
 
     Returns
     -------
@@ -302,13 +413,15 @@ def load_facilities(study: Study, circle: Circle, path: str | Path | None = None
     if path is None:
         p = ensure_demo(Path(data_dir)).facilities(circle.id)
         gdf = facilities_from_file(p, "gcj02", bounds=study.bounds_wgs84, expected_bounds=study.bounds_wgs84)
-        return gdf, _input_record(p, "facilities (SYNTHETIC)", crs="gcj02"), True
+        return gdf, _input_record(p, "facilities (SYNTHETIC)", **gdf.attrs.get("input", {})), True
     p = Path(path)
     if p.name.lower().endswith((".osm", ".pbf", ".osm.bz2")):
         gdf = facilities_from_osm(p, circle.osm_tags, circle.name_keywords, bounds=study.bounds_wgs84)
-        return gdf, _input_record(p, "facilities from OSM tags", tags=circle.osm_tags), False
-    gdf = facilities_from_file(p, crs, bounds=study.bounds_wgs84, expected_bounds=study.bounds_wgs84)
-    return gdf, _input_record(p, "facilities", crs=crs), False
+        return gdf, _input_record(p, "facilities from OSM tags", tags=circle.osm_tags, crs="wgs84",
+                                  crs_source="OSM (WGS84)"), False
+    gdf = facilities_from_file(p, crs, bounds=study.bounds_wgs84, expected_bounds=study.bounds_wgs84, sheet=sheet,
+                               lon_col=lon_col, lat_col=lat_col)
+    return gdf, _input_record(p, "facilities", **gdf.attrs.get("input", {})), False
 
 
 def run_circle(study: Study, circle: Circle, facilities: gpd.GeoDataFrame, *,
@@ -452,8 +565,9 @@ def write_circle(result: CircleResult, out_dir: str | Path = DEFAULT_OUT_DIR) ->
     """
     d = Path(out_dir) / result.circle.id
     d.mkdir(parents=True, exist_ok=True)
-    write_csv(bilingual(result.villages), d / "villages.csv")
-    write_csv(bilingual(result.towns), d / "towns.csv")
+    for name, table in (("villages.csv", result.villages), ("towns.csv", result.towns)):
+        out, decimals = table_for_output(table)
+        write_csv(bilingual(out), d / name, decimals={bilingual_name(c): n for c, n in decimals.items()})
     # timings differ between runs: they go to timing.json so summary.json is byte-identical for identical inputs
     write_json({k: v for k, v in result.summary.items() if k != "timing_s"}, d / "summary.json")
     write_json({"circle": result.circle.id, "timing_s": result.summary.get("timing_s", {})}, d / "timing.json")

@@ -129,13 +129,13 @@ VILLAGE_ALIASES = {
     "code": ["code", "village_code", "代码", "统计用区划代码", "区划代码", "编码"],
     "name": ["name", "short_name", "village", "名称", "村(社区)", "村社区", "村名", "社区名称"],
     "town_name": ["town_name", "town", "镇街", "镇", "所属镇街", "街道"],
-    "lon": ["lon", "lng", "longitude", "x", "经度"],
-    "lat": ["lat", "latitude", "y", "纬度"],
 }
 
 
-def village_points_from_file(path: str | Path, crs: str = "wgs84", *,
-                             expected_bounds: tuple[float, float, float, float] | None = None) -> gpd.GeoDataFrame:
+def village_points_from_file(path: str | Path, crs: str | None = None, *,
+                             expected_bounds: tuple[float, float, float, float] | None = None,
+                             sheet: str | None = None, lon_col: str | None = None,
+                             lat_col: str | None = None) -> gpd.GeoDataFrame:
     """Read village points (CSV/XLSX with lon/lat columns, or GeoJSON points).
 
     Parameters
@@ -145,46 +145,69 @@ def village_points_from_file(path: str | Path, crs: str = "wgs84", *,
         headers (代码, 名称, 经度, 纬度, 镇街) are recognised.
     crs
         Coordinate system of the file: ``wgs84``, ``gcj02`` (Gaode/Tencent) or
-        ``bd09`` (Baidu).
+        ``bd09`` (Baidu); ``None`` = not declared (tables: the system their
+        column names state, else GCJ-02; vector files: their own, else WGS84).
     expected_bounds
         Optional WGS84 ``(west, south, east, north)`` of the study area; rows
         whose latitude and longitude are swapped are detected with it, fixed
         and counted (``village_rows_lonlat_swapped``).
+    sheet, lon_col, lat_col
+        Workbook sheet and coordinate columns, when the file is ambiguous.
 
     Returns
     -------
     geopandas.GeoDataFrame
-        code, name, town_name (when given), geometry (EPSG:4326 points);
-        ``attrs["warnings"]`` counts rows dropped (``village_rows_bad_coordinates``)
-        or repaired.
+        code, name, town_name (when given), ``line`` (file line/feature of the
+        row), geometry (EPSG:4326 points); ``attrs["warnings"]`` counts rows
+        dropped (``village_rows_bad_coordinates``) or repaired;
+        ``attrs["input"]`` records the system used, its source and the columns.
     """
-    from .coords import canonical_crs
-    from .tables import clean_lonlat
+    from .tables import COORD_HEADER_NAMES, choose_coordinates, clean_lonlat, vector_crs
 
     path = Path(path)
-    declared = canonical_crs(crs)
-    row_label, row_offset = "line", 2
+    row_label, row_offset, lines = "line", 2, None
+    counts: dict[str, int] = {}
     if path.suffix.lower() in (".geojson", ".json", ".gpkg", ".shp"):
+        if lon_col is not None or sheet is not None:
+            raise InputFileError(path, "is a vector file: its points are its geometry.",
+                                 "drop --lon-col/--lat-col/--sheet, which are for tables.")
         gdf = _read_vector(path)
         if not (gdf.geom_type == "Point").all():
             kinds = sorted(str(k) for k in set(gdf.geom_type.fillna("None")))
             raise InputFileError(path, f"village file mixes points with other geometry types ({kinds}).",
                                  "pass points (one per 村/社区) or polygons (村界), not both.")
+        gdf, declared, source, ignored = vector_crs(path, gdf, crs, "--villages-crs")
+        if ignored:
+            counts["villages_crs_option_ignored"] = 1
+        record: dict[str, object] = {"crs": declared, "crs_source": source, "coordinates": "geometry"}
         df = pd.DataFrame(gdf.drop(columns="geometry"))
-        df["lon"], df["lat"] = gdf.geometry.x.to_numpy(), gdf.geometry.y.to_numpy()
+        df["__lon"], df["__lat"] = gdf.geometry.x.to_numpy(), gdf.geometry.y.to_numpy()
+        coords = {"lon": "__lon", "lat": "__lat"}
         row_label, row_offset = "feature", 0
     else:
-        df = read_table(path)
-    cols = resolve_columns(df, VILLAGE_ALIASES, required=("lon", "lat"), path=path)
+        df = read_table(path, sheet=sheet, header_names=COORD_HEADER_NAMES, what="village")
+        counts.update(df.attrs.get("warnings", {}))
+        lines = df.attrs.get("line")
+        coords = choose_coordinates(df, path, crs, lon_col=lon_col, lat_col=lat_col, crs_option="--villages-crs")
+        declared = coords["crs"]
+        record = {"crs": declared, "crs_source": coords["crs_source"], "lon_column": coords["lon"],
+                  "lat_column": coords["lat"], "sheet": df.attrs.get("sheet"), "header_line": df.attrs.get("header_line")}
+    cols = resolve_columns(df.drop(columns=[coords["lon"], coords["lat"]]), VILLAGE_ALIASES, path=path)
     if "code" not in cols and "name" not in cols:
         raise ColumnError(path, "no village code or name column.", "add a 'code' (12-digit NBS) or 'name' column.")
-    keep, lon, lat, counts = clean_lonlat(df[cols["lon"]], df[cols["lat"]], path, "village", expected_bounds,
-                                          row_label, row_offset)
+    keep, lon, lat, ccounts = clean_lonlat(df[coords["lon"]], df[coords["lat"]], path, "village", expected_bounds,
+                                           row_label, row_offset, lines=lines)
+    counts.update(ccounts)
+    where = np.nonzero(keep)[0]
+    line_no = np.asarray(lines)[where] if lines is not None else where + row_offset
     df = df[keep].reset_index(drop=True)
     lon, lat = to_wgs84(lon, lat, declared)
     out = pd.DataFrame({k: df[cols[k]].astype(str).str.strip() for k in ("code", "name", "town_name") if k in cols})
+    out["line"] = line_no
     gdf = gpd.GeoDataFrame(out, geometry=gpd.points_from_xy(lon, lat), crs=4326)
     gdf.attrs["warnings"] = counts
+    gdf.attrs["input"] = record
+    gdf.attrs["row_label"] = row_label
     return gdf
 
 
@@ -268,42 +291,155 @@ def analysis_crs(lon: np.ndarray, lat: np.ndarray) -> CRS:
     return utm_crs_for(lon, lat)
 
 
-def attach_villages_to_list(points: gpd.GeoDataFrame, official: pd.DataFrame, path: str | Path | None = None) -> tuple[gpd.GeoDataFrame, dict[str, int]]:
+#: A village point up to this far outside its own town still counts as inside (boundary and geocoding precision).
+TOWN_TOLERANCE_M = 200.0
+
+
+def attach_villages_to_list(points: gpd.GeoDataFrame, official: pd.DataFrame, path: str | Path | None = None,
+                            towns: gpd.GeoDataFrame | None = None) -> tuple[gpd.GeoDataFrame, dict[str, int]]:
     """Join user village points/polygons to the official list by code (or by town + name).
 
-    Returns the official list (all rows) with geometry where matched, and
-    counts of unmatched rows on either side.
+    Rules, each counted and warned (never "first row wins"):
+
+    * Codes written by spreadsheets as ``441900003001.0`` are read as
+      ``441900003001``; a code in scientific notation (``4.419E+11``) has lost
+      digits and does not match (counted, ``village_codes_scientific``).
+    * Rows repeating a code (or a town + name) at the same place (within 1 m)
+      are one village (``village_rows_duplicate_identical``); repeated at
+      different places they are an error listing the codes and rows.
+    * With ``towns``, a point more than :data:`TOWN_TOLERANCE_M` outside its
+      code's town is not used: its village gets no location, with the reason
+      (``village_points_outside_their_town``, or
+      ``village_points_outside_dongguan`` when it is in no town at all).
+
+    Returns
+    -------
+    geopandas.GeoDataFrame, dict
+        The official list (all rows) with geometry where matched and a
+        ``location_note`` (why a village has no location, or ``""``), and the counts.
     """
+    import warnings
+
     counts: dict[str, int] = {}
     off = official.copy()
-    if "code" in points.columns:
+    pts = points.copy()
+    label = points.attrs.get("row_label", "line")
+    if "line" not in pts.columns:
+        pts["line"] = np.arange(len(pts))
+        label = "feature"
+    if "code" in pts.columns:
         key = "code"
-        pts = points.drop_duplicates("code")
-        if "town_name" in pts.columns and "town_name" in off.columns:
-            official_town = pts["code"].map(dict(zip(off["code"], off["town_name"].astype(str))))
-            given = pts["town_name"].astype(str).str.strip()
-            clash = official_town.notna() & (given != "") & (given != "nan") & (given != official_town)
-            if clash.any():
-                import warnings
-
-                counts["village_rows_town_mismatch"] = int(clash.sum())
-                ex = pts.loc[clash, ["code", "town_name"]].head(5).to_numpy().tolist()
-                warnings.warn(f"{path}: {int(clash.sum())} village rows name a town that differs from the official "
-                              f"town of their code (code kept as authoritative; e.g. {ex}); check the town column",
-                              stacklevel=2)
+        code = pts["code"].astype(str).str.strip()
+        code = code.str.replace(r"^(\d+)\.0+$", r"\1", regex=True)
+        sci = code.str.fullmatch(r"\d(\.\d+)?[eE]\+?\d+")
+        if sci.any():
+            counts["village_codes_scientific"] = int(sci.sum())
+            warnings.warn(f"{path}: {int(sci.sum())} village codes are in scientific notation (e.g. "
+                          f"{code[sci].iloc[0]!r}, {label}s {pts.loc[sci, 'line'].tolist()[:10]}): a spreadsheet has "
+                          "rounded them and they cannot be matched. Fix: format the code column as text and export "
+                          "again", stacklevel=2)
+        pts["code"] = code
     else:
-        key = "_k"
-        off["_k"] = off["town_name"].astype(str) + "|" + off["short_name"].astype(str)
-        pts = points.copy()
         if "town_name" not in pts.columns:
             raise ColumnError(path, "villages matched by name need a town column (镇街).", "add a town_name column or use codes.")
-        pts["_k"] = pts["town_name"].astype(str) + "|" + pts["name"].astype(str)
-    merged = off.merge(pd.DataFrame({key: pts[key].to_numpy(), "geometry": pts.geometry.to_numpy()}), on=key, how="left")
-    counts["villages_without_location"] = int(merged["geometry"].isna().sum())
-    counts["village_rows_not_in_list"] = int((~pts[key].isin(off[key])).sum())
+        key = "_k"
+        off["_k"] = off["town_name"].astype(str) + "|" + off["short_name"].astype(str)
+        pts["_k"] = pts["town_name"].astype(str).str.strip() + "|" + pts["name"].astype(str).str.strip()
+    pts = _one_row_per_village(pts, key, path, label, counts)
+    if key == "code" and "town_name" in pts.columns and "town_name" in off.columns:
+        official_town = pts["code"].map(dict(zip(off["code"], off["town_name"].astype(str))))
+        given = pts["town_name"].astype(str).str.strip()
+        clash = official_town.notna() & (given != "") & (given != "nan") & (given != official_town)
+        if clash.any():
+            counts["village_rows_town_mismatch"] = int(clash.sum())
+            ex = pts.loc[clash, ["code", "town_name"]].head(5).to_numpy().tolist()
+            warnings.warn(f"{path}: {int(clash.sum())} village rows name a town that differs from the official "
+                          f"town of their code (code kept as authoritative; e.g. {ex}); check the town column",
+                          stacklevel=2)
+    merged = off.merge(pd.DataFrame({key: pts[key].to_numpy(), "geometry": pts.geometry.to_numpy(),
+                                     "_line": pts["line"].to_numpy()}), on=key, how="left")
+    not_in_list = ~pts[key].isin(off[key])
+    counts["village_rows_not_in_list"] = int(not_in_list.sum())
     if counts["village_rows_not_in_list"] == len(pts) and len(pts) > 0:
         raise DataMismatchError(f"{path}: none of the village rows match the official list by {key}. "
                                 "Fix: use 12-digit NBS codes or the official short names with their towns.")
-    gdf = gpd.GeoDataFrame(merged.drop(columns=[c for c in ("_k",) if c in merged.columns]),
+    if not_in_list.any():
+        warnings.warn(f"{path}: {int(not_in_list.sum())} village rows match no code of the official list and were "
+                      f"not used (e.g. {pts.loc[not_in_list, key].head(5).tolist()}, {label}s "
+                      f"{pts.loc[not_in_list, 'line'].tolist()[:10]}); check their codes", stacklevel=2)
+    merged["location_note"] = ""
+    if towns is not None:
+        _drop_points_outside_towns(merged, towns, path, label, counts)
+    counts["villages_without_location"] = int(merged["geometry"].isna().sum())
+    gdf = gpd.GeoDataFrame(merged.drop(columns=[c for c in ("_k", "_line") if c in merged.columns]),
                            geometry=gpd.GeoSeries(merged["geometry"].to_numpy(), crs=4326))
     return gdf, counts
+
+
+def _one_row_per_village(pts: gpd.GeoDataFrame, key: str, path: str | Path | None, label: str,
+                         counts: dict[str, int]) -> gpd.GeoDataFrame:
+    """Drop rows repeating a village at the same place (counted); repeats at different places are an error."""
+    import warnings
+
+    dup = pts[key].duplicated(keep=False) & (pts[key].astype(str) != "")
+    if not dup.any():
+        return pts
+    rep = pts.geometry.representative_point().to_crs(DONGGUAN_UTM)
+    xy = pd.DataFrame({"k": pts[key], "x": rep.x.round(0), "y": rep.y.round(0)})
+    spread = xy[dup].groupby("k")[["x", "y"]].agg(lambda v: float(v.max() - v.min()))
+    differ = spread[(spread["x"] > 1) | (spread["y"] > 1)].index.tolist()
+    if differ:
+        rows = {k: pts.loc[pts[key] == k, "line"].tolist() for k in differ[:5]}
+        what = "code" if key == "code" else "town + name"
+        raise DataMismatchError(f"{path}: {len(differ)} village {what}s appear on several rows at different places "
+                                f"({rows}, {label}s); which one is right cannot be told. Fix: keep one row per "
+                                "village (村/社区) and delete or correct the others.")
+    first = ~pts[key].duplicated(keep="first")
+    n = int((~first).sum())
+    counts["village_rows_duplicate_identical"] = n
+    warnings.warn(f"{path}: {n} village rows repeat another row's {key.strip('_')} at the same place and were read "
+                  f"once ({label}s {pts.loc[~first, 'line'].tolist()[:10]})", stacklevel=3)
+    return pts[first]
+
+
+def _drop_points_outside_towns(merged: pd.DataFrame, towns: gpd.GeoDataFrame, path: str | Path | None, label: str,
+                               counts: dict[str, int]) -> None:
+    """Clear the location of villages whose point lies outside their own town (in place), with the reason."""
+    import warnings
+
+    located = merged["geometry"].notna().to_numpy()
+    if not located.any():
+        return
+    polys = towns[towns["has_polygon"]].to_crs(DONGGUAN_UTM)
+    by_code = dict(zip(polys["town_code"].astype(str), polys.geometry))
+    names = dict(zip(towns["town_code"].astype(str), towns["town_name"].astype(str)))
+    idx = np.nonzero(located)[0]
+    g = gpd.GeoSeries(merged["geometry"].to_numpy()[idx], crs=4326)
+    rep = g.representative_point().to_crs(DONGGUAN_UTM).to_numpy()
+    tree = shapely.STRtree(polys.geometry.to_numpy())
+    codes = polys["town_code"].astype(str).to_numpy()
+    outside_town, outside_city = [], []
+    for i, p in zip(idx, rep):
+        own = by_code.get(str(merged.at[i, "town_code"]))
+        if own is None or shapely.distance(own, p) <= TOWN_TOLERANCE_M:
+            continue
+        hit = tree.query(p, predicate="intersects")
+        near = shapely.distance(own, p)
+        if len(hit):
+            where = names.get(codes[hit[0]], codes[hit[0]])
+            merged.at[i, "location_note"] = (f"point lies in {where}, {near:,.0f} m outside its own town "
+                                             f"{names.get(str(merged.at[i, 'town_code']), '')}: check its coordinates")
+            outside_town.append(i)
+        else:
+            merged.at[i, "location_note"] = f"point lies outside Dongguan ({near:,.0f} m from its town): check its coordinates and CRS"
+            outside_city.append(i)
+        merged.at[i, "geometry"] = None
+    for key, hit, text in (("village_points_outside_their_town", outside_town, "lie in another town"),
+                           ("village_points_outside_dongguan", outside_city, "lie outside every town of the study")):
+        if hit:
+            counts[key] = len(hit)
+            ex = merged.loc[hit, "code"].head(5).tolist()
+            warnings.warn(f"{path}: {len(hit)} village points {text} (more than {TOWN_TOLERANCE_M:.0f} m outside "
+                          f"their code's town; e.g. {ex}, {label}s {merged.loc[hit, '_line'].tolist()[:10]}); those "
+                          "villages get status no_data with the reason. Fix: check their coordinates and CRS",
+                          stacklevel=3)
