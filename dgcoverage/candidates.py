@@ -115,7 +115,7 @@ def gap_candidates(study: Study, uncovered: np.ndarray, min_spacing_m: float,
                          "lon": lon, "lat": lat, "node": sel, "snap_m": 0.0, "weight": np.round(smooth[keep], 1)})
 
 
-def file_candidates(study: Study, path: str | Path, crs: str = "gcj02") -> pd.DataFrame:
+def file_candidates(study: Study, path: str | Path, crs: str | None = None) -> pd.DataFrame:
     """Possible sites from a CSV/XLSX/GeoJSON file (lon/lat in ``crs``), snapped to the network."""
     from .pipeline import _proj_points
     from .access import snap_points
@@ -175,7 +175,7 @@ def _assign_towns(study: Study, lon: np.ndarray, lat: np.ndarray, max_m: float =
 
 
 def build_candidates(study: Study, base: CircleResult, *, gaps: bool = True, path: str | Path | None = None,
-                     crs: str = "gcj02", road_classes: list[str] | None = None, min_spacing_m: float | None = None,
+                     crs: str | None = None, road_classes: list[str] | None = None, min_spacing_m: float | None = None,
                      max_candidates: int = 5000) -> CandidateSet:
     """Collect candidates from the chosen sources, reject unusable ones (counted) and attach towns."""
     parts: list[pd.DataFrame] = []
@@ -491,7 +491,7 @@ def write_sites(result: SitingResult, circle_id: str, out_dir: str | Path) -> Pa
     XLSX stores it as string cells (:mod:`dgcoverage.io`).  Numbers are written with fixed decimals
     (coordinates 7, everything else 6), never ``%g``.
     """
-    from .io import guard_workbook
+    from .io import guard_workbook, xlsx_frame
 
     d = Path(out_dir) / circle_id
     d.mkdir(parents=True, exist_ok=True)
@@ -500,7 +500,7 @@ def write_sites(result: SitingResult, circle_id: str, out_dir: str | Path) -> Pa
     write_csv(bilingual(t), d / "candidates.csv", decimals={"lon": 7, "lat": 7, "lon_gcj02": 7, "lat_gcj02": 7})
     with atomic_path(d / "candidates.xlsx") as tmp:
         with pd.ExcelWriter(tmp, engine="openpyxl") as xw:
-            bilingual(t).to_excel(xw, index=False, sheet_name="candidates")
+            xlsx_frame(bilingual(t)).to_excel(xw, index=False, sheet_name="candidates")
             note = pd.DataFrame({"key": ["circle", "listed_solution", "synthetic", "note"],
                                  "value": [circle_id, result.summary["listed_solution"], result.summary["synthetic"],
                                            _note(result.summary["synthetic"])]})

@@ -22,6 +22,8 @@ MODES = ("walk", "bicycle", "drive")
 CIRCLE_IDS = ("elderly_care_15", "fitness_15", "legal_aid_30", "culture_sports_10")
 #: Circle ids name output folders and files: nothing else is allowed in them.
 CIRCLE_ID_RE = re.compile(r"[a-z0-9_]+")
+#: Ids that would collide with other outputs (maps/index.html, <out>/maps/, report.*).
+RESERVED_IDS = frozenset({"index", "maps", "report"})
 #: OSM network type (OSMnx ``network_type``) that matches each travel mode.
 NETWORK_TYPE_FOR_MODE = {"walk": "walk", "bicycle": "bike", "drive": "drive"}
 
@@ -131,6 +133,9 @@ def load_config(path: str | Path | None = None) -> tuple[dict[str, Circle], Sett
         raise ConfigError(f"{path}: no [circles.<id>] tables found")
     circles: dict[str, Circle] = {}
     for cid, body in circles_raw.items():
+        if str(cid) in RESERVED_IDS:
+            raise ConfigError(f"{path}: circle id {cid!r} is reserved: it names another output "
+                              f"({', '.join(sorted(RESERVED_IDS))}); choose another id")
         if not CIRCLE_ID_RE.fullmatch(str(cid)):
             raise ConfigError(f"{path}: circle id {cid!r} is not allowed: ids name output folders and files, so they "
                               "must match ^[a-z0-9_]+$ (lower-case letters, digits, underscore), e.g. fitness_15")
@@ -209,6 +214,11 @@ def _text(body: dict[str, Any], key: str, where: str, default: str | None = None
     value = body[key]
     if not isinstance(value, str):
         raise ConfigError(f"{where} {key} must be a string (in quotes), got {value!r}")
+    bad = sorted({f"U+{ord(ch):04X}" for ch in value if (ord(ch) < 32 and ch not in "\t\n") or 0x7F <= ord(ch) < 0xA0
+                  or 0x202A <= ord(ch) <= 0x202E or 0x2066 <= ord(ch) <= 0x2069})
+    if bad:
+        raise ConfigError(f"{where} {key} holds control or text-direction characters {bad}, which would garble "
+                          "tables and maps; delete them")
     return value
 
 

@@ -320,6 +320,29 @@ def sheet_title(name: Any, taken: Iterable[str] = ()) -> str:
     return s
 
 
+def xlsx_text(value: Any) -> Any:
+    """Text that an XLSX cell can hold: control characters XML forbids become U+FFFD (other values unchanged).
+
+    openpyxl refuses such characters (``IllegalCharacterError``), so a name with
+    a stray ``\\x01`` would otherwise stop the whole workbook from being written.
+    """
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    if isinstance(value, str):
+        return ILLEGAL_CHARACTERS_RE.sub("\ufffd", value)
+    return value
+
+
+def xlsx_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with :func:`xlsx_text` applied to every text cell and header."""
+    out = df.copy()
+    for c in out.columns:
+        if pd.api.types.is_object_dtype(out[c]) or pd.api.types.is_string_dtype(out[c]):
+            out[c] = out[c].map(xlsx_text)
+    out.columns = [xlsx_text(c) for c in out.columns]
+    return out
+
+
 def guard_workbook(wb: Workbook) -> Workbook:
     """Make every text cell of every sheet a string cell, never a formula or error value.
 

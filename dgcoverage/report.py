@@ -18,7 +18,7 @@ from openpyxl.chart import LineChart, Reference
 from openpyxl.styles import Font
 
 from .coverage import STATUS_ZH
-from .io import save_workbook, sheet_title, write_text
+from .io import save_workbook, sheet_title, write_text, xlsx_text
 
 if TYPE_CHECKING:  # pragma: no cover
     from .pipeline import CircleResult
@@ -52,7 +52,7 @@ def _safe(v: Any) -> Any:
         return None
     if hasattr(v, "item"):
         return v.item()
-    return v
+    return xlsx_text(v)
 
 
 def write_xlsx(results: Sequence[CircleResult], path: str | Path) -> Path:
@@ -82,7 +82,7 @@ def write_xlsx(results: Sequence[CircleResult], path: str | Path) -> Path:
     for r in results:
         c = r.circle
         ws = wb.create_sheet(sheet_title(c.id, wb.sheetnames))
-        ws.append([f"{c.name_zh} {c.name_en} ({c.minutes:g} min)" + ("  — 合成数据 SYNTHETIC DATA" if r.summary.get("synthetic") else "")])
+        ws.append([xlsx_text(f"{c.name_zh} {c.name_en} ({c.minutes:g} min)" + ("  — 合成数据 SYNTHETIC DATA" if r.summary.get("synthetic") else ""))])
         ws["A1"].font = Font(bold=True, size=12, color="B2182B" if r.summary.get("synthetic") else "000000")
         ws.append([h for _, h in COLUMNS])
         for cell in ws[2]:

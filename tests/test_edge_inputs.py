@@ -664,3 +664,32 @@ def test_pipeline_records_the_villages_crs_and_columns(small_city, tmp_path):
     assert "people_in_towns" in study.inputs["population"]
     assert abs(study.inputs["population"]["ratio_to_census"] - 1) < 0.01  # the demo raster sums to the census
     assert shapely.area(study.grid.footprint) > 0
+
+
+@pytest.mark.parametrize("cid", ["index", "maps", "report"])
+def test_reserved_circle_ids(tmp_path, cid):
+    p = tmp_path / "c.toml"
+    p.write_text(BASE.replace("[circles.x]", f"[circles.{cid}]"), encoding="utf-8")
+    with pytest.raises(ConfigError, match="reserved"):
+        load_config(p)
+
+
+@pytest.mark.parametrize("text", ["圈\\u0001", "圈\\u202e", "a\\u0085"])
+def test_config_text_with_control_characters(tmp_path, text):
+    p = tmp_path / "c.toml"
+    p.write_text(BASE.replace('name_zh = "圈"', f'name_zh = "{text}"'), encoding="utf-8")
+    with pytest.raises(ConfigError, match="name_zh holds control or text-direction characters"):
+        load_config(p)
+
+
+def test_xlsx_text_keeps_workbooks_writable(tmp_path):
+    from openpyxl import Workbook, load_workbook
+
+    from dgcoverage.io import save_workbook, xlsx_frame, xlsx_text
+
+    wb = Workbook()
+    wb.active.append([xlsx_text("坏\x01名\x1f字"), 3])
+    save_workbook(wb, tmp_path / "a.xlsx")
+    assert load_workbook(tmp_path / "a.xlsx").active["A1"].value == "坏\ufffd名\ufffd字"
+    df = xlsx_frame(pd.DataFrame({"n\x02": ["x\x03"], "v": [1.5]}))
+    assert df.columns.tolist() == ["n\ufffd", "v"] and df.iloc[0, 0] == "x\ufffd" and df.iloc[0, 1] == 1.5
