@@ -27,7 +27,7 @@ from scipy.sparse.csgraph import breadth_first_order, connected_components, dijk
 from scipy.spatial import cKDTree
 
 from .errors import EmptyInputError, NetworkError
-from .network import RoadNetwork
+from .roadnet import RoadNetwork
 
 OFF_NETWORK = -1
 

@@ -2,8 +2,8 @@
 
 Parsing a city-sized ``.osm.pbf`` takes far longer than loading the arrays it
 yields, so :func:`dgcoverage.network.network_from_file` keeps the parsed
-:class:`~dgcoverage.network.RoadNetwork` as a ``.npz`` (written by
-:func:`~dgcoverage.network.save_network`: plain arrays, no pickles).
+:class:`~dgcoverage.roadnet.RoadNetwork` as a ``.npz`` (written by
+:func:`~dgcoverage.roadnet.save_network`: plain arrays, no pickles).
 
 The cache key is the SHA-256 of
 
@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING
 from . import __version__
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .network import RoadNetwork
+    from .roadnet import RoadNetwork
 
 #: Bump when the stored layout or the parser's output changes without a version bump.
 CACHE_FORMAT = 1
@@ -155,7 +155,7 @@ def load_cached_network(key: str, directory: Path) -> RoadNetwork | None:
     Also sweeps orphaned temporary files from the cache (:func:`sweep_temp_files`).
     """
     from .errors import DgCoverageError
-    from .network import load_network
+    from .roadnet import load_network
 
     sweep_temp_files(directory)
     p = cache_path_for(key, directory)
@@ -176,7 +176,7 @@ def store_cached_network(net: RoadNetwork, key: str, directory: Path) -> Path | 
     The entry is written in this process's staging folder ``.tmp-<pid>-<random>-<host>/``
     and renamed into place; orphaned temporary files are swept first.
     """
-    from .network import RoadNetwork, save_network
+    from .roadnet import RoadNetwork, save_network
 
     copy = RoadNetwork(net.node_id, net.lon, net.lat, net.u, net.v, net.length_m, net.name, net.highway,
                        {**net.meta, "cache_key": key})

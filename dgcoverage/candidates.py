@@ -42,7 +42,7 @@ import shapely
 from scipy.spatial import cKDTree
 
 from . import siting
-from .access import REACHED
+from .access import REACHED, project_lonlat
 from .coords import from_wgs84
 from .coverage import bilingual
 from .errors import EmptyInputError, NetworkError
@@ -51,7 +51,7 @@ from .io import atomic_path, write_csv, write_json, write_text
 
 if TYPE_CHECKING:  # pragma: no cover
     from .config import Circle
-    from .pipeline import CircleResult, Study
+    from .study import CircleResult, Study
 
 CANDIDATE_COLUMNS = ["site_id", "source", "name", "lon", "lat", "node", "snap_m"]
 
@@ -117,14 +117,12 @@ def gap_candidates(study: Study, uncovered: np.ndarray, min_spacing_m: float,
 
 def file_candidates(study: Study, path: str | Path, crs: str | None = None) -> pd.DataFrame:
     """Possible sites from a CSV/XLSX/GeoJSON file (lon/lat in ``crs``), snapped to the network."""
-    from .pipeline import _proj_points
     from .access import snap_points
-
     gdf = facilities_from_file(path, crs, bounds=study.bounds_wgs84)
     if len(gdf) == 0:
         raise EmptyInputError(f"{path}: no candidate site inside the study area. Fix: check the file's "
                               "coordinate system (--candidates-crs wgs84|gcj02|bd09).")
-    x, y = _proj_points(gdf.geometry, study.graph.crs)
+    x, y = project_lonlat(gdf.geometry.x.to_numpy(), gdf.geometry.y.to_numpy(), study.graph.crs)
     node, dist = snap_points(study.graph, x, y, study.settings.max_snap_m)
     return pd.DataFrame({"site_id": gdf["facility_id"].astype(str).to_numpy(), "source": "file",
                          "name": gdf["name"].astype(str).to_numpy(), "lon": gdf.geometry.x.to_numpy(),
@@ -150,8 +148,6 @@ def road_class_candidates(study: Study, classes: list[str]) -> pd.DataFrame:
 
 def _assign_towns(study: Study, lon: np.ndarray, lat: np.ndarray, max_m: float = 1000.0) -> np.ndarray:
     """Town row of each point: containing polygon, else nearest within ``max_m``; ``-1`` if none."""
-    from .pipeline import _proj_points
-    import geopandas as gpd
 
     towns = study.towns
     ok = towns["has_polygon"].to_numpy().astype(bool) & towns.geometry.notna().to_numpy()
@@ -160,7 +156,7 @@ def _assign_towns(study: Study, lon: np.ndarray, lat: np.ndarray, max_m: float =
     if idx.size == 0 or lon.size == 0:
         return out
     polys = towns.geometry.iloc[idx].to_crs(study.graph.crs).to_numpy()
-    x, y = _proj_points(gpd.GeoSeries(gpd.points_from_xy(lon, lat), crs=4326), study.graph.crs)
+    x, y = project_lonlat(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float), study.graph.crs)
     pts = shapely.points(x, y)
     tree = shapely.STRtree(polys)
     pi, gi = tree.query(pts, predicate="intersects")

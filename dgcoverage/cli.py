@@ -12,8 +12,8 @@ import sys
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 from .config import NETWORK_TYPE_FOR_MODE, load_config
 from .errors import DgCoverageError
@@ -179,9 +179,10 @@ def _build_demo(args: argparse.Namespace) -> int:
 
 
 def _load_study(args: argparse.Namespace, settings: Any, t0: float, network_type: str = "walk") -> Any:
-    """Load the study the options describe, saying what was loaded."""
+    """Load the study the options describe, saying what was loaded (building the embedded default if needed)."""
     from .pipeline import load_study
 
+    _ensure_demo(args)
     print("loading network, population and villages ...", flush=True)
     study = load_study(args.network, args.population, args.villages, args.villages_crs, args.data_dir,
                        network_type, settings, population_band=args.band, villages_sheet=args.villages_sheet,
@@ -194,6 +195,19 @@ def _load_study(args: argparse.Namespace, settings: Any, t0: float, network_type
         if line:
             print(f"  {line}", flush=True)
     return study
+
+
+def _ensure_demo(args: argparse.Namespace) -> None:
+    """Build the embedded default when an input is left to it and it has not been built yet."""
+    from .embedded import DemoPaths
+
+    uses_demo = args.network is None or args.population is None or args.villages is None or args.facilities is None
+    if uses_demo and not DemoPaths(args.data_dir).built:
+        from .synthetic import build_demo
+
+        print(f"building the embedded default dataset in {args.data_dir} (SYNTHETIC roads, people and facilities; "
+              "a few seconds) ...", flush=True)
+        build_demo(args.data_dir)
 
 
 def describe_input(key: str, rec: dict[str, Any]) -> str:
@@ -285,11 +299,11 @@ def run_from_args(args: argparse.Namespace, circle_ids: Sequence[str] | None = N
             study = _load_study(args, settings, t0, network_type)
             counts.update(study.warnings)
             for circle in tqdm(group, desc="circles", unit="circle", disable=len(group) == 1):
-                fac, rec, syn = load_facilities(study, circle, args.facilities, args.facilities_crs, args.data_dir,
-                                                sheet=args.sheet, lon_col=args.lon_col, lat_col=args.lat_col)
+                fac = load_facilities(study, circle, args.facilities, args.facilities_crs, args.data_dir,
+                                      sheet=args.sheet, lon_col=args.lon_col, lat_col=args.lat_col)
                 if args.facilities is not None:
-                    tqdm.write(f"  {describe_input('facilities', rec)}")
-                res = run_circle(study, circle, fac, facilities_input=rec, facilities_synthetic=syn)
+                    tqdm.write(f"  {describe_input('facilities', fac.attrs['input_record'])}")
+                res = run_circle(study, circle, fac)
                 write_circle(res, stage)
                 for name in ("candidates.csv", "candidates.xlsx", "candidates.geojson", "siting_summary.json"):
                     outset.remove(out / circle.id / name)  # made against the previous measurement: stale now
@@ -346,9 +360,9 @@ def site_from_args(args: argparse.Namespace, circle_id: str | None = None) -> in
         stage = outset.stage(out)
         network_type = next(iter(_network_groups(args, [circle])))
         study = _load_study(args, settings, t0, network_type)
-        fac, rec, syn = load_facilities(study, circle, args.facilities, args.facilities_crs, args.data_dir,
-                                        sheet=args.sheet, lon_col=args.lon_col, lat_col=args.lat_col)
-        base = run_circle(study, circle, fac, facilities_input=rec, facilities_synthetic=syn)
+        fac = load_facilities(study, circle, args.facilities, args.facilities_crs, args.data_dir,
+                              sheet=args.sheet, lon_col=args.lon_col, lat_col=args.lat_col)
+        base = run_circle(study, circle, fac)
         print(f"  {len(fac):,} existing facilities cover "
               f"{base.summary['results']['covered_share']:.1%} of people ({time.perf_counter() - t0:.1f} s)", flush=True)
         road = args.road_class.split(",") if args.road_class else None

@@ -146,6 +146,69 @@ def facilities_from_file(path: str | Path, crs: str | None = None, *,
     return out
 
 
+def facilities_from_frame(gdf: gpd.GeoDataFrame, crs: str | None = None, *,
+                          bounds: tuple[float, float, float, float] | None = None,
+                          source: str = "facilities GeoDataFrame") -> gpd.GeoDataFrame:
+    """Facilities from a GeoDataFrame already in memory (points, or areas replaced by a point inside them).
+
+    Parameters
+    ----------
+    gdf
+        Facilities with a CRS.  Columns named like the table headers
+        (``name``/名称, ``kind``/类型, ``address``/地址, ``facility_id``/编号)
+        are kept.
+    crs
+        ``gcj02`` or ``bd09`` when EPSG:4326 coordinates are really
+        Gaode/Baidu degrees; ``None`` or ``wgs84`` takes the CRS as given.
+    bounds
+        Optional WGS84 bounds; facilities outside are dropped and counted.
+    source
+        Name used in messages and in the ``source`` column.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        As :func:`facilities_from_file`.
+    """
+    from .coords import canonical_crs
+    from .errors import CRSError
+
+    if not isinstance(gdf, gpd.GeoDataFrame):
+        raise TypeError(f"facilities must be a GeoDataFrame, not {type(gdf)}")
+    if gdf.empty:
+        raise EmptyInputError(f"{source}: holds no facilities. Fix: pass at least one facility.")
+    if gdf.crs is None:
+        raise CRSError(f"{source}: the GeoDataFrame has no CRS. Fix: set one (gdf.set_crs(4326)).")
+    declared = "wgs84" if crs is None else canonical_crs(crs)
+    g = gdf.to_crs(4326)
+    counts: dict[str, int] = {}
+    nogeom = (g.geometry.isna() | g.geometry.is_empty).to_numpy()
+    if nogeom.all():
+        raise ColumnError(None, f"{source}: no facility has a geometry.", "give the facilities their locations.")
+    if nogeom.any():
+        counts["facility_rows_no_geometry"] = int(nogeom.sum())
+        warnings.warn(f"{source}: {int(nogeom.sum())} rows without geometry dropped", stacklevel=2)
+        g = g[~nogeom].reset_index(drop=True)
+    pts = g.geometry.representative_point()
+    lon, lat = to_wgs84(pts.x.to_numpy(), pts.y.to_numpy(), declared)
+    df = pd.DataFrame(g.drop(columns="geometry"))
+    cols = resolve_columns(df, FACILITY_ALIASES, path=source)
+
+    def text(key: str) -> np.ndarray:
+        if key not in cols:
+            return np.array([""] * len(df), dtype=object)
+        return df[cols[key]].fillna("").astype(str).str.strip().to_numpy()
+
+    ids = text("facility_id") if "facility_id" in cols else np.array([f"row:{i}" for i in range(len(df))], dtype=object)
+    out = gpd.GeoDataFrame({"facility_id": ids, "name": text("name"), "kind": text("kind"), "address": text("address"),
+                            "source": source}, geometry=gpd.points_from_xy(lon, lat), crs=4326)
+    out = finish_facilities(out, counts, bounds, source)
+    out.attrs["declared_crs"] = declared
+    out.attrs["input"] = {"crs": declared, "crs_source": "declared" if crs is not None else "GeoDataFrame CRS",
+                          "coordinates": "geometry"}
+    return out
+
+
 def finish_facilities(gdf: gpd.GeoDataFrame, counts: dict[str, int], bounds: tuple[float, float, float, float] | None,
                       source: str) -> gpd.GeoDataFrame:
     """Drop facilities outside ``bounds`` and exact duplicates (same name, same place), counting both."""

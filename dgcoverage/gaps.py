@@ -27,7 +27,7 @@ from .access import BEYOND_LIMIT, OFF_NET, REACHED, UNREACHABLE
 from .io import atomic_path
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .pipeline import CircleResult, Study
+    from .study import CircleResult, Study
 
 #: Segments per quarter circle for buffers (areas within 0.7 % of true circles).
 QUAD_SEGS = 8

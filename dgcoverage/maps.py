@@ -49,7 +49,7 @@ from .coverage import STATUS_ZH, STATUSES
 from .io import unguard_text, write_text
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .pipeline import CircleResult, Study
+    from .study import CircleResult, Study
 
 VENDOR = Path(__file__).parent / "data" / "vendor" / "leaflet-1.9.4"
 SIMPLIFY_M = 20.0

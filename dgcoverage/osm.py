@@ -7,7 +7,7 @@ with pyosmium, so no Overpass server and no internet is needed.
     Keeps the ways that pass OSMnx's own Overpass filter for the requested
     network type (the filter string is taken from OSMnx and evaluated here,
     so the way selection equals OSMnx's) and builds an *unsimplified*
-    :class:`~dgcoverage.network.RoadNetwork`: one directed edge per pair of
+    :class:`~dgcoverage.roadnet.RoadNetwork`: one directed edge per pair of
     consecutive way nodes, oneway tags handled like OSMnx does.
 :func:`facilities_from_osm_file`
     Collects nodes, ways and multipolygon/boundary relations by tag or by a
@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 import numpy as np
 
 from .errors import ConfigError, EmptyInputError, InputFileError, InputNotFoundError, NetworkError
-from .network import RoadNetwork, haversine_m
+from .roadnet import RoadNetwork, haversine_m
 
 if TYPE_CHECKING:  # pragma: no cover
     import geopandas as gpd

@@ -1,9 +1,10 @@
 """Run a service circle end to end: load inputs once, measure access, tabulate, write.
 
 ``load_study`` reads the network, population, towns and villages (embedded
-default or user files) and snaps the demand cells and village centres;
+default, user files or objects in memory) and snaps the demand cells and
+village centres; ``load_facilities`` reads a circle's facilities;
 ``run_circle`` measures one circle against a facility set; ``write_circle``
-writes its tables.  The CLI and the scripts only call these.
+writes its tables.  The command line and the scripts only call these.
 """
 
 from __future__ import annotations
@@ -11,14 +12,14 @@ from __future__ import annotations
 import json
 import time
 import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from pyproj import CRS
 
 from . import __version__
 from .access import (
@@ -27,18 +28,22 @@ from .access import (
     access_graph_from_network,
     classify_points,
     point_times,
+    project_lonlat,
     snap_points,
     times_to_nearest_facility,
 )
-from .config import Circle, Settings
+from .config import Circle, Settings, validate_settings
+from .coords import to_wgs84
 from .coverage import bilingual, bilingual_name, table_for_output, town_table, village_table
-from .errors import DataMismatchError, EmptyInputError, InputNotFoundError
-from .facilities import facilities_from_file, facilities_from_osm
+from .embedded import SYNTHETIC_NOTE, SYNTHETIC_NOTE_ZH, DemoPaths, demo_paths
+from .errors import ColumnError, CRSError, DataMismatchError, EmptyInputError, InputFileError, InputNotFoundError
+from .facilities import facilities_from_file, facilities_from_frame, facilities_from_osm
 from .io import file_sha256, write_csv, write_json
-from .network import RoadNetwork, check_network_covers, network_from_file
+from .network import network_from_file, network_from_graph
 from .population import PopulationGrid, population_from_raster
 from .quality import component_summary, facility_report, facility_table, gcj02_suspicion, package_versions
-from .synthetic import SYNTHETIC_NOTE, SYNTHETIC_NOTE_ZH, DemoPaths
+from .roadnet import RoadNetwork, check_network_covers
+from .study import CircleResult, CircleSummary, Study
 from .villages import (
     analysis_crs,
     attach_villages_to_list,
@@ -48,43 +53,13 @@ from .villages import (
     village_points_from_file,
 )
 
+if TYPE_CHECKING:  # pragma: no cover
+    import networkx as nx
+
 DEFAULT_DATA_DIR = Path("data/raw")
 DEFAULT_OUT_DIR = Path("data/processed")
 #: A population total further than this from the census total of the study's towns is warned and recorded.
 CENSUS_TOLERANCE = 0.30
-
-
-@dataclass
-class Study:
-    """Everything a circle run needs, loaded and snapped once.
-
-    Cell arrays (``cell_*``) describe populated 100 m cells; village arrays
-    follow the rows of ``villages``.
-    """
-
-    net: RoadNetwork
-    graph: AccessGraph
-    grid: PopulationGrid
-    towns: gpd.GeoDataFrame
-    villages: gpd.GeoDataFrame
-    cell_x: np.ndarray
-    cell_y: np.ndarray
-    cell_pop: np.ndarray
-    cell_village: np.ndarray
-    cell_node: np.ndarray
-    cell_snap_m: np.ndarray
-    centre_node: np.ndarray
-    centre_snap_m: np.ndarray
-    synthetic: bool
-    inputs: dict[str, Any] = field(default_factory=dict)
-    warnings: dict[str, int] = field(default_factory=dict)
-    settings: Settings = field(default_factory=Settings)
-
-    @property
-    def bounds_wgs84(self) -> tuple[float, float, float, float]:
-        """Study-area bounds (WGS84) padded by ~2 km, for dropping far-away facilities."""
-        b = self.towns[self.towns["has_polygon"]].total_bounds
-        return (b[0] - 0.02, b[1] - 0.02, b[2] + 0.02, b[3] + 0.02)
 
 
 def _input_record(path: Path | None, kind: str, **extra: Any) -> dict[str, Any]:
@@ -93,42 +68,39 @@ def _input_record(path: Path | None, kind: str, **extra: Any) -> dict[str, Any]:
     return {"kind": kind, "path": str(path), "sha256": file_sha256(path), **extra}
 
 
-def ensure_demo(data_dir: Path) -> DemoPaths:
-    """Return the embedded-default paths, building the dataset first if it is missing."""
-    paths = DemoPaths(Path(data_dir))
-    if not (paths.manifest.exists() and paths.network.exists() and paths.population.exists()):
-        from .synthetic import build_demo
-
-        print(f"[dgcoverage] building the embedded default dataset in {paths.root} (synthetic; a few seconds)")
-        build_demo(paths.root)
-    return paths
-
-
-def load_study(network: str | Path | None = None, population: str | Path | None = None,
-               villages: str | Path | None = None, villages_crs: str | None = None,
+def load_study(network: str | Path | RoadNetwork | nx.MultiDiGraph | None = None,
+               population: str | Path | PopulationGrid | None = None,
+               villages: str | Path | gpd.GeoDataFrame | None = None, villages_crs: str | None = None,
                data_dir: str | Path = DEFAULT_DATA_DIR, network_type: str = "walk",
                settings: Settings | None = None, towns: gpd.GeoDataFrame | None = None, *,
                population_band: int | None = None, villages_sheet: str | None = None,
                villages_lon_col: str | None = None, villages_lat_col: str | None = None) -> Study:
     """Load network, population, towns and villages and snap demand to the network.
 
-    Any argument left ``None`` comes from the embedded default in ``data_dir``
-    (built on first use).  If any synthetic input is used, the study is
+    Every input may be a file or an object already in memory.  Any input left
+    ``None`` comes from the embedded default in ``data_dir`` (built by
+    ``dgcoverage build-demo``); if any synthetic input is used, the study is
     marked synthetic.
 
     Parameters
     ----------
     network
-        ``.osm``/``.osm.pbf`` file or ``.npz`` saved network.
+        A :class:`~dgcoverage.roadnet.RoadNetwork`, an OSMnx ``MultiDiGraph``
+        (WGS84, edge ``length`` in metres), or a ``.osm``/``.osm.pbf``/``.npz`` file.
     population
-        Population GeoTIFF (any CRS; resampled to 100 m in UTM).
+        A :class:`~dgcoverage.population.PopulationGrid` in the analysis CRS
+        (UTM 49N for Dongguan), or a population GeoTIFF (any CRS; resampled to
+        100 m in the analysis CRS).
     villages
-        Village points (CSV/XLSX lon/lat or GeoJSON points; Voronoi areas are
-        built inside each town) or polygons (GeoJSON/GPKG 村界).
+        Village points or polygons as a GeoDataFrame (with ``code``, or
+        ``name`` and ``town_name``; any CRS), or a file: CSV/XLSX lon/lat or
+        GeoJSON points (Voronoi areas are built inside each town) or polygons
+        (村界).
     villages_crs
-        ``wgs84``, ``gcj02`` or ``bd09`` for village points given as lon/lat;
-        ``None``: the file's own declaration, the system its column names
-        state, else GCJ-02 for tables and WGS84 for GeoJSON.
+        ``wgs84``, ``gcj02`` or ``bd09`` for village coordinates; ``None``:
+        the file's own declaration, the system its column names state, else
+        GCJ-02 for tables and WGS84 for GeoJSON.  For a GeoDataFrame in
+        EPSG:4326 holding GCJ-02 or BD-09 degrees, say so here.
     data_dir
         Folder of the embedded default.
     network_type
@@ -148,68 +120,44 @@ def load_study(network: str | Path | None = None, population: str | Path | None 
     Study
     """
     settings = settings or Settings()
-    data_dir = Path(data_dir)
+    validate_settings(settings)
     synthetic_parts: list[str] = []
     inputs: dict[str, Any] = {}
     counts: dict[str, int] = {}
-    demo = None
-    if network is None or population is None or villages is None:
-        demo = ensure_demo(data_dir)
-        manifest = json.loads(demo.manifest.read_text(encoding="utf-8"))
-    # towns
-    if towns is None:
-        if demo is not None and demo.towns.exists():
-            towns = gpd.read_file(demo.towns)
-            towns["town_code"] = towns["town_code"].astype(str)
-            inputs["towns"] = _input_record(demo.towns, "towns (real GeoAtlas boundaries, GCJ-02 -> WGS84)")
-        else:
-            towns = dongguan_towns()
-            inputs["towns"] = _input_record(None, "towns (embedded real GeoAtlas boundaries, GCJ-02 -> WGS84)")
-    towns = towns.sort_values("town_code").reset_index(drop=True)
-    # network
-    if network is None:
-        net = network_from_file(demo.network)
-        synthetic_parts.append("network")
-        inputs["network"] = _input_record(demo.network, "network (SYNTHETIC)")
-    else:
-        net = network_from_file(network, network_type=network_type)
-        inputs["network"] = _input_record(Path(network), "network", network_type=network_type)
+    demo = demo_paths(data_dir) if network is None or population is None or villages is None else None
+    towns = _study_towns(towns, demo, inputs)
+    net = _study_network(network, demo, network_type, inputs, synthetic_parts)
     check_network_covers(net, tuple(towns[towns["has_polygon"]].total_bounds))
     if net.meta.get("edges_shorter_than_chord"):
         counts["network_edges_shorter_than_straight_line"] = int(net.meta["edges_shorter_than_chord"])
     graph = access_graph_from_network(net, 1.0, crs=analysis_crs(net.lon, net.lat))
-    # population
-    pop_path = demo.population if population is None else Path(population)
-    if population is None:
-        synthetic_parts.append("population")
-    b = towns[towns["has_polygon"]].to_crs(graph.crs).total_bounds
-    grid = population_from_raster(pop_path, graph.crs, bounds=(b[0] - 1000, b[1] - 1000, b[2] + 1000, b[3] + 1000),
-                                  band=population_band)
+    grid, pop_source = _study_population(population, demo, towns, graph.crs, population_band, inputs,
+                                         synthetic_parts)
     counts.update(grid.warnings)
-    inputs["population"] = _input_record(pop_path, "population raster" + (" (SYNTHETIC)" if population is None else ""),
-                                         total=round(grid.total, 1), band=grid.meta.get("band"))
-    # villages: official list restricted to the towns in the study
     official = dongguan_villages()
     official = official[official["town_code"].isin(set(towns["town_code"]))].reset_index(drop=True)
     if len(official) == 0:
         raise DataMismatchError("no village of the official list belongs to the study's towns. Fix: pass Dongguan "
                                 "town boundaries with NBS town codes (town_code column).")
     if villages is None:
-        vpath, vcrs, vopts = demo.villages, "gcj02", {}
         synthetic_parts.append("village locations")
+        vgdf, vcounts, vrecord = _villages_with_areas(demo.villages, "gcj02", official, towns)
+        inputs["villages"] = _input_record(demo.villages, "villages (SYNTHETIC points)", **vrecord)
+    elif isinstance(villages, gpd.GeoDataFrame):
+        vgdf, vcounts, vrecord = _villages_from_frame(villages, villages_crs, official, towns, "villages GeoDataFrame")
+        inputs["villages"] = {"kind": "villages (GeoDataFrame)", **vrecord}
     else:
-        vpath, vcrs = Path(villages), villages_crs
-        vopts = {"sheet": villages_sheet, "lon_col": villages_lon_col, "lat_col": villages_lat_col}
-    vgdf, vcounts, vrecord = _villages_with_areas(vpath, vcrs, official, towns, **vopts)
+        vgdf, vcounts, vrecord = _villages_with_areas(Path(villages), villages_crs, official, towns,
+                                                      sheet=villages_sheet, lon_col=villages_lon_col,
+                                                      lat_col=villages_lat_col)
+        inputs["villages"] = _input_record(Path(villages), "villages", **vrecord)
     counts.update(vcounts)
-    inputs["villages"] = _input_record(vpath, "villages" + (" (SYNTHETIC points)" if villages is None else ""),
-                                       **vrecord)
     _mark_outside_raster(vgdf, grid, graph.crs, counts)
     # cells
     _, _, cx, cy, cpop = grid.cells()
     in_towns = _people_in_towns(towns, cx, cy, cpop, graph.crs)
     inputs["population"].update(people_in_towns=round(in_towns, 1),
-                                **_population_checks(grid, towns, graph.crs, pop_path, counts, in_towns))
+                                **_population_checks(grid, towns, graph.crs, pop_source, counts, in_towns))
     cell_village, n_multi = _assign_points(vgdf, cx, cy, graph.crs)
     if n_multi:
         counts["cells_in_overlapping_villages"] = n_multi
@@ -218,19 +166,84 @@ def load_study(network: str | Path | None = None, population: str | Path | None 
         counts["population_outside_villages"] = int(round(cpop[outside].sum()))
     cell_node, cell_snap = snap_points(graph, cx, cy, settings.max_snap_m)
     counts["cells_off_network"] = int((cell_node < 0).sum())
-    cen = vgdf["centre"].to_crs(graph.crs)
-    has = ~cen.is_empty & cen.notna()
-    centre_node = np.full(len(vgdf), -1, dtype=np.int64)
-    centre_snap = np.full(len(vgdf), np.inf)
-    if has.any():
-        centre_node[has.to_numpy()], centre_snap[has.to_numpy()] = snap_points(
-            graph, cen[has].x.to_numpy(), cen[has].y.to_numpy(), settings.max_snap_m)
+    centre_node, centre_snap = _snap_centres(vgdf, graph, settings.max_snap_m)
     synthetic = bool(synthetic_parts) or bool(net.meta.get("synthetic"))
     if demo is not None:
+        manifest = json.loads(demo.manifest.read_text(encoding="utf-8"))
         inputs["embedded_default"] = {"manifest": str(demo.manifest), "seed": manifest.get("seed"),
                                       "scale": manifest.get("scale"), "synthetic_parts": synthetic_parts}
     return Study(net, graph, grid, towns, vgdf, cx, cy, cpop, cell_village, cell_node, cell_snap,
                  centre_node, centre_snap, synthetic, inputs, counts, settings)
+
+
+def _study_towns(towns: gpd.GeoDataFrame | None, demo: DemoPaths | None, inputs: dict[str, Any]) -> gpd.GeoDataFrame:
+    if towns is None:
+        if demo is not None and demo.towns.exists():
+            towns = gpd.read_file(demo.towns)
+            towns["town_code"] = towns["town_code"].astype(str)
+            inputs["towns"] = _input_record(demo.towns, "towns (real GeoAtlas boundaries, GCJ-02 -> WGS84)")
+        else:
+            towns = dongguan_towns()
+            inputs["towns"] = _input_record(None, "towns (embedded real GeoAtlas boundaries, GCJ-02 -> WGS84)")
+    else:
+        inputs["towns"] = {"kind": "towns (GeoDataFrame)"}
+    return towns.sort_values("town_code").reset_index(drop=True)
+
+
+def _study_network(network: Any, demo: DemoPaths | None, network_type: str, inputs: dict[str, Any],
+                   synthetic_parts: list[str]) -> RoadNetwork:
+    if network is None:
+        synthetic_parts.append("network")
+        inputs["network"] = _input_record(demo.network, "network (SYNTHETIC)")
+        return network_from_file(demo.network)
+    if isinstance(network, RoadNetwork):
+        inputs["network"] = {"kind": "network (RoadNetwork)", "fingerprint": network.fingerprint(),
+                             "source": network.meta.get("source")}
+        return network
+    if hasattr(network, "nodes") and hasattr(network, "edges") and hasattr(network, "graph"):  # an OSMnx graph
+        net = network_from_graph(network, meta={"source": "networkx graph", "synthetic": False})
+        inputs["network"] = {"kind": "network (networkx MultiDiGraph)", "fingerprint": net.fingerprint()}
+        return net
+    if not isinstance(network, (str, Path)):
+        raise TypeError(f"network must be a RoadNetwork, an OSMnx MultiDiGraph or a file path, not {type(network)}")
+    inputs["network"] = _input_record(Path(network), "network", network_type=network_type)
+    return network_from_file(network, network_type=network_type)
+
+
+def _study_population(population: Any, demo: DemoPaths | None, towns: gpd.GeoDataFrame, crs: Any,
+                      band: int | None, inputs: dict[str, Any],
+                      synthetic_parts: list[str]) -> tuple[PopulationGrid, str | Path]:
+    if isinstance(population, PopulationGrid):
+        if CRS.from_user_input(population.crs) != CRS.from_user_input(crs):
+            raise CRSError(f"the PopulationGrid is in {CRS.from_user_input(population.crs).to_string()} but the "
+                           f"study's analysis CRS is {CRS.from_user_input(crs).to_string()}. Fix: pass the raster "
+                           "file instead (it is resampled onto the analysis grid), or build the grid in that CRS.")
+        inputs["population"] = {"kind": "population (PopulationGrid)", "total": round(population.total, 1),
+                                "source": population.source}
+        return population, population.source or "PopulationGrid"
+    if population is None:
+        synthetic_parts.append("population")
+        path = demo.population
+    elif isinstance(population, (str, Path)):
+        path = Path(population)
+    else:
+        raise TypeError(f"population must be a PopulationGrid or a raster path, not {type(population)}")
+    b = towns[towns["has_polygon"]].to_crs(crs).total_bounds
+    grid = population_from_raster(path, crs, bounds=(b[0] - 1000, b[1] - 1000, b[2] + 1000, b[3] + 1000), band=band)
+    inputs["population"] = _input_record(path, "population raster" + (" (SYNTHETIC)" if population is None else ""),
+                                         total=round(grid.total, 1), band=grid.meta.get("band"))
+    return grid, path
+
+
+def _snap_centres(vgdf: gpd.GeoDataFrame, graph: AccessGraph, max_snap_m: float) -> tuple[np.ndarray, np.ndarray]:
+    """Nearest node and snap distance of every village centre (``-1``/``inf`` where there is none)."""
+    cen = vgdf["centre"].to_crs(graph.crs)
+    has = (~cen.is_empty & cen.notna()).to_numpy()
+    node = np.full(len(vgdf), -1, dtype=np.int64)
+    dist = np.full(len(vgdf), np.inf)
+    if has.any():
+        node[has], dist[has] = snap_points(graph, cen[has].x.to_numpy(), cen[has].y.to_numpy(), max_snap_m)
+    return node, dist
 
 
 def _villages_with_areas(path: Path, crs: str | None, official: pd.DataFrame, towns: gpd.GeoDataFrame, *,
@@ -243,35 +256,79 @@ def _villages_with_areas(path: Path, crs: str | None, official: pd.DataFrame, to
     if not path.exists():
         raise InputNotFoundError(path, "village file")
     if path.suffix.lower() in (".geojson", ".json", ".gpkg", ".shp"):
-        from .villages import _read_vector
+        from .tables import vector_crs
+        from .villages import read_vector
 
-        g = _read_vector(path)
-        polygonal = g.geom_type.isin(["Polygon", "MultiPolygon"])
-        if polygonal.all():
-            from .tables import resolve_columns, vector_crs
-            from .villages import VILLAGE_ALIASES
-
-            cols = resolve_columns(pd.DataFrame(g.drop(columns="geometry")),
-                                   {k: VILLAGE_ALIASES[k] for k in ("code", "name", "town_name")}, path=path)
+        g = read_vector(path)
+        if g.geom_type.isin(["Polygon", "MultiPolygon"]).all():
             g, used, source, ignored = vector_crs(path, g, crs, "--villages-crs")
-            if used != "wgs84":
-                from .coords import transform_geometry
-
-                g = g.set_geometry(gpd.GeoSeries(transform_geometry(g.geometry.to_numpy(), used, "wgs84"), crs=4326))
-            pts = gpd.GeoDataFrame({k: g[v].astype(str) for k, v in cols.items()}, geometry=g.geometry.to_numpy(),
-                                   crs=4326)
-            pts["line"] = np.arange(len(pts))
-            pts.attrs["row_label"] = "feature"
-            merged, counts = attach_villages_to_list(pts, official, path, towns=towns)
+            merged, counts, record = _village_polygons(g, used, official, towns, path)
             if ignored:
                 counts["villages_crs_option_ignored"] = 1
-            merged["centre"] = gpd.GeoSeries([None if p is None else p.representative_point() for p in merged.geometry], crs=4326)
-            merged["has_area"] = merged.geometry.notna() & ~merged.geometry.is_empty
-            return _tidy(merged), counts, {"crs": used, "crs_source": source, "coordinates": "polygons"}
+            return merged, counts, {**record, "crs": used, "crs_source": source}
     pts = village_points_from_file(path, crs, expected_bounds=tuple(towns[towns["has_polygon"]].total_bounds),
                                    sheet=sheet, lon_col=lon_col, lat_col=lat_col)
+    return _village_points(pts, official, towns, path)
+
+
+def _villages_from_frame(g: gpd.GeoDataFrame, crs: str | None, official: pd.DataFrame, towns: gpd.GeoDataFrame,
+                         source: str) -> tuple[gpd.GeoDataFrame, dict[str, int], dict[str, Any]]:
+    """The same as :func:`_villages_with_areas` for villages already in a GeoDataFrame."""
+    from .coords import canonical_crs
+
+    if g.empty:
+        raise EmptyInputError(f"{source}: holds no villages. Fix: pass village points or polygons.")
+    if g.crs is None:
+        raise CRSError(f"{source}: the GeoDataFrame has no CRS. Fix: set one (gdf.set_crs(4326)).")
+    g = g.to_crs(4326)
+    used = "wgs84" if crs is None else canonical_crs(crs)
+    record = {"crs": used, "crs_source": "declared" if crs is not None else "GeoDataFrame CRS"}
+    if g.geom_type.isin(["Polygon", "MultiPolygon"]).all():
+        merged, counts, rec = _village_polygons(g, used, official, towns, source)
+        return merged, counts, {**rec, **record}
+    if not (g.geom_type == "Point").all():
+        raise InputFileError(None, f"{source}: villages must be all points or all polygons.",
+                             "pass points (one per 村/社区) or polygons (村界), not both.")
+    from .tables import resolve_columns
+    from .villages import VILLAGE_ALIASES
+
+    cols = resolve_columns(pd.DataFrame(g.drop(columns="geometry")), VILLAGE_ALIASES, path=source)
+    if "code" not in cols and "name" not in cols:
+        raise ColumnError(source, "no village code or name column.", "add a 'code' (12-digit NBS) or 'name' column.")
+    lon, lat = to_wgs84(g.geometry.x.to_numpy(), g.geometry.y.to_numpy(), used)
+    pts = gpd.GeoDataFrame({k: g[v].astype(str).str.strip() for k, v in cols.items()},
+                           geometry=gpd.points_from_xy(lon, lat), crs=4326)
+    pts["line"] = np.arange(len(pts))
+    pts.attrs["row_label"] = "row"
+    merged, counts, rec = _village_points(pts, official, towns, source)
+    return merged, counts, {**rec, **record}
+
+
+def _village_polygons(g: gpd.GeoDataFrame, crs: str, official: pd.DataFrame, towns: gpd.GeoDataFrame,
+                      source: Any) -> tuple[gpd.GeoDataFrame, dict[str, int], dict[str, Any]]:
+    from .tables import resolve_columns
+    from .villages import VILLAGE_ALIASES
+
+    cols = resolve_columns(pd.DataFrame(g.drop(columns="geometry")),
+                           {k: VILLAGE_ALIASES[k] for k in ("code", "name", "town_name")}, path=source)
+    if crs != "wgs84":
+        from .coords import transform_geometry
+
+        g = g.set_geometry(gpd.GeoSeries(transform_geometry(g.geometry.to_numpy(), crs, "wgs84"), crs=4326))
+    pts = gpd.GeoDataFrame({k: g[v].astype(str) for k, v in cols.items()}, geometry=g.geometry.to_numpy(), crs=4326)
+    pts["line"] = np.arange(len(pts))
+    pts.attrs["row_label"] = "feature"
+    merged, counts = attach_villages_to_list(pts, official, source, towns=towns)
+    merged["centre"] = gpd.GeoSeries([None if p is None else p.representative_point() for p in merged.geometry],
+                                     crs=4326)
+    merged["has_area"] = merged.geometry.notna() & ~merged.geometry.is_empty
+    return _tidy(merged), counts, {"coordinates": "polygons"}
+
+
+def _village_points(pts: gpd.GeoDataFrame, official: pd.DataFrame, towns: gpd.GeoDataFrame,
+                    source: Any) -> tuple[gpd.GeoDataFrame, dict[str, int], dict[str, Any]]:
     point_warnings = dict(pts.attrs.get("warnings", {}))
-    merged, counts = attach_villages_to_list(pts, official, path, towns=towns)
+    merged, counts = attach_villages_to_list(pts, official, source, towns=towns)
     counts = {**point_warnings, **counts}
     located = merged[merged.geometry.notna()].copy()
     areas = village_areas_from_points(located, towns)
@@ -382,50 +439,57 @@ def _assign_points(vgdf: gpd.GeoDataFrame, x: np.ndarray, y: np.ndarray, crs: An
     return out, int((~first).sum())
 
 
-@dataclass
-class CircleResult:
-    """Outcome of one circle run."""
+def load_facilities(study: Study, circle: Circle, source: str | Path | gpd.GeoDataFrame | None = None,
+                    crs: str | None = None, data_dir: str | Path = DEFAULT_DATA_DIR, *, sheet: str | None = None,
+                    lon_col: str | None = None, lat_col: str | None = None) -> gpd.GeoDataFrame:
+    """Facilities for a circle, kept to the study area and checked.
 
-    circle: Circle
-    villages: pd.DataFrame
-    towns: pd.DataFrame
-    summary: dict[str, Any]
-    cell_time_s: np.ndarray
-    cell_class: np.ndarray
-    facilities: gpd.GeoDataFrame
-    facility_node: np.ndarray
-    node_time_s: np.ndarray | None = None  # seconds from each network node to its nearest facility (inf = beyond cap)
-
-
-def load_facilities(study: Study, circle: Circle, path: str | Path | None = None, crs: str | None = None,
-                    data_dir: str | Path = DEFAULT_DATA_DIR, *, sheet: str | None = None, lon_col: str | None = None,
-                    lat_col: str | None = None) -> tuple[gpd.GeoDataFrame, dict[str, Any], bool]:
-    """Facilities for a circle: a user file (CSV/XLSX/GeoJSON or OSM file) or the embedded synthetic set.
-
-    ``crs``, ``sheet``, ``lon_col`` and ``lat_col`` are passed to
-    :func:`~dgcoverage.facilities.facilities_from_file` (``crs=None``: not
-    declared; see there).  The input record says which system and columns were used.
+    Parameters
+    ----------
+    study
+        The loaded study (its extent drops far-away facilities, counted).
+    circle
+        The circle (its OSM tags and name keywords pick facilities from OSM files).
+    source
+        A GeoDataFrame of points (any CRS; ``crs`` says if EPSG:4326 degrees are
+        really GCJ-02/BD-09), a table (CSV/XLSX) or GeoJSON, an ``.osm``/``.osm.pbf``
+        file, or ``None`` for the embedded synthetic set.
+    crs, sheet, lon_col, lat_col
+        As in :func:`~dgcoverage.facilities.facilities_from_file` (``crs=None``:
+        not declared).
 
     Returns
     -------
-    facilities, input_record, synthetic
+    geopandas.GeoDataFrame
+        ``facility_id, name, kind, address, source, geometry`` (EPSG:4326);
+        ``attrs["warnings"]`` counts repairs, ``attrs["input_record"]`` says
+        what was read and how (``summary.json`` → ``inputs.facilities``) and
+        ``attrs["synthetic"]`` whether the set is synthetic.
     """
-    if path is None:
-        p = ensure_demo(Path(data_dir)).facilities(circle.id)
-        gdf = facilities_from_file(p, "gcj02", bounds=study.bounds_wgs84, expected_bounds=study.bounds_wgs84)
-        return gdf, _input_record(p, "facilities (SYNTHETIC)", **gdf.attrs.get("input", {})), True
-    p = Path(path)
-    if p.name.lower().endswith((".osm", ".pbf", ".osm.bz2")):
-        gdf = facilities_from_osm(p, circle.osm_tags, circle.name_keywords, bounds=study.bounds_wgs84)
-        return gdf, _input_record(p, "facilities from OSM tags", tags=circle.osm_tags, crs="wgs84",
-                                  crs_source="OSM (WGS84)"), False
-    gdf = facilities_from_file(p, crs, bounds=study.bounds_wgs84, expected_bounds=study.bounds_wgs84, sheet=sheet,
-                               lon_col=lon_col, lat_col=lat_col)
-    return gdf, _input_record(p, "facilities", **gdf.attrs.get("input", {})), False
+    bounds = study.bounds_wgs84
+    synthetic = False
+    if source is None:
+        p = demo_paths(data_dir).facilities(circle.id)
+        gdf = facilities_from_file(p, "gcj02", bounds=bounds, expected_bounds=bounds)
+        record, synthetic = _input_record(p, "facilities (SYNTHETIC)", **gdf.attrs.get("input", {})), True
+    elif isinstance(source, gpd.GeoDataFrame):
+        gdf = facilities_from_frame(source, crs, bounds=bounds)
+        record = {"kind": "facilities (GeoDataFrame)", **gdf.attrs.get("input", {})}
+    elif Path(source).name.lower().endswith((".osm", ".pbf", ".osm.bz2")):
+        gdf = facilities_from_osm(source, circle.osm_tags, circle.name_keywords, bounds=bounds)
+        record = _input_record(Path(source), "facilities from OSM tags", tags=circle.osm_tags, crs="wgs84",
+                               crs_source="OSM (WGS84)")
+    else:
+        gdf = facilities_from_file(source, crs, bounds=bounds, expected_bounds=bounds, sheet=sheet, lon_col=lon_col,
+                                   lat_col=lat_col)
+        record = _input_record(Path(source), "facilities", **gdf.attrs.get("input", {}))
+    gdf.attrs["input_record"] = record
+    gdf.attrs["synthetic"] = synthetic
+    return gdf
 
 
 def run_circle(study: Study, circle: Circle, facilities: gpd.GeoDataFrame, *,
-               facilities_input: dict[str, Any] | None = None, facilities_synthetic: bool = False) -> CircleResult:
+               facilities_input: dict[str, Any] | None = None, facilities_synthetic: bool | None = None) -> CircleResult:
     """Measure one circle: time from every populated cell to the nearest facility, then tabulate.
 
     Parameters
@@ -437,21 +501,26 @@ def run_circle(study: Study, circle: Circle, facilities: gpd.GeoDataFrame, *,
     facilities
         Facility points (EPSG:4326).
     facilities_input
-        Provenance record for the summary.
+        Provenance record for the summary (default: ``facilities.attrs["input_record"]``,
+        set by :func:`load_facilities`).
     facilities_synthetic
-        Whether the facilities are synthetic.
+        Whether the facilities are synthetic (default: ``facilities.attrs["synthetic"]``).
 
     Returns
     -------
     CircleResult
     """
     t0 = time.perf_counter()
+    if facilities_input is None:
+        facilities_input = facilities.attrs.get("input_record")
+    if facilities_synthetic is None:
+        facilities_synthetic = bool(facilities.attrs.get("synthetic", False))
     if len(facilities) == 0:
         raise EmptyInputError(f"no {circle.id} facilities to measure access to. Fix: pass a facility file with at "
                               "least one facility inside the study area (check its coordinate system).")
     settings = study.settings
     g = study.graph
-    fx, fy = _proj_points(facilities.geometry, g.crs)
+    fx, fy = project_lonlat(facilities.geometry.x.to_numpy(), facilities.geometry.y.to_numpy(), g.crs)
     fnode, fdist = snap_points(g, fx, fy, settings.max_snap_m)
     n_off = int((fnode < 0).sum())
     if n_off == len(fnode):
@@ -542,13 +611,9 @@ def run_circle(study: Study, circle: Circle, facilities: gpd.GeoDataFrame, *,
     for col in report.columns:
         facilities[col] = report[col].to_numpy()
     vt.insert(len(vt.columns), "synthetic", synthetic)
+    vt = gpd.GeoDataFrame(vt, geometry=study.villages.geometry.to_numpy(), crs=4326)
     tt["synthetic"] = synthetic
-    return CircleResult(circle, vt, tt, summary, cell_t, cell_cls, facilities, fnode, node_t)
-
-
-def _proj_points(geoms: gpd.GeoSeries, crs: Any) -> tuple[np.ndarray, np.ndarray]:
-    p = gpd.GeoSeries(geoms, crs=4326).to_crs(crs)
-    return p.x.to_numpy(), p.y.to_numpy()
+    return CircleResult(circle, vt, tt, CircleSummary(**summary), cell_t, cell_cls, facilities, fnode, node_t)
 
 
 def write_circle(result: CircleResult, out_dir: str | Path = DEFAULT_OUT_DIR) -> Path:
@@ -565,11 +630,12 @@ def write_circle(result: CircleResult, out_dir: str | Path = DEFAULT_OUT_DIR) ->
     """
     d = Path(out_dir) / result.circle.id
     d.mkdir(parents=True, exist_ok=True)
-    for name, table in (("villages.csv", result.villages), ("towns.csv", result.towns)):
+    villages = pd.DataFrame(result.villages.drop(columns="geometry"))
+    for name, table in (("villages.csv", villages), ("towns.csv", result.towns)):
         out, decimals = table_for_output(table)
         write_csv(bilingual(out), d / name, decimals={bilingual_name(c): n for c, n in decimals.items()})
     # timings differ between runs: they go to timing.json so summary.json is byte-identical for identical inputs
-    write_json({k: v for k, v in result.summary.items() if k != "timing_s"}, d / "summary.json")
-    write_json({"circle": result.circle.id, "timing_s": result.summary.get("timing_s", {})}, d / "timing.json")
+    write_json(result.summary.to_dict(timing=False), d / "summary.json")
+    write_json({"circle": result.circle.id, "timing_s": result.summary.timing_s}, d / "timing.json")
     write_csv(facility_table(result.facilities), d / "facilities.csv")
     return d

@@ -21,7 +21,7 @@ from .coverage import STATUS_ZH
 from .io import save_workbook, sheet_title, write_text, xlsx_text
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .pipeline import CircleResult
+    from .study import CircleResult
 
 e = html.escape
 WORST_N = 3

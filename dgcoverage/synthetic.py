@@ -21,7 +21,6 @@ and forest parks with no roads (population there is "off network").
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from pathlib import Path
 
 import geopandas as gpd
@@ -34,14 +33,10 @@ from scipy.cluster.vq import kmeans2
 from scipy.spatial import cKDTree
 
 from .coords import from_wgs84
-from .network import RoadNetwork, save_network
+from .embedded import SYNTHETIC_NOTE, SYNTHETIC_NOTE_ZH, DemoPaths
 from .population import write_population_raster
+from .roadnet import RoadNetwork, save_network
 from .villages import DONGGUAN_UTM, dongguan_towns, dongguan_villages
-
-SYNTHETIC_NOTE = ("SYNTHETIC DATA: roads, village locations, population distribution and facilities are generated "
-                  "by dgcoverage (seeded); only town boundaries, the village list and town census totals are real. "
-                  "Do not use the figures for planning.")
-SYNTHETIC_NOTE_ZH = "合成数据：道路、村(社区)位置、人口分布和设施均由程序生成，仅镇街边界、村(社区)名录和镇街人口总数为真实数据，结果不可用于规划决策。"
 
 # A synthetic river (UTM 49N metres): west-east through the northern towns, like the Dongjiang's lower reach.
 _RIVER_LONLAT = [(113.52, 23.07), (113.60, 23.09), (113.68, 23.07), (113.76, 23.10), (113.84, 23.11),
@@ -55,36 +50,6 @@ _PARKS_LONLAT = [(114.13, 22.88, 2200.0),   # 银瓶山 (谢岗)
                  (113.80, 22.86, 1500.0)]   # 大岭山森林公园
 # Island centres near the river (synthetic).
 _ISLANDS_LONLAT = [(113.58, 23.06, 450.0), (113.70, 23.045, 400.0), (113.95, 23.075, 400.0)]
-
-
-@dataclass
-class DemoPaths:
-    """Where the embedded default lives."""
-
-    root: Path
-
-    @property
-    def network(self) -> Path:
-        return self.root / "network.npz"
-
-    @property
-    def population(self) -> Path:
-        return self.root / "population_100m.tif"
-
-    @property
-    def towns(self) -> Path:
-        return self.root / "towns_wgs84.geojson"
-
-    @property
-    def villages(self) -> Path:
-        return self.root / "village_points_gcj02.csv"
-
-    def facilities(self, circle_id: str) -> Path:
-        return self.root / "facilities" / f"{circle_id}_gcj02.csv"
-
-    @property
-    def manifest(self) -> Path:
-        return self.root / "MANIFEST.json"
 
 
 def _rng(seed: int, *keys: object) -> np.random.Generator:

@@ -171,7 +171,7 @@ def village_points_from_file(path: str | Path, crs: str | None = None, *,
         if lon_col is not None or sheet is not None:
             raise InputFileError(path, "is a vector file: its points are its geometry.",
                                  "drop --lon-col/--lat-col/--sheet, which are for tables.")
-        gdf = _read_vector(path)
+        gdf = read_vector(path)
         if not (gdf.geom_type == "Point").all():
             kinds = sorted(str(k) for k in set(gdf.geom_type.fillna("None")))
             raise InputFileError(path, f"village file mixes points with other geometry types ({kinds}).",
@@ -211,7 +211,8 @@ def village_points_from_file(path: str | Path, crs: str | None = None, *,
     return gdf
 
 
-def _read_vector(path: Path) -> gpd.GeoDataFrame:
+def read_vector(path: Path) -> gpd.GeoDataFrame:
+    """Read a GeoJSON/GPKG/SHP file, refusing a missing, unreadable or empty one with the fix."""
     if not path.exists():
         raise InputNotFoundError(path, "vector file")
     try:

@@ -210,9 +210,9 @@ def step_dgcoverage(root: str, out: str, pdir: str | None = None, repeat: int = 
     """dgcoverage end to end (all circles, tables written, no maps); then per-circle access timing; export."""
     import warnings
 
-    from dgcoverage.access import point_times, snap_points, times_to_nearest_facility
+    from dgcoverage.access import point_times, project_lonlat, snap_points, times_to_nearest_facility
     from dgcoverage.config import load_config
-    from dgcoverage.pipeline import _proj_points, load_facilities, load_study, run_circle, write_circle
+    from dgcoverage.pipeline import load_facilities, load_study, run_circle, write_circle
 
     warnings.simplefilter("ignore")
     circles, settings = load_config(None)
@@ -223,8 +223,8 @@ def step_dgcoverage(root: str, out: str, pdir: str | None = None, repeat: int = 
     per = {}
     for cid, c in circles.items():
         t = time.perf_counter()
-        fac, rec, syn = load_facilities(study, c, None, "gcj02", root)
-        res = run_circle(study, c, fac, facilities_input=rec, facilities_synthetic=syn)
+        fac = load_facilities(study, c, None, "gcj02", root)
+        res = run_circle(study, c, fac)
         write_circle(res, out)
         results[cid] = res
         per[cid] = {"circle_s": time.perf_counter() - t, "facilities": int(len(fac))}
@@ -235,7 +235,7 @@ def step_dgcoverage(root: str, out: str, pdir: str | None = None, repeat: int = 
     probs = {}
     for cid, c in circles.items():
         res = results[cid]
-        fx, fy = _proj_points(res.facilities.geometry, g.crs)
+        fx, fy = project_lonlat(res.facilities.geometry.x.to_numpy(), res.facilities.geometry.y.to_numpy(), g.crs)
         fnode, fdist = snap_points(g, fx, fy, settings.max_snap_m)
         v, a = c.speed_mps, c.access_speed_mps
         cap = max(c.limit_s, settings.report_cap_minutes * 60.0)
@@ -460,7 +460,7 @@ def step_pbf_write(root: str, pbf: str) -> dict:
     """Write the synthetic network as an .osm.pbf: nodes + ways merged from chains of two-way edges."""
     import osmium
 
-    from dgcoverage.network import load_network
+    from dgcoverage.roadnet import load_network
 
     net = load_network(Path(root) / "network.npz")
     t0 = time.perf_counter()
@@ -515,8 +515,8 @@ def step_pbf_write(root: str, pbf: str) -> dict:
 
 def step_pbf_read(root: str, pbf: str) -> dict:
     """Time network_from_osm_file on the .osm.pbf; check it has the same nodes and edges as the .npz."""
-    from dgcoverage.network import load_network
     from dgcoverage.osm import network_from_osm_file
+    from dgcoverage.roadnet import load_network
 
     t0 = time.perf_counter()
     net = network_from_osm_file(pbf, "walk")

@@ -11,9 +11,9 @@ from affine import Affine
 
 from dgcoverage.access import access_graph_from_network, project_lonlat, snap_points
 from dgcoverage.config import Settings
-from dgcoverage.network import RoadNetwork, haversine_m
-from dgcoverage.pipeline import Study
 from dgcoverage.population import PopulationGrid
+from dgcoverage.roadnet import RoadNetwork, haversine_m
+from dgcoverage.study import Study
 from dgcoverage.villages import DONGGUAN_UTM
 
 LON0, LAT0 = 113.75, 23.0

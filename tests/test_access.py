@@ -18,7 +18,7 @@ from dgcoverage.access import (
     times_to_nearest_facility,
 )
 from dgcoverage.errors import EmptyInputError, NetworkError
-from dgcoverage.network import RoadNetwork, haversine_m
+from dgcoverage.roadnet import RoadNetwork, haversine_m
 
 
 def line_network(n: int = 4, step_m: float = 100.0) -> RoadNetwork:

@@ -21,6 +21,7 @@ from shapely.geometry import LineString, Point, Polygon
 from dgcoverage.cli import main
 from dgcoverage.config import load_config
 from dgcoverage.coords import from_wgs84
+from dgcoverage.embedded import DemoPaths
 from dgcoverage.errors import (
     ColumnError,
     ConfigError,
@@ -36,7 +37,6 @@ from dgcoverage.network import network_from_file
 from dgcoverage.pipeline import load_facilities, load_study, run_circle
 from dgcoverage.population import population_from_raster
 from dgcoverage.quality import gcj02_suspicion
-from dgcoverage.synthetic import DemoPaths
 from dgcoverage.villages import village_points_from_file
 
 from ._tiny import facilities_at, make_study, two_islands
@@ -379,13 +379,13 @@ def test_gcj02_declared_wgs84_counted_in_summary(small_city, tmp_path):
     glon, glat = from_wgs84(study.net.lon[idx], study.net.lat[idx], "gcj02")
     p = tmp_path / "gaode.csv"
     pd.DataFrame({"名称": [f"站{i}" for i in range(40)], "经度": glon, "纬度": glat}).to_csv(p, index=False)
-    fac, rec, _ = load_facilities(study, circles["fitness_15"], p, "wgs84")  # wrongly declared
-    res, msgs = _quiet(run_circle, study, circles["fitness_15"], fac, facilities_input=rec)
+    fac = load_facilities(study, circles["fitness_15"], p, "wgs84")  # wrongly declared
+    res, msgs = _quiet(run_circle, study, circles["fitness_15"], fac)
     assert res.summary["warnings"]["facilities_maybe_gcj02"] == 40
     assert res.summary["checks"]["gcj02_suspicion"]["suspect"] is True
     assert any("--facilities-crs gcj02" in m for m in msgs)
-    fac2, rec2, _ = load_facilities(study, circles["fitness_15"], p, "gcj02")  # correctly declared: no check
-    res2 = run_circle(study, circles["fitness_15"], fac2, facilities_input=rec2)
+    fac2 = load_facilities(study, circles["fitness_15"], p, "gcj02")  # correctly declared: no check
+    res2 = run_circle(study, circles["fitness_15"], fac2)
     assert "facilities_maybe_gcj02" not in res2.summary["warnings"]
 
 

@@ -22,16 +22,16 @@ from dgcoverage.access import (
     times_to_nearest_facility,
 )
 from dgcoverage.errors import InputFileError, NetworkError
-from dgcoverage.network import (
+from dgcoverage.network import network_from_file
+from dgcoverage.quality import component_summary
+from dgcoverage.roadnet import (
     RoadNetwork,
     check_network_covers,
     edge_length_check,
     haversine_m,
     load_network,
-    network_from_file,
     save_network,
 )
-from dgcoverage.quality import component_summary
 
 from ._tiny import facilities_at, lonlat, make_study
 

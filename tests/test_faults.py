@@ -12,7 +12,8 @@ import pytest
 from dgcoverage import cache as cache_mod
 from dgcoverage.cli import main
 from dgcoverage.io import write_csv
-from dgcoverage.network import RoadNetwork, network_from_file, save_network
+from dgcoverage.network import network_from_file
+from dgcoverage.roadnet import RoadNetwork, save_network
 
 # ------------------------------------------------------------------ atomic writes
 

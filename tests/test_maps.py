@@ -84,14 +84,14 @@ def city(small_city, tmp_path_factory):
     circles, settings = load_config()
     circle = circles["fitness_15"]
     study = load_study(data_dir=small_city, settings=settings)
-    fac, rec, _ = load_facilities(study, circle, data_dir=small_city)
+    fac = load_facilities(study, circle, data_dir=small_city)
     p0 = fac.geometry.iloc[0]
     evil = gpd.GeoDataFrame({"facility_id": ["evil-1", "evil-2"], "name": [EVIL, EVIL2], "kind": ["x", "y"],
                              "source": ["<script>alert(2)</script>.csv"] * 2},
                             geometry=[Point(p0.x + 0.001, p0.y), Point(p0.x, p0.y + 0.001)], crs=4326)
     fac = gpd.GeoDataFrame(gpd.pd.concat([evil, fac], ignore_index=True), crs=4326)
     study.villages.loc[0, "name"] = "<b onmouseover=alert(3)>村"
-    res = run_circle(study, circle, fac, facilities_input=rec, facilities_synthetic=True)
+    res = run_circle(study, circle, fac)
     out = tmp_path_factory.mktemp("maps_out")
     sa, gp = write_areas(study, res, out)
     maps = write_maps(study, [res], {circle.id: (sa, gp)}, out / "maps")

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from dgcoverage.errors import InputFileError, InputNotFoundError, NetworkError
-from dgcoverage.network import RoadNetwork, haversine_m, load_network, network_from_file, network_from_graph, save_network
+from dgcoverage.network import network_from_file, network_from_graph
+from dgcoverage.roadnet import RoadNetwork, haversine_m, load_network, save_network
 
 
 def _graph() -> nx.MultiDiGraph:

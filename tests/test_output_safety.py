@@ -18,8 +18,17 @@ from openpyxl import Workbook, load_workbook
 from dgcoverage import candidates as cand_mod
 from dgcoverage.config import load_config
 from dgcoverage.gaps import write_areas
-from dgcoverage.io import (GUARD_CHARS, PLAIN_NUMBER, guard_frame, guard_text, guard_workbook, save_workbook,
-                           sheet_title, unguard_text, write_csv)
+from dgcoverage.io import (
+    GUARD_CHARS,
+    PLAIN_NUMBER,
+    guard_frame,
+    guard_text,
+    guard_workbook,
+    save_workbook,
+    sheet_title,
+    unguard_text,
+    write_csv,
+)
 from dgcoverage.maps import html_key, index_map_html, page_href, render_page, write_maps
 from dgcoverage.pipeline import run_circle, write_circle
 from dgcoverage.population import PopulationGrid

@@ -17,9 +17,9 @@ from rasterio.warp import Resampling, calculate_default_transform, reproject
 from dgcoverage.cli import main
 from dgcoverage.config import load_config
 from dgcoverage.coords import from_wgs84, to_wgs84
-from dgcoverage.network import load_network
+from dgcoverage.embedded import DemoPaths
 from dgcoverage.pipeline import load_facilities, load_study, run_circle
-from dgcoverage.synthetic import DemoPaths
+from dgcoverage.roadnet import load_network
 
 REPO = Path(__file__).resolve().parents[1]
 SMALL_POP = 597_192 + 173_957  # 2020 census: 东城街道 + 莞城街道
@@ -94,8 +94,8 @@ def test_real_data_paths_agree_with_embedded(small_city, tmp_path):
     circles, settings = load_config()
     circle = circles["culture_sports_10"]
     base = load_study(data_dir=small_city, settings=settings)
-    fac, rec, _ = load_facilities(base, circle, data_dir=small_city)
-    ref = run_circle(base, circle, fac, facilities_input=rec)
+    fac = load_facilities(base, circle, data_dir=small_city)
+    ref = run_circle(base, circle, fac)
     paths = DemoPaths(small_city)
     # network as .osm XML
     osm = tmp_path / "city.osm"
@@ -124,10 +124,10 @@ def test_real_data_paths_agree_with_embedded(small_city, tmp_path):
     study = load_study(osm, wtif, vgj, villages_crs="wgs84", data_dir=small_city, settings=settings)
     assert study.net.n_nodes == base.net.n_nodes and study.net.n_edges == base.net.n_edges
     assert study.cell_pop.sum() == pytest.approx(float(out.sum()), rel=1e-6)  # the loader conserves the file's people
-    f2, rec2, syn2 = load_facilities(study, circle, fcsv, "bd09")
-    assert not syn2 and len(f2) == len(fac)
+    f2 = load_facilities(study, circle, fcsv, "bd09")
+    assert not f2.attrs["synthetic"] and len(f2) == len(fac)
     np.testing.assert_allclose(f2.geometry.x, fac.geometry.x, atol=2e-6)
-    res = run_circle(study, circle, f2, facilities_input=rec2)
+    res = run_circle(study, circle, f2)
     # the raster went through two resamplings, so shares agree closely but not exactly
     assert res.summary["results"]["covered_share"] == pytest.approx(ref.summary["results"]["covered_share"], abs=0.02)
     assert res.summary["inputs"]["facilities"]["crs"] == "bd09"
@@ -143,9 +143,9 @@ def test_facilities_from_osm_file_through_pipeline(small_city, tmp_path):
                    f'<node id="2" version="1" lat="{lat + 0.01}" lon="{lon}"><tag k="name" v="东城文化广场"/></node>'
                    f'<node id="3" version="1" lat="{lat}" lon="{lon + 0.01}"><tag k="shop" v="bakery"/></node></osm>',
                    encoding="utf-8")
-    fac, rec, syn = load_facilities(study, circles["culture_sports_10"], osm)
-    assert sorted(fac["facility_id"]) == ["node/1", "node/2"] and not syn
-    res = run_circle(study, circles["culture_sports_10"], fac, facilities_input=rec)
+    fac = load_facilities(study, circles["culture_sports_10"], osm)
+    assert sorted(fac["facility_id"]) == ["node/1", "node/2"] and not fac.attrs["synthetic"]
+    res = run_circle(study, circles["culture_sports_10"], fac)
     assert res.summary["synthetic"] is True  # roads and people are still the synthetic ones
     assert 0 < res.summary["results"]["covered_share"] < 0.5
 

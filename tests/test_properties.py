@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 
 from dgcoverage.access import access_graph_from_network, times_to_nearest_facility
 from dgcoverage.config import load_config
-from dgcoverage.network import RoadNetwork
 from dgcoverage.pipeline import run_circle
+from dgcoverage.roadnet import RoadNetwork
 
 from ._tiny import facilities_at, make_study
 

@@ -17,8 +17,8 @@ from dgcoverage.access import REACHED, access_graph_from_network
 from dgcoverage.cli import main
 from dgcoverage.config import load_config
 from dgcoverage.coords import from_wgs84
-from dgcoverage.network import RoadNetwork
 from dgcoverage.pipeline import load_facilities, load_study, run_circle
+from dgcoverage.roadnet import RoadNetwork
 
 
 # ---------------------------------------------------------------- coverage sets
@@ -306,7 +306,7 @@ def _rerun_with_sites(small_city, cid: str, t: pd.DataFrame):
     circles, settings = load_config()
     circle = circles[cid]
     study = load_study(data_dir=small_city, settings=settings)
-    fac, _, _ = load_facilities(study, circle, data_dir=small_city)
+    fac = load_facilities(study, circle, data_dir=small_city)
     new = gpd.GeoDataFrame({"facility_id": t["site_id"], "name": "new", "kind": "", "source": "test"},
                            geometry=gpd.points_from_xy(t["lon"], t["lat"]), crs=4326)
     return study, run_circle(study, circle, fac), run_circle(study, circle, pd.concat([fac, new], ignore_index=True))

@@ -12,8 +12,9 @@ import rasterio.features
 from scipy.sparse.csgraph import connected_components
 
 from dgcoverage.access import access_graph_from_network
-from dgcoverage.network import load_network
-from dgcoverage.synthetic import DemoPaths, build_demo, town_spacing_m
+from dgcoverage.embedded import DemoPaths
+from dgcoverage.roadnet import load_network
+from dgcoverage.synthetic import build_demo, town_spacing_m
 from dgcoverage.villages import dongguan_towns
 
 
