@@ -284,7 +284,7 @@ def _sol_record(s: siting.Solution) -> dict[str, Any]:
     return rec
 
 
-def plan_sites(study: Study, base: CircleResult, cands: CandidateSet, k: int = 10, *, lscp: bool = False,
+def plan_sites(study: Study, base: CircleResult, cands: CandidateSet | None = None, k: int = 10, *, lscp: bool = False,
                lscp_share: float = 1.0, exact: bool = False, max_per_town: int | None = None,
                time_limit: float = 600.0, exact_max_nnz: int | None = siting.MAX_EXACT_NNZ,
                lscp_villages: bool = False) -> SitingResult:
@@ -306,7 +306,27 @@ def plan_sites(study: Study, base: CircleResult, cands: CandidateSet, k: int = 1
     The listed solution is: village LSCP if asked, else LSCP if asked, else
     exact MCLP if run, else greedy MCLP; exact solutions are put in greedy
     order so the cumulative columns show how coverage grows site by site.
+
+    Parameters
+    ----------
+    study, base
+        The study and the circle measured with the existing facilities.
+    cands
+        Candidate sites (:func:`build_candidates`); default: gap-cluster
+        candidates of ``base``.
+    k
+        Number of new sites for MCLP.
+    lscp, lscp_share, lscp_villages, exact, max_per_town, time_limit, exact_max_nnz
+        Which problems to solve and how (see the README's siting section).
+
+    Returns
+    -------
+    SitingResult
+        ``table`` (ranked sites, WGS84 and GCJ-02 coordinates, town, newly
+        covered people and villages), ``summary`` and the candidates.
     """
+    if cands is None:
+        cands = build_candidates(study, base)
     circle = base.circle
     t0 = time.perf_counter()
     unc = uncovered_cells(study, base)

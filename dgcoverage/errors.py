@@ -8,6 +8,7 @@ the file, the row or column at fault and how to fix it.
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 
@@ -58,3 +59,48 @@ class NetworkError(DgCoverageError, ValueError):
 
 class DataMismatchError(DgCoverageError, ValueError):
     """Two inputs do not fit together (villages name towns the boundaries lack, ...)."""
+
+
+class OutputDirError(DgCoverageError, OSError):
+    """An output folder is a file, cannot be created or is not writable."""
+
+    def __init__(self, path: str | Path, problem: str, fix: str) -> None:
+        self.path = Path(path)
+        self.problem = problem
+        self.fix = fix
+        super().__init__(f"{self.path}: {problem} Fix: {fix}")
+
+    def __str__(self) -> str:  # OSError would prepend "[Errno ...]" if errno were set; keep one plain line
+        return self.args[0]
+
+
+class OutputLockedError(DgCoverageError, RuntimeError):
+    """Another live dgcoverage run holds the lock of an output folder."""
+
+    def __init__(self, root: str | Path, pid: int | None = None, host: str | None = None,
+                 started: str | None = None, hint: str = "--out") -> None:
+        self.root = Path(root)
+        self.pid = pid
+        self.host = host
+        self.started = started
+        who = f"pid {pid}" if pid is not None else "pid unknown"
+        if host and host != socket.gethostname():
+            who += f" on {host}"
+        if started:
+            who += f", started {started}"
+        super().__init__(f"another dgcoverage run ({who}) is writing to {self.root}; "
+                         f"wait for it to finish or choose another {hint}")
+
+
+class OutputCommitError(DgCoverageError, OSError):
+    """A commit (or the roll-forward of an interrupted one) could not be completed."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        return self.args[0]
+
+
+class OutputSetUsageError(DgCoverageError, RuntimeError):
+    """:class:`OutputSet` used wrongly (stage outside the ``with`` block, a path outside every root)."""

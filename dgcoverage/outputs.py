@@ -62,7 +62,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .errors import DgCoverageError
+from .errors import OutputCommitError, OutputDirError, OutputLockedError, OutputSetUsageError
 
 try:  # POSIX
     import fcntl
@@ -100,54 +100,6 @@ _commit_pause_s = 0.0
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 _HOST = socket.gethostname()
-
-
-# ------------------------------------------------------------------ errors
-
-
-class OutputDirError(DgCoverageError, OSError):
-    """An output folder is a file, cannot be created or is not writable."""
-
-    def __init__(self, path: str | Path, problem: str, fix: str) -> None:
-        self.path = Path(path)
-        self.problem = problem
-        self.fix = fix
-        super().__init__(f"{self.path}: {problem} Fix: {fix}")
-
-    def __str__(self) -> str:  # OSError would prepend "[Errno ...]" if errno were set; keep one plain line
-        return self.args[0]
-
-
-class OutputLockedError(DgCoverageError, RuntimeError):
-    """Another live dgcoverage run holds the lock of an output folder."""
-
-    def __init__(self, root: str | Path, pid: int | None = None, host: str | None = None,
-                 started: str | None = None, hint: str = "--out") -> None:
-        self.root = Path(root)
-        self.pid = pid
-        self.host = host
-        self.started = started
-        who = f"pid {pid}" if pid is not None else "pid unknown"
-        if host and host != _HOST:
-            who += f" on {host}"
-        if started:
-            who += f", started {started}"
-        super().__init__(f"another dgcoverage run ({who}) is writing to {self.root}; "
-                         f"wait for it to finish or choose another {hint}")
-
-
-class OutputCommitError(DgCoverageError, OSError):
-    """A commit (or the roll-forward of an interrupted one) could not be completed."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-
-    def __str__(self) -> str:
-        return self.args[0]
-
-
-class OutputSetUsageError(DgCoverageError, RuntimeError):
-    """:class:`OutputSet` used wrongly (stage outside the ``with`` block, a path outside every root)."""
 
 
 # ------------------------------------------------------------------ helpers
