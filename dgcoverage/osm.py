@@ -4,9 +4,10 @@ Both readers stream ``.osm`` / ``.osm.pbf`` / ``.osm.bz2`` / ``.osm.gz`` files
 with pyosmium, so no Overpass server and no internet is needed.
 
 :func:`network_from_osm_file`
-    Keeps the ways that pass OSMnx's own Overpass filter for the requested
-    network type (the filter string is taken from OSMnx and evaluated here,
-    so the way selection equals OSMnx's) and builds an *unsimplified*
+    Keeps the ways that pass OSMnx's Overpass filter for the requested
+    network type (:data:`NETWORK_FILTERS`, a copy of OSMnx's table checked
+    against OSMnx by the tests, evaluated here, so the way selection equals
+    OSMnx's) and builds an *unsimplified*
     :class:`~dgcoverage.roadnet.RoadNetwork`: one directed edge per pair of
     consecutive way nodes, oneway tags handled like OSMnx does.
 :func:`facilities_from_osm_file`
@@ -31,7 +32,10 @@ if TYPE_CHECKING:  # pragma: no cover
     import geopandas as gpd
     from shapely.geometry.base import BaseGeometry
 
-__all__ = ["network_from_osm_file", "facilities_from_osm_file", "parse_overpass_filter", "way_passes"]
+__all__ = [
+    "NETWORK_FILTERS", "network_filter", "network_from_osm_file", "facilities_from_osm_file",
+    "parse_overpass_filter", "way_passes",
+]
 
 #: libosmium's marker for an undefined coordinate (node missing from the extract).
 _UNDEFINED_COORD = 2_147_483_647
@@ -160,15 +164,108 @@ def way_passes(tags: Any, clauses: Sequence[_Clause]) -> bool:
     return True
 
 
-def _network_clauses(network_type: str) -> list[_Clause]:
-    import osmnx._overpass as ox_overpass
+#: OSMnx's default ``settings.default_access`` (OSMnx 2.1.1): the access clause
+#: that every network type except ``"all"`` carries.  :func:`network_filter`
+#: swaps in the current ``osmnx.settings.default_access`` in its place.
+DEFAULT_ACCESS = '["access"!~"private"]'
 
+#: Overpass way filters per network type, as data.  A copy of the table built
+#: in ``osmnx._overpass._get_network_filter`` of OSMnx 2.1.1 (a private
+#: function, so it is not imported), with ``settings.default_access`` at its
+#: default :data:`DEFAULT_ACCESS`.  tests/test_network_filter.py checks that
+#: every entry equals the installed OSMnx's string, and that networks built
+#: from the Helsinki extract are identical with either source.
+NETWORK_FILTERS: dict[str, str] = {
+    # public drivable streets: no service roads, no motor=no, no non-service roads providing services
+    "drive": (
+        '["highway"]["area"!~"yes"]' + DEFAULT_ACCESS
+        + '["highway"!~"abandoned|bridleway|bus_guideway|construction|corridor|'
+        'cycleway|elevator|escalator|footway|no|path|pedestrian|planned|platform|'
+        'proposed|raceway|razed|rest_area|service|services|steps|track"]'
+        '["motor_vehicle"!~"no"]["motorcar"!~"no"]'
+        '["service"!~"alley|driveway|emergency_access|parking|parking_aisle|private"]'
+    ),
+    # drive plus service roads, except some kinds of service
+    "drive_service": (
+        '["highway"]["area"!~"yes"]' + DEFAULT_ACCESS
+        + '["highway"!~"abandoned|bridleway|bus_guideway|construction|corridor|'
+        'cycleway|elevator|escalator|footway|no|path|pedestrian|planned|platform|'
+        'proposed|raceway|razed|rest_area|services|steps|track"]'
+        '["motor_vehicle"!~"no"]["motorcar"!~"no"]'
+        '["service"!~"emergency_access|parking|parking_aisle|private"]'
+    ),
+    # public walkable ways: no cycleways, motorways, foot=no or ways drawn separately as sidewalks
+    "walk": (
+        '["highway"]["area"!~"yes"]' + DEFAULT_ACCESS
+        + '["highway"!~"abandoned|bus_guideway|construction|cycleway|motor|no|planned|'
+        'platform|proposed|raceway|razed|rest_area|services"]'
+        '["foot"!~"no"]["service"!~"private"]'
+        '["sidewalk"!~"separate"]["sidewalk:both"!~"separate"]'
+        '["sidewalk:left"!~"separate"]["sidewalk:right"!~"separate"]'
+    ),
+    # public bikeable ways: no footways, motorways or bicycle=no
+    "bike": (
+        '["highway"]["area"!~"yes"]' + DEFAULT_ACCESS
+        + '["highway"!~"abandoned|bus_guideway|construction|corridor|elevator|'
+        'escalator|footway|motor|no|planned|platform|proposed|raceway|razed|'
+        'rest_area|services|steps"]'
+        '["bicycle"!~"no"]["service"!~"private"]'
+    ),
+    # every public way in use
+    "all_public": (
+        '["highway"]["area"!~"yes"]' + DEFAULT_ACCESS
+        + '["highway"!~"abandoned|construction|no|planned|platform|proposed|raceway|'
+        'razed|rest_area|services"]'
+        '["service"!~"private"]'
+    ),
+    # every way in use, private ones included (no access clause at all)
+    "all": (
+        '["highway"]["area"!~"yes"]["highway"!~"abandoned|construction|no|planned|'
+        'platform|proposed|raceway|razed|rest_area|services"]'
+    ),
+}
+
+
+def network_filter(network_type: str) -> str:
+    """Return the Overpass way filter that OSMnx uses for ``network_type``.
+
+    Taken from :data:`NETWORK_FILTERS`; for every type but ``"all"`` the
+    :data:`DEFAULT_ACCESS` clause is replaced by the current (public)
+    ``osmnx.settings.default_access``, as OSMnx does.
+
+    Parameters
+    ----------
+    network_type
+        ``"walk"``, ``"bike"``, ``"drive"``, ``"drive_service"``, ``"all"``
+        or ``"all_public"``.
+
+    Returns
+    -------
+    str
+        E.g. ``'["highway"]["area"!~"yes"]["access"!~"private"]...'``.
+
+    Raises
+    ------
+    NetworkError
+        For any other network type.
+    """
     try:
-        filter_string = ox_overpass._get_network_filter(network_type)
-    except ValueError as exc:
+        filter_string = NETWORK_FILTERS[network_type]
+    except (KeyError, TypeError):
         raise NetworkError(f"unknown network_type {network_type!r}; use one of 'walk', 'bike', "
-                           "'drive', 'drive_service', 'all', 'all_public'.") from exc
-    return parse_overpass_filter(filter_string)
+                           "'drive', 'drive_service', 'all', 'all_public'.") from None
+    if network_type == "all":
+        return filter_string
+    import osmnx as ox
+
+    access = ox.settings.default_access
+    if access == DEFAULT_ACCESS:
+        return filter_string
+    return filter_string.replace(DEFAULT_ACCESS, access, 1)
+
+
+def _network_clauses(network_type: str) -> list[_Clause]:
+    return parse_overpass_filter(network_filter(network_type))
 
 
 # --------------------------------------------------------------------------- file access
@@ -269,8 +366,8 @@ def network_from_osm_file(
     network_type
         OSMnx network type: ``"walk"``, ``"bike"``, ``"drive"``,
         ``"drive_service"``, ``"all"`` or ``"all_public"``.  Ways are kept
-        exactly when they pass ``osmnx._overpass._get_network_filter``
-        (which includes ``osmnx.settings.default_access``).
+        exactly when they pass :func:`network_filter` (OSMnx's filter for
+        that type, including ``osmnx.settings.default_access``).
     bidirectional
         If True every edge is added in both directions.  If None (default),
         follow OSMnx: True for the types in
