@@ -40,7 +40,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import __version__
+from ._version import __version__
 
 if TYPE_CHECKING:  # pragma: no cover
     from .roadnet import RoadNetwork
@@ -73,10 +73,15 @@ def cache_dir() -> Path | None:
     return Path(env)
 
 
-def network_cache_key(path: str | Path, network_type: str) -> str:
-    """SHA-256 (hex) of the file's bytes + network type + package version + cache format."""
+def network_cache_key(path: str | Path, network_type: str, way_filter: str = "") -> str:
+    """SHA-256 (hex) of the file's bytes + network type + way filter + package version + cache format.
+
+    ``way_filter`` is the OSM filter the network type stands for (it follows
+    ``osmnx.settings.default_access``), so a changed setting never reads a network
+    parsed under the old one.
+    """
     h = hashlib.sha256()
-    h.update(f"dgcoverage-network-cache/{CACHE_FORMAT}\0{__version__}\0{network_type}\0".encode())
+    h.update(f"dgcoverage-network-cache/{CACHE_FORMAT}\0{__version__}\0{network_type}\0{way_filter}\0".encode())
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)

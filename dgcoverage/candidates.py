@@ -535,6 +535,6 @@ def write_sites(result: SitingResult, circle_id: str, out_dir: str | Path) -> Pa
 
 
 def _note(synthetic: bool) -> str:
-    from .synthetic import SYNTHETIC_NOTE
+    from .embedded import SYNTHETIC_NOTE
 
     return SYNTHETIC_NOTE if synthetic else "Computed from the inputs listed in siting_summary.json."

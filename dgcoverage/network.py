@@ -124,12 +124,12 @@ def network_from_file(path: str | Path, network_type: str = "walk", *, use_cache
         return load_network(path)
     if name.endswith((".osm", ".pbf", ".osm.bz2", ".osm.gz", ".xml")):
         from .cache import cache_dir, load_cached_network, network_cache_key, store_cached_network
-        from .osm import network_from_osm_file
+        from .osm import network_filter, network_from_osm_file
 
         directory = cache_dir() if use_cache else None
         if directory is None:
             return network_from_osm_file(path, network_type=network_type)
-        key = network_cache_key(path, network_type)
+        key = network_cache_key(path, network_type, network_filter(network_type))
         cached = load_cached_network(key, directory)
         if cached is not None:
             cached.meta["source"] = str(path)

@@ -21,7 +21,7 @@ import pandas as pd
 import shapely
 from pyproj import CRS
 
-from . import __version__
+from ._version import __version__
 from .access import (
     REACHED,
     AccessGraph,

@@ -13,6 +13,7 @@ from dgcoverage import cache as cache_mod
 from dgcoverage.cli import main
 from dgcoverage.io import write_csv
 from dgcoverage.network import network_from_file
+from dgcoverage.osm import network_filter
 from dgcoverage.roadnet import RoadNetwork, save_network
 
 # ------------------------------------------------------------------ atomic writes
@@ -110,7 +111,7 @@ def test_cache_hit_skips_parsing(tmp_path, cache_dir, monkeypatch):
     osm = _osm(tmp_path / "roads.osm")
     first = network_from_file(osm)
     entries = list(cache_dir.glob("network-*.npz"))
-    assert len(entries) == 1 and cache_mod.network_cache_key(osm, "walk") in entries[0].name
+    assert len(entries) == 1 and cache_mod.network_cache_key(osm, "walk", network_filter("walk")) in entries[0].name
 
     def boom(*a, **k):
         raise AssertionError("parsed again despite a valid cache entry")
@@ -133,7 +134,7 @@ def test_changed_input_never_reads_stale_cache(tmp_path, cache_dir):
 
 def test_planted_or_corrupt_entry_is_ignored(tmp_path, cache_dir):
     osm = _osm(tmp_path / "roads.osm")
-    key = cache_mod.network_cache_key(osm, "walk")
+    key = cache_mod.network_cache_key(osm, "walk", network_filter("walk"))
     cache_dir.mkdir(parents=True)
     wrong = RoadNetwork([1, 2], [0.0, 1.0], [0.0, 1.0], [0], [1], [5.0], meta={"cache_key": "f" * 64})
     save_network(wrong, cache_mod.cache_path_for(key, cache_dir))  # right name, wrong key inside
@@ -184,3 +185,12 @@ def test_outputs_get_normal_permissions(tmp_path):
     os.umask(umask)
     p = write_text("x", tmp_path / "a.txt")
     assert stat.S_IMODE(os.stat(p).st_mode) == 0o666 & ~umask  # not mkstemp's 0600
+
+
+def test_cache_key_follows_the_way_filter(tmp_path):
+    """A changed osmnx.settings.default_access changes the filter, so the cached network is not reused."""
+    from dgcoverage.osm import network_filter
+
+    osm = _osm(tmp_path / "a.osm")
+    assert cache_mod.network_cache_key(osm, "walk", network_filter("walk")) != \
+        cache_mod.network_cache_key(osm, "walk", network_filter("walk").replace("private", "private|no"))
