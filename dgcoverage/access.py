@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 from pyproj import CRS, Transformer
 from scipy.sparse import csr_array
 from scipy.sparse.csgraph import breadth_first_order, connected_components, dijkstra
@@ -32,7 +33,7 @@ from .roadnet import RoadNetwork
 OFF_NETWORK = -1
 
 
-def utm_crs_for(lon: np.ndarray, lat: np.ndarray) -> CRS:
+def utm_crs_for(lon: ArrayLike, lat: ArrayLike) -> CRS:
     """Return the UTM CRS (WGS84 datum) of the median point.
 
     Parameters
@@ -45,13 +46,13 @@ def utm_crs_for(lon: np.ndarray, lat: np.ndarray) -> CRS:
     pyproj.CRS
         E.g. EPSG:32649 (UTM 49N) for Dongguan.
     """
-    lon0 = float(np.nanmedian(lon))
-    lat0 = float(np.nanmedian(lat))
+    lon0 = float(np.nanmedian(np.asarray(lon, dtype=np.float64)))
+    lat0 = float(np.nanmedian(np.asarray(lat, dtype=np.float64)))
     zone = int((lon0 + 180.0) // 6.0) + 1
     return CRS.from_epsg((32600 if lat0 >= 0 else 32700) + zone)
 
 
-def project_lonlat(lon: np.ndarray, lat: np.ndarray, crs: CRS | str) -> tuple[np.ndarray, np.ndarray]:
+def project_lonlat(lon: ArrayLike, lat: ArrayLike, crs: CRS | str) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Project WGS84 lon/lat (degrees) to ``crs`` (metres)."""
     tr = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
     x, y = tr.transform(np.asarray(lon, dtype=np.float64), np.asarray(lat, dtype=np.float64))
@@ -82,10 +83,10 @@ class AccessGraph:
     """
 
     rev: csr_array
-    x: np.ndarray
-    y: np.ndarray
+    x: NDArray[np.float64]
+    y: NDArray[np.float64]
     crs: CRS
-    component: np.ndarray
+    component: NDArray[np.int64]
     speed_mps: float
     tree: cKDTree
 
@@ -127,7 +128,7 @@ def access_graph_from_network(net: RoadNetwork, speed_mps: float, crs: CRS | str
                        speed_mps=float(speed_mps), tree=cKDTree(np.column_stack([x, y])))
 
 
-def _csr_min(row: np.ndarray, col: np.ndarray, w: np.ndarray, n: int) -> csr_array:
+def _csr_min(row: NDArray[np.int64], col: NDArray[np.int64], w: NDArray[np.float64], n: int) -> csr_array:
     """CSR matrix from edge lists keeping the minimum weight of duplicates.
 
     Built by hand (not via COO, which would *sum* duplicates); explicit zero
@@ -144,7 +145,8 @@ def _csr_min(row: np.ndarray, col: np.ndarray, w: np.ndarray, n: int) -> csr_arr
     return csr_array((w.astype(np.float64), col.astype(np.int32 if n < 2**31 else np.int64), indptr), shape=(n, n))
 
 
-def snap_points(graph: AccessGraph, x: np.ndarray, y: np.ndarray, max_snap_m: float) -> tuple[np.ndarray, np.ndarray]:
+def snap_points(graph: AccessGraph, x: ArrayLike, y: ArrayLike,
+                max_snap_m: float) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
     """Snap projected points to their nearest network node.
 
     Parameters
@@ -175,8 +177,8 @@ def snap_points(graph: AccessGraph, x: np.ndarray, y: np.ndarray, max_snap_m: fl
     return node, dist
 
 
-def times_to_nearest_facility(graph: AccessGraph, fac_node: np.ndarray, fac_leg_s: np.ndarray,
-                              cap_s: float = np.inf) -> np.ndarray:
+def times_to_nearest_facility(graph: AccessGraph, fac_node: ArrayLike, fac_leg_s: ArrayLike,
+                              cap_s: float = np.inf) -> NDArray[np.float64]:
     """Time from every node to its nearest facility: one multi-source Dijkstra.
 
     A super-source is joined to each facility node with weight = that
@@ -210,7 +212,7 @@ def times_to_nearest_facility(graph: AccessGraph, fac_node: np.ndarray, fac_leg_
     return np.asarray(dist[:n], dtype=np.float64)
 
 
-def _with_super_source(graph: AccessGraph, fac_node: np.ndarray, fac_leg_s: np.ndarray) -> csr_array:
+def _with_super_source(graph: AccessGraph, fac_node: NDArray[np.int64], fac_leg_s: NDArray[np.float64]) -> csr_array:
     """``graph.rev`` plus edges from the super-source (row ``n``) to the on-network facility nodes.
 
     Several facilities on one node keep the shortest leg; off-network
@@ -246,7 +248,7 @@ def _with_super_source(graph: AccessGraph, fac_node: np.ndarray, fac_leg_s: np.n
     return R
 
 
-def nodes_reaching_facility(graph: AccessGraph, fac_node: np.ndarray) -> np.ndarray:
+def nodes_reaching_facility(graph: AccessGraph, fac_node: ArrayLike) -> NDArray[np.bool_]:
     """Which nodes can reach at least one facility along the directed edges, at any distance.
 
     One breadth-first search from the super-source over the reversed graph
@@ -279,7 +281,8 @@ def nodes_reaching_facility(graph: AccessGraph, fac_node: np.ndarray) -> np.ndar
     return out
 
 
-def point_times(node_time_s: np.ndarray, node: np.ndarray, leg_s: np.ndarray) -> np.ndarray:
+def point_times(node_time_s: NDArray[np.float64], node: NDArray[np.int64],
+                leg_s: NDArray[np.float64]) -> NDArray[np.float64]:
     """Time for points snapped to ``node`` with access legs ``leg_s`` (``inf`` when off network)."""
     out = np.full(node.shape[0], np.inf)
     on = node >= 0
@@ -292,8 +295,8 @@ REACHED, BEYOND_LIMIT, UNREACHABLE, OFF_NET = 0, 1, 2, 3
 REACH_LABELS = {REACHED: "within_limit", BEYOND_LIMIT: "beyond_limit", UNREACHABLE: "unreachable", OFF_NET: "off_network"}
 
 
-def classify_points(graph: AccessGraph, node: np.ndarray, time_s: np.ndarray, limit_s: float,
-                    fac_node: np.ndarray) -> np.ndarray:
+def classify_points(graph: AccessGraph, node: ArrayLike, time_s: ArrayLike, limit_s: float,
+                    fac_node: ArrayLike) -> NDArray[np.int8]:
     """Classify points: within limit / beyond limit / unreachable / off network.
 
     A point is *off network* when it could not be snapped, *unreachable* when

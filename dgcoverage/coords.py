@@ -81,13 +81,14 @@ _CHINA_LAT = (0.8293, 55.8271)
 
 FloatOrArray = float | npt.NDArray[np.float64]
 Coords = tuple[FloatOrArray, FloatOrArray]
-_ArrayPair = tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]
+_FloatArray = npt.NDArray[np.float64]
+_ArrayPair = tuple[_FloatArray, _FloatArray]
 
 
 # --------------------------------------------------------------------------- helpers
 
 
-def _as_arrays(lon: npt.ArrayLike, lat: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray, bool]:
+def _as_arrays(lon: npt.ArrayLike, lat: npt.ArrayLike) -> tuple[_FloatArray, _FloatArray, bool]:
     """Broadcast ``lon``/``lat`` to float64 arrays; also say whether both were scalars."""
     lon_a = np.asarray(lon, dtype=np.float64)
     lat_a = np.asarray(lat, dtype=np.float64)
@@ -97,7 +98,7 @@ def _as_arrays(lon: npt.ArrayLike, lat: npt.ArrayLike) -> tuple[np.ndarray, np.n
     return lon_b, lat_b, scalar
 
 
-def _out(lon: np.ndarray, lat: np.ndarray, scalar: bool) -> Coords:
+def _out(lon: _FloatArray, lat: _FloatArray, scalar: bool) -> Coords:
     """Return Python floats for scalar input, arrays otherwise.
 
     A point with a NaN in either coordinate is NaN in both outputs: half a
@@ -132,7 +133,7 @@ def out_of_china(lon: npt.ArrayLike, lat: npt.ArrayLike) -> bool | npt.NDArray[n
     return bool(mask) if scalar else mask
 
 
-def _out_of_china(lon: np.ndarray, lat: np.ndarray) -> npt.NDArray[np.bool_]:
+def _out_of_china(lon: _FloatArray, lat: _FloatArray) -> npt.NDArray[np.bool_]:
     inside = (
         (lon >= _CHINA_LON[0]) & (lon <= _CHINA_LON[1])
         & (lat >= _CHINA_LAT[0]) & (lat <= _CHINA_LAT[1])
@@ -140,7 +141,7 @@ def _out_of_china(lon: np.ndarray, lat: np.ndarray) -> npt.NDArray[np.bool_]:
     return ~inside
 
 
-def _transform_lat(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+def _transform_lat(x: _FloatArray, y: _FloatArray) -> _FloatArray:
     ret = -100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * np.sqrt(np.abs(x))
     ret += (20.0 * np.sin(6.0 * x * np.pi) + 20.0 * np.sin(2.0 * x * np.pi)) * 2.0 / 3.0
     ret += (20.0 * np.sin(y * np.pi) + 40.0 * np.sin(y / 3.0 * np.pi)) * 2.0 / 3.0
@@ -148,7 +149,7 @@ def _transform_lat(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return ret
 
 
-def _transform_lon(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+def _transform_lon(x: _FloatArray, y: _FloatArray) -> _FloatArray:
     ret = 300.0 + x + 2.0 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * np.sqrt(np.abs(x))
     ret += (20.0 * np.sin(6.0 * x * np.pi) + 20.0 * np.sin(2.0 * x * np.pi)) * 2.0 / 3.0
     ret += (20.0 * np.sin(x * np.pi) + 40.0 * np.sin(x / 3.0 * np.pi)) * 2.0 / 3.0
@@ -156,7 +157,7 @@ def _transform_lon(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return ret
 
 
-def _gcj_offset(lon: np.ndarray, lat: np.ndarray) -> _ArrayPair:
+def _gcj_offset(lon: _FloatArray, lat: _FloatArray) -> _ArrayPair:
     """GCJ-02 minus WGS84 (degrees) at WGS84 point(s); zero outside China."""
     with np.errstate(invalid="ignore"):  # +-inf input: outside China, result discarded
         dlat = _transform_lat(lon - 105.0, lat - 35.0)
@@ -170,12 +171,12 @@ def _gcj_offset(lon: np.ndarray, lat: np.ndarray) -> _ArrayPair:
     return np.where(outside, 0.0, dlon), np.where(outside, 0.0, dlat)
 
 
-def _wgs_to_gcj(lon: np.ndarray, lat: np.ndarray) -> _ArrayPair:
+def _wgs_to_gcj(lon: _FloatArray, lat: _FloatArray) -> _ArrayPair:
     dlon, dlat = _gcj_offset(lon, lat)
     return lon + dlon, lat + dlat
 
 
-def _gcj_to_wgs(lon: np.ndarray, lat: np.ndarray, tol_deg: float, max_iter: int) -> _ArrayPair:
+def _gcj_to_wgs(lon: _FloatArray, lat: _FloatArray, tol_deg: float, max_iter: int) -> _ArrayPair:
     # Fixed-point iteration w <- w - (f(w) - g): the offset varies so slowly
     # (|d offset / d position| ~ 1e-3) that each step gains ~3 digits.
     lon, lat = np.asarray(lon), np.asarray(lat)  # ufuncs turn 0-d arrays into scalars
@@ -202,13 +203,13 @@ def _check_iteration(tol_deg: float, max_iter: int) -> None:
         raise ValueError(f"max_iter must be at least 1, got {max_iter!r}")
 
 
-def _gcj_to_bd(lon: np.ndarray, lat: np.ndarray) -> _ArrayPair:
+def _gcj_to_bd(lon: _FloatArray, lat: _FloatArray) -> _ArrayPair:
     z = np.sqrt(lon * lon + lat * lat) + 0.00002 * np.sin(lat * _X_PI)
     theta = np.arctan2(lat, lon) + 0.000003 * np.cos(lon * _X_PI)
     return z * np.cos(theta) + 0.0065, z * np.sin(theta) + 0.006
 
 
-def _bd_to_gcj(lon: np.ndarray, lat: np.ndarray) -> _ArrayPair:
+def _bd_to_gcj(lon: _FloatArray, lat: _FloatArray) -> _ArrayPair:
     x = lon - 0.0065
     y = lat - 0.006
     z = np.sqrt(x * x + y * y) - 0.00002 * np.sin(y * _X_PI)
@@ -492,8 +493,8 @@ def transform_geometry(geom: Any, src: str, dst: str) -> Any:
     if src_c == dst_c:
         return geom
 
-    def _func(coords: np.ndarray) -> np.ndarray:
-        out = coords.copy()
+    def _func(coords: _FloatArray) -> _FloatArray:
+        out: _FloatArray = coords.copy()
         if len(out):
             out[:, 0], out[:, 1] = convert(coords[:, 0], coords[:, 1], src_c, dst_c)
         return out

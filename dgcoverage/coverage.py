@@ -6,8 +6,11 @@ and no geometry here.
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from .access import BEYOND_LIMIT, OFF_NET, REACHED, UNREACHABLE
 
@@ -36,7 +39,7 @@ LABELS_ZH = {
 }
 
 
-def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
+def weighted_quantile(values: NDArray[np.float64], weights: NDArray[np.float64], q: float) -> float:
     """Population-weighted quantile (lower, no interpolation); ``inf`` values count as largest.
 
     Parameters
@@ -63,9 +66,10 @@ def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> floa
     return float(values[order][min(k, len(order) - 1)])
 
 
-def village_table(villages: pd.DataFrame, cell_village: np.ndarray, cell_pop: np.ndarray, cell_time_s: np.ndarray,
-                  cell_class: np.ndarray, centre_time_s: np.ndarray, facilities_inside: np.ndarray,
-                  covered_min_share: float, has_area: np.ndarray) -> pd.DataFrame:
+def village_table(villages: pd.DataFrame, cell_village: NDArray[np.int64], cell_pop: NDArray[np.float64],
+                  cell_time_s: NDArray[np.float64], cell_class: NDArray[np.int8], centre_time_s: NDArray[np.float64],
+                  facilities_inside: NDArray[np.int64], covered_min_share: float,
+                  has_area: NDArray[np.bool_]) -> pd.DataFrame:
     """Coverage per village.
 
     Parameters
@@ -96,10 +100,11 @@ def village_table(villages: pd.DataFrame, cell_village: np.ndarray, cell_pop: np
     inv = cell_village >= 0
     cv, cp, ct, cc = cell_village[inv], cell_pop[inv], cell_time_s[inv], cell_class[inv]
 
-    def by_class(k: int) -> np.ndarray:
-        return np.bincount(cv[cc == k], weights=cp[cc == k], minlength=nv)
+    # np.bincount with weights returns float64 (numpy's stubs say intp whatever the weights)
+    def by_class(k: int) -> NDArray[np.float64]:
+        return cast("NDArray[np.float64]", np.bincount(cv[cc == k], weights=cp[cc == k], minlength=nv))
 
-    pop = np.bincount(cv, weights=cp, minlength=nv)
+    pop = cast("NDArray[np.float64]", np.bincount(cv, weights=cp, minlength=nv))
     reached, beyond = by_class(REACHED), by_class(BEYOND_LIMIT)
     unreach, offnet = by_class(UNREACHABLE), by_class(OFF_NET)
     med = np.full(nv, np.nan)
@@ -133,7 +138,10 @@ def village_table(villages: pd.DataFrame, cell_village: np.ndarray, cell_pop: np
             status[i] = "unreachable"
             reason[i] = ("no facility can be reached along its streets (a separate part of the network, or one-way "
                          "streets leading away)" if unreach[i] >= offnet[i] else "off the road network")
-    to_min = lambda a: np.where(np.isfinite(a), a / 60.0, np.nan)  # noqa: E731
+
+    def to_min(a: NDArray[np.float64]) -> NDArray[np.float64]:
+        return np.where(np.isfinite(a), a / 60.0, np.nan)
+
     out = pd.DataFrame({
         "code": villages["code"].to_numpy(), "name": villages["name"].to_numpy(),
         "full_name": villages.get("full_name", villages["name"]).to_numpy(),

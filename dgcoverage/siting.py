@@ -36,9 +36,10 @@ from __future__ import annotations
 import heapq
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import csc_array, csr_array, vstack
 from scipy.sparse.csgraph import dijkstra
@@ -50,8 +51,8 @@ TIME_TOL_S = 1e-9
 MAX_EXACT_NNZ = 5_000_000
 
 
-def coverage_matrix(rev: csr_array, speed_mps: float, cand_node: np.ndarray, cand_leg_s: np.ndarray,
-                    dem_node: np.ndarray, dem_leg_s: np.ndarray, limit_s: float,
+def coverage_matrix(rev: csr_array, speed_mps: float, cand_node: ArrayLike, cand_leg_s: ArrayLike,
+                    dem_node: ArrayLike, dem_leg_s: ArrayLike, limit_s: float,
                     chunk: int | None = None, dense_budget: int = 16_000_000, progress: bool = False) -> csr_array:
     """Which demand points each candidate reaches within ``limit_s``.
 
@@ -92,7 +93,7 @@ def coverage_matrix(rev: csr_array, speed_mps: float, cand_node: np.ndarray, can
     order = on[np.argsort(dem_node[on], kind="stable")]
     uniq, start, cnt = np.unique(dem_node[order], return_index=True, return_counts=True)
     row_nnz = np.zeros(m, dtype=np.int64)
-    cols: list[np.ndarray] = []
+    cols: list[NDArray[np.int32] | NDArray[np.int64]] = []
     ok = (cand_node >= 0) & (cand_leg_s <= limit_s + TIME_TOL_S)
     usable = np.nonzero(ok)[0]
     if uniq.size:
@@ -129,7 +130,7 @@ def coverage_matrix(rev: csr_array, speed_mps: float, cand_node: np.ndarray, can
     return csr_array((np.ones(ind.size, dtype=np.uint8), ind, indptr), shape=(m, nd))
 
 
-def aggregate_demand(A: csr_array, w: np.ndarray) -> tuple[csr_array, np.ndarray, np.ndarray]:
+def aggregate_demand(A: csr_array, w: ArrayLike) -> tuple[csr_array, NDArray[np.float64], NDArray[np.int64]]:
     """Merge demand columns with the same set of covering candidates; drop uncoverable ones.
 
     Coverage problems only see a demand point through its candidate set and
@@ -145,7 +146,7 @@ def aggregate_demand(A: csr_array, w: np.ndarray) -> tuple[csr_array, np.ndarray
     C = csc_array(A)
     C.sort_indices()
     nd = C.shape[1]
-    col_group = np.full(nd, -1, dtype=np.int64)
+    col_group: NDArray[np.int64] = np.full(nd, -1, dtype=np.int64)
     keys: dict[bytes, int] = {}
     ptr, ind = C.indptr, C.indices.astype(np.int64)
     reps: list[int] = []
@@ -159,8 +160,10 @@ def aggregate_demand(A: csr_array, w: np.ndarray) -> tuple[csr_array, np.ndarray
             g = keys[key] = len(reps)
             reps.append(i)
         col_group[i] = g
-    w2 = np.bincount(col_group[col_group >= 0], weights=np.asarray(w, dtype=np.float64)[col_group >= 0],
-                     minlength=len(reps))
+    # np.bincount with weights returns float64 (numpy's stubs say intp whatever the weights)
+    w2 = cast("NDArray[np.float64]", np.bincount(col_group[col_group >= 0],
+                                                 weights=np.asarray(w, dtype=np.float64)[col_group >= 0],
+                                                 minlength=len(reps)))
     A2 = csr_array(C[:, np.asarray(reps, dtype=np.int64)]) if reps else csr_array((A.shape[0], 0), dtype=np.uint8)
     return A2, w2, col_group
 
@@ -200,15 +203,17 @@ class Solution:
     info: dict[str, Any] = field(default_factory=dict)
 
 
-def _budget_checker(n: int, group: np.ndarray | None, max_per_group: int | None):
+def _budget_checker(n: int, group: ArrayLike | None,
+                    max_per_group: int | None) -> tuple[NDArray[np.intp] | None, NDArray[np.int64]]:
+    """Group index per candidate and a zeroed count per group; ``None`` and an empty count array without a budget."""
     if group is None or max_per_group is None:
-        return None, None
+        return None, np.zeros(0, dtype=np.int64)
     codes, inv = np.unique(np.asarray(group).astype(str), return_inverse=True)
     return inv, np.zeros(codes.size, dtype=np.int64)
 
 
-def _lazy_greedy(A: csr_array, w: np.ndarray, k: int | None, target: float | None,
-                 group: np.ndarray | None, max_per_group: int | None) -> tuple[list[int], list[float]]:
+def _lazy_greedy(A: csr_array, w: ArrayLike, k: int | None, target: float | None,
+                 group: ArrayLike | None, max_per_group: int | None) -> tuple[list[int], list[float]]:
     """CELF: pick the candidate of largest marginal gain, re-evaluating only stale heap tops."""
     A = csr_array(A)
     w = np.asarray(w, dtype=np.float64)
@@ -246,7 +251,7 @@ def _lazy_greedy(A: csr_array, w: np.ndarray, k: int | None, target: float | Non
     return sites, gains
 
 
-def greedy_mclp(A: csr_array, w: np.ndarray, k: int, group: np.ndarray | None = None,
+def greedy_mclp(A: csr_array, w: ArrayLike, k: int, group: ArrayLike | None = None,
                 max_per_group: int | None = None) -> Solution:
     """Maximal covering by lazy greedy: up to ``k`` sites (fewer when nothing more can be gained).
 
@@ -259,7 +264,7 @@ def greedy_mclp(A: csr_array, w: np.ndarray, k: int, group: np.ndarray | None = 
                     info={"gains": gains})
 
 
-def greedy_lscp(A: csr_array, w: np.ndarray, share: float = 1.0, group: np.ndarray | None = None,
+def greedy_lscp(A: csr_array, w: ArrayLike, share: float = 1.0, group: ArrayLike | None = None,
                 max_per_group: int | None = None) -> Solution:
     """Set covering by greedy: add best sites until ``share`` of the *coverable* weight is covered."""
     t0 = time.perf_counter()
@@ -273,7 +278,7 @@ def greedy_lscp(A: csr_array, w: np.ndarray, share: float = 1.0, group: np.ndarr
                     info={"gains": gains, "target_weight": target, "coverable_weight": coverable})
 
 
-def _group_rows(m: int, group: np.ndarray | None, max_per_group: int | None, nvar: int) -> list[LinearConstraint]:
+def _group_rows(m: int, group: ArrayLike | None, max_per_group: int | None, nvar: int) -> list[LinearConstraint]:
     if group is None or max_per_group is None:
         return []
     codes, inv = np.unique(np.asarray(group).astype(str), return_inverse=True)
@@ -300,7 +305,7 @@ def _cover_csc(A: csr_array, with_y: bool) -> csc_array:
     return csc_array((data, indices, indptr), shape=(nd, m + nd))
 
 
-def exact_mclp(A: csr_array, w: np.ndarray, k: int, group: np.ndarray | None = None,
+def exact_mclp(A: csr_array, w: ArrayLike, k: int, group: ArrayLike | None = None,
                max_per_group: int | None = None, time_limit: float = 600.0, mip_rel_gap: float = 1e-6,
                aggregate: bool = True, max_nnz: int | None = MAX_EXACT_NNZ) -> Solution:
     """Maximal covering ILP (HiGHS): ``max sum w_i y_i`` s.t. ``y_i <= sum_j A_ji x_j``, ``sum x_j <= k``.
@@ -343,7 +348,7 @@ def exact_mclp(A: csr_array, w: np.ndarray, k: int, group: np.ndarray | None = N
                     getattr(res, "mip_gap", None), time.perf_counter() - t0, {"rows": int(nd), "cols": int(nvar)})
 
 
-def exact_lscp(A: csr_array, w: np.ndarray, share: float = 1.0, group: np.ndarray | None = None,
+def exact_lscp(A: csr_array, w: ArrayLike, share: float = 1.0, group: ArrayLike | None = None,
                max_per_group: int | None = None, time_limit: float = 600.0, mip_rel_gap: float = 1e-6,
                aggregate: bool = True, max_nnz: int | None = MAX_EXACT_NNZ) -> Solution:
     """Location set covering ILP (HiGHS): the fewest sites covering ``share`` of the coverable weight.
@@ -394,8 +399,8 @@ def exact_lscp(A: csr_array, w: np.ndarray, share: float = 1.0, group: np.ndarra
                     time.perf_counter() - t0, {"rows": int(nd), "cols": int(nvar), "coverable_weight": coverable})
 
 
-def village_needs(w: np.ndarray, village: np.ndarray, coverable: np.ndarray, need: np.ndarray
-                  ) -> tuple[np.ndarray, np.ndarray]:
+def village_needs(w: NDArray[np.float64], village: NDArray[np.int64], coverable: NDArray[np.bool_],
+                  need: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
     """Which village targets candidates can meet at all.
 
     Parameters
@@ -421,8 +426,8 @@ def village_needs(w: np.ndarray, village: np.ndarray, coverable: np.ndarray, nee
     return target, unattainable
 
 
-def greedy_lscp_villages(A: csr_array, w: np.ndarray, village: np.ndarray, need: np.ndarray,
-                         group: np.ndarray | None = None, max_per_group: int | None = None) -> Solution:
+def greedy_lscp_villages(A: csr_array, w: ArrayLike, village: ArrayLike, need: ArrayLike,
+                         group: ArrayLike | None = None, max_per_group: int | None = None) -> Solution:
     """Fewest sites so every village gains at least its ``need`` of weight (lazy greedy).
 
     The policy-literal set cover: a village counts as covered when a share of
@@ -485,8 +490,8 @@ def greedy_lscp_villages(A: csr_array, w: np.ndarray, village: np.ndarray, need:
                           "villages_unattainable": int(unatt.sum())})
 
 
-def exact_lscp_villages(A: csr_array, w: np.ndarray, village: np.ndarray, need: np.ndarray,
-                        group: np.ndarray | None = None, max_per_group: int | None = None,
+def exact_lscp_villages(A: csr_array, w: ArrayLike, village: ArrayLike, need: ArrayLike,
+                        group: ArrayLike | None = None, max_per_group: int | None = None,
                         time_limit: float = 600.0, mip_rel_gap: float = 1e-6,
                         max_nnz: int | None = MAX_EXACT_NNZ) -> Solution:
     """The village set cover as an ILP (HiGHS).
@@ -542,7 +547,7 @@ def exact_lscp_villages(A: csr_array, w: np.ndarray, village: np.ndarray, need: 
                     time.perf_counter() - t0, {**info, "rows": int(nd + vt.size), "cols": int(nvar)})
 
 
-def order_sites(A: csr_array, w: np.ndarray, sites: list[int] | np.ndarray) -> tuple[list[int], list[float]]:
+def order_sites(A: csr_array, w: ArrayLike, sites: list[int] | NDArray[np.integer]) -> tuple[list[int], list[float]]:
     """Order a chosen set greedily (largest marginal gain first) and return each site's marginal gain.
 
     Sites that add nothing come last with gain 0.
@@ -556,7 +561,7 @@ def order_sites(A: csr_array, w: np.ndarray, sites: list[int] | np.ndarray) -> t
     return [sites[i] for i in picked + rest], [float(g) for g in gains] + [0.0] * len(rest)
 
 
-def covered_weight(A: csr_array, w: np.ndarray, sites: list[int] | np.ndarray) -> float:
+def covered_weight(A: csr_array, w: ArrayLike, sites: list[int] | NDArray[np.integer]) -> float:
     """Weight covered by a set of sites."""
     sites = np.asarray(list(sites), dtype=np.int64)
     if sites.size == 0:
