@@ -1,6 +1,7 @@
 """Smoke test of scripts/benchmark.py --quick: the table is produced and every agreement check passes.
 
-No timing assertions (CI machines are shared and noisy); two towns at scale 1, well under a minute.
+No timing assertions (CI machines are shared and noisy); two towns at scale 1, well under a minute.  The
+script is a thin command line over ``dgcoverage.bench``, which no other module imports.
 """
 
 from __future__ import annotations
@@ -47,3 +48,29 @@ def test_quick_benchmark_writes_table(quick_run):
     assert "## Targets" in text and "## How cost grows" in text and "Guangdong" in text
     for cid in ("elderly_care_15", "fitness_15", "legal_aid_30", "culture_sports_10"):
         assert f"| {cid} |" in text
+
+
+def test_from_json_rerenders_the_same_page(quick_run, tmp_path):
+    proc, doc, js = quick_run
+    assert proc.returncode == 0
+    again = tmp_path / "again.md"
+    rerun = subprocess.run([sys.executable, str(ROOT / "scripts" / "benchmark.py"), "--from-json", str(js),
+                            "--doc", str(again)], capture_output=True, text=True, timeout=120)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert again.read_text(encoding="utf-8") == doc.read_text(encoding="utf-8")
+
+
+def test_bench_library_returns_data_and_is_a_top_layer(quick_run, capsys):
+    from dgcoverage import bench
+
+    proc, doc, js = quick_run
+    assert proc.returncode == 0
+    R = json.loads(js.read_text(encoding="utf-8"))
+    assert bench.agreement_ok(R) == R["agreement"]
+    assert [list(t) for t in bench.targets(R)] == R["targets"]
+    assert bench.render(R) == doc.read_text(encoding="utf-8")
+    assert capsys.readouterr().out == ""  # the library never prints
+    for f in (ROOT / "dgcoverage").rglob("*.py"):
+        if f.name != "bench.py":
+            text = f.read_text(encoding="utf-8")
+            assert "from .bench" not in text and "dgcoverage.bench" not in text and "from . import bench" not in text, f

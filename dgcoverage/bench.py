@@ -1,0 +1,1236 @@
+"""Benchmark dgcoverage on a Dongguan-scale synthetic city against the floor and the usual recipes.
+
+The measurements behind ``docs/benchmarks.md``; ``scripts/benchmark.py`` (``make bench``) is a thin command
+line over :func:`run_benchmark` and :func:`render`.  Nothing here prints: progress goes to the
+``dgcoverage.bench`` logger (INFO) and every measurement is returned as a dict.  Nothing in the package
+imports this module.
+
+Every measured step runs in its own fresh subprocess, so the peak RSS reported (``VmHWM``) is that step's
+alone (it includes the interpreter and its imports).  The child loads this file on its own, without the
+``dgcoverage`` package, so a baseline's peak RSS holds only what that baseline imports.  Times are
+wall-clock seconds of the work itself (imports and fixture loading excluded unless the row says
+otherwise).  All comparisons are made in the same run, so load from other processes on the machine affects
+every row alike.
+
+Steps (:data:`STEPS`):
+  dgcoverage    load -> snap -> access -> coverage tables for all four circles, written to CSV/JSON (no maps)
+  scipy floor   one bare ``scipy.sparse.csgraph.dijkstra`` call per circle on the same CSR + super-source
+  networkx      ``ego_graph(G, node, radius, distance="time")`` per facility (the tutorial recipe), and
+                ``multi_source_dijkstra_path_length`` (from a super-source joined to the facilities by their
+                access legs)
+  pandana       ``Network.nearest_pois`` (contraction hierarchies); facility access legs are leaf edges
+  siting        ``dgcoverage.siting``: coverage sets for 5,000 candidates + greedy MCLP k = 50
+  osm.pbf       the synthetic network written with ``osmium.SimpleWriter`` and read back with
+                ``dgcoverage.osm.network_from_osm_file``
+Every baseline's travel times are compared with dgcoverage's (max abs difference, seconds).
+
+Only the standard library and numpy are imported at module level (the children load this file directly);
+dgcoverage, scipy, networkx, osmium and the optional pandana are imported inside the steps.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import pickle
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Collection, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+
+__all__ = [
+    "PANDANA_TOL_S", "QUICK_TOWNS", "SITING_CANDIDATES", "SITING_CIRCLE", "SITING_K", "STEPS", "TOL_S",
+    "agreement_ok", "render", "run_benchmark", "run_step", "step_build", "step_dgcoverage", "step_networkx",
+    "step_pandana", "step_pbf_read", "step_pbf_write", "step_scipy", "step_siting", "targets",
+]
+
+log = logging.getLogger("dgcoverage.bench")
+
+QUICK_TOWNS = ["441900005", "441900006"]  # 万江街道, 莞城街道 (adjacent)
+TOL_S = 1e-6
+PANDANA_TOL_S = 0.05  # pandana's contraction hierarchies store weights in fixed point: ~1e-2 s, not 1e-6 s
+SITING_CANDIDATES = 5000
+SITING_K = 50
+SITING_CIRCLE = "fitness_15"
+
+_T = TypeVar("_T")
+
+# A fresh interpreter that loads this file as a stand-alone module (not ``dgcoverage.bench``, which would
+# import the whole package first) and runs one step: argv = this file, the exchange folder.
+_CHILD_BOOT = (
+    "import importlib.util, sys\n"
+    "spec = importlib.util.spec_from_file_location('_dgcoverage_bench_child', sys.argv[1])\n"
+    "mod = importlib.util.module_from_spec(spec)\n"
+    "spec.loader.exec_module(mod)\n"
+    "mod._child_main(sys.argv[2])\n"
+)
+
+
+# --------------------------------------------------------------------------- helpers (parent and child)
+
+
+def _peak_rss_mb() -> float:
+    """This process's peak resident set size (VmHWM), MiB."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _child_main(xdir: str) -> None:
+    """Child side of :func:`run_step`: read the step and its arguments, run it, leave the result."""
+    x = Path(xdir)
+    step, kwargs, path = pickle.loads((x / "in.pkl").read_bytes())
+    sys.path[:] = path  # the parent's, as multiprocessing's spawn does
+    try:
+        t0 = time.perf_counter()
+        out = STEPS[step](**kwargs)
+        out["process_s"] = time.perf_counter() - t0
+        out.setdefault("peak_rss_mb", _peak_rss_mb())
+        msg: tuple[str, Any] = ("ok", out)
+    except BaseException as exc:  # report, don't hang the parent
+        import traceback
+
+        msg = ("error", f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}")
+    (x / "out.tmp").write_bytes(pickle.dumps(msg))
+    os.replace(x / "out.tmp", x / "out.pkl")
+
+
+def run_step(step: str, timeout_s: float | None = None, **kwargs: Any) -> dict[str, Any]:
+    """Run one step in a fresh interpreter and return its measurements.
+
+    The child loads this file without the ``dgcoverage`` package, so its peak RSS is the step's own
+    (interpreter, numpy and what the step imports).  A child that crashes (e.g. a segfault in a C
+    extension) raises instead of hanging.
+
+    Parameters
+    ----------
+    step
+        A key of :data:`STEPS`.
+    timeout_s
+        Stop the child after this many seconds (``None``: no limit).
+    **kwargs
+        The step function's arguments (picklable).
+
+    Returns
+    -------
+    dict
+        The step's result with ``peak_rss_mb`` (MiB), ``process_s`` (the step call inside the child) and
+        ``wall_s`` (start of the child to its exit).  A step stopped by ``timeout_s`` gives
+        ``{"timed_out": True, "timeout_s", "time_s": nan, "peak_rss_mb": nan, "available": False, "error"}``.
+
+    Raises
+    ------
+    KeyError
+        Unknown ``step``.
+    RuntimeError
+        The step raised, or its process died without a result.
+    """
+    if step not in STEPS:
+        raise KeyError(f"unknown benchmark step {step!r}; one of {', '.join(STEPS)}")
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix=f"dgcoverage-bench-{step}-") as xdir:
+        x = Path(xdir)
+        (x / "in.pkl").write_bytes(pickle.dumps((step, kwargs, list(sys.path))))
+        proc = subprocess.Popen([sys.executable, "-c", _CHILD_BOOT, str(Path(__file__).resolve()), xdir])
+        try:
+            left = None if timeout_s is None else max(timeout_s - (time.perf_counter() - t0), 0.0)
+            proc.wait(timeout=left)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            log.info("  [%s] stopped after %.0f s (time limit)", step, timeout_s)
+            return {"timed_out": True, "timeout_s": timeout_s, "time_s": float("nan"), "peak_rss_mb": float("nan"),
+                    "available": False, "error": f"did not finish within the {timeout_s:.0f} s time limit"}
+        finally:
+            if proc.poll() is None:  # interrupted: don't leave the child running
+                proc.kill()
+                proc.wait()
+        res = x / "out.pkl"
+        if not res.exists():
+            raise RuntimeError(f"benchmark step {step!r} died (exit code {proc.returncode})")
+        msg = pickle.loads(res.read_bytes())
+    if msg[0] == "error":
+        raise RuntimeError(f"benchmark step {step!r} failed: {msg[1]}")
+    out = msg[1]
+    out["wall_s"] = time.perf_counter() - t0
+    log.info("  [%s] %.2f s work, %.1f s wall, peak RSS %.0f MiB", step, out.get("time_s", float("nan")),
+             out["wall_s"], out["peak_rss_mb"])
+    return out
+
+
+def _best(fn: Callable[[], _T], repeat: int) -> tuple[float, _T]:
+    """(min seconds, last result) of ``repeat`` calls."""
+    best, res = np.inf, None
+    for _ in range(max(repeat, 1)):
+        t = time.perf_counter()
+        res = fn()
+        best = min(best, time.perf_counter() - t)
+    return best, res
+
+
+def _compare(ref: np.ndarray, got: np.ndarray, cap: float, tol: float = TOL_S) -> dict[str, Any]:
+    """Max abs difference where both are finite; count of reach mismatches away from the cap."""
+    fr, fg = np.isfinite(ref), np.isfinite(got)
+    both = fr & fg
+    diff = float(np.max(np.abs(ref[both] - got[both]))) if both.any() else 0.0
+    near_cap = np.zeros(ref.shape, dtype=bool)
+    near_cap[fr] = np.abs(ref[fr] - cap) <= tol
+    near_cap[fg] |= np.abs(got[fg] - cap) <= tol
+    mism = int(((fr != fg) & ~near_cap).sum())
+    return {"max_abs_diff_s": diff, "reach_mismatches": mism, "compared": int(both.sum())}
+
+
+def _load_problem(pdir: Path) -> tuple[dict[str, np.ndarray], dict[str, dict[str, Any]]]:
+    """The problem files written by :func:`step_dgcoverage`: the graph and, per circle, arrays and limits."""
+    g = dict(np.load(pdir / "graph.npz"))
+    circles = json.loads((pdir / "circles.json").read_text())
+    probs = {cid: dict(np.load(pdir / f"{cid}.npz")) for cid in circles}
+    for cid in circles:
+        probs[cid].update(circles[cid])
+    return g, probs
+
+
+def _rev_csr(g: dict[str, np.ndarray]) -> Any:
+    """The reversed graph with its (empty) super-source row, as a scipy CSR array."""
+    from scipy.sparse import csr_array
+
+    n1 = int(g["n"]) + 1
+    return csr_array((g["data"], g["indices"], g["indptr"]), shape=(n1, n1))
+
+
+def _with_super_source(g: dict[str, np.ndarray], node: np.ndarray, leg: np.ndarray) -> Any:
+    """The floor's CSR: reversed graph (metres) + super-source row n joined to facility nodes (min leg)."""
+    from scipy.sparse import csr_array
+
+    n = int(g["n"])
+    order = np.lexsort((leg, node))
+    node, leg = node[order], leg[order]
+    first = np.ones(node.size, dtype=bool)
+    first[1:] = node[1:] != node[:-1]
+    node, leg = node[first], leg[first]
+    nnz = int(g["indptr"][n])
+    indptr = g["indptr"].astype(np.int32).copy()
+    indptr[n + 1] = nnz + node.size
+    return csr_array((np.concatenate([g["data"][:nnz], leg]),
+                      np.concatenate([g["indices"][:nnz].astype(np.int32), node.astype(np.int32)]), indptr),
+                     shape=(n + 1, n + 1))
+
+
+def _cell_times(node_t: np.ndarray, p: dict[str, Any]) -> np.ndarray:
+    """Cell times from node times (node time + the cell's walk to its node; beyond the cap: inf)."""
+    cn = p["cell_node"]
+    out = np.full(cn.shape[0], np.inf)
+    on = cn >= 0
+    out[on] = node_t[cn[on]] + p["cell_leg_s"][on]
+    out[out > p["cap_s"]] = np.inf
+    return out
+
+
+# --------------------------------------------------------------------------- steps (run in children)
+
+
+
+def step_build(root: str, scale: float, town_codes: list[str] | None) -> dict[str, Any]:
+    """Build (or reuse) the synthetic city.
+
+    Parameters
+    ----------
+    root
+        Folder of the city; reused when its ``MANIFEST.json`` has the same scale and towns.
+    scale
+        City scale (see :func:`dgcoverage.synthetic.build_demo`).
+    town_codes
+        Towns to build (``None``: the whole city).
+
+    Returns
+    -------
+    dict
+        ``time_s`` (nan when reused), ``cached`` and ``manifest`` (nodes, directed edges, cells, villages,
+        facilities, towns).
+    """
+    root_p = Path(root)
+    man = root_p / "MANIFEST.json"
+    if man.exists() and (root_p / "network.npz").exists():
+        m = json.loads(man.read_text())
+        want = sorted(town_codes) if town_codes else None
+        if m.get("scale") == scale and (want is None or m.get("town_codes") == want) and \
+                (want is not None or len(m.get("town_codes", [])) > 30):
+            return {"time_s": float("nan"), "cached": True, "manifest": _manifest_sizes(m)}
+    from dgcoverage.synthetic import build_demo
+
+    t = time.perf_counter()
+    m = build_demo(root_p, scale=scale, town_codes=town_codes)
+    return {"time_s": time.perf_counter() - t, "cached": False, "manifest": _manifest_sizes(m)}
+
+
+def _manifest_sizes(m: dict[str, Any]) -> dict[str, int]:
+    return {"nodes": m["network"]["nodes"], "directed_edges": m["network"]["directed_edges"],
+            "cells": m["population"]["cells_populated"], "villages_placed": m["villages"]["placed"],
+            "villages_listed": m["villages"]["listed"], "facilities": m["facilities"],
+            "towns": len(m.get("town_codes", []))}
+
+
+def step_dgcoverage(root: str, out: str, pdir: str | None = None, repeat: int = 3) -> dict[str, Any]:
+    """dgcoverage end to end (all circles, tables written, no maps); then per-circle access timing; export.
+
+    Parameters
+    ----------
+    root
+        The city (embedded-default layout, from :func:`step_build`).
+    out
+        Folder for the circles' tables.
+    pdir
+        Write the problem (reversed graph, facility nodes and legs, cell nodes and legs, dgcoverage's times)
+        here for the baselines; ``None``: don't.
+    repeat
+        Per-circle access is timed as the best of this many runs.
+
+    Returns
+    -------
+    dict
+        ``time_s`` (load + all circles), ``load_s``, ``peak_rss_mb`` (after the end-to-end run), ``circles``
+        (per circle: ``circle_s, facilities, access_s, access_limit_s, on_network``) and ``sizes``.
+    """
+    import warnings
+
+    from dgcoverage.access import point_times, project_lonlat, snap_points, times_to_nearest_facility
+    from dgcoverage.config import load_config
+    from dgcoverage.pipeline import load_facilities, load_study, run_circle, write_circle
+
+    warnings.simplefilter("ignore")
+    circles, settings = load_config(None)
+    t0 = time.perf_counter()
+    study = load_study(data_dir=root, settings=settings)
+    t_load = time.perf_counter() - t0
+    results = {}
+    per = {}
+    for cid, c in circles.items():
+        t = time.perf_counter()
+        fac = load_facilities(study, c, None, "gcj02", root)
+        res = run_circle(study, c, fac)
+        write_circle(res, out)
+        results[cid] = res
+        per[cid] = {"circle_s": time.perf_counter() - t, "facilities": int(len(fac))}
+    total = time.perf_counter() - t0
+    peak = _peak_rss_mb()
+    # per-circle access: search + handing times to cells (what the floor is compared with), best of `repeat`
+    g = study.graph
+    probs = {}
+    for cid, c in circles.items():
+        res = results[cid]
+        fx, fy = project_lonlat(res.facilities.geometry.x.to_numpy(), res.facilities.geometry.y.to_numpy(), g.crs)
+        fnode, fdist = snap_points(g, fx, fy, settings.max_snap_m)
+        v, a = c.speed_mps, c.access_speed_mps
+        cap = max(c.limit_s, settings.report_cap_minutes * 60.0)
+        cell_leg = study.cell_snap_m / a
+
+        def access(fnode=fnode, fdist=fdist, v=v, a=a, cap=cap, cell_leg=cell_leg):
+            nt = times_to_nearest_facility(g, fnode, (fdist / a) * v, cap * v) / v
+            ct = point_times(nt, study.cell_node, cell_leg)
+            ct[ct > cap] = np.inf
+            return nt, ct
+
+        t_acc, (node_t, cell_t) = _best(access, repeat)
+        assert np.array_equal(cell_t, res.cell_time_s), "access re-run differs from run_circle"
+        # the same job as the ego-graph recipe: search only to the circle's limit (no report cap)
+        t_lim, (_, cell_lim) = _best(lambda acc=access, lim=c.limit_s: acc(cap=lim), repeat)
+        within = res.cell_time_s <= c.limit_s
+        assert np.array_equal(cell_lim <= c.limit_s, within), "limit-only search reaches other cells"
+        assert np.array_equal(cell_lim[within], res.cell_time_s[within]), "limit-only search gives other times"
+        per[cid]["access_s"] = t_acc
+        per[cid]["access_limit_s"] = t_lim
+        per[cid]["on_network"] = int((fnode >= 0).sum())
+        probs[cid] = {"fnode": fnode, "fleg_s": fdist / a, "fx": fx, "fy": fy, "node_time_s": node_t,
+                      "cell_time_s": res.cell_time_s, "cell_node": study.cell_node, "cell_leg_s": cell_leg,
+                      "cell_pop": study.cell_pop, "meta": {"v_mps": v, "a_mps": a, "cap_s": cap, "limit_s": c.limit_s,
+                                                           "minutes": c.minutes, "speed_kmh": c.speed_kmh}}
+    if pdir:
+        pd_ = Path(pdir)
+        pd_.mkdir(parents=True, exist_ok=True)
+        np.savez(pd_ / "graph.npz", n=g.n_nodes, data=g.rev.data, indices=g.rev.indices, indptr=g.rev.indptr,
+                 x=g.x, y=g.y)
+        meta = {}
+        for cid, p in probs.items():
+            meta[cid] = p.pop("meta")
+            np.savez(pd_ / f"{cid}.npz", **p)
+        (pd_ / "circles.json").write_text(json.dumps(meta))
+    return {"time_s": total, "load_s": t_load, "circles": per, "peak_rss_mb": peak,
+            "sizes": {"nodes": study.net.n_nodes, "directed_edges": study.net.n_edges,
+                      "cells": int(len(study.cell_pop)), "villages": int(len(study.villages)),
+                      "villages_with_area": int(study.villages["has_area"].sum()),
+                      "facilities": int(sum(p["facilities"] for p in per.values()))}}
+
+
+def step_scipy(pdir: str, repeat: int = 3) -> dict[str, Any]:
+    """The floor: one bare csgraph.dijkstra per circle on a prebuilt CSR with the super-source.
+
+    Parameters
+    ----------
+    pdir
+        Problem folder written by :func:`step_dgcoverage`.
+    repeat
+        Each search is timed as the best of this many calls.
+
+    Returns
+    -------
+    dict
+        ``time_s`` (sum of the searches) and ``circles`` (per circle: ``search_s``, ``max_abs_diff_s``,
+        ``reach_mismatches``, ``compared``).
+    """
+    from scipy.sparse.csgraph import dijkstra
+
+    g, probs = _load_problem(Path(pdir))
+    n = int(g["n"])
+    per, total = {}, 0.0
+    for cid, p in probs.items():
+        v = p["v_mps"]
+        ok = p["fnode"] >= 0
+        R = _with_super_source(g, p["fnode"][ok], p["fleg_s"][ok] * v)
+        t, d = _best(lambda R=R, v=v, p=p: dijkstra(R, directed=True, indices=n, limit=p["cap_s"] * v), repeat)
+        node_t = np.asarray(d[:n]) / v
+        chk = _compare(p["cell_time_s"], _cell_times(node_t, p), p["cap_s"])
+        per[cid] = {"search_s": t, **chk}
+        total += t
+    return {"time_s": total, "circles": per}
+
+
+def step_networkx(pdir: str, budget_s: float, seed: int = 0) -> dict[str, Any]:
+    """networkx: ego_graph per facility (tutorial recipe) and multi_source_dijkstra_path_length.
+
+    Parameters
+    ----------
+    pdir
+        Problem folder written by :func:`step_dgcoverage`.
+    budget_s
+        Seconds for the ego-graph recipe over all circles; past its share, a circle's remaining facilities
+        are skipped and its time scaled linearly (``ego_full`` false).
+    seed
+        Order in which facilities are tried (a random subsample when the budget runs out).
+
+    Returns
+    -------
+    dict
+        ``time_s``, ``build_s`` (DiGraph), ``ego_total_s``, ``msd_total_s``, ``ego_extrapolated`` and
+        ``circles`` (per circle: times, ego-graph counts, ``ego_reach_mismatches`` and the multi-source
+        comparison ``max_abs_diff_s``, ``reach_mismatches``).
+    """
+    import networkx as nx
+
+    g, probs = _load_problem(Path(pdir))
+    n = int(g["n"])
+    rev = _rev_csr(g)[:n, :n].tocoo()
+    t0 = time.perf_counter()
+    G = nx.DiGraph()
+    G.add_nodes_from(range(n))
+    G.add_weighted_edges_from(zip(rev.row.tolist(), rev.col.tolist(), rev.data.tolist()), weight="length")
+    t_build = time.perf_counter() - t0
+    del rev
+    per = {}
+    budget_each = budget_s / max(len(probs), 1)
+    for cid, p in probs.items():
+        v, limit, cap = p["v_mps"], p["limit_s"], p["cap_s"]
+        t = time.perf_counter()
+        for _, _, d in G.edges(data=True):
+            d["time"] = d["length"] / v
+        t_attr = time.perf_counter() - t
+        # (a) tutorial recipe: one ego graph per facility, radius = limit minus the facility's access leg
+        fac = np.flatnonzero((p["fnode"] >= 0) & (p["fleg_s"] <= limit))
+        order = np.random.default_rng(seed).permutation(fac)
+        reached: set[int] = set()
+        t = time.perf_counter()
+        done = 0
+        for i in order:
+            H = nx.ego_graph(G, int(p["fnode"][i]), radius=float(limit - p["fleg_s"][i]), distance="time")
+            reached.update(H.nodes)
+            done += 1
+            if time.perf_counter() - t > budget_each:
+                break
+        cells_reached = np.isin(p["cell_node"], np.fromiter(reached, dtype=np.int64, count=len(reached)))
+        t_ego = time.perf_counter() - t
+        full = done == len(order)
+        t_ego_full = t_ego if full else t_ego * len(order) / max(done, 1)
+        node_in = np.zeros(n, dtype=bool)
+        node_in[list(reached)] = True
+        dg_in = p["node_time_s"] <= limit
+        away = np.abs(p["node_time_s"] - limit) > TOL_S
+        if full:
+            ego_mism = int(((node_in != dg_in) & away).sum())
+        else:  # a subsample can only be checked for false positives
+            ego_mism = int((node_in & ~dg_in & away).sum())
+        # (b) multi-source Dijkstra from a super-source joined to each facility node by its access leg
+        S = -1
+        legs: dict[int, float] = {}
+        for node, leg in zip(p["fnode"].tolist(), p["fleg_s"].tolist()):
+            if node >= 0:
+                legs[node] = min(leg, legs.get(node, np.inf))
+        t = time.perf_counter()
+        G.add_weighted_edges_from(((S, k, w) for k, w in legs.items()), weight="time")
+        dist = nx.multi_source_dijkstra_path_length(G, {S}, cutoff=cap, weight="time")
+        G.remove_node(S)
+        node_t = np.full(n, np.inf)
+        keys = np.fromiter((k for k in dist if k != S), dtype=np.int64)
+        node_t[keys] = np.fromiter((dist[k] for k in dist if k != S), dtype=np.float64)
+        t_msd = time.perf_counter() - t
+        chk = _compare(p["cell_time_s"], _cell_times(node_t, p), cap)
+        per[cid] = {"attr_s": t_attr, "ego_s": t_ego, "ego_full_s": t_ego_full, "ego_done": done,
+                    "ego_total": int(len(order)), "ego_full": full, "ego_reach_mismatches": ego_mism,
+                    "ego_cells_reached": int(cells_reached.sum()), "msd_s": t_msd, **chk}
+    tot_ego = t_build + sum(c["attr_s"] + c["ego_full_s"] for c in per.values())
+    tot_msd = t_build + sum(c["attr_s"] + c["msd_s"] for c in per.values())
+    return {"time_s": tot_ego + sum(c["msd_s"] for c in per.values()), "build_s": t_build,
+            "ego_total_s": tot_ego, "msd_total_s": tot_msd,
+            "ego_extrapolated": not all(c["ego_full"] for c in per.values()), "circles": per}
+
+
+def step_pandana(pdir: str) -> dict[str, Any]:
+    """pandana nearest_pois; each facility is a leaf node joined to its network node by its access leg.
+
+    Parameters
+    ----------
+    pdir
+        Problem folder written by :func:`step_dgcoverage`.
+
+    Returns
+    -------
+    dict
+        ``time_s``, ``build_s`` (contraction hierarchies), ``available``, ``version`` and ``circles`` (per
+        circle: ``query_s`` and the comparison to :data:`PANDANA_TOL_S`); without pandana installed,
+        ``{"time_s": nan, "available": False, "error"}``.
+    """
+    try:
+        import pandana
+        import pandas as pd
+    except ImportError as exc:
+        return {"time_s": float("nan"), "available": False, "error": f"{type(exc).__name__}: {exc}"}
+    g, probs = _load_problem(Path(pdir))
+    n = int(g["n"])
+    rev = _rev_csr(g)[:n, :n].tocoo()
+    # One network for all circles, impedance in metres-at-network-speed (times = impedance / speed): road edges
+    # are metres; each facility of each circle is a leaf joined to its node (both directions) by its access leg
+    # x the circle's speed.  Leaves sit at the facility shifted by a unique k mm, so that set_pois snaps each POI
+    # to its own leaf (facilities of different circles can share a location).
+    xs, ys, fr, to, w = [g["x"]], [g["y"]], [rev.row.astype(np.int64)], [rev.col.astype(np.int64)], [rev.data]
+    nxt, leaf = n, {}
+    for cid, p in probs.items():
+        ok = np.flatnonzero(p["fnode"] >= 0)
+        ids = np.arange(nxt, nxt + ok.size)
+        nxt += ok.size
+        lx, ly = p["fx"][ok] + 1e-3 * (ids - n + 1), p["fy"][ok].copy()
+        leaf[cid] = (lx, ly)
+        xs.append(lx)
+        ys.append(ly)
+        fr += [ids, p["fnode"][ok]]
+        to += [p["fnode"][ok], ids]
+        w += [p["fleg_s"][ok] * p["v_mps"]] * 2
+    t = time.perf_counter()
+    net = pandana.Network(pd.Series(np.concatenate(xs)), pd.Series(np.concatenate(ys)), pd.Series(np.concatenate(fr)),
+                          pd.Series(np.concatenate(to)), pd.DataFrame({"m": np.concatenate(w)}), twoway=False)
+    t_build = time.perf_counter() - t
+    per = {}
+    for cid, p in probs.items():
+        lx, ly = leaf[cid]
+        v, cap = p["v_mps"], p["cap_s"]
+        t = time.perf_counter()
+        net.set_pois(cid, cap * v * 1.001 + 1.0, 1, pd.Series(lx), pd.Series(ly))  # query <= preprocessed
+        res = net.nearest_pois(cap * v, cid, num_pois=1, max_distance=1e12)
+        t_q = time.perf_counter() - t
+        node_t = np.array(res[1].to_numpy(dtype=np.float64)[:n], copy=True)
+        node_t[node_t >= 1e11] = np.inf
+        node_t /= v
+        chk = _compare(p["cell_time_s"], _cell_times(node_t, p), cap, PANDANA_TOL_S)
+        per[cid] = {"query_s": t_q, **chk}
+    return {"time_s": t_build + sum(c["query_s"] for c in per.values()), "build_s": t_build, "available": True,
+            "version": pandana.__version__, "circles": per}
+
+
+
+def step_siting(pdir: str, n_cand: int, k: int, circle: str, n_check: int = 20, seed: int = 1) -> dict[str, Any]:
+    """dgcoverage.siting: coverage sets for candidates + greedy MCLP; spot-check against the access engine.
+
+    Parameters
+    ----------
+    pdir
+        Problem folder written by :func:`step_dgcoverage`.
+    n_cand
+        Candidates, drawn among populated cells' centres.
+    k
+        Sites chosen by the greedy maximal covering location problem.
+    circle
+        Circle id whose limit and speeds are used.
+    n_check
+        Candidates whose coverage set is compared with a single-source search.
+    seed
+        Random draw of the candidates and of the checked ones.
+
+    Returns
+    -------
+    dict
+        ``time_s`` (coverage sets + greedy), ``available``, ``coverage_s``, ``mclp_s``, ``candidates``,
+        ``k``, ``circle``, ``nnz``, ``sites``, ``covered_share``, ``spot_checked``, ``spot_mismatches`` and
+        ``peak_rss_mb``; ``{"time_s": nan, "available": False, "error"}`` without ``dgcoverage.siting``.
+    """
+    try:
+        from dgcoverage import siting
+    except ImportError as exc:
+        return {"time_s": float("nan"), "available": False, "error": f"{type(exc).__name__}: {exc}"}
+    g, probs = _load_problem(Path(pdir))
+    p = probs[circle]
+    n = int(g["n"])
+    rev = _rev_csr(g)
+    rng = np.random.default_rng(seed)
+    cn = p["cell_node"]
+    pool = np.flatnonzero(cn >= 0)
+    pick = rng.choice(pool, size=min(n_cand, pool.size), replace=False)
+    cand_node, cand_leg = cn[pick], p["cell_leg_s"][pick]  # candidates at populated cells' centres
+    t = time.perf_counter()
+    A = siting.coverage_matrix(rev, p["v_mps"], cand_node, cand_leg, cn, p["cell_leg_s"], p["limit_s"])
+    t_cov = time.perf_counter() - t
+    t = time.perf_counter()
+    sol = siting.greedy_mclp(A, p["cell_pop"], k)
+    t_mclp = time.perf_counter() - t
+    peak = _peak_rss_mb()
+    # spot check: a candidate's coverage set = cells whose single-source time is within the limit
+    from scipy.sparse.csgraph import dijkstra
+
+    A = A.tocsr()
+    bad = 0
+    for j in rng.choice(pick.size, size=min(n_check, pick.size), replace=False):
+        d = dijkstra(rev, directed=True, indices=int(cand_node[j]), limit=p["limit_s"] * p["v_mps"] + 1)[:n]
+        tt = _cell_times(d / p["v_mps"] + cand_leg[j], p)
+        want = tt <= p["limit_s"] + 1e-9
+        got = np.zeros(cn.size, dtype=bool)
+        got[A.indices[A.indptr[j]:A.indptr[j + 1]]] = True
+        bad += int(((want != got) & (np.abs(tt - p["limit_s"]) > TOL_S)).sum())
+    return {"time_s": t_cov + t_mclp, "available": True, "coverage_s": t_cov, "mclp_s": t_mclp,
+            "candidates": int(pick.size), "k": k, "circle": circle, "nnz": int(A.nnz), "sites": len(sol.sites),
+            "covered_share": (float(sol.covered_weight / p["cell_pop"].sum()) if hasattr(sol, "covered_weight")
+                              else None),
+            "spot_checked": int(min(n_check, pick.size)), "spot_mismatches": bad, "peak_rss_mb": peak}
+
+
+def step_pbf_write(root: str, pbf: str) -> dict[str, Any]:
+    """Write the synthetic network as an .osm.pbf: nodes + ways merged from chains of two-way edges.
+
+    Parameters
+    ----------
+    root
+        The city (its ``network.npz``).
+    pbf
+        File to write (replaced).
+
+    Returns
+    -------
+    dict
+        ``time_s``, ``ways``, ``nodes``, ``undirected_edges`` and ``bytes`` (file size).
+    """
+    import osmium
+
+    from dgcoverage.roadnet import load_network
+
+    net = load_network(Path(root) / "network.npz")
+    t0 = time.perf_counter()
+    u, v = net.u, net.v
+    und = u < v  # the synthetic network is symmetric: keep each street once
+    a, b = u[und], v[und]
+    n = net.n_nodes
+    # adjacency (undirected) with edge ids, then greedy trails of unused edges -> ways of <= 1,900 nodes
+    ends = np.concatenate([a, b])
+    other = np.concatenate([b, a])
+    eid = np.concatenate([np.arange(a.size), np.arange(a.size)])
+    order = np.argsort(ends, kind="stable")
+    ptr = np.zeros(n + 1, dtype=np.int64)
+    np.add.at(ptr, ends + 1, 1)
+    np.cumsum(ptr, out=ptr)
+    adj_o, adj_e = other[order].tolist(), eid[order].tolist()
+    ptr_l = ptr.tolist()
+    cursor = ptr_l[:-1].copy()
+    used = bytearray(a.size)
+    a_l, b_l = a.tolist(), b.tolist()
+    ways = []
+    for e in range(a.size):
+        if used[e]:
+            continue
+        used[e] = 1
+        way = [a_l[e], b_l[e]]
+        cur = b_l[e]
+        while len(way) < 1900:
+            c, end = cursor[cur], ptr_l[cur + 1]
+            while c < end and used[adj_e[c]]:
+                c += 1
+            cursor[cur] = c
+            if c == end:
+                break
+            used[adj_e[c]] = 1
+            cur = adj_o[c]
+            way.append(cur)
+        ways.append(way)
+    Path(pbf).unlink(missing_ok=True)
+    w = osmium.SimpleWriter(str(pbf))
+    try:
+        lon, lat = net.lon.tolist(), net.lat.tolist()
+        for i in range(n):
+            w.add_node(osmium.osm.mutable.Node(id=i + 1, location=(lon[i], lat[i])))
+        for j, way in enumerate(ways):
+            w.add_way(osmium.osm.mutable.Way(id=j + 1, nodes=[x + 1 for x in way], tags={"highway": "footway"}))
+    finally:
+        w.close()
+    return {"time_s": time.perf_counter() - t0, "ways": len(ways), "nodes": n, "undirected_edges": int(a.size),
+            "bytes": os.path.getsize(pbf)}
+
+
+def step_pbf_read(root: str, pbf: str) -> dict[str, Any]:
+    """Time network_from_osm_file on the .osm.pbf; check it has the same nodes and edges as the .npz.
+
+    Parameters
+    ----------
+    root
+        The city (its ``network.npz`` is the reference).
+    pbf
+        The file written by :func:`step_pbf_write`.
+
+    Returns
+    -------
+    dict
+        ``time_s``, ``nodes``, ``directed_edges``, ``same_nodes``, ``same_edges`` and
+        ``max_rel_length_diff`` (haversine vs the generator's planar lengths; ``None`` if the edges differ).
+    """
+    from dgcoverage.osm import network_from_osm_file
+    from dgcoverage.roadnet import load_network
+
+    t0 = time.perf_counter()
+    net = network_from_osm_file(pbf, "walk")
+    t = time.perf_counter() - t0
+    ref = load_network(Path(root) / "network.npz")
+    same_nodes = bool(np.array_equal(net.node_id, ref.node_id + 1))
+    o = np.lexsort((ref.v, ref.u))
+    same_edges = bool(net.n_edges == ref.n_edges and np.array_equal(net.u, ref.u[o])
+                      and np.array_equal(net.v, ref.v[o]))
+    rel = (float(np.max(np.abs(net.length_m - ref.length_m[o]) / np.maximum(ref.length_m[o], 1.0))) if same_edges
+           else None)
+    return {"time_s": t, "nodes": net.n_nodes, "directed_edges": net.n_edges, "same_nodes": same_nodes,
+            "same_edges": same_edges, "max_rel_length_diff": rel}
+
+
+STEPS: dict[str, Callable[..., dict[str, Any]]] = {
+    "build": step_build, "dgcoverage": step_dgcoverage, "scipy": step_scipy, "networkx": step_networkx,
+    "pandana": step_pandana, "siting": step_siting, "pbf_write": step_pbf_write, "pbf_read": step_pbf_read}
+
+
+# --------------------------------------------------------------------------- report
+
+
+def _versions() -> dict[str, str]:
+    import importlib.metadata as md
+
+    out = {"python": platform.python_version()}
+    for p in ("dgcoverage", "numpy", "scipy", "pandas", "networkx", "osmium", "pandana", "geopandas", "shapely"):
+        try:
+            out[p] = md.version(p)
+        except md.PackageNotFoundError:
+            out[p] = "not installed"
+    return out
+
+
+def _machine() -> dict[str, Any]:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = None
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                mem = int(line.split()[1]) / 1024 / 1024
+    except OSError:
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "mem_gib": round(mem, 1) if mem else None,
+            "os": f"{platform.system()} {platform.release()}", "loadavg_start": [round(x, 2) for x in os.getloadavg()]}
+
+
+def _f(x: float | None, nd: int = 2) -> str:
+    if x is None or (isinstance(x, float) and not np.isfinite(x)):
+        return "—"
+    return f"{x:,.{nd}f}"
+
+
+def _ratio(x: float | None, base: float | None) -> str:
+    if x is None or base is None or not np.isfinite(x) or not base:
+        return "—"
+    return f"{x / base:,.1f}×" if x / base >= 1 else f"{x / base:.2f}×"
+
+
+def render(R: dict[str, Any]) -> str:
+    """The text of ``docs/benchmarks.md`` from the results.
+
+    Parameters
+    ----------
+    R
+        Results of :func:`run_benchmark` (or the same read back from its JSON), with ``targets``.
+
+    Returns
+    -------
+    str
+        Markdown: setup, results table, per-circle table, targets, growth with the network size, the
+        Guangdong estimate and the method notes.
+    """
+    L: list[str] = []
+    a = L.append
+    m, v, s = R["machine"], R["versions"], R["sizes"]
+    dg = R["dgcoverage"]
+    a("# Benchmarks")
+    a("")
+    a(f"*Generated by `{R['command']}` on {R['date']} — do not edit by hand; rerun the script (or `make bench`).*")
+    a("")
+    a(f"- Machine: {m['cpu']}, {m['cores']} cores, {m['mem_gib']} GiB RAM, {m['os']}; load average at start "
+      f"{m['loadavg_start']}"
+      + (" (other work was running, so absolute times are noisy)" if m["loadavg_start"][0] > 1.5 else "")
+      + ". Every ratio compares rows measured in the same run (steps run one after another; "
+      "per-circle searches are best of 3).")
+    a("- Versions: " + ", ".join(f"{k} {val}" for k, val in v.items()))
+    a(f"- City: synthetic Dongguan (`dgcoverage.synthetic.build_demo(scale={R['scale']}"
+      + (f", town_codes={R['town_codes']}" if R["town_codes"] else "") + ")`, SYNTHETIC roads/people/facilities): "
+      f"**{s['nodes']:,} nodes, {s['directed_edges']:,} directed edges, {s['cells']:,} populated 100 m cells, "
+      f"{s['villages_with_area']} villages with an area ({s['villages']} listed), {s['facilities']:,} facilities** "
+      f"in 4 circles. Build time: {_f(R['build'].get('time_s'), 1)} s"
+      + (" (cached from an earlier run)" if R["build"].get("cached") else "") + ".")
+    a("- Each step runs in a fresh `spawn` subprocess; *peak RSS* is that process's `VmHWM` (interpreter and "
+      "imports included, ~150–250 MiB of it). *Time* is the work itself, imports excluded.")
+    a("")
+    a("## Results")
+    a("")
+    a("| step | what is timed | time (s) | peak RSS (MiB) | vs dgcoverage "
+      "| agreement with dgcoverage (max abs diff, s) |")
+    a("|---|---|---:|---:|---:|---|")
+    base = dg["time_s"]
+    acc = sum(c["access_s"] for c in dg["circles"].values())
+    a(f"| **dgcoverage** | all 4 circles: load → snap → access → coverage tables written (no maps) "
+      f"| **{_f(base)}** | {_f(dg['peak_rss_mb'], 0)} | 1× "
+      f"| reference (load {_f(dg['load_s'])} s; access of the 4 circles {_f(acc)} s) |")
+    sp = R["scipy"]
+    a(f"| scipy floor | 4 bare `csgraph.dijkstra` calls on the prebuilt CSR + super-source | {_f(sp['time_s'])} "
+      f"| {_f(sp['peak_rss_mb'], 0)} | {_ratio(sp['time_s'], base)} | {_agree(sp)} |")
+    nx_ = R.get("networkx")
+    if nx_:
+        ex = " (extrapolated, see below)" if nx_["ego_extrapolated"] else ""
+        a(f"| networkx ego_graph recipe | DiGraph build ({_f(nx_['build_s'], 1)} s) + `ego_graph(G, fac, radius, "
+          f"distance=\"time\")` per facility → cells reached | {_f(nx_['ego_total_s'], 1)}{ex} "
+          f"| {_f(nx_['peak_rss_mb'], 0)} "
+          f"| {_ratio(nx_['ego_total_s'], base)} | {_ego_agree(nx_)} |")
+        a(f"| networkx multi-source | DiGraph build + `multi_source_dijkstra_path_length` per circle | "
+          f"{_f(nx_['msd_total_s'], 1)} | (same process) | {_ratio(nx_['msd_total_s'], base)} | {_agree(nx_)} |")
+    pa = R.get("pandana")
+    if pa and pa.get("available"):
+        a(f"| pandana {pa['version']} | `Network(...)` contraction hierarchies ({_f(pa['build_s'], 1)} s) + "
+          f"`nearest_pois` per circle | {_f(pa['time_s'], 1)} | {_f(pa['peak_rss_mb'], 0)} "
+          f"| {_ratio(pa['time_s'], base)} "
+          f"| {_agree(pa, PANDANA_TOL_S)} |")
+    elif pa:
+        if pa.get("timed_out"):
+            a(f"| pandana {R['versions'].get('pandana')} | `Network(...)` (contraction hierarchies) + "
+              "`nearest_pois`: stopped, "
+              f"{pa['error']} (the CH preprocessing of the whole city did not finish) | > {pa['timeout_s']:,.0f} | — "
+              f"| > {_ratio(pa['timeout_s'], base)} | — |")
+        else:
+            a(f"| pandana | not run: {pa.get('error', 'unavailable')} | — | — | — | — |")
+    si = R.get("siting")
+    if si and si.get("available"):
+        a(f"| siting | `dgcoverage.siting.coverage_matrix` for {si['candidates']:,} candidates ({si['circle']}, "
+          f"{_f(si['coverage_s'], 1)} s) + `greedy_mclp` k = {si['k']} ({_f(si['mclp_s'], 2)} s) "
+          f"| {_f(si['time_s'], 1)} "
+          f"| {_f(si['peak_rss_mb'], 0)} | {_ratio(si['time_s'], base)} | coverage sets of {si['spot_checked']} random "
+          f"candidates vs single-source searches: {si['spot_mismatches']} mismatching cells |")
+    elif si:
+        a(f"| siting | not available yet ({si.get('error', '')}) | — | — | — | — |")
+    pw, pr = R.get("pbf_write"), R.get("pbf_read")
+    if pr:
+        a(f"| osm.pbf build | `dgcoverage.osm.network_from_osm_file` on the city as .osm.pbf "
+          f"({pw['bytes'] / 1e6:.1f} MB, {pw['ways']:,} footways; writing it took {_f(pw['time_s'], 1)} s) "
+          f"| {_f(pr['time_s'], 1)} | {_f(pr['peak_rss_mb'], 0)} | {_ratio(pr['time_s'], base)} | same nodes: "
+          f"{pr['same_nodes']}, same edges: {pr['same_edges']}; lengths re-measured by haversine differ from the "
+          f"generator's planar UTM lengths by ≤ {_f(100 * (pr['max_rel_length_diff'] or 0), 3)} % |")
+    a("")
+    a("### Per circle: access (search + handing times to cells)")
+    a("")
+    a("| circle | limit, speed | facilities | dgcoverage access (s) | dgcoverage access to the limit only (s) "
+      "| scipy floor (s) | dgcoverage / floor | networkx multi-source (s) | networkx ego recipe (s) "
+      "| pandana nearest_pois (s) |")
+    a("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for cid, c in dg["circles"].items():
+        f = sp["circles"][cid]["search_s"]
+        cm = R["circles"][cid]
+        row = [cid, f"{cm['minutes']:g} min @ {cm['speed_kmh']:g} km/h", f"{c['facilities']:,}", _f(c["access_s"], 3),
+               _f(c.get("access_limit_s"), 3), _f(f, 3), _ratio(c["access_s"], f)]
+        if nx_:
+            e = nx_["circles"][cid]
+            row += [_f(e["msd_s"], 2), _f(e["ego_full_s"], 2) + ("" if e["ego_full"] else
+                                                                 f" (from {e['ego_done']}/{e['ego_total']})")]
+        else:
+            row += ["—", "—"]
+        row.append(_f(pa["circles"][cid]["query_s"], 3) if pa and pa.get("available") else "—")
+        a("| " + " | ".join(row) + " |")
+    a("")
+    a("dgcoverage's own runs search to the report cap (60 min) so the coverage curve and the beyond-limit times "
+      "exist; the ego-graph recipe only searches to each circle's limit. The column *to the limit only* times "
+      "dgcoverage doing exactly the recipe's job (cells within the limit; checked to give the same cells and "
+      "times), and is the fair basis for the ego-graph ratio.")
+    a("")
+    if nx_ and nx_["ego_extrapolated"]:
+        a("The ego-graph recipe did not finish within its time budget on every circle: it was run on a random "
+          "subsample of facilities (counts above) and its time scaled linearly to all facilities; its agreement "
+          "check then only tests that every node it reached is within the limit in dgcoverage.")
+        a("")
+    a("## Targets")
+    a("")
+    a("| target | measured | met |")
+    a("|---|---|---|")
+    for t in R["targets"]:
+        a(f"| {t[0]} | {t[1]} | {'yes' if t[2] else ('n/a' if t[2] is None else '**no**')} |")
+    a("")
+    if R.get("scaling"):
+        a("## How cost grows")
+        a("")
+        a("dgcoverage end to end (all four circles, tables written) and the scipy floor at several city sizes, "
+          "same machine, same run:")
+        a("")
+        a("| scale | nodes | directed edges | populated cells | facilities | dgcoverage total (s) | of which load (s) "
+          "| access, 4 circles (s) | scipy floor, 4 circles (s) | peak RSS (MiB) | µs per node (total) "
+          "| KiB per node (RSS) |")
+        a("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for r in R["scaling"]:
+            a(f"| {r['scale']:g} | {r['nodes']:,} | {r['directed_edges']:,} | {r['cells']:,} | {r['facilities']:,} "
+              f"| {_f(r['time_s'])} | {_f(r['load_s'])} | {_f(r['access_s'])} | {_f(r['floor_s'])} "
+              f"| {_f(r['peak_rss_mb'], 0)} | {_f(1e6 * r['time_s'] / r['nodes'], 1)} "
+              f"| {_f(1024 * r['peak_rss_mb'] / r['nodes'], 2)} |")
+        a("")
+        a(_scaling_text(R))
+        a("")
+    a(_guangdong_text(R))
+    a("")
+    a("## Method notes")
+    a("")
+    a("- **Same problem everywhere.** Each circle's facilities are snapped once by dgcoverage; every baseline "
+      "gets the same facility nodes, the same access legs (door → node, walked at the circle's access speed) "
+      "and the same cap, and its node times are turned into cell times the same way (node time + the cell's "
+      "walk to its node; beyond the cap = not reached). The comparison is over all populated cells: "
+      "*max abs diff* over cells both reach, plus the count of cells one reaches and the other does not "
+      "(ignoring cells within 1e-6 s of the cap).")
+    a("- **scipy floor**: the CSR with the super-source is built before the clock starts; only the "
+      "`dijkstra(R, indices=n, limit=cap)` call is timed. dgcoverage's *access* includes joining the "
+      "super-source to the graph, the search and the cell lookup.")
+    a("- **networkx**: the graph is built from the same reversed CSR (edge attribute `length`, then `time` set per "
+      "circle, both timed). The ego-graph recipe is the one tutorials show (`ego_graph` per facility, union of "
+      "the nodes, cells whose node is in the union), generous to networkx: cells are looked up once at the end, "
+      "not per facility. It gives a yes/no per node, so its check is on the covered set; the multi-source call "
+      "gives times and is checked to 1e-6 s. Facility access legs enter networkx as edges from a super-source "
+      "node, exactly as in dgcoverage.")
+    a("- **pandana** has no per-source offsets, so each facility is a leaf node joined to its network node by an "
+      "edge of its access leg (both directions); leaves sit at the facility, shifted by a unique k mm, "
+      "so `set_pois` snaps "
+      "each POI to its own leaf. One network (one contraction hierarchy) serves all circles: impedance is metres "
+      "at network speed (leaf = leg × speed), times = impedance / speed. Nodes are projected metres (UTM 49N).")
+    a("- **osm.pbf**: ways are greedy trails over the undirected edges (≤ 1,900 nodes per way), tagged "
+      "`highway=footway`; reading uses the OSMnx `walk` filter.")
+    a("- **Library fix found by profiling** (cProfile of `dgcoverage run --all` at scale 3): "
+      "`access.times_to_nearest_facility` rebuilt the whole CSR with a `lexsort` of all 2M edges for every "
+      "circle (≈ 0.5–0.6 s of a ≈ 0.64 s circle); the super-source is the last, empty row, so its edges are "
+      "now appended to the CSR arrays without a sort (bit-identical results, ≈ 5–10× faster per circle).")
+    a("")
+    return "\n".join(L)
+
+
+def _agree(r: dict[str, Any], tol: float = TOL_S) -> str:
+    d = max(c["max_abs_diff_s"] for c in r["circles"].values())
+    mm = sum(c["reach_mismatches"] for c in r["circles"].values())
+    ok = d <= tol and mm == 0
+    if tol == TOL_S:
+        return f"{d:.1e} s, {mm} reach mismatches — {'identical to 1e-6 s' if ok else '**differs**'}"
+    return (f"{d:.1e} s, {mm} reach mismatches — {'within' if ok else '**not within**'} {tol:g} s, *not* identical "
+            "to 1e-6 s: pandana stores edge weights as integers of 1/1000 of the impedance unit "
+            "(`DISTANCEMULTFACT 1000`) and returns float32 distances")
+
+
+def _ego_agree(r: dict[str, Any]) -> str:
+    mm = sum(c["ego_reach_mismatches"] for c in r["circles"].values())
+    return f"covered node sets: {mm} mismatches — {'identical' if mm == 0 else '**differs**'}"
+
+
+def _scaling_text(R: dict[str, Any]) -> str:
+    sc = R["scaling"]
+    if len(sc) < 2:
+        return ""
+    a, b = sc[0], sc[-1]
+    e_t = np.log(b["time_s"] / a["time_s"]) / np.log(b["nodes"] / a["nodes"])
+    e_m = np.log(b["peak_rss_mb"] / a["peak_rss_mb"]) / np.log(b["nodes"] / a["nodes"])
+    e_f = np.log(b["floor_s"] / a["floor_s"]) / np.log(b["nodes"] / a["nodes"]) if a["floor_s"] > 0 else float("nan")
+    return (f"Only the network grows with the scale (the 100 m population grid, villages and facilities are the "
+            f"same at every scale), so this isolates the cost of the network. From {a['nodes']:,} to {b['nodes']:,} "
+            f"nodes ({b['nodes'] / a['nodes']:.0f}×) the bare search grows as nodes^{e_f:.2f} (all searches run to "
+            "the 60-min report cap, which covers most of the city, so each is a near-full O(E log V) Dijkstra), "
+            f"dgcoverage's total as nodes^{e_t:.2f} and peak memory as nodes^{e_m:.2f}: fixed costs (reading the "
+            "raster, villages and towns, the tables; ≈ 1 s and ≈ 250 MiB with the interpreter) dominate small "
+            "cities, and the per-node costs (CSR ≈ 12 bytes per directed edge, KD-tree, node arrays) are small.")
+
+
+def _guangdong_text(R: dict[str, Any]) -> str:
+    sc = R.get("scaling") or [{"nodes": R["sizes"]["nodes"], "time_s": R["dgcoverage"]["time_s"],
+                               "peak_rss_mb": R["dgcoverage"]["peak_rss_mb"]}]
+    srt = sorted(sc, key=lambda r: r["nodes"])
+    big = srt[-1]
+    if len(srt) >= 2 and srt[-1]["nodes"] > srt[0]["nodes"]:  # marginal cost: slope between smallest and largest
+        a0 = srt[0]
+        dn = big["nodes"] - a0["nodes"]
+        us = 1e6 * max(big["time_s"] - a0["time_s"], 0.0) / dn
+        kib = 1024 * max(big["peak_rss_mb"] - a0["peak_rss_mb"], 0.0) / dn
+        how = f"marginal, between {a0['nodes']:,} and {big['nodes']:,} nodes"
+    else:
+        us = 1e6 * big["time_s"] / big["nodes"]
+        kib = 1024 * big["peak_rss_mb"] / big["nodes"]
+        how = f"average at {big['nodes']:,} nodes"
+    fixed_mib = big["peak_rss_mb"] - kib * big["nodes"] / 1024
+    lo, hi = 8e6, 20e6  # Guangdong walk network, nodes (see text)
+    buf = 1.5  # overlap buffers: +50 % nodes
+    pr = R.get("pbf_read") or {}
+    pbf_us = 1e6 * pr["time_s"] / pr["nodes"] if pr.get("nodes") else 0.0
+    fixed_s = srt[0]["time_s"] if len(srt) >= 2 else 0.0
+    part_nodes = 1.5e6
+    nparts = [int(np.ceil(n * buf / part_nodes)) for n in (lo, hi)]
+    cpu_lo, cpu_hi = (n * buf * (us + pbf_us) / 1e6 + k * fixed_s for n, k in zip((lo, hi), nparts))
+    si = R.get("siting") or {}
+    siting_s = f"{si['time_s']:.1f} s" if si.get("available") else "(not measured)"
+    part_mem_gib = (part_nodes * buf * kib / 1024 + fixed_mib) / 1024
+    return f"""## Scaling out: all of Guangdong on Dask (on paper)
+
+Measured per-node figures ({how}): **{us:.1f} µs of wall time per node** for all four circles end to end
+and **{kib:.2f} KiB of peak memory per node** (plus ≈ {fixed_mib:.0f} MiB fixed per process).
+
+**How big.** Guangdong has 21 prefecture-level cities, ≈ 126 M people (2020 census) on ≈ 180,000 km². This
+scale-3 Dongguan (10.5 M people, 2,460 km²) has ≈ 0.55 M nodes, i.e. ≈ 0.05 nodes per person; OSM walk
+networks of the Pearl River Delta cities are of the same order. Scaling by population gives ≈ 6–7 M nodes,
+by built-up area (the delta is ~ 60 % of the people on ~ 30 % of the land; the mountain prefectures have
+sparse roads) ≈ 8–20 M nodes. We take **{lo / 1e6:.0f}–{hi / 1e6:.0f} M nodes** and ≈ 3 M populated 100 m cells.
+
+**Partitions.** Two options, both with an **overlap buffer equal to the longest circle's reach** — the
+legal-aid circle, 30 min × 12 km/h = **6 km** (plus the 500 m snap distance): every cell in a partition's
+core sees every facility (and every road) it could use, so the core's results are exact; buffer cells are
+computed and thrown away.
+
+1. *Per city* (21 partitions, natural for reporting by 村/社区 and 镇街). Sizes are very uneven: Guangzhou,
+   Shenzhen, Dongguan and Foshan hold ≈ 45 % of the people, so the four big tasks set the wall time. A 6 km
+   ring around a city like Dongguan (perimeter ≈ 250 km) adds ≈ 1,500 km² (≈ +60 % area; fewer nodes, since
+   borders are often hills or water).
+2. *Per tile* (e.g. 50 km × 50 km cores → ≈ 80 land tiles, each read with a 56 km window): overhead
+   (62/50)² − 1 ≈ 54 % in area, less in nodes; balanced tasks; results joined back to villages by the cell's
+   village code. Tiles cut villages, so village/town tables are aggregated after the map step
+   (`dask.dataframe` groupby over cell results), not inside the tasks.
+
+With Dask: `dask.bag`/`delayed` over partitions; each task reads its window of the province `.osm.pbf`
+(pyosmium with a bbox, or pre-cut with `osmium extract`), the population raster window and the facilities
+inside the window, runs `load_study` + `run_circle` for the four circles and returns per-cell times and
+classes for its core only (a few MB); a final reduction builds the village, town and province tables.
+There is no communication between tasks, so it scales linearly with workers.
+
+**Cost.** Per node, the measured marginal costs are {us:.1f} µs (all four circles, from a cached network) plus
+{pbf_us:.1f} µs to parse roads from `.osm.pbf` (osm.pbf row), ≈ {fixed_s:.1f} s fixed per partition (load of raster
+windows, villages, tables; the smallest run above) and ≈ {fixed_mib:.0f} MiB fixed memory per process. With +50 %
+nodes for the buffers, {lo / 1e6:.0f}–{hi / 1e6:.0f} M nodes take {cpu_lo / 60:.1f}–{cpu_hi / 60:.1f} CPU-minutes in
+{nparts[0]}–{nparts[1]} partitions of ≤ {part_nodes / 1e6:.1f} M nodes, each needing ≈ {part_mem_gib:.1f} GiB
+(so 2-vCPU/4 GiB workers suffice). A single 2-core machine does the province in ≈ {cpu_lo / 120:.0f}–{cpu_hi / 120:.0f}
+min; 8 Dask workers in a few minutes including scheduling. At ≈ US$0.05–0.10 per 2-vCPU worker-hour on
+demand that is **cents per full-province run**: the cost is preparing inputs (OSM extract, WorldPop raster,
+village points, facility lists), not computing. Siting is the heavier job (5,000 candidates took
+{siting_s} here for one circle on one city; candidates are independent, so it splits per partition and per
+candidate chunk the same way).
+"""
+
+
+# --------------------------------------------------------------------------- targets, checks, the whole run
+
+
+
+def targets(R: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
+    """The performance targets and what was measured against each.
+
+    Parameters
+    ----------
+    R
+        Results of :func:`run_benchmark` (``targets`` need not be there yet).
+
+    Returns
+    -------
+    list of (str, str, bool or None)
+        ``(target, measured, met)``; ``met`` is ``None`` when the run cannot tell (e.g. a quick run).
+    """
+    dg, sp = R["dgcoverage"], R["scipy"]
+    out = []
+    quick = R["quick"]
+    out.append(("all four circles from a cached network < 30 s and < 4 GiB peak RSS",
+                f"{_f(dg['time_s'])} s, {_f(dg['peak_rss_mb'] / 1024, 2)} GiB",
+                dg["time_s"] < 30 and dg["peak_rss_mb"] < 4096))
+    worst = max(c["access_s"] / sp["circles"][k]["search_s"] for k, c in dg["circles"].items())
+    tot = sum(c["access_s"] for c in dg["circles"].values()) / sp["time_s"]
+    out.append(("per-circle access within 3× of the bare scipy call",
+                f"worst circle {worst:.2f}×, four circles together {tot:.2f}×", worst <= 3))
+    nx_ = R.get("networkx")
+    if nx_:
+        acc = sum(c["access_s"] for c in dg["circles"].values())
+        acc_lim = sum(c.get("access_limit_s", c["access_s"]) for c in dg["circles"].values())
+        r_e2e = nx_["ego_total_s"] / dg["time_s"]
+        r_acc = nx_["ego_total_s"] / acc
+        r_lim = nx_["ego_total_s"] / acc_lim
+        ident = all(c["ego_reach_mismatches"] == 0 for c in nx_["circles"].values()) and \
+            all(c["max_abs_diff_s"] <= TOL_S and c["reach_mismatches"] == 0 for c in nx_["circles"].values())
+        out.append(("≥ 100× faster than the networkx ego-graph recipe, identical times (1e-6 s)",
+                    f"{r_lim:,.0f}× on the same job (access searched to each circle's limit, as the recipe does); "
+                    f"{r_acc:,.0f}× with dgcoverage searching on to the 60-min report cap; {r_e2e:,.0f}× against "
+                    f"dgcoverage end to end (incl. load and tables); times identical: {ident}", r_lim >= 100 and ident))
+    pr = R.get("pbf_read")
+    if pr:
+        out.append(("network from .osm.pbf < 3 min", f"{_f(pr['time_s'], 1)} s", pr["time_s"] < 180))
+    si = R.get("siting")
+    if si and si.get("available"):
+        out.append((f"{SITING_CANDIDATES:,}-candidate siting < 60 s",
+                    f"{_f(si['time_s'], 1)} s for {si['candidates']:,} candidates",
+                    si["time_s"] < 60 if si["candidates"] >= SITING_CANDIDATES or not quick else None))
+    else:
+        out.append((f"{SITING_CANDIDATES:,}-candidate siting < 60 s", "not available yet", None))
+    return out
+
+
+def agreement_ok(R: dict[str, Any]) -> dict[str, bool]:
+    """Each baseline's check (True = identical to 1e-6 s / same sets).
+
+    Parameters
+    ----------
+    R
+        Results of :func:`run_benchmark`.
+
+    Returns
+    -------
+    dict
+        ``{check: passed}`` for the checks that ran: ``scipy``, ``networkx``, ``pandana`` (to
+        :data:`PANDANA_TOL_S`), ``networkx_ego``, ``siting`` and ``pbf``.
+    """
+    ok = {}
+    for k in ("scipy", "networkx", "pandana"):
+        r = R.get(k)
+        if r and r.get("circles") and (k != "pandana" or r.get("available")):
+            tol = PANDANA_TOL_S if k == "pandana" else TOL_S
+            ok[k] = all(c["max_abs_diff_s"] <= tol and c["reach_mismatches"] == 0 for c in r["circles"].values())
+    if R.get("networkx"):
+        ok["networkx_ego"] = all(c["ego_reach_mismatches"] == 0 for c in R["networkx"]["circles"].values())
+    if R.get("siting", {}).get("available"):
+        ok["siting"] = R["siting"]["spot_mismatches"] == 0
+    if R.get("pbf_read"):
+        ok["pbf"] = R["pbf_read"]["same_nodes"] and R["pbf_read"]["same_edges"]
+    return ok
+
+
+def run_benchmark(work: str | Path, *, quick: bool = False, scale: float | None = None,
+                  sizes: Sequence[float] | None = None, nx_budget: float = 600.0, pandana_timeout: float = 900.0,
+                  skip: Collection[str] = (), command: str = "python scripts/benchmark.py") -> dict[str, Any]:
+    """Run every benchmark step, one fresh process each, and return all the measurements.
+
+    Parameters
+    ----------
+    work
+        Work folder: the synthetic cities (reused by later runs), the problem files handed to the baselines,
+        dgcoverage's tables and the ``.osm.pbf``.
+    quick
+        Two adjacent towns (:data:`QUICK_TOWNS`) instead of the whole city: the smoke test.
+    scale
+        City scale of the main run (default 3; quick: 1).
+    sizes
+        Scales for the growth table (default 1, 2, 3, 4; quick: 0.5, 1); the main run's scale is reused.
+    nx_budget
+        Seconds for the networkx ego-graph recipe over all circles; past it, a subsample is timed and the
+        time scaled to all facilities.
+    pandana_timeout
+        Stop the pandana step after this many seconds (its contraction-hierarchy build is slow).
+    skip
+        Steps not to run: any of ``networkx``, ``pandana``, ``siting``, ``pbf``, ``scaling``.
+    command
+        The command line recorded in the results (and in the generated page).
+
+    Returns
+    -------
+    dict
+        JSON-serialisable (``json.dumps(..., default=float)``) results: ``date, quick, command, scale,
+        town_codes, machine, versions``, one dict per step (``build, dgcoverage, scipy, networkx, pandana,
+        siting, pbf_write, pbf_read``; skipped steps absent), ``sizes`` (the city), ``circles`` (limits and
+        speeds), ``scaling`` (one row per scale), ``targets`` (:func:`targets`) and ``agreement``
+        (:func:`agreement_ok`).  :func:`render` turns it into ``docs/benchmarks.md``.
+
+    Raises
+    ------
+    RuntimeError
+        A step failed or its process died (see :func:`run_step`).
+    """
+    skip = set(skip)
+    scale = scale if scale is not None else (1.0 if quick else 3.0)
+    towns = QUICK_TOWNS if quick else None
+    sizes = list(sizes) if sizes is not None else ([0.5, 1.0] if quick else [1.0, 2.0, 3.0, 4.0])
+    work = Path(work)
+    tag = "q" if towns else "city"
+    work.mkdir(parents=True, exist_ok=True)
+
+    def root_for(sc: float) -> Path:
+        return work / f"{tag}-scale{sc:g}"
+
+    R: dict[str, Any] = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "quick": quick,
+                         "command": command, "scale": scale, "town_codes": towns, "machine": _machine(),
+                         "versions": _versions()}
+    root = root_for(scale)
+    pdir = work / f"{tag}-scale{scale:g}-problem"
+    log.info("[benchmark] city scale %g%s in %s", scale, " (quick: towns " + ",".join(towns) + ")" if towns else "",
+             root)
+    R["build"] = run_step("build", root=str(root), scale=scale, town_codes=towns)
+    R["dgcoverage"] = run_step("dgcoverage", root=str(root), out=str(work / "out"), pdir=str(pdir))
+    R["sizes"] = R["dgcoverage"]["sizes"]
+    R["circles"] = json.loads((pdir / "circles.json").read_text())
+    R["scipy"] = run_step("scipy", pdir=str(pdir))
+    if "networkx" not in skip:
+        R["networkx"] = run_step("networkx", pdir=str(pdir), budget_s=nx_budget)
+    if "pandana" not in skip:
+        R["pandana"] = run_step("pandana", timeout_s=pandana_timeout, pdir=str(pdir))
+    if "siting" not in skip:
+        R["siting"] = run_step("siting", pdir=str(pdir), n_cand=SITING_CANDIDATES, k=SITING_K, circle=SITING_CIRCLE)
+    if "pbf" not in skip:
+        pbf = work / f"{tag}-scale{scale:g}.osm.pbf"
+        R["pbf_write"] = run_step("pbf_write", root=str(root), pbf=str(pbf))
+        R["pbf_read"] = run_step("pbf_read", root=str(root), pbf=str(pbf))
+    if "scaling" not in skip:
+        rows = []
+        for sc in sorted(set(sizes)):
+            if sc == scale:
+                d, f = R["dgcoverage"], R["scipy"]
+            else:
+                log.info("[benchmark] growth: scale %g", sc)
+                run_step("build", root=str(root_for(sc)), scale=sc, town_codes=towns)
+                p2 = work / f"{tag}-scale{sc:g}-problem"
+                d = run_step("dgcoverage", root=str(root_for(sc)), out=str(work / f"out-{sc:g}"), pdir=str(p2))
+                f = run_step("scipy", pdir=str(p2))
+            rows.append({"scale": sc, **{k: d["sizes"][k] for k in ("nodes", "directed_edges", "cells", "facilities")},
+                         "time_s": d["time_s"], "load_s": d["load_s"], "peak_rss_mb": d["peak_rss_mb"],
+                         "access_s": sum(c["access_s"] for c in d["circles"].values()), "floor_s": f["time_s"]})
+        R["scaling"] = rows
+    R["targets"] = targets(R)
+    R["agreement"] = agreement_ok(R)
+    return R
