@@ -30,7 +30,8 @@ from scipy.spatial import cKDTree
 from .errors import EmptyInputError, NetworkError
 from .roadnet import RoadNetwork
 
-OFF_NETWORK = -1
+#: Node index of a point farther than the snap limit from every node.
+NO_NODE = -1
 
 
 def utm_crs_for(lon: ArrayLike, lat: ArrayLike) -> CRS:
@@ -79,7 +80,10 @@ class AccessGraph:
         node can reach a facility is decided along directed edges by
         :func:`nodes_reaching_facility`).
     speed_mps
-        Network speed used for the weights.
+        The speed the weights were computed at: an edge weighs
+        ``length_m / speed_mps`` seconds.  One graph serves every circle:
+        :func:`times_at_speed` searches it at any other speed (the pipeline
+        builds it at 1 m/s, where a weight in seconds equals the edge's metres).
     """
 
     rev: csr_array
@@ -171,7 +175,7 @@ def snap_points(graph: AccessGraph, x: ArrayLike, y: ArrayLike,
     dist, node = graph.tree.query(np.column_stack([x, y]), k=1, distance_upper_bound=max_snap_m)
     node = np.asarray(node, dtype=np.int64)
     off = ~np.isfinite(dist) | (node >= graph.n_nodes)
-    node[off] = OFF_NETWORK
+    node[off] = NO_NODE
     dist = np.asarray(dist, dtype=np.float64)
     dist[off] = np.inf
     return node, dist
@@ -210,6 +214,40 @@ def times_to_nearest_facility(graph: AccessGraph, fac_node: ArrayLike, fac_leg_s
     R = _with_super_source(graph, fac_node, fac_leg_s)
     dist = dijkstra(R, directed=True, indices=n, limit=cap_s)
     return np.asarray(dist[:n], dtype=np.float64)
+
+
+def times_at_speed(graph: AccessGraph, fac_node: ArrayLike, fac_leg_s: ArrayLike, cap_s: float,
+                   speed_mps: float) -> NDArray[np.float64]:
+    """Seconds from every node to its nearest facility when the network is travelled at ``speed_mps``.
+
+    The graph's weights are seconds at ``graph.speed_mps``; travelling at
+    ``speed_mps`` scales every network time by ``graph.speed_mps / speed_mps``,
+    so one search on the same graph answers any speed exactly (the access legs
+    and the cap stay in real seconds).
+
+    Parameters
+    ----------
+    graph
+        The access graph.
+    fac_node
+        Node index of each facility (``-1``: off the network, ignored).
+    fac_leg_s
+        Real seconds of each facility's access leg (walked, at its own speed).
+    cap_s
+        Search limit in real seconds.
+    speed_mps
+        Travel speed on the network, m/s.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 real seconds per node, ``inf`` where not reached within ``cap_s``.
+    """
+    if not speed_mps > 0:
+        raise NetworkError(f"speed must be > 0 m/s, got {speed_mps}")
+    k = speed_mps / graph.speed_mps  # graph seconds per real second
+    legs = np.asarray(fac_leg_s, dtype=np.float64) * k
+    return times_to_nearest_facility(graph, fac_node, legs, cap_s * k) / k
 
 
 def _with_super_source(graph: AccessGraph, fac_node: NDArray[np.int64], fac_leg_s: NDArray[np.float64]) -> csr_array:
@@ -291,8 +329,8 @@ def point_times(node_time_s: NDArray[np.float64], node: NDArray[np.int64],
 
 
 # Reachability classes of a point, in order of precedence.
-REACHED, BEYOND_LIMIT, UNREACHABLE, OFF_NET = 0, 1, 2, 3
-REACH_LABELS = {REACHED: "within_limit", BEYOND_LIMIT: "beyond_limit", UNREACHABLE: "unreachable", OFF_NET: "off_network"}
+REACHED, BEYOND_LIMIT, UNREACHABLE, OFF_NETWORK = 0, 1, 2, 3
+REACH_LABELS = {REACHED: "within_limit", BEYOND_LIMIT: "beyond_limit", UNREACHABLE: "unreachable", OFF_NETWORK: "off_network"}
 
 
 def classify_points(graph: AccessGraph, node: ArrayLike, time_s: ArrayLike, limit_s: float,
@@ -322,7 +360,7 @@ def classify_points(graph: AccessGraph, node: ArrayLike, time_s: ArrayLike, limi
     Returns
     -------
     numpy.ndarray
-        int8 codes (``REACHED``, ``BEYOND_LIMIT``, ``UNREACHABLE``, ``OFF_NET``).
+        int8 codes (``REACHED``, ``BEYOND_LIMIT``, ``UNREACHABLE``, ``OFF_NETWORK``).
     """
     node = np.asarray(node, dtype=np.int64)
     time_s = np.asarray(time_s, dtype=np.float64)
@@ -332,6 +370,6 @@ def classify_points(graph: AccessGraph, node: ArrayLike, time_s: ArrayLike, limi
     can = np.zeros(node.shape[0], dtype=bool)
     can[on] = reach[node[on]]
     out[on & ~can] = UNREACHABLE
-    out[~on] = OFF_NET
+    out[~on] = OFF_NETWORK
     out[can & (time_s <= limit_s + 1e-9)] = REACHED
     return out

@@ -307,7 +307,7 @@ def step_dgcoverage(root: str, out: str, pdir: str | None = None, repeat: int = 
     """
     import warnings
 
-    from dgcoverage.access import point_times, project_lonlat, snap_points, times_to_nearest_facility
+    from dgcoverage.access import point_times, project_lonlat, snap_points, times_at_speed
     from dgcoverage.config import load_config
     from dgcoverage.pipeline import load_facilities, load_study, run_circle, write_circle
 
@@ -339,7 +339,7 @@ def step_dgcoverage(root: str, out: str, pdir: str | None = None, repeat: int = 
         cell_leg = study.cell_snap_m / a
 
         def access(fnode=fnode, fdist=fdist, v=v, a=a, cap=cap, cell_leg=cell_leg):
-            nt = times_to_nearest_facility(g, fnode, (fdist / a) * v, cap * v) / v
+            nt = times_at_speed(g, fnode, fdist / a, cap, v)
             ct = point_times(nt, study.cell_node, cell_leg)
             ct[ct > cap] = np.inf
             return nt, ct

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from .access import BEYOND_LIMIT, OFF_NET, REACHED, UNREACHABLE
+from .access import BEYOND_LIMIT, OFF_NETWORK, REACHED, UNREACHABLE
 
 STATUSES = ("covered", "partial", "gap", "unreachable", "no_data")
 STATUS_ZH = {"covered": "达标", "partial": "部分覆盖", "gap": "服务盲区", "unreachable": "路网不可达", "no_data": "无数据"}
@@ -106,7 +106,7 @@ def village_table(villages: pd.DataFrame, cell_village: NDArray[np.int64], cell_
 
     pop = cast("NDArray[np.float64]", np.bincount(cv, weights=cp, minlength=nv))
     reached, beyond = by_class(REACHED), by_class(BEYOND_LIMIT)
-    unreach, offnet = by_class(UNREACHABLE), by_class(OFF_NET)
+    unreach, offnet = by_class(UNREACHABLE), by_class(OFF_NETWORK)
     med = np.full(nv, np.nan)
     p90 = np.full(nv, np.nan)
     order = np.argsort(cv, kind="stable")

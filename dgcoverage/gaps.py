@@ -23,7 +23,7 @@ import numpy as np
 import rasterio.features
 import shapely
 
-from .access import BEYOND_LIMIT, OFF_NET, REACHED, UNREACHABLE
+from .access import BEYOND_LIMIT, OFF_NETWORK, REACHED, UNREACHABLE
 from .io import atomic_path
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -211,7 +211,7 @@ def gap_areas(study: Study, result: CircleResult) -> gpd.GeoDataFrame:
         return np.bincount(vill[mask], weights=pop[mask], minlength=nv + 1)
 
     tot = by(gap)
-    beyond, unreach, off = by(cls == BEYOND_LIMIT), by(cls == UNREACHABLE), by(cls == OFF_NET)
+    beyond, unreach, off = by(cls == BEYOND_LIMIT), by(cls == UNREACHABLE), by(cls == OFF_NETWORK)
     ncell = np.bincount(vill[gap], minlength=nv + 1)
     vi = dissolved.index.to_numpy()
     vdf = study.villages

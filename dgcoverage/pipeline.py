@@ -30,7 +30,7 @@ from .access import (
     point_times,
     project_lonlat,
     snap_points,
-    times_to_nearest_facility,
+    times_at_speed,
 )
 from .config import Circle, Settings, validate_settings
 from .coords import to_wgs84
@@ -531,8 +531,7 @@ def run_circle(study: Study, circle: Circle, facilities: gpd.GeoDataFrame, *,
         warnings.warn(f"{circle.id}: {n_off} facilities off the network (> {settings.max_snap_m:.0f} m) ignored", stacklevel=2)
     v_mps, a_mps = circle.speed_mps, circle.access_speed_mps
     cap_s = max(circle.limit_s, settings.report_cap_minutes * 60.0)
-    # network weights in the graph are metres (speed 1 m/s): scale the cap and legs into metres-at-speed
-    node_t = times_to_nearest_facility(g, fnode, (fdist / a_mps) * v_mps, cap_s * v_mps) / v_mps
+    node_t = times_at_speed(g, fnode, fdist / a_mps, cap_s, v_mps)
     t_search = time.perf_counter() - t0
     cell_t = point_times(node_t, study.cell_node, study.cell_snap_m / a_mps)
     cell_t[cell_t > cap_s] = np.inf

@@ -399,7 +399,7 @@ def exact_lscp(A: csr_array, w: ArrayLike, share: float = 1.0, group: ArrayLike 
                     time.perf_counter() - t0, {"rows": int(nd), "cols": int(nvar), "coverable_weight": coverable})
 
 
-def village_needs(w: NDArray[np.float64], village: NDArray[np.int64], coverable: NDArray[np.bool_],
+def attainable_village_targets(w: NDArray[np.float64], village: NDArray[np.int64], coverable: NDArray[np.bool_],
                   need: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
     """Which village targets candidates can meet at all.
 
@@ -442,7 +442,7 @@ def greedy_lscp_villages(A: csr_array, w: ArrayLike, village: ArrayLike, need: A
     w = np.asarray(w, dtype=np.float64)
     village = np.asarray(village, dtype=np.int64)
     coverable = np.asarray(A.sum(axis=0)).ravel() > 0
-    target, unatt = village_needs(w, village, coverable, np.asarray(need, dtype=np.float64))
+    target, unatt = attainable_village_targets(w, village, coverable, np.asarray(need, dtype=np.float64))
     rem = target.copy()
     covered = np.zeros(A.shape[1], dtype=bool)
     ptr, ind = A.indptr, A.indices
@@ -506,7 +506,7 @@ def exact_lscp_villages(A: csr_array, w: ArrayLike, village: ArrayLike, need: Ar
     w = np.asarray(w, dtype=np.float64)
     village = np.asarray(village, dtype=np.int64)
     coverable = np.asarray(A.sum(axis=0)).ravel() > 0
-    target, unatt = village_needs(w, village, coverable, np.asarray(need, dtype=np.float64))
+    target, unatt = attainable_village_targets(w, village, coverable, np.asarray(need, dtype=np.float64))
     info = {"villages_targeted": int((target > 0).sum()), "villages_unattainable": int(unatt.sum())}
     if max_nnz is not None and A.nnz > max_nnz:
         return Solution([], float("nan"), 0.0, "exact", "skipped_too_large", seconds=time.perf_counter() - t0,

@@ -8,13 +8,14 @@ import pytest
 
 from dgcoverage.access import (
     BEYOND_LIMIT,
-    OFF_NET,
+    OFF_NETWORK,
     REACHED,
     UNREACHABLE,
     access_graph_from_network,
     classify_points,
     point_times,
     snap_points,
+    times_at_speed,
     times_to_nearest_facility,
 )
 from dgcoverage.errors import EmptyInputError, NetworkError
@@ -85,7 +86,7 @@ def test_snap_distance_and_off_network():
     pt = point_times(t, node, dist / 1.0)
     assert pt[0] == pytest.approx(130.0, abs=1e-6)
     cls = classify_points(g, node, pt, 1e9, np.array([0]))
-    assert cls.tolist() == [REACHED, OFF_NET]
+    assert cls.tolist() == [REACHED, OFF_NETWORK]
 
 
 def test_component_without_facility_is_unreachable_not_gap():
@@ -136,3 +137,16 @@ def test_errors():
 
 def test_haversine_one_degree_of_latitude():
     assert haversine_m(113.0, 23.0, 113.0, 24.0) == pytest.approx(111_194.93, abs=0.5)
+
+
+def test_times_at_speed_equals_a_graph_built_at_that_speed():
+    """One graph at 1 m/s answers any speed exactly like a graph built at that speed."""
+    g1 = access_graph_from_network(line_network(), 1.0)
+    g3 = access_graph_from_network(line_network(), 3.0)
+    fac, legs = np.array([0, 3]), np.array([12.0, 0.0])  # real seconds
+    a = times_at_speed(g1, fac, legs, 400.0, 3.0)
+    b = times_to_nearest_facility(g3, fac, legs, 400.0)
+    np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
+    assert times_at_speed(g3, fac, legs, 400.0, 3.0).tolist() == b.tolist()
+    with pytest.raises(NetworkError):
+        times_at_speed(g1, fac, legs, 400.0, 0.0)

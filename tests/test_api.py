@@ -110,3 +110,11 @@ def test_library_never_prints(small_city, capsys):
 def test_missing_embedded_default_is_an_error_with_the_fix(tmp_path):
     with pytest.raises(dg.InputFileError, match="build-demo"):
         dg.load_study(data_dir=tmp_path / "nothing")
+
+
+def test_all_names_map_to_their_module():
+    from dgcoverage import _NAMES
+
+    assert sorted(dg.__all__) == sorted([*_NAMES, "__version__"])
+    for name, module in _NAMES.items():
+        assert getattr(dg, name).__module__ == f"dgcoverage.{module}", name

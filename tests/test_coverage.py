@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dgcoverage.access import BEYOND_LIMIT, OFF_NET, REACHED, UNREACHABLE
+from dgcoverage.access import BEYOND_LIMIT, OFF_NETWORK, REACHED, UNREACHABLE
 from dgcoverage.coverage import bilingual, town_table, village_table, weighted_quantile
 
 
@@ -33,7 +33,7 @@ def test_statuses_and_town_rates():
     cell_v = np.array([0, 0, 1, 1, 2, 3, 3])
     pop = np.array([10.0, 30.0, 20.0, 20.0, 5.0, 7.0, 3.0])
     t = np.array([60.0, 120.0, 100.0, 2000.0, 5000.0, np.inf, np.inf])
-    cls = np.array([REACHED, REACHED, REACHED, BEYOND_LIMIT, BEYOND_LIMIT, UNREACHABLE, OFF_NET], dtype=np.int8)
+    cls = np.array([REACHED, REACHED, REACHED, BEYOND_LIMIT, BEYOND_LIMIT, UNREACHABLE, OFF_NETWORK], dtype=np.int8)
     vt = village_table(vl, cell_v, pop, t, cls, np.array([60.0, 100.0, np.inf, np.inf, np.nan, np.nan]),
                        np.array([1, 0, 0, 0, 0, 0]), 0.9, np.array([True] * 5 + [False]))
     assert vt["status"].tolist() == ["covered", "partial", "gap", "unreachable", "no_data", "no_data"]

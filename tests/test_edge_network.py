@@ -12,7 +12,7 @@ import pytest
 
 from dgcoverage.access import (
     BEYOND_LIMIT,
-    OFF_NET,
+    OFF_NETWORK,
     REACHED,
     UNREACHABLE,
     access_graph_from_network,
@@ -260,7 +260,7 @@ def test_one_way_trap_is_unreachable_and_two_way_twin_is_not():
     t = point_times(times_to_nearest_facility(g, fac, np.zeros(1), cap_s=50.0), node, np.zeros(4))
     assert classify_points(g, node, t, 50.0, fac).tolist() == [UNREACHABLE, UNREACHABLE, BEYOND_LIMIT, REACHED]
     # off-network points stay off network
-    assert classify_points(g, np.array([-1]), np.array([np.inf]), 50.0, fac).tolist() == [OFF_NET]
+    assert classify_points(g, np.array([-1]), np.array([np.inf]), 50.0, fac).tolist() == [OFF_NETWORK]
     # people: weak components say nobody is cut off, directed edges say A's and D's cells are
     summ = component_summary(g, fac, np.array([1, 2, 3, -1]), np.array([10.0, 5.0, 7.0, 3.0]))
     assert summ["count"] == 1 and summ["population_on_components_without_facility"] == 0.0

@@ -285,7 +285,9 @@ _SLOW_WRITER = """
 import sys, os, time
 from pathlib import Path
 from dgcoverage.outputs import OutputSet, OutputLockedError
-root, go = Path(sys.argv[1]), float(sys.argv[2])
+root = Path(sys.argv[1])
+print("ready", flush=True)            # imported: wait for the parent's start signal
+go = float(sys.stdin.readline())
 while time.time() < go:
     time.sleep(0.001)
 rid = str(os.getpid())
@@ -304,9 +306,13 @@ except OutputLockedError as e:
 
 def test_two_concurrent_runs_one_wins_one_refuses(tmp_path):
     out = tmp_path / "out"
-    go = time.time() + 1.0  # both start the race at the same moment, after their imports
-    procs = [_spawn(_SLOW_WRITER, out, go) for _ in range(2)]
-    results = [(p, *p.communicate(timeout=20)) for p in procs]
+    procs = [_spawn(_SLOW_WRITER, out, stdin=subprocess.PIPE) for _ in range(2)]
+    assert all(p.stdout.readline().strip() == "ready" for p in procs)  # both imported, however loaded the machine
+    go = time.time() + 0.5  # then both start the race at the same moment
+    for p in procs:
+        p.stdin.write(f"{go}\n")
+        p.stdin.flush()
+    results = [(p, *p.communicate(timeout=60)) for p in procs]
     codes = sorted(p.returncode for p in procs)
     assert codes == [0, 3], [r[2] for r in results]
     winner = next(p for p in procs if p.returncode == 0)

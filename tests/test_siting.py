@@ -184,7 +184,7 @@ def test_village_lscp_equals_brute_force(seed):
     tot = np.bincount(village[village >= 0], weights=w[village >= 0], minlength=nv)
     need = 0.6 * tot
     need[0] = 0.0  # village 0 already covered
-    target, unatt = siting.village_needs(w, village, np.asarray(A.sum(axis=0)).ravel() > 0, need)
+    target, unatt = siting.attainable_village_targets(w, village, np.asarray(A.sum(axis=0)).ravel() > 0, need)
     attainable = np.nonzero(target > 0)[0]
     best = None
     for size in range(0, 10):
