@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEVSTAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test install dev clean data bench lint
+.PHONY: demo test install dev clean data bench lint format
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -32,12 +32,14 @@ demo: $(STAMP)
 	$(BIN)/dgcoverage run --all
 	for c in $(CIRCLES); do $(BIN)/dgcoverage site --circle $$c --k 10 || exit 1; done
 
-test: $(DEVSTAMP)
-	$(BIN)/ruff check dgcoverage scripts tests
+test: lint
 	$(BIN)/python -m pytest -q
 
+# ruff (lint, import order, pyupgrade, numpy docstrings, simplify, complexity), ruff format, mypy on the core
 lint: $(DEVSTAMP)
 	$(BIN)/ruff check dgcoverage scripts tests
+	$(BIN)/ruff format --check dgcoverage scripts tests
+	$(BIN)/mypy
 
 clean:
 	rm -rf data/processed/*/ data/processed/report.* maps/*.html
@@ -45,3 +47,7 @@ clean:
 bench: $(DEVSTAMP)
 	$(BIN)/python -m pip install -q -e ".[bench]"
 	$(BIN)/python scripts/benchmark.py
+
+format: $(DEVSTAMP)
+	$(BIN)/ruff check --fix dgcoverage scripts tests
+	$(BIN)/ruff format dgcoverage scripts tests

@@ -128,8 +128,15 @@ def access_graph_from_network(net: RoadNetwork, speed_mps: float, crs: CRS | str
     n = net.n_nodes
     rev = _csr_min(net.v, net.u, net.length_m / speed_mps, n + 1)
     _, labels = connected_components(rev[:n, :n], directed=True, connection="weak")
-    return AccessGraph(rev=rev, x=x, y=y, crs=crs, component=labels.astype(np.int64),
-                       speed_mps=float(speed_mps), tree=cKDTree(np.column_stack([x, y])))
+    return AccessGraph(
+        rev=rev,
+        x=x,
+        y=y,
+        crs=crs,
+        component=labels.astype(np.int64),
+        speed_mps=float(speed_mps),
+        tree=cKDTree(np.column_stack([x, y])),
+    )
 
 
 def _csr_min(row: NDArray[np.int64], col: NDArray[np.int64], w: NDArray[np.float64], n: int) -> csr_array:
@@ -149,8 +156,9 @@ def _csr_min(row: NDArray[np.int64], col: NDArray[np.int64], w: NDArray[np.float
     return csr_array((w.astype(np.float64), col.astype(np.int32 if n < 2**31 else np.int64), indptr), shape=(n, n))
 
 
-def snap_points(graph: AccessGraph, x: ArrayLike, y: ArrayLike,
-                max_snap_m: float) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+def snap_points(
+    graph: AccessGraph, x: ArrayLike, y: ArrayLike, max_snap_m: float
+) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
     """Snap projected points to their nearest network node.
 
     Parameters
@@ -181,8 +189,9 @@ def snap_points(graph: AccessGraph, x: ArrayLike, y: ArrayLike,
     return node, dist
 
 
-def times_to_nearest_facility(graph: AccessGraph, fac_node: ArrayLike, fac_leg_s: ArrayLike,
-                              cap_s: float = np.inf) -> NDArray[np.float64]:
+def times_to_nearest_facility(
+    graph: AccessGraph, fac_node: ArrayLike, fac_leg_s: ArrayLike, cap_s: float = np.inf
+) -> NDArray[np.float64]:
     """Time from every node to its nearest facility: one multi-source Dijkstra.
 
     A super-source is joined to each facility node with weight = that
@@ -216,8 +225,9 @@ def times_to_nearest_facility(graph: AccessGraph, fac_node: ArrayLike, fac_leg_s
     return np.asarray(dist[:n], dtype=np.float64)
 
 
-def times_at_speed(graph: AccessGraph, fac_node: ArrayLike, fac_leg_s: ArrayLike, cap_s: float,
-                   speed_mps: float) -> NDArray[np.float64]:
+def times_at_speed(
+    graph: AccessGraph, fac_node: ArrayLike, fac_leg_s: ArrayLike, cap_s: float, speed_mps: float
+) -> NDArray[np.float64]:
     """Seconds from every node to its nearest facility when the network is travelled at ``speed_mps``.
 
     The graph's weights are seconds at ``graph.speed_mps``; travelling at
@@ -275,14 +285,23 @@ def _with_super_source(graph: AccessGraph, fac_node: NDArray[np.int64], fac_leg_
         itype = np.int32 if total < 2**31 and n + 1 < 2**31 else np.int64
         indptr = base.indptr.astype(itype, copy=True)
         indptr[n + 1] = total
-        R = csr_array((np.concatenate([base.data[:nnz], leg]),
-                       np.concatenate([base.indices[:nnz].astype(itype, copy=False), node.astype(itype)]),
-                       indptr), shape=(n + 1, n + 1))
+        R = csr_array(
+            (
+                np.concatenate([base.data[:nnz], leg]),
+                np.concatenate([base.indices[:nnz].astype(itype, copy=False), node.astype(itype)]),
+                indptr,
+            ),
+            shape=(n + 1, n + 1),
+        )
     else:
         src = np.full(int(ok.sum()), n, dtype=np.int64)
         rows = np.repeat(np.arange(n + 1, dtype=np.int64), np.diff(base.indptr))
-        R = _csr_min(np.concatenate([rows, src]), np.concatenate([base.indices.astype(np.int64), fac_node[ok]]),
-                     np.concatenate([base.data, fac_leg_s[ok]]), n + 1)
+        R = _csr_min(
+            np.concatenate([rows, src]),
+            np.concatenate([base.indices.astype(np.int64), fac_node[ok]]),
+            np.concatenate([base.data, fac_leg_s[ok]]),
+            n + 1,
+        )
     return R
 
 
@@ -319,8 +338,9 @@ def nodes_reaching_facility(graph: AccessGraph, fac_node: ArrayLike) -> NDArray[
     return out
 
 
-def point_times(node_time_s: NDArray[np.float64], node: NDArray[np.int64],
-                leg_s: NDArray[np.float64]) -> NDArray[np.float64]:
+def point_times(
+    node_time_s: NDArray[np.float64], node: NDArray[np.int64], leg_s: NDArray[np.float64]
+) -> NDArray[np.float64]:
     """Time for points snapped to ``node`` with access legs ``leg_s`` (``inf`` when off network)."""
     out = np.full(node.shape[0], np.inf)
     on = node >= 0
@@ -330,11 +350,17 @@ def point_times(node_time_s: NDArray[np.float64], node: NDArray[np.int64],
 
 # Reachability classes of a point, in order of precedence.
 REACHED, BEYOND_LIMIT, UNREACHABLE, OFF_NETWORK = 0, 1, 2, 3
-REACH_LABELS = {REACHED: "within_limit", BEYOND_LIMIT: "beyond_limit", UNREACHABLE: "unreachable", OFF_NETWORK: "off_network"}
+REACH_LABELS = {
+    REACHED: "within_limit",
+    BEYOND_LIMIT: "beyond_limit",
+    UNREACHABLE: "unreachable",
+    OFF_NETWORK: "off_network",
+}
 
 
-def classify_points(graph: AccessGraph, node: ArrayLike, time_s: ArrayLike, limit_s: float,
-                    fac_node: ArrayLike) -> NDArray[np.int8]:
+def classify_points(
+    graph: AccessGraph, node: ArrayLike, time_s: ArrayLike, limit_s: float, fac_node: ArrayLike
+) -> NDArray[np.int8]:
     """Classify points: within limit / beyond limit / unreachable / off network.
 
     A point is *off network* when it could not be snapped, *unreachable* when

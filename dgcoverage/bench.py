@@ -47,9 +47,26 @@ from typing import Any, TypeVar
 import numpy as np
 
 __all__ = [
-    "PANDANA_TOL_S", "QUICK_TOWNS", "SITING_CANDIDATES", "SITING_CIRCLE", "SITING_K", "STEPS", "TOL_S",
-    "agreement_ok", "render", "run_benchmark", "run_step", "step_build", "step_dgcoverage", "step_networkx",
-    "step_pandana", "step_pbf_read", "step_pbf_write", "step_scipy", "step_siting", "targets",
+    "PANDANA_TOL_S",
+    "QUICK_TOWNS",
+    "SITING_CANDIDATES",
+    "SITING_CIRCLE",
+    "SITING_K",
+    "STEPS",
+    "TOL_S",
+    "agreement_ok",
+    "render",
+    "run_benchmark",
+    "run_step",
+    "step_build",
+    "step_dgcoverage",
+    "step_networkx",
+    "step_pandana",
+    "step_pbf_read",
+    "step_pbf_write",
+    "step_scipy",
+    "step_siting",
+    "targets",
 ]
 
 log = logging.getLogger("dgcoverage.bench")
@@ -78,7 +95,7 @@ _CHILD_BOOT = (
 
 
 def _peak_rss_mb() -> float:
-    """This process's peak resident set size (VmHWM), MiB."""
+    """Return the peak resident set size (VmHWM) of this process, MiB."""
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
             if line.startswith("VmHWM:"):
@@ -153,8 +170,14 @@ def run_step(step: str, timeout_s: float | None = None, **kwargs: Any) -> dict[s
             proc.kill()
             proc.wait()
             log.info("  [%s] stopped after %.0f s (time limit)", step, timeout_s)
-            return {"timed_out": True, "timeout_s": timeout_s, "time_s": float("nan"), "peak_rss_mb": float("nan"),
-                    "available": False, "error": f"did not finish within the {timeout_s:.0f} s time limit"}
+            return {
+                "timed_out": True,
+                "timeout_s": timeout_s,
+                "time_s": float("nan"),
+                "peak_rss_mb": float("nan"),
+                "available": False,
+                "error": f"did not finish within the {timeout_s:.0f} s time limit",
+            }
         finally:
             if proc.poll() is None:  # interrupted: don't leave the child running
                 proc.kill()
@@ -167,8 +190,13 @@ def run_step(step: str, timeout_s: float | None = None, **kwargs: Any) -> dict[s
         raise RuntimeError(f"benchmark step {step!r} failed: {msg[1]}")
     out = msg[1]
     out["wall_s"] = time.perf_counter() - t0
-    log.info("  [%s] %.2f s work, %.1f s wall, peak RSS %.0f MiB", step, out.get("time_s", float("nan")),
-             out["wall_s"], out["peak_rss_mb"])
+    log.info(
+        "  [%s] %.2f s work, %.1f s wall, peak RSS %.0f MiB",
+        step,
+        out.get("time_s", float("nan")),
+        out["wall_s"],
+        out["peak_rss_mb"],
+    )
     return out
 
 
@@ -195,7 +223,7 @@ def _compare(ref: np.ndarray, got: np.ndarray, cap: float, tol: float = TOL_S) -
 
 
 def _load_problem(pdir: Path) -> tuple[dict[str, np.ndarray], dict[str, dict[str, Any]]]:
-    """The problem files written by :func:`step_dgcoverage`: the graph and, per circle, arrays and limits."""
+    """Load the problem files written by :func:`step_dgcoverage`: the graph and, per circle, arrays and limits."""
     g = dict(np.load(pdir / "graph.npz"))
     circles = json.loads((pdir / "circles.json").read_text())
     probs = {cid: dict(np.load(pdir / f"{cid}.npz")) for cid in circles}
@@ -205,7 +233,7 @@ def _load_problem(pdir: Path) -> tuple[dict[str, np.ndarray], dict[str, dict[str
 
 
 def _rev_csr(g: dict[str, np.ndarray]) -> Any:
-    """The reversed graph with its (empty) super-source row, as a scipy CSR array."""
+    """Return the reversed graph with its (empty) super-source row, as a scipy CSR array."""
     from scipy.sparse import csr_array
 
     n1 = int(g["n"]) + 1
@@ -213,7 +241,7 @@ def _rev_csr(g: dict[str, np.ndarray]) -> Any:
 
 
 def _with_super_source(g: dict[str, np.ndarray], node: np.ndarray, leg: np.ndarray) -> Any:
-    """The floor's CSR: reversed graph (metres) + super-source row n joined to facility nodes (min leg)."""
+    """Build the floor's CSR: reversed graph (metres) + super-source row n joined to facility nodes (min leg)."""
     from scipy.sparse import csr_array
 
     n = int(g["n"])
@@ -225,9 +253,14 @@ def _with_super_source(g: dict[str, np.ndarray], node: np.ndarray, leg: np.ndarr
     nnz = int(g["indptr"][n])
     indptr = g["indptr"].astype(np.int32).copy()
     indptr[n + 1] = nnz + node.size
-    return csr_array((np.concatenate([g["data"][:nnz], leg]),
-                      np.concatenate([g["indices"][:nnz].astype(np.int32), node.astype(np.int32)]), indptr),
-                     shape=(n + 1, n + 1))
+    return csr_array(
+        (
+            np.concatenate([g["data"][:nnz], leg]),
+            np.concatenate([g["indices"][:nnz].astype(np.int32), node.astype(np.int32)]),
+            indptr,
+        ),
+        shape=(n + 1, n + 1),
+    )
 
 
 def _cell_times(node_t: np.ndarray, p: dict[str, Any]) -> np.ndarray:
@@ -241,7 +274,6 @@ def _cell_times(node_t: np.ndarray, p: dict[str, Any]) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- steps (run in children)
-
 
 
 def step_build(root: str, scale: float, town_codes: list[str] | None) -> dict[str, Any]:
@@ -267,8 +299,11 @@ def step_build(root: str, scale: float, town_codes: list[str] | None) -> dict[st
     if man.exists() and (root_p / "network.npz").exists():
         m = json.loads(man.read_text())
         want = sorted(town_codes) if town_codes else None
-        if m.get("scale") == scale and (want is None or m.get("town_codes") == want) and \
-                (want is not None or len(m.get("town_codes", [])) > 30):
+        if (
+            m.get("scale") == scale
+            and (want is None or m.get("town_codes") == want)
+            and (want is not None or len(m.get("town_codes", [])) > 30)
+        ):
             return {"time_s": float("nan"), "cached": True, "manifest": _manifest_sizes(m)}
     from dgcoverage.synthetic import build_demo
 
@@ -278,14 +313,19 @@ def step_build(root: str, scale: float, town_codes: list[str] | None) -> dict[st
 
 
 def _manifest_sizes(m: dict[str, Any]) -> dict[str, int]:
-    return {"nodes": m["network"]["nodes"], "directed_edges": m["network"]["directed_edges"],
-            "cells": m["population"]["cells_populated"], "villages_placed": m["villages"]["placed"],
-            "villages_listed": m["villages"]["listed"], "facilities": m["facilities"],
-            "towns": len(m.get("town_codes", []))}
+    return {
+        "nodes": m["network"]["nodes"],
+        "directed_edges": m["network"]["directed_edges"],
+        "cells": m["population"]["cells_populated"],
+        "villages_placed": m["villages"]["placed"],
+        "villages_listed": m["villages"]["listed"],
+        "facilities": m["facilities"],
+        "towns": len(m.get("town_codes", [])),
+    }
 
 
 def step_dgcoverage(root: str, out: str, pdir: str | None = None, repeat: int = 3) -> dict[str, Any]:
-    """dgcoverage end to end (all circles, tables written, no maps); then per-circle access timing; export.
+    """Dgcoverage end to end (all circles, tables written, no maps); then per-circle access timing; export.
 
     Parameters
     ----------
@@ -354,29 +394,54 @@ def step_dgcoverage(root: str, out: str, pdir: str | None = None, repeat: int = 
         per[cid]["access_s"] = t_acc
         per[cid]["access_limit_s"] = t_lim
         per[cid]["on_network"] = int((fnode >= 0).sum())
-        probs[cid] = {"fnode": fnode, "fleg_s": fdist / a, "fx": fx, "fy": fy, "node_time_s": node_t,
-                      "cell_time_s": res.cell_time_s, "cell_node": study.cell_node, "cell_leg_s": cell_leg,
-                      "cell_pop": study.cell_pop, "meta": {"v_mps": v, "a_mps": a, "cap_s": cap, "limit_s": c.limit_s,
-                                                           "minutes": c.minutes, "speed_kmh": c.speed_kmh}}
+        probs[cid] = {
+            "fnode": fnode,
+            "fleg_s": fdist / a,
+            "fx": fx,
+            "fy": fy,
+            "node_time_s": node_t,
+            "cell_time_s": res.cell_time_s,
+            "cell_node": study.cell_node,
+            "cell_leg_s": cell_leg,
+            "cell_pop": study.cell_pop,
+            "meta": {
+                "v_mps": v,
+                "a_mps": a,
+                "cap_s": cap,
+                "limit_s": c.limit_s,
+                "minutes": c.minutes,
+                "speed_kmh": c.speed_kmh,
+            },
+        }
     if pdir:
         pd_ = Path(pdir)
         pd_.mkdir(parents=True, exist_ok=True)
-        np.savez(pd_ / "graph.npz", n=g.n_nodes, data=g.rev.data, indices=g.rev.indices, indptr=g.rev.indptr,
-                 x=g.x, y=g.y)
+        np.savez(
+            pd_ / "graph.npz", n=g.n_nodes, data=g.rev.data, indices=g.rev.indices, indptr=g.rev.indptr, x=g.x, y=g.y
+        )
         meta = {}
         for cid, p in probs.items():
             meta[cid] = p.pop("meta")
             np.savez(pd_ / f"{cid}.npz", **p)
         (pd_ / "circles.json").write_text(json.dumps(meta))
-    return {"time_s": total, "load_s": t_load, "circles": per, "peak_rss_mb": peak,
-            "sizes": {"nodes": study.net.n_nodes, "directed_edges": study.net.n_edges,
-                      "cells": int(len(study.cell_pop)), "villages": int(len(study.villages)),
-                      "villages_with_area": int(study.villages["has_area"].sum()),
-                      "facilities": int(sum(p["facilities"] for p in per.values()))}}
+    return {
+        "time_s": total,
+        "load_s": t_load,
+        "circles": per,
+        "peak_rss_mb": peak,
+        "sizes": {
+            "nodes": study.net.n_nodes,
+            "directed_edges": study.net.n_edges,
+            "cells": int(len(study.cell_pop)),
+            "villages": int(len(study.villages)),
+            "villages_with_area": int(study.villages["has_area"].sum()),
+            "facilities": int(sum(p["facilities"] for p in per.values())),
+        },
+    }
 
 
 def step_scipy(pdir: str, repeat: int = 3) -> dict[str, Any]:
-    """The floor: one bare csgraph.dijkstra per circle on a prebuilt CSR with the super-source.
+    """Measure the floor: one bare csgraph.dijkstra per circle on a prebuilt CSR with the super-source.
 
     Parameters
     ----------
@@ -467,10 +532,8 @@ def step_networkx(pdir: str, budget_s: float, seed: int = 0) -> dict[str, Any]:
         node_in[list(reached)] = True
         dg_in = p["node_time_s"] <= limit
         away = np.abs(p["node_time_s"] - limit) > TOL_S
-        if full:
-            ego_mism = int(((node_in != dg_in) & away).sum())
-        else:  # a subsample can only be checked for false positives
-            ego_mism = int((node_in & ~dg_in & away).sum())
+        # a subsample can only be checked for false positives
+        ego_mism = int(((node_in != dg_in) & away).sum()) if full else int((node_in & ~dg_in & away).sum())
         # (b) multi-source Dijkstra from a super-source joined to each facility node by its access leg
         S = -1
         legs: dict[int, float] = {}
@@ -486,18 +549,32 @@ def step_networkx(pdir: str, budget_s: float, seed: int = 0) -> dict[str, Any]:
         node_t[keys] = np.fromiter((dist[k] for k in dist if k != S), dtype=np.float64)
         t_msd = time.perf_counter() - t
         chk = _compare(p["cell_time_s"], _cell_times(node_t, p), cap)
-        per[cid] = {"attr_s": t_attr, "ego_s": t_ego, "ego_full_s": t_ego_full, "ego_done": done,
-                    "ego_total": int(len(order)), "ego_full": full, "ego_reach_mismatches": ego_mism,
-                    "ego_cells_reached": int(cells_reached.sum()), "msd_s": t_msd, **chk}
+        per[cid] = {
+            "attr_s": t_attr,
+            "ego_s": t_ego,
+            "ego_full_s": t_ego_full,
+            "ego_done": done,
+            "ego_total": int(len(order)),
+            "ego_full": full,
+            "ego_reach_mismatches": ego_mism,
+            "ego_cells_reached": int(cells_reached.sum()),
+            "msd_s": t_msd,
+            **chk,
+        }
     tot_ego = t_build + sum(c["attr_s"] + c["ego_full_s"] for c in per.values())
     tot_msd = t_build + sum(c["attr_s"] + c["msd_s"] for c in per.values())
-    return {"time_s": tot_ego + sum(c["msd_s"] for c in per.values()), "build_s": t_build,
-            "ego_total_s": tot_ego, "msd_total_s": tot_msd,
-            "ego_extrapolated": not all(c["ego_full"] for c in per.values()), "circles": per}
+    return {
+        "time_s": tot_ego + sum(c["msd_s"] for c in per.values()),
+        "build_s": t_build,
+        "ego_total_s": tot_ego,
+        "msd_total_s": tot_msd,
+        "ego_extrapolated": not all(c["ego_full"] for c in per.values()),
+        "circles": per,
+    }
 
 
 def step_pandana(pdir: str) -> dict[str, Any]:
-    """pandana nearest_pois; each facility is a leaf node joined to its network node by its access leg.
+    """Pandana nearest_pois; each facility is a leaf node joined to its network node by its access leg.
 
     Parameters
     ----------
@@ -537,8 +614,14 @@ def step_pandana(pdir: str) -> dict[str, Any]:
         to += [p["fnode"][ok], ids]
         w += [p["fleg_s"][ok] * p["v_mps"]] * 2
     t = time.perf_counter()
-    net = pandana.Network(pd.Series(np.concatenate(xs)), pd.Series(np.concatenate(ys)), pd.Series(np.concatenate(fr)),
-                          pd.Series(np.concatenate(to)), pd.DataFrame({"m": np.concatenate(w)}), twoway=False)
+    net = pandana.Network(
+        pd.Series(np.concatenate(xs)),
+        pd.Series(np.concatenate(ys)),
+        pd.Series(np.concatenate(fr)),
+        pd.Series(np.concatenate(to)),
+        pd.DataFrame({"m": np.concatenate(w)}),
+        twoway=False,
+    )
     t_build = time.perf_counter() - t
     per = {}
     for cid, p in probs.items():
@@ -553,9 +636,13 @@ def step_pandana(pdir: str) -> dict[str, Any]:
         node_t /= v
         chk = _compare(p["cell_time_s"], _cell_times(node_t, p), cap, PANDANA_TOL_S)
         per[cid] = {"query_s": t_q, **chk}
-    return {"time_s": t_build + sum(c["query_s"] for c in per.values()), "build_s": t_build, "available": True,
-            "version": pandana.__version__, "circles": per}
-
+    return {
+        "time_s": t_build + sum(c["query_s"] for c in per.values()),
+        "build_s": t_build,
+        "available": True,
+        "version": pandana.__version__,
+        "circles": per,
+    }
 
 
 def step_siting(pdir: str, n_cand: int, k: int, circle: str, n_check: int = 20, seed: int = 1) -> dict[str, Any]:
@@ -613,13 +700,23 @@ def step_siting(pdir: str, n_cand: int, k: int, circle: str, n_check: int = 20, 
         tt = _cell_times(d / p["v_mps"] + cand_leg[j], p)
         want = tt <= p["limit_s"] + 1e-9
         got = np.zeros(cn.size, dtype=bool)
-        got[A.indices[A.indptr[j]:A.indptr[j + 1]]] = True
+        got[A.indices[A.indptr[j] : A.indptr[j + 1]]] = True
         bad += int(((want != got) & (np.abs(tt - p["limit_s"]) > TOL_S)).sum())
-    return {"time_s": t_cov + t_mclp, "available": True, "coverage_s": t_cov, "mclp_s": t_mclp,
-            "candidates": int(pick.size), "k": k, "circle": circle, "nnz": int(A.nnz), "sites": len(sol.sites),
-            "covered_share": (float(sol.covered_weight / p["cell_pop"].sum()) if hasattr(sol, "covered_weight")
-                              else None),
-            "spot_checked": int(min(n_check, pick.size)), "spot_mismatches": bad, "peak_rss_mb": peak}
+    return {
+        "time_s": t_cov + t_mclp,
+        "available": True,
+        "coverage_s": t_cov,
+        "mclp_s": t_mclp,
+        "candidates": int(pick.size),
+        "k": k,
+        "circle": circle,
+        "nnz": int(A.nnz),
+        "sites": len(sol.sites),
+        "covered_share": (float(sol.covered_weight / p["cell_pop"].sum()) if hasattr(sol, "covered_weight") else None),
+        "spot_checked": int(min(n_check, pick.size)),
+        "spot_mismatches": bad,
+        "peak_rss_mb": peak,
+    }
 
 
 def step_pbf_write(root: str, pbf: str) -> dict[str, Any]:
@@ -688,8 +785,13 @@ def step_pbf_write(root: str, pbf: str) -> dict[str, Any]:
             w.add_way(osmium.osm.mutable.Way(id=j + 1, nodes=[x + 1 for x in way], tags={"highway": "footway"}))
     finally:
         w.close()
-    return {"time_s": time.perf_counter() - t0, "ways": len(ways), "nodes": n, "undirected_edges": int(a.size),
-            "bytes": os.path.getsize(pbf)}
+    return {
+        "time_s": time.perf_counter() - t0,
+        "ways": len(ways),
+        "nodes": n,
+        "undirected_edges": int(a.size),
+        "bytes": os.path.getsize(pbf),
+    }
 
 
 def step_pbf_read(root: str, pbf: str) -> dict[str, Any]:
@@ -717,17 +819,32 @@ def step_pbf_read(root: str, pbf: str) -> dict[str, Any]:
     ref = load_network(Path(root) / "network.npz")
     same_nodes = bool(np.array_equal(net.node_id, ref.node_id + 1))
     o = np.lexsort((ref.v, ref.u))
-    same_edges = bool(net.n_edges == ref.n_edges and np.array_equal(net.u, ref.u[o])
-                      and np.array_equal(net.v, ref.v[o]))
-    rel = (float(np.max(np.abs(net.length_m - ref.length_m[o]) / np.maximum(ref.length_m[o], 1.0))) if same_edges
-           else None)
-    return {"time_s": t, "nodes": net.n_nodes, "directed_edges": net.n_edges, "same_nodes": same_nodes,
-            "same_edges": same_edges, "max_rel_length_diff": rel}
+    same_edges = bool(
+        net.n_edges == ref.n_edges and np.array_equal(net.u, ref.u[o]) and np.array_equal(net.v, ref.v[o])
+    )
+    rel = (
+        float(np.max(np.abs(net.length_m - ref.length_m[o]) / np.maximum(ref.length_m[o], 1.0))) if same_edges else None
+    )
+    return {
+        "time_s": t,
+        "nodes": net.n_nodes,
+        "directed_edges": net.n_edges,
+        "same_nodes": same_nodes,
+        "same_edges": same_edges,
+        "max_rel_length_diff": rel,
+    }
 
 
 STEPS: dict[str, Callable[..., dict[str, Any]]] = {
-    "build": step_build, "dgcoverage": step_dgcoverage, "scipy": step_scipy, "networkx": step_networkx,
-    "pandana": step_pandana, "siting": step_siting, "pbf_write": step_pbf_write, "pbf_read": step_pbf_read}
+    "build": step_build,
+    "dgcoverage": step_dgcoverage,
+    "scipy": step_scipy,
+    "networkx": step_networkx,
+    "pandana": step_pandana,
+    "siting": step_siting,
+    "pbf_write": step_pbf_write,
+    "pbf_read": step_pbf_read,
+}
 
 
 # --------------------------------------------------------------------------- report
@@ -761,8 +878,13 @@ def _machine() -> dict[str, Any]:
                 mem = int(line.split()[1]) / 1024 / 1024
     except OSError:
         pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "mem_gib": round(mem, 1) if mem else None,
-            "os": f"{platform.system()} {platform.release()}", "loadavg_start": [round(x, 2) for x in os.getloadavg()]}
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "mem_gib": round(mem, 1) if mem else None,
+        "os": f"{platform.system()} {platform.release()}",
+        "loadavg_start": [round(x, 2) for x in os.getloadavg()],
+    }
 
 
 def _f(x: float | None, nd: int = 2) -> str:
@@ -778,7 +900,7 @@ def _ratio(x: float | None, base: float | None) -> str:
 
 
 def render(R: dict[str, Any]) -> str:
-    """The text of ``docs/benchmarks.md`` from the results.
+    """Render the text of ``docs/benchmarks.md`` from the results.
 
     Parameters
     ----------
@@ -799,103 +921,145 @@ def render(R: dict[str, Any]) -> str:
     a("")
     a(f"*Generated by `{R['command']}` on {R['date']} — do not edit by hand; rerun the script (or `make bench`).*")
     a("")
-    a(f"- Machine: {m['cpu']}, {m['cores']} cores, {m['mem_gib']} GiB RAM, {m['os']}; load average at start "
-      f"{m['loadavg_start']}"
-      + (" (other work was running, so absolute times are noisy)" if m["loadavg_start"][0] > 1.5 else "")
-      + ". Every ratio compares rows measured in the same run (steps run one after another; "
-      "per-circle searches are best of 3).")
+    a(
+        f"- Machine: {m['cpu']}, {m['cores']} cores, {m['mem_gib']} GiB RAM, {m['os']}; load average at start "
+        f"{m['loadavg_start']}"
+        + (" (other work was running, so absolute times are noisy)" if m["loadavg_start"][0] > 1.5 else "")
+        + ". Every ratio compares rows measured in the same run (steps run one after another; "
+        "per-circle searches are best of 3)."
+    )
     a("- Versions: " + ", ".join(f"{k} {val}" for k, val in v.items()))
-    a(f"- City: synthetic Dongguan (`dgcoverage.synthetic.build_demo(scale={R['scale']}"
-      + (f", town_codes={R['town_codes']}" if R["town_codes"] else "") + ")`, SYNTHETIC roads/people/facilities): "
-      f"**{s['nodes']:,} nodes, {s['directed_edges']:,} directed edges, {s['cells']:,} populated 100 m cells, "
-      f"{s['villages_with_area']} villages with an area ({s['villages']} listed), {s['facilities']:,} facilities** "
-      f"in 4 circles. Build time: {_f(R['build'].get('time_s'), 1)} s"
-      + (" (cached from an earlier run)" if R["build"].get("cached") else "") + ".")
-    a("- Each step runs in a fresh `spawn` subprocess; *peak RSS* is that process's `VmHWM` (interpreter and "
-      "imports included, ~150–250 MiB of it). *Time* is the work itself, imports excluded.")
+    a(
+        f"- City: synthetic Dongguan (`dgcoverage.synthetic.build_demo(scale={R['scale']}"
+        + (f", town_codes={R['town_codes']}" if R["town_codes"] else "")
+        + ")`, SYNTHETIC roads/people/facilities): "
+        f"**{s['nodes']:,} nodes, {s['directed_edges']:,} directed edges, {s['cells']:,} populated 100 m cells, "
+        f"{s['villages_with_area']} villages with an area ({s['villages']} listed), {s['facilities']:,} facilities** "
+        f"in 4 circles. Build time: {_f(R['build'].get('time_s'), 1)} s"
+        + (" (cached from an earlier run)" if R["build"].get("cached") else "")
+        + "."
+    )
+    a(
+        "- Each step runs in a fresh `spawn` subprocess; *peak RSS* is that process's `VmHWM` (interpreter and "
+        "imports included, ~150–250 MiB of it). *Time* is the work itself, imports excluded."
+    )
     a("")
     a("## Results")
     a("")
-    a("| step | what is timed | time (s) | peak RSS (MiB) | vs dgcoverage "
-      "| agreement with dgcoverage (max abs diff, s) |")
+    a(
+        "| step | what is timed | time (s) | peak RSS (MiB) | vs dgcoverage "
+        "| agreement with dgcoverage (max abs diff, s) |"
+    )
     a("|---|---|---:|---:|---:|---|")
     base = dg["time_s"]
     acc = sum(c["access_s"] for c in dg["circles"].values())
-    a(f"| **dgcoverage** | all 4 circles: load → snap → access → coverage tables written (no maps) "
-      f"| **{_f(base)}** | {_f(dg['peak_rss_mb'], 0)} | 1× "
-      f"| reference (load {_f(dg['load_s'])} s; access of the 4 circles {_f(acc)} s) |")
+    a(
+        f"| **dgcoverage** | all 4 circles: load → snap → access → coverage tables written (no maps) "
+        f"| **{_f(base)}** | {_f(dg['peak_rss_mb'], 0)} | 1× "
+        f"| reference (load {_f(dg['load_s'])} s; access of the 4 circles {_f(acc)} s) |"
+    )
     sp = R["scipy"]
-    a(f"| scipy floor | 4 bare `csgraph.dijkstra` calls on the prebuilt CSR + super-source | {_f(sp['time_s'])} "
-      f"| {_f(sp['peak_rss_mb'], 0)} | {_ratio(sp['time_s'], base)} | {_agree(sp)} |")
+    a(
+        f"| scipy floor | 4 bare `csgraph.dijkstra` calls on the prebuilt CSR + super-source | {_f(sp['time_s'])} "
+        f"| {_f(sp['peak_rss_mb'], 0)} | {_ratio(sp['time_s'], base)} | {_agree(sp)} |"
+    )
     nx_ = R.get("networkx")
     if nx_:
         ex = " (extrapolated, see below)" if nx_["ego_extrapolated"] else ""
-        a(f"| networkx ego_graph recipe | DiGraph build ({_f(nx_['build_s'], 1)} s) + `ego_graph(G, fac, radius, "
-          f"distance=\"time\")` per facility → cells reached | {_f(nx_['ego_total_s'], 1)}{ex} "
-          f"| {_f(nx_['peak_rss_mb'], 0)} "
-          f"| {_ratio(nx_['ego_total_s'], base)} | {_ego_agree(nx_)} |")
-        a(f"| networkx multi-source | DiGraph build + `multi_source_dijkstra_path_length` per circle | "
-          f"{_f(nx_['msd_total_s'], 1)} | (same process) | {_ratio(nx_['msd_total_s'], base)} | {_agree(nx_)} |")
+        a(
+            f"| networkx ego_graph recipe | DiGraph build ({_f(nx_['build_s'], 1)} s) + `ego_graph(G, fac, radius, "
+            f'distance="time")` per facility → cells reached | {_f(nx_["ego_total_s"], 1)}{ex} '
+            f"| {_f(nx_['peak_rss_mb'], 0)} "
+            f"| {_ratio(nx_['ego_total_s'], base)} | {_ego_agree(nx_)} |"
+        )
+        a(
+            f"| networkx multi-source | DiGraph build + `multi_source_dijkstra_path_length` per circle | "
+            f"{_f(nx_['msd_total_s'], 1)} | (same process) | {_ratio(nx_['msd_total_s'], base)} | {_agree(nx_)} |"
+        )
     pa = R.get("pandana")
     if pa and pa.get("available"):
-        a(f"| pandana {pa['version']} | `Network(...)` contraction hierarchies ({_f(pa['build_s'], 1)} s) + "
-          f"`nearest_pois` per circle | {_f(pa['time_s'], 1)} | {_f(pa['peak_rss_mb'], 0)} "
-          f"| {_ratio(pa['time_s'], base)} "
-          f"| {_agree(pa, PANDANA_TOL_S)} |")
+        a(
+            f"| pandana {pa['version']} | `Network(...)` contraction hierarchies ({_f(pa['build_s'], 1)} s) + "
+            f"`nearest_pois` per circle | {_f(pa['time_s'], 1)} | {_f(pa['peak_rss_mb'], 0)} "
+            f"| {_ratio(pa['time_s'], base)} "
+            f"| {_agree(pa, PANDANA_TOL_S)} |"
+        )
     elif pa:
         if pa.get("timed_out"):
-            a(f"| pandana {R['versions'].get('pandana')} | `Network(...)` (contraction hierarchies) + "
-              "`nearest_pois`: stopped, "
-              f"{pa['error']} (the CH preprocessing of the whole city did not finish) | > {pa['timeout_s']:,.0f} | — "
-              f"| > {_ratio(pa['timeout_s'], base)} | — |")
+            a(
+                f"| pandana {R['versions'].get('pandana')} | `Network(...)` (contraction hierarchies) + "
+                "`nearest_pois`: stopped, "
+                f"{pa['error']} (the CH preprocessing of the whole city did not finish) | > {pa['timeout_s']:,.0f} | — "
+                f"| > {_ratio(pa['timeout_s'], base)} | — |"
+            )
         else:
             a(f"| pandana | not run: {pa.get('error', 'unavailable')} | — | — | — | — |")
     si = R.get("siting")
     if si and si.get("available"):
-        a(f"| siting | `dgcoverage.siting.coverage_matrix` for {si['candidates']:,} candidates ({si['circle']}, "
-          f"{_f(si['coverage_s'], 1)} s) + `greedy_mclp` k = {si['k']} ({_f(si['mclp_s'], 2)} s) "
-          f"| {_f(si['time_s'], 1)} "
-          f"| {_f(si['peak_rss_mb'], 0)} | {_ratio(si['time_s'], base)} | coverage sets of {si['spot_checked']} random "
-          f"candidates vs single-source searches: {si['spot_mismatches']} mismatching cells |")
+        a(
+            f"| siting | `dgcoverage.siting.coverage_matrix` for {si['candidates']:,} candidates ({si['circle']}, "
+            f"{_f(si['coverage_s'], 1)} s) + `greedy_mclp` k = {si['k']} ({_f(si['mclp_s'], 2)} s) "
+            f"| {_f(si['time_s'], 1)} "
+            f"| {_f(si['peak_rss_mb'], 0)} | {_ratio(si['time_s'], base)} | coverage sets of {si['spot_checked']} "
+            "random "
+            f"candidates vs single-source searches: {si['spot_mismatches']} mismatching cells |"
+        )
     elif si:
         a(f"| siting | not available yet ({si.get('error', '')}) | — | — | — | — |")
     pw, pr = R.get("pbf_write"), R.get("pbf_read")
     if pr:
-        a(f"| osm.pbf build | `dgcoverage.osm.network_from_osm_file` on the city as .osm.pbf "
-          f"({pw['bytes'] / 1e6:.1f} MB, {pw['ways']:,} footways; writing it took {_f(pw['time_s'], 1)} s) "
-          f"| {_f(pr['time_s'], 1)} | {_f(pr['peak_rss_mb'], 0)} | {_ratio(pr['time_s'], base)} | same nodes: "
-          f"{pr['same_nodes']}, same edges: {pr['same_edges']}; lengths re-measured by haversine differ from the "
-          f"generator's planar UTM lengths by ≤ {_f(100 * (pr['max_rel_length_diff'] or 0), 3)} % |")
+        a(
+            f"| osm.pbf build | `dgcoverage.osm.network_from_osm_file` on the city as .osm.pbf "
+            f"({pw['bytes'] / 1e6:.1f} MB, {pw['ways']:,} footways; writing it took {_f(pw['time_s'], 1)} s) "
+            f"| {_f(pr['time_s'], 1)} | {_f(pr['peak_rss_mb'], 0)} | {_ratio(pr['time_s'], base)} | same nodes: "
+            f"{pr['same_nodes']}, same edges: {pr['same_edges']}; lengths re-measured by haversine differ from the "
+            f"generator's planar UTM lengths by ≤ {_f(100 * (pr['max_rel_length_diff'] or 0), 3)} % |"
+        )
     a("")
     a("### Per circle: access (search + handing times to cells)")
     a("")
-    a("| circle | limit, speed | facilities | dgcoverage access (s) | dgcoverage access to the limit only (s) "
-      "| scipy floor (s) | dgcoverage / floor | networkx multi-source (s) | networkx ego recipe (s) "
-      "| pandana nearest_pois (s) |")
+    a(
+        "| circle | limit, speed | facilities | dgcoverage access (s) | dgcoverage access to the limit only (s) "
+        "| scipy floor (s) | dgcoverage / floor | networkx multi-source (s) | networkx ego recipe (s) "
+        "| pandana nearest_pois (s) |"
+    )
     a("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for cid, c in dg["circles"].items():
         f = sp["circles"][cid]["search_s"]
         cm = R["circles"][cid]
-        row = [cid, f"{cm['minutes']:g} min @ {cm['speed_kmh']:g} km/h", f"{c['facilities']:,}", _f(c["access_s"], 3),
-               _f(c.get("access_limit_s"), 3), _f(f, 3), _ratio(c["access_s"], f)]
+        row = [
+            cid,
+            f"{cm['minutes']:g} min @ {cm['speed_kmh']:g} km/h",
+            f"{c['facilities']:,}",
+            _f(c["access_s"], 3),
+            _f(c.get("access_limit_s"), 3),
+            _f(f, 3),
+            _ratio(c["access_s"], f),
+        ]
         if nx_:
             e = nx_["circles"][cid]
-            row += [_f(e["msd_s"], 2), _f(e["ego_full_s"], 2) + ("" if e["ego_full"] else
-                                                                 f" (from {e['ego_done']}/{e['ego_total']})")]
+            row += [
+                _f(e["msd_s"], 2),
+                _f(e["ego_full_s"], 2) + ("" if e["ego_full"] else f" (from {e['ego_done']}/{e['ego_total']})"),
+            ]
         else:
             row += ["—", "—"]
         row.append(_f(pa["circles"][cid]["query_s"], 3) if pa and pa.get("available") else "—")
         a("| " + " | ".join(row) + " |")
     a("")
-    a("dgcoverage's own runs search to the report cap (60 min) so the coverage curve and the beyond-limit times "
-      "exist; the ego-graph recipe only searches to each circle's limit. The column *to the limit only* times "
-      "dgcoverage doing exactly the recipe's job (cells within the limit; checked to give the same cells and "
-      "times), and is the fair basis for the ego-graph ratio.")
+    a(
+        "dgcoverage's own runs search to the report cap (60 min) so the coverage curve and the beyond-limit times "
+        "exist; the ego-graph recipe only searches to each circle's limit. The column *to the limit only* times "
+        "dgcoverage doing exactly the recipe's job (cells within the limit; checked to give the same cells and "
+        "times), and is the fair basis for the ego-graph ratio."
+    )
     a("")
     if nx_ and nx_["ego_extrapolated"]:
-        a("The ego-graph recipe did not finish within its time budget on every circle: it was run on a random "
-          "subsample of facilities (counts above) and its time scaled linearly to all facilities; its agreement "
-          "check then only tests that every node it reached is within the limit in dgcoverage.")
+        a(
+            "The ego-graph recipe did not finish within its time budget on every circle: it was run on a random "
+            "subsample of facilities (counts above) and its time scaled linearly to all facilities; its agreement "
+            "check then only tests that every node it reached is within the limit in dgcoverage."
+        )
         a("")
     a("## Targets")
     a("")
@@ -907,18 +1071,25 @@ def render(R: dict[str, Any]) -> str:
     if R.get("scaling"):
         a("## How cost grows")
         a("")
-        a("dgcoverage end to end (all four circles, tables written) and the scipy floor at several city sizes, "
-          "same machine, same run:")
+        a(
+            "dgcoverage end to end (all four circles, tables written) and the scipy floor at several city sizes, "
+            "same machine, same run:"
+        )
         a("")
-        a("| scale | nodes | directed edges | populated cells | facilities | dgcoverage total (s) | of which load (s) "
-          "| access, 4 circles (s) | scipy floor, 4 circles (s) | peak RSS (MiB) | µs per node (total) "
-          "| KiB per node (RSS) |")
+        a(
+            "| scale | nodes | directed edges | populated cells | facilities | dgcoverage total (s) | of which load "
+            "(s) "
+            "| access, 4 circles (s) | scipy floor, 4 circles (s) | peak RSS (MiB) | µs per node (total) "
+            "| KiB per node (RSS) |"
+        )
         a("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for r in R["scaling"]:
-            a(f"| {r['scale']:g} | {r['nodes']:,} | {r['directed_edges']:,} | {r['cells']:,} | {r['facilities']:,} "
-              f"| {_f(r['time_s'])} | {_f(r['load_s'])} | {_f(r['access_s'])} | {_f(r['floor_s'])} "
-              f"| {_f(r['peak_rss_mb'], 0)} | {_f(1e6 * r['time_s'] / r['nodes'], 1)} "
-              f"| {_f(1024 * r['peak_rss_mb'] / r['nodes'], 2)} |")
+            a(
+                f"| {r['scale']:g} | {r['nodes']:,} | {r['directed_edges']:,} | {r['cells']:,} | {r['facilities']:,} "
+                f"| {_f(r['time_s'])} | {_f(r['load_s'])} | {_f(r['access_s'])} | {_f(r['floor_s'])} "
+                f"| {_f(r['peak_rss_mb'], 0)} | {_f(1e6 * r['time_s'] / r['nodes'], 1)} "
+                f"| {_f(1024 * r['peak_rss_mb'] / r['nodes'], 2)} |"
+            )
         a("")
         a(_scaling_text(R))
         a("")
@@ -926,32 +1097,44 @@ def render(R: dict[str, Any]) -> str:
     a("")
     a("## Method notes")
     a("")
-    a("- **Same problem everywhere.** Each circle's facilities are snapped once by dgcoverage; every baseline "
-      "gets the same facility nodes, the same access legs (door → node, walked at the circle's access speed) "
-      "and the same cap, and its node times are turned into cell times the same way (node time + the cell's "
-      "walk to its node; beyond the cap = not reached). The comparison is over all populated cells: "
-      "*max abs diff* over cells both reach, plus the count of cells one reaches and the other does not "
-      "(ignoring cells within 1e-6 s of the cap).")
-    a("- **scipy floor**: the CSR with the super-source is built before the clock starts; only the "
-      "`dijkstra(R, indices=n, limit=cap)` call is timed. dgcoverage's *access* includes joining the "
-      "super-source to the graph, the search and the cell lookup.")
-    a("- **networkx**: the graph is built from the same reversed CSR (edge attribute `length`, then `time` set per "
-      "circle, both timed). The ego-graph recipe is the one tutorials show (`ego_graph` per facility, union of "
-      "the nodes, cells whose node is in the union), generous to networkx: cells are looked up once at the end, "
-      "not per facility. It gives a yes/no per node, so its check is on the covered set; the multi-source call "
-      "gives times and is checked to 1e-6 s. Facility access legs enter networkx as edges from a super-source "
-      "node, exactly as in dgcoverage.")
-    a("- **pandana** has no per-source offsets, so each facility is a leaf node joined to its network node by an "
-      "edge of its access leg (both directions); leaves sit at the facility, shifted by a unique k mm, "
-      "so `set_pois` snaps "
-      "each POI to its own leaf. One network (one contraction hierarchy) serves all circles: impedance is metres "
-      "at network speed (leaf = leg × speed), times = impedance / speed. Nodes are projected metres (UTM 49N).")
-    a("- **osm.pbf**: ways are greedy trails over the undirected edges (≤ 1,900 nodes per way), tagged "
-      "`highway=footway`; reading uses the OSMnx `walk` filter.")
-    a("- **Library fix found by profiling** (cProfile of `dgcoverage run --all` at scale 3): "
-      "`access.times_to_nearest_facility` rebuilt the whole CSR with a `lexsort` of all 2M edges for every "
-      "circle (≈ 0.5–0.6 s of a ≈ 0.64 s circle); the super-source is the last, empty row, so its edges are "
-      "now appended to the CSR arrays without a sort (bit-identical results, ≈ 5–10× faster per circle).")
+    a(
+        "- **Same problem everywhere.** Each circle's facilities are snapped once by dgcoverage; every baseline "
+        "gets the same facility nodes, the same access legs (door → node, walked at the circle's access speed) "
+        "and the same cap, and its node times are turned into cell times the same way (node time + the cell's "
+        "walk to its node; beyond the cap = not reached). The comparison is over all populated cells: "
+        "*max abs diff* over cells both reach, plus the count of cells one reaches and the other does not "
+        "(ignoring cells within 1e-6 s of the cap)."
+    )
+    a(
+        "- **scipy floor**: the CSR with the super-source is built before the clock starts; only the "
+        "`dijkstra(R, indices=n, limit=cap)` call is timed. dgcoverage's *access* includes joining the "
+        "super-source to the graph, the search and the cell lookup."
+    )
+    a(
+        "- **networkx**: the graph is built from the same reversed CSR (edge attribute `length`, then `time` set per "
+        "circle, both timed). The ego-graph recipe is the one tutorials show (`ego_graph` per facility, union of "
+        "the nodes, cells whose node is in the union), generous to networkx: cells are looked up once at the end, "
+        "not per facility. It gives a yes/no per node, so its check is on the covered set; the multi-source call "
+        "gives times and is checked to 1e-6 s. Facility access legs enter networkx as edges from a super-source "
+        "node, exactly as in dgcoverage."
+    )
+    a(
+        "- **pandana** has no per-source offsets, so each facility is a leaf node joined to its network node by an "
+        "edge of its access leg (both directions); leaves sit at the facility, shifted by a unique k mm, "
+        "so `set_pois` snaps "
+        "each POI to its own leaf. One network (one contraction hierarchy) serves all circles: impedance is metres "
+        "at network speed (leaf = leg × speed), times = impedance / speed. Nodes are projected metres (UTM 49N)."
+    )
+    a(
+        "- **osm.pbf**: ways are greedy trails over the undirected edges (≤ 1,900 nodes per way), tagged "
+        "`highway=footway`; reading uses the OSMnx `walk` filter."
+    )
+    a(
+        "- **Library fix found by profiling** (cProfile of `dgcoverage run --all` at scale 3): "
+        "`access.times_to_nearest_facility` rebuilt the whole CSR with a `lexsort` of all 2M edges for every "
+        "circle (≈ 0.5–0.6 s of a ≈ 0.64 s circle); the super-source is the last, empty row, so its edges are "
+        "now appended to the CSR arrays without a sort (bit-identical results, ≈ 5–10× faster per circle)."
+    )
     a("")
     return "\n".join(L)
 
@@ -962,9 +1145,11 @@ def _agree(r: dict[str, Any], tol: float = TOL_S) -> str:
     ok = d <= tol and mm == 0
     if tol == TOL_S:
         return f"{d:.1e} s, {mm} reach mismatches — {'identical to 1e-6 s' if ok else '**differs**'}"
-    return (f"{d:.1e} s, {mm} reach mismatches — {'within' if ok else '**not within**'} {tol:g} s, *not* identical "
-            "to 1e-6 s: pandana stores edge weights as integers of 1/1000 of the impedance unit "
-            "(`DISTANCEMULTFACT 1000`) and returns float32 distances")
+    return (
+        f"{d:.1e} s, {mm} reach mismatches — {'within' if ok else '**not within**'} {tol:g} s, *not* identical "
+        "to 1e-6 s: pandana stores edge weights as integers of 1/1000 of the impedance unit "
+        "(`DISTANCEMULTFACT 1000`) and returns float32 distances"
+    )
 
 
 def _ego_agree(r: dict[str, Any]) -> str:
@@ -980,18 +1165,25 @@ def _scaling_text(R: dict[str, Any]) -> str:
     e_t = np.log(b["time_s"] / a["time_s"]) / np.log(b["nodes"] / a["nodes"])
     e_m = np.log(b["peak_rss_mb"] / a["peak_rss_mb"]) / np.log(b["nodes"] / a["nodes"])
     e_f = np.log(b["floor_s"] / a["floor_s"]) / np.log(b["nodes"] / a["nodes"]) if a["floor_s"] > 0 else float("nan")
-    return (f"Only the network grows with the scale (the 100 m population grid, villages and facilities are the "
-            f"same at every scale), so this isolates the cost of the network. From {a['nodes']:,} to {b['nodes']:,} "
-            f"nodes ({b['nodes'] / a['nodes']:.0f}×) the bare search grows as nodes^{e_f:.2f} (all searches run to "
-            "the 60-min report cap, which covers most of the city, so each is a near-full O(E log V) Dijkstra), "
-            f"dgcoverage's total as nodes^{e_t:.2f} and peak memory as nodes^{e_m:.2f}: fixed costs (reading the "
-            "raster, villages and towns, the tables; ≈ 1 s and ≈ 250 MiB with the interpreter) dominate small "
-            "cities, and the per-node costs (CSR ≈ 12 bytes per directed edge, KD-tree, node arrays) are small.")
+    return (
+        f"Only the network grows with the scale (the 100 m population grid, villages and facilities are the "
+        f"same at every scale), so this isolates the cost of the network. From {a['nodes']:,} to {b['nodes']:,} "
+        f"nodes ({b['nodes'] / a['nodes']:.0f}×) the bare search grows as nodes^{e_f:.2f} (all searches run to "
+        "the 60-min report cap, which covers most of the city, so each is a near-full O(E log V) Dijkstra), "
+        f"dgcoverage's total as nodes^{e_t:.2f} and peak memory as nodes^{e_m:.2f}: fixed costs (reading the "
+        "raster, villages and towns, the tables; ≈ 1 s and ≈ 250 MiB with the interpreter) dominate small "
+        "cities, and the per-node costs (CSR ≈ 12 bytes per directed edge, KD-tree, node arrays) are small."
+    )
 
 
 def _guangdong_text(R: dict[str, Any]) -> str:
-    sc = R.get("scaling") or [{"nodes": R["sizes"]["nodes"], "time_s": R["dgcoverage"]["time_s"],
-                               "peak_rss_mb": R["dgcoverage"]["peak_rss_mb"]}]
+    sc = R.get("scaling") or [
+        {
+            "nodes": R["sizes"]["nodes"],
+            "time_s": R["dgcoverage"]["time_s"],
+            "peak_rss_mb": R["dgcoverage"]["peak_rss_mb"],
+        }
+    ]
     srt = sorted(sc, key=lambda r: r["nodes"])
     big = srt[-1]
     if len(srt) >= 2 and srt[-1]["nodes"] > srt[0]["nodes"]:  # marginal cost: slope between smallest and largest
@@ -1064,9 +1256,8 @@ candidate chunk the same way).
 # --------------------------------------------------------------------------- targets, checks, the whole run
 
 
-
 def targets(R: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
-    """The performance targets and what was measured against each.
+    """List the performance targets and what was measured against each.
 
     Parameters
     ----------
@@ -1081,13 +1272,22 @@ def targets(R: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
     dg, sp = R["dgcoverage"], R["scipy"]
     out = []
     quick = R["quick"]
-    out.append(("all four circles from a cached network < 30 s and < 4 GiB peak RSS",
-                f"{_f(dg['time_s'])} s, {_f(dg['peak_rss_mb'] / 1024, 2)} GiB",
-                dg["time_s"] < 30 and dg["peak_rss_mb"] < 4096))
+    out.append(
+        (
+            "all four circles from a cached network < 30 s and < 4 GiB peak RSS",
+            f"{_f(dg['time_s'])} s, {_f(dg['peak_rss_mb'] / 1024, 2)} GiB",
+            dg["time_s"] < 30 and dg["peak_rss_mb"] < 4096,
+        )
+    )
     worst = max(c["access_s"] / sp["circles"][k]["search_s"] for k, c in dg["circles"].items())
     tot = sum(c["access_s"] for c in dg["circles"].values()) / sp["time_s"]
-    out.append(("per-circle access within 3× of the bare scipy call",
-                f"worst circle {worst:.2f}×, four circles together {tot:.2f}×", worst <= 3))
+    out.append(
+        (
+            "per-circle access within 3× of the bare scipy call",
+            f"worst circle {worst:.2f}×, four circles together {tot:.2f}×",
+            worst <= 3,
+        )
+    )
     nx_ = R.get("networkx")
     if nx_:
         acc = sum(c["access_s"] for c in dg["circles"].values())
@@ -1095,20 +1295,30 @@ def targets(R: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
         r_e2e = nx_["ego_total_s"] / dg["time_s"]
         r_acc = nx_["ego_total_s"] / acc
         r_lim = nx_["ego_total_s"] / acc_lim
-        ident = all(c["ego_reach_mismatches"] == 0 for c in nx_["circles"].values()) and \
-            all(c["max_abs_diff_s"] <= TOL_S and c["reach_mismatches"] == 0 for c in nx_["circles"].values())
-        out.append(("≥ 100× faster than the networkx ego-graph recipe, identical times (1e-6 s)",
-                    f"{r_lim:,.0f}× on the same job (access searched to each circle's limit, as the recipe does); "
-                    f"{r_acc:,.0f}× with dgcoverage searching on to the 60-min report cap; {r_e2e:,.0f}× against "
-                    f"dgcoverage end to end (incl. load and tables); times identical: {ident}", r_lim >= 100 and ident))
+        ident = all(c["ego_reach_mismatches"] == 0 for c in nx_["circles"].values()) and all(
+            c["max_abs_diff_s"] <= TOL_S and c["reach_mismatches"] == 0 for c in nx_["circles"].values()
+        )
+        out.append(
+            (
+                "≥ 100× faster than the networkx ego-graph recipe, identical times (1e-6 s)",
+                f"{r_lim:,.0f}× on the same job (access searched to each circle's limit, as the recipe does); "
+                f"{r_acc:,.0f}× with dgcoverage searching on to the 60-min report cap; {r_e2e:,.0f}× against "
+                f"dgcoverage end to end (incl. load and tables); times identical: {ident}",
+                r_lim >= 100 and ident,
+            )
+        )
     pr = R.get("pbf_read")
     if pr:
         out.append(("network from .osm.pbf < 3 min", f"{_f(pr['time_s'], 1)} s", pr["time_s"] < 180))
     si = R.get("siting")
     if si and si.get("available"):
-        out.append((f"{SITING_CANDIDATES:,}-candidate siting < 60 s",
-                    f"{_f(si['time_s'], 1)} s for {si['candidates']:,} candidates",
-                    si["time_s"] < 60 if si["candidates"] >= SITING_CANDIDATES or not quick else None))
+        out.append(
+            (
+                f"{SITING_CANDIDATES:,}-candidate siting < 60 s",
+                f"{_f(si['time_s'], 1)} s for {si['candidates']:,} candidates",
+                si["time_s"] < 60 if si["candidates"] >= SITING_CANDIDATES or not quick else None,
+            )
+        )
     else:
         out.append((f"{SITING_CANDIDATES:,}-candidate siting < 60 s", "not available yet", None))
     return out
@@ -1143,9 +1353,17 @@ def agreement_ok(R: dict[str, Any]) -> dict[str, bool]:
     return ok
 
 
-def run_benchmark(work: str | Path, *, quick: bool = False, scale: float | None = None,
-                  sizes: Sequence[float] | None = None, nx_budget: float = 600.0, pandana_timeout: float = 900.0,
-                  skip: Collection[str] = (), command: str = "python scripts/benchmark.py") -> dict[str, Any]:
+def run_benchmark(
+    work: str | Path,
+    *,
+    quick: bool = False,
+    scale: float | None = None,
+    sizes: Sequence[float] | None = None,
+    nx_budget: float = 600.0,
+    pandana_timeout: float = 900.0,
+    skip: Collection[str] = (),
+    command: str = "python scripts/benchmark.py",
+) -> dict[str, Any]:
     """Run every benchmark step, one fresh process each, and return all the measurements.
 
     Parameters
@@ -1194,13 +1412,20 @@ def run_benchmark(work: str | Path, *, quick: bool = False, scale: float | None 
     def root_for(sc: float) -> Path:
         return work / f"{tag}-scale{sc:g}"
 
-    R: dict[str, Any] = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "quick": quick,
-                         "command": command, "scale": scale, "town_codes": towns, "machine": _machine(),
-                         "versions": _versions()}
+    R: dict[str, Any] = {
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "quick": quick,
+        "command": command,
+        "scale": scale,
+        "town_codes": towns,
+        "machine": _machine(),
+        "versions": _versions(),
+    }
     root = root_for(scale)
     pdir = work / f"{tag}-scale{scale:g}-problem"
-    log.info("[benchmark] city scale %g%s in %s", scale, " (quick: towns " + ",".join(towns) + ")" if towns else "",
-             root)
+    log.info(
+        "[benchmark] city scale %g%s in %s", scale, " (quick: towns " + ",".join(towns) + ")" if towns else "", root
+    )
     R["build"] = run_step("build", root=str(root), scale=scale, town_codes=towns)
     R["dgcoverage"] = run_step("dgcoverage", root=str(root), out=str(work / "out"), pdir=str(pdir))
     R["sizes"] = R["dgcoverage"]["sizes"]
@@ -1227,9 +1452,17 @@ def run_benchmark(work: str | Path, *, quick: bool = False, scale: float | None 
                 p2 = work / f"{tag}-scale{sc:g}-problem"
                 d = run_step("dgcoverage", root=str(root_for(sc)), out=str(work / f"out-{sc:g}"), pdir=str(p2))
                 f = run_step("scipy", pdir=str(p2))
-            rows.append({"scale": sc, **{k: d["sizes"][k] for k in ("nodes", "directed_edges", "cells", "facilities")},
-                         "time_s": d["time_s"], "load_s": d["load_s"], "peak_rss_mb": d["peak_rss_mb"],
-                         "access_s": sum(c["access_s"] for c in d["circles"].values()), "floor_s": f["time_s"]})
+            rows.append(
+                {
+                    "scale": sc,
+                    **{k: d["sizes"][k] for k in ("nodes", "directed_edges", "cells", "facilities")},
+                    "time_s": d["time_s"],
+                    "load_s": d["load_s"],
+                    "peak_rss_mb": d["peak_rss_mb"],
+                    "access_s": sum(c["access_s"] for c in d["circles"].values()),
+                    "floor_s": f["time_s"],
+                }
+            )
         R["scaling"] = rows
     R["targets"] = targets(R)
     R["agreement"] = agreement_ok(R)

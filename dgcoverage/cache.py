@@ -64,7 +64,7 @@ def _host_tag() -> str:
 
 
 def cache_dir() -> Path | None:
-    """The cache folder, or ``None`` when caching is disabled (``DGCOVERAGE_CACHE=off``)."""
+    """Return the cache folder, or ``None`` when caching is disabled (``DGCOVERAGE_CACHE=off``)."""
     env = os.environ.get(ENV_VAR)
     if env is None:
         return DEFAULT_DIR
@@ -155,7 +155,7 @@ def sweep_temp_files(directory: str | Path, max_age_s: float = TMP_MAX_AGE_S) ->
 
 
 def load_cached_network(key: str, directory: Path) -> RoadNetwork | None:
-    """The cached network for ``key``, or ``None`` when absent, unreadable or not for this key.
+    """Return the cached network for ``key``, or ``None`` when absent, unreadable or not for this key.
 
     Also sweeps orphaned temporary files from the cache (:func:`sweep_temp_files`).
     """
@@ -183,8 +183,9 @@ def store_cached_network(net: RoadNetwork, key: str, directory: Path) -> Path | 
     """
     from .roadnet import RoadNetwork, save_network
 
-    copy = RoadNetwork(net.node_id, net.lon, net.lat, net.u, net.v, net.length_m, net.name, net.highway,
-                       {**net.meta, "cache_key": key})
+    copy = RoadNetwork(
+        net.node_id, net.lon, net.lat, net.u, net.v, net.length_m, net.name, net.highway, {**net.meta, "cache_key": key}
+    )
     directory = Path(directory)
     target = cache_path_for(key, directory)
     try:

@@ -84,8 +84,9 @@ def _node_lonlat(study: Study, node: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return study.net.lon[node], study.net.lat[node]
 
 
-def gap_candidates(study: Study, uncovered: np.ndarray, min_spacing_m: float,
-                   max_candidates: int = 5000) -> pd.DataFrame:
+def gap_candidates(
+    study: Study, uncovered: np.ndarray, min_spacing_m: float, max_candidates: int = 5000
+) -> pd.DataFrame:
     """Thinned network nodes serving uncovered people, heaviest first.
 
     A node's weight is the uncovered population of the cells snapped to it;
@@ -111,30 +112,54 @@ def gap_candidates(study: Study, uncovered: np.ndarray, min_spacing_m: float,
     keep = _spread(tree, xy, np.lexsort((nodes, -smooth)), min_spacing_m, max_candidates)
     sel = nodes[keep]
     lon, lat = _node_lonlat(study, sel)
-    return pd.DataFrame({"site_id": [f"gap:{int(v)}" for v in sel], "source": "gap_cluster", "name": "",
-                         "lon": lon, "lat": lat, "node": sel, "snap_m": 0.0, "weight": np.round(smooth[keep], 1)})
+    return pd.DataFrame(
+        {
+            "site_id": [f"gap:{int(v)}" for v in sel],
+            "source": "gap_cluster",
+            "name": "",
+            "lon": lon,
+            "lat": lat,
+            "node": sel,
+            "snap_m": 0.0,
+            "weight": np.round(smooth[keep], 1),
+        }
+    )
 
 
 def file_candidates(study: Study, path: str | Path, crs: str | None = None) -> pd.DataFrame:
     """Possible sites from a CSV/XLSX/GeoJSON file (lon/lat in ``crs``), snapped to the network."""
     from .access import snap_points
+
     gdf = facilities_from_file(path, crs, bounds=study.bounds_wgs84)
     if len(gdf) == 0:
-        raise EmptyInputError(f"{path}: no candidate site inside the study area. Fix: check the file's "
-                              "coordinate system (--candidates-crs wgs84|gcj02|bd09).")
+        raise EmptyInputError(
+            f"{path}: no candidate site inside the study area. Fix: check the file's "
+            "coordinate system (--candidates-crs wgs84|gcj02|bd09)."
+        )
     x, y = project_lonlat(gdf.geometry.x.to_numpy(), gdf.geometry.y.to_numpy(), study.graph.crs)
     node, dist = snap_points(study.graph, x, y, study.settings.max_snap_m)
-    return pd.DataFrame({"site_id": gdf["facility_id"].astype(str).to_numpy(), "source": "file",
-                         "name": gdf["name"].astype(str).to_numpy(), "lon": gdf.geometry.x.to_numpy(),
-                         "lat": gdf.geometry.y.to_numpy(), "node": node, "snap_m": dist, "weight": np.nan})
+    return pd.DataFrame(
+        {
+            "site_id": gdf["facility_id"].astype(str).to_numpy(),
+            "source": "file",
+            "name": gdf["name"].astype(str).to_numpy(),
+            "lon": gdf.geometry.x.to_numpy(),
+            "lat": gdf.geometry.y.to_numpy(),
+            "node": node,
+            "snap_m": dist,
+            "weight": np.nan,
+        }
+    )
 
 
 def road_class_candidates(study: Study, classes: list[str]) -> pd.DataFrame:
     """Every node touched by an edge whose OSM ``highway`` class is in ``classes``."""
     net = study.net
     if net.highway is None or not np.any(net.highway != ""):
-        raise NetworkError("the road network has no road classes (highway=*), e.g. the synthetic default. Fix: "
-                           "use an OSM network (--network file.osm.pbf) or candidates from gaps/a file.")
+        raise NetworkError(
+            "the road network has no road classes (highway=*), e.g. the synthetic default. Fix: "
+            "use an OSM network (--network file.osm.pbf) or candidates from gaps/a file."
+        )
     want = {c.strip() for c in classes if c.strip()}
     mask = np.isin(net.highway, list(want))
     if not mask.any():
@@ -142,13 +167,22 @@ def road_class_candidates(study: Study, classes: list[str]) -> pd.DataFrame:
         raise NetworkError(f"no edge has highway class {sorted(want)}; classes in this network: {known}")
     sel = np.unique(np.concatenate([net.u[mask], net.v[mask]]))
     lon, lat = _node_lonlat(study, sel)
-    return pd.DataFrame({"site_id": [f"road:{int(net.node_id[v])}" for v in sel], "source": "road_class", "name": "",
-                         "lon": lon, "lat": lat, "node": sel, "snap_m": 0.0, "weight": np.nan})
+    return pd.DataFrame(
+        {
+            "site_id": [f"road:{int(net.node_id[v])}" for v in sel],
+            "source": "road_class",
+            "name": "",
+            "lon": lon,
+            "lat": lat,
+            "node": sel,
+            "snap_m": 0.0,
+            "weight": np.nan,
+        }
+    )
 
 
 def _assign_towns(study: Study, lon: np.ndarray, lat: np.ndarray, max_m: float = 1000.0) -> np.ndarray:
     """Town row of each point: containing polygon, else nearest within ``max_m``; ``-1`` if none."""
-
     towns = study.towns
     ok = towns["has_polygon"].to_numpy().astype(bool) & towns.geometry.notna().to_numpy()
     idx = np.nonzero(ok)[0]
@@ -170,9 +204,17 @@ def _assign_towns(study: Study, lon: np.ndarray, lat: np.ndarray, max_m: float =
     return out
 
 
-def build_candidates(study: Study, base: CircleResult, *, gaps: bool = True, path: str | Path | None = None,
-                     crs: str | None = None, road_classes: list[str] | None = None, min_spacing_m: float | None = None,
-                     max_candidates: int = 5000) -> CandidateSet:
+def build_candidates(
+    study: Study,
+    base: CircleResult,
+    *,
+    gaps: bool = True,
+    path: str | Path | None = None,
+    crs: str | None = None,
+    road_classes: list[str] | None = None,
+    min_spacing_m: float | None = None,
+    max_candidates: int = 5000,
+) -> CandidateSet:
     """Collect candidates from the chosen sources, reject unusable ones (counted) and attach towns."""
     parts: list[pd.DataFrame] = []
     generated: dict[str, int] = {}
@@ -188,8 +230,10 @@ def build_candidates(study: Study, base: CircleResult, *, gaps: bool = True, pat
         generated["road_class"] = len(parts[-1])
     parts = [p for p in parts if len(p)]
     if not parts:
-        raise EmptyInputError("no candidate sites: the existing facilities already cover everyone reachable, or the "
-                              "chosen sources are empty. Fix: pass --candidates FILE or --road-class.")
+        raise EmptyInputError(
+            "no candidate sites: the existing facilities already cover everyone reachable, or the "
+            "chosen sources are empty. Fix: pass --candidates FILE or --road-class."
+        )
     t = pd.concat(parts, ignore_index=True)
     t["node"] = t["node"].astype(np.int64)
     rejected: dict[str, int] = {}
@@ -199,8 +243,9 @@ def build_candidates(study: Study, base: CircleResult, *, gaps: bool = True, pat
     # network parts where nobody lives (no populated, snapped cell): proxy for water/unusable land
     g = study.graph
     on = study.cell_node >= 0
-    comp_pop = np.bincount(g.component[study.cell_node[on]], weights=study.cell_pop[on],
-                           minlength=int(g.component.max()) + 1)
+    comp_pop = np.bincount(
+        g.component[study.cell_node[on]], weights=study.cell_pop[on], minlength=int(g.component.max()) + 1
+    )
     empty = comp_pop[g.component[t["node"].to_numpy()]] <= 0
     rejected["no_population_component"] = int(empty.sum())
     t = t[~empty].reset_index(drop=True)
@@ -246,7 +291,7 @@ def _thin(t: pd.DataFrame, g: Any, spacing: float, cap: int) -> pd.DataFrame:
 
 
 def node_road_names(net: Any, nodes: np.ndarray) -> np.ndarray:
-    """A street name at each node (first named edge leaving or entering it), ``""`` if unknown."""
+    """Return a street name at each node (first named edge leaving or entering it), ``""`` if unknown."""
     out = np.full(nodes.shape[0], "", dtype=object)
     if net.name is None:
         return out
@@ -273,21 +318,37 @@ class SitingResult:
 
 
 def _sol_record(s: siting.Solution) -> dict[str, Any]:
-    rec = {"sites": len(s.sites), "objective": round(float(s.objective), 1) if np.isfinite(s.objective) else None,
-           "covered_population": round(float(s.covered_weight), 1), "status": s.status,
-           "seconds": round(s.seconds, 3)}
+    rec = {
+        "sites": len(s.sites),
+        "objective": round(float(s.objective), 1) if np.isfinite(s.objective) else None,
+        "covered_population": round(float(s.covered_weight), 1),
+        "status": s.status,
+        "seconds": round(s.seconds, 3),
+    }
     if s.status == "skipped_too_large":
-        rec["skipped"] = f"merged coverage matrix has {s.info['nnz']:,} non-zeros > {s.info['max_nnz']:,} (--exact-max-nnz)"
+        rec["skipped"] = (
+            f"merged coverage matrix has {s.info['nnz']:,} non-zeros > {s.info['max_nnz']:,} (--exact-max-nnz)"
+        )
     if s.method == "exact":
         rec["mip_gap"] = None if s.mip_gap is None or not np.isfinite(s.mip_gap) else float(s.mip_gap)
         rec["bound"] = None if s.bound is None or not np.isfinite(s.bound) else round(float(s.bound), 1)
     return rec
 
 
-def plan_sites(study: Study, base: CircleResult, cands: CandidateSet | None = None, k: int = 10, *, lscp: bool = False,
-               lscp_share: float = 1.0, exact: bool = False, max_per_town: int | None = None,
-               time_limit: float = 600.0, exact_max_nnz: int | None = siting.MAX_EXACT_NNZ,
-               lscp_villages: bool = False) -> SitingResult:
+def plan_sites(
+    study: Study,
+    base: CircleResult,
+    cands: CandidateSet | None = None,
+    k: int = 10,
+    *,
+    lscp: bool = False,
+    lscp_share: float = 1.0,
+    exact: bool = False,
+    max_per_town: int | None = None,
+    time_limit: float = 600.0,
+    exact_max_nnz: int | None = siting.MAX_EXACT_NNZ,
+    lscp_villages: bool = False,
+) -> SitingResult:
     """Optimise new sites for one circle with the existing facilities fixed and rank them for planners.
 
     Demand is the populated, on-network cells the existing facilities leave
@@ -333,9 +394,16 @@ def plan_sites(study: Study, base: CircleResult, cands: CandidateSet | None = No
     dem = np.nonzero(unc)[0]
     a = circle.access_speed_mps
     tab = cands.table
-    A = siting.coverage_matrix(study.graph.rev, circle.speed_mps, tab["node"].to_numpy(),
-                               tab["snap_m"].to_numpy() / a, study.cell_node[dem], study.cell_snap_m[dem] / a,
-                               circle.limit_s, progress=True)
+    A = siting.coverage_matrix(
+        study.graph.rev,
+        circle.speed_mps,
+        tab["node"].to_numpy(),
+        tab["snap_m"].to_numpy() / a,
+        study.cell_node[dem],
+        study.cell_snap_m[dem] / a,
+        circle.limit_s,
+        progress=True,
+    )
     w = study.cell_pop[dem].astype(np.float64)
     t_sets = time.perf_counter() - t0
     A2, w2, _ = siting.aggregate_demand(A, w)
@@ -343,21 +411,24 @@ def plan_sites(study: Study, base: CircleResult, cands: CandidateSet | None = No
     sol: dict[str, siting.Solution] = {}
     sol["mclp_greedy"] = siting.greedy_mclp(A2, w2, k, group, max_per_town)
     if exact:
-        sol["mclp_exact"] = siting.exact_mclp(A2, w2, k, group, max_per_town, time_limit=time_limit,
-                                              aggregate=False, max_nnz=exact_max_nnz)
+        sol["mclp_exact"] = siting.exact_mclp(
+            A2, w2, k, group, max_per_town, time_limit=time_limit, aggregate=False, max_nnz=exact_max_nnz
+        )
     if lscp:
         sol["lscp_greedy"] = siting.greedy_lscp(A2, w2, lscp_share, group, max_per_town)
         if exact:
-            sol["lscp_exact"] = siting.exact_lscp(A2, w2, lscp_share, group, max_per_town, time_limit=time_limit,
-                                                  aggregate=False, max_nnz=exact_max_nnz)
+            sol["lscp_exact"] = siting.exact_lscp(
+                A2, w2, lscp_share, group, max_per_town, time_limit=time_limit, aggregate=False, max_nnz=exact_max_nnz
+            )
     if lscp_villages:
         need = village_needs(study, base)
         cv = study.cell_village[dem]
         sol["lscp_villages_greedy"] = siting.greedy_lscp_villages(A, w, cv, need, group, max_per_town)
         if exact:
-            sol["lscp_villages_exact"] = siting.exact_lscp_villages(A, w, cv, need, group, max_per_town,
-                                                                    time_limit=time_limit, max_nnz=exact_max_nnz)
-    kind, prefix = (("lscp", "lscp_villages") if lscp_villages else ("lscp", "lscp") if lscp else ("mclp", "mclp"))
+            sol["lscp_villages_exact"] = siting.exact_lscp_villages(
+                A, w, cv, need, group, max_per_town, time_limit=time_limit, max_nnz=exact_max_nnz
+            )
+    kind, prefix = ("lscp", "lscp_villages") if lscp_villages else ("lscp", "lscp") if lscp else ("mclp", "mclp")
     best = siting.best_solution(sol[f"{prefix}_greedy"], sol.get(f"{prefix}_exact"), kind)
     chosen_key = f"{prefix}_{best.method}"
     chosen = sol[chosen_key]
@@ -370,25 +441,44 @@ def plan_sites(study: Study, base: CircleResult, cands: CandidateSet | None = No
     base_cov = float(study.cell_pop[base.cell_class == REACHED].sum())
     coverable = float(w[np.asarray(A.sum(axis=0)).ravel() > 0].sum())
     summary: dict[str, Any] = {
-        "circle": {"id": circle.id, "name_zh": circle.name_zh, "minutes": circle.minutes, "mode": circle.mode,
-                   "speed_kmh": circle.speed_kmh, "access_speed_kmh": circle.access_speed_kmh},
+        "circle": {
+            "id": circle.id,
+            "name_zh": circle.name_zh,
+            "minutes": circle.minutes,
+            "mode": circle.mode,
+            "speed_kmh": circle.speed_kmh,
+            "access_speed_kmh": circle.access_speed_kmh,
+        },
         "synthetic": bool(base.summary.get("synthetic")),
-        "k": int(k), "max_per_town": max_per_town, "lscp_share": lscp_share if lscp else None,
+        "k": int(k),
+        "max_per_town": max_per_town,
+        "lscp_share": lscp_share if lscp else None,
         "listed_solution": chosen_key,
-        "candidates": {"generated": cands.generated, "rejected": cands.rejected, "used": int(len(tab)),
-                       "covering_something": int((np.diff(A.indptr) > 0).sum())},
-        "demand": {"population": round(pop_total, 1), "covered_by_existing": round(base_cov, 1),
-                   "uncovered_on_network": round(float(w.sum()), 1), "coverable_by_candidates": round(coverable, 1),
-                   "uncoverable_population": round(float(w.sum()) - coverable, 1),
-                   "cells": int(dem.size), "merged_demand_groups": int(A2.shape[1]), "matrix_nonzeros": int(A.nnz),
-                   "merged_matrix_nonzeros": int(A2.nnz)},
+        "candidates": {
+            "generated": cands.generated,
+            "rejected": cands.rejected,
+            "used": int(len(tab)),
+            "covering_something": int((np.diff(A.indptr) > 0).sum()),
+        },
+        "demand": {
+            "population": round(pop_total, 1),
+            "covered_by_existing": round(base_cov, 1),
+            "uncovered_on_network": round(float(w.sum()), 1),
+            "coverable_by_candidates": round(coverable, 1),
+            "uncoverable_population": round(float(w.sum()) - coverable, 1),
+            "cells": int(dem.size),
+            "merged_demand_groups": int(A2.shape[1]),
+            "matrix_nonzeros": int(A.nnz),
+            "merged_matrix_nonzeros": int(A2.nnz),
+        },
         "solutions": {key: _sol_record(s) for key, s in sol.items()},
         "timing_s": {"coverage_sets": round(t_sets, 3), "total": round(time.perf_counter() - t0, 3)},
         "definitions": {
             "demand": "populated 100 m cells on the network not within the limit of an existing facility",
             "covered_by_site": "site leg + network time (cell node -> site node) + cell leg <= limit",
             "lscp": "fewest sites covering lscp_share of the uncovered people that at least one candidate reaches",
-            "village_covered": f">= {circle.covered_min_share:.0%} of a village's people within the limit (as villages.csv)",
+            "village_covered": f">= {circle.covered_min_share:.0%} of a village's people within the limit (as "
+            "villages.csv)",
         },
     }
     if "mclp_exact" in sol:
@@ -397,14 +487,16 @@ def plan_sites(study: Study, base: CircleResult, cands: CandidateSet | None = No
         summary["lscp_gap_greedy_vs_exact"] = siting.optimality_gap(sol["lscp_greedy"], sol["lscp_exact"], "lscp")
     if "lscp_villages_exact" in sol:
         summary["lscp_villages_gap_greedy_vs_exact"] = siting.optimality_gap(
-            sol["lscp_villages_greedy"], sol["lscp_villages_exact"], "lscp")
+            sol["lscp_villages_greedy"], sol["lscp_villages_exact"], "lscp"
+        )
     if lscp_villages:
         info = sol["lscp_villages_greedy"].info
         summary["lscp_villages"] = {k: info[k] for k in ("villages_targeted", "villages_met", "villages_unattainable")}
         summary["definitions"]["lscp_villages"] = (
             f"fewest sites so that every village with data has >= {circle.covered_min_share:.0%} of its people within "
             "the limit (existing facilities included); villages that all candidates together cannot lift that far "
-            "are 'unattainable' and left out")
+            "are 'unattainable' and left out"
+        )
     return SitingResult(table, summary, cands)
 
 
@@ -419,8 +511,9 @@ def village_needs(study: Study, base: CircleResult) -> np.ndarray:
     return np.where(has, base.circle.covered_min_share * vpop - vreach, 0.0)
 
 
-def _rank_table(study: Study, base: CircleResult, cands: CandidateSet, A: Any, dem: np.ndarray,
-                order: list[int], method: str) -> pd.DataFrame:
+def _rank_table(
+    study: Study, base: CircleResult, cands: CandidateSet, A: Any, dem: np.ndarray, order: list[int], method: str
+) -> pd.DataFrame:
     circle = base.circle
     tab = cands.table.iloc[order].reset_index(drop=True)
     nv = len(study.villages)
@@ -444,7 +537,7 @@ def _rank_table(study: Study, base: CircleResult, cands: CandidateSet, A: Any, d
     rows: list[dict[str, Any]] = []
     cum_new = 0.0
     for rank, j in enumerate(order, start=1):
-        cols = ind[ptr[j]:ptr[j + 1]]
+        cols = ind[ptr[j] : ptr[j + 1]]
         new = cols[~covered[cols]]
         covered[new] = True
         cells = dem[new]
@@ -460,30 +553,53 @@ def _rank_table(study: Study, base: CircleResult, cands: CandidateSet, A: Any, d
         was = now
         reached = np.nonzero(add > 0)[0]
         reached = reached[np.argsort(-add[reached], kind="stable")]
-        rows.append({"rank": rank, "new_population": round(pop_new, 1),
-                     "new_villages_covered": int(flipped.size),
-                     "new_villages_covered_names": "、".join(vname[flipped]),
-                     "villages_reached_names": "、".join(vname[reached[:10]]) + ("…" if reached.size > 10 else ""),
-                     "cum_new_population": round(cum_new, 1), "cum_covered_population": round(cum_cov, 1),
-                     "cum_covered_share": cum_cov / pop_total if pop_total else np.nan,
-                     "cum_villages_covered": int(now.sum()),
-                     "cum_village_pass_rate": float(now.sum() / max(int(with_data.sum()), 1))})
+        rows.append(
+            {
+                "rank": rank,
+                "new_population": round(pop_new, 1),
+                "new_villages_covered": int(flipped.size),
+                "new_villages_covered_names": "、".join(vname[flipped]),
+                "villages_reached_names": "、".join(vname[reached[:10]]) + ("…" if reached.size > 10 else ""),
+                "cum_new_population": round(cum_new, 1),
+                "cum_covered_population": round(cum_cov, 1),
+                "cum_covered_share": cum_cov / pop_total if pop_total else np.nan,
+                "cum_villages_covered": int(now.sum()),
+                "cum_village_pass_rate": float(now.sum() / max(int(with_data.sum()), 1)),
+            }
+        )
     nodes = tab["node"].to_numpy().astype(np.int64)
     glon, glat = from_wgs84(tab["lon"].to_numpy(), tab["lat"].to_numpy(), "gcj02")
-    out = pd.DataFrame({
-        "rank": np.arange(1, len(tab) + 1), "site_id": tab["site_id"].to_numpy(), "source": tab["source"].to_numpy(),
-        "name": tab["name"].to_numpy(),
-        "lon": np.round(tab["lon"].to_numpy(), 7), "lat": np.round(tab["lat"].to_numpy(), 7),
-        "lon_gcj02": np.round(np.atleast_1d(glon), 7), "lat_gcj02": np.round(np.atleast_1d(glat), 7),
-        "town_code": tab["town_code"].to_numpy(), "town_name": tab["town_name"].to_numpy(),
-        "road_name": node_road_names(study.net, nodes), "node": nodes, "snap_m": np.round(tab["snap_m"].to_numpy(), 1),
-    })
+    out = pd.DataFrame(
+        {
+            "rank": np.arange(1, len(tab) + 1),
+            "site_id": tab["site_id"].to_numpy(),
+            "source": tab["source"].to_numpy(),
+            "name": tab["name"].to_numpy(),
+            "lon": np.round(tab["lon"].to_numpy(), 7),
+            "lat": np.round(tab["lat"].to_numpy(), 7),
+            "lon_gcj02": np.round(np.atleast_1d(glon), 7),
+            "lat_gcj02": np.round(np.atleast_1d(glat), 7),
+            "town_code": tab["town_code"].to_numpy(),
+            "town_name": tab["town_name"].to_numpy(),
+            "road_name": node_road_names(study.net, nodes),
+            "node": nodes,
+            "snap_m": np.round(tab["snap_m"].to_numpy(), 1),
+        }
+    )
     if rows:
         out = pd.concat([out, pd.DataFrame(rows).drop(columns="rank")], axis=1)
     else:
-        for c in ("new_population", "new_villages_covered", "new_villages_covered_names", "villages_reached_names",
-                  "cum_new_population", "cum_covered_population", "cum_covered_share", "cum_villages_covered",
-                  "cum_village_pass_rate"):
+        for c in (
+            "new_population",
+            "new_villages_covered",
+            "new_villages_covered_names",
+            "villages_reached_names",
+            "cum_new_population",
+            "cum_covered_population",
+            "cum_covered_share",
+            "cum_villages_covered",
+            "cum_village_pass_rate",
+        ):
             out[c] = pd.Series(dtype=float)
     out["method"] = method
     out["synthetic"] = bool(base.summary.get("synthetic"))
@@ -514,22 +630,44 @@ def write_sites(result: SitingResult, circle_id: str, out_dir: str | Path) -> Pa
     t = result.table
     # coordinates to 7 decimals (~1 cm, as facilities.csv), everything else fixed 6 decimals; text formula-guarded
     write_csv(bilingual(t), d / "candidates.csv", decimals={"lon": 7, "lat": 7, "lon_gcj02": 7, "lat_gcj02": 7})
-    with atomic_path(d / "candidates.xlsx") as tmp:
-        with pd.ExcelWriter(tmp, engine="openpyxl") as xw:
-            xlsx_frame(bilingual(t)).to_excel(xw, index=False, sheet_name="candidates")
-            note = pd.DataFrame({"key": ["circle", "listed_solution", "synthetic", "note"],
-                                 "value": [circle_id, result.summary["listed_solution"], result.summary["synthetic"],
-                                           _note(result.summary["synthetic"])]})
-            note.to_excel(xw, index=False, sheet_name="about")
-            guard_workbook(xw.book)  # names starting with "=" stay string cells, never formulas
+    with atomic_path(d / "candidates.xlsx") as tmp, pd.ExcelWriter(tmp, engine="openpyxl") as xw:
+        xlsx_frame(bilingual(t)).to_excel(xw, index=False, sheet_name="candidates")
+        note = pd.DataFrame(
+            {
+                "key": ["circle", "listed_solution", "synthetic", "note"],
+                "value": [
+                    circle_id,
+                    result.summary["listed_solution"],
+                    result.summary["synthetic"],
+                    _note(result.summary["synthetic"]),
+                ],
+            }
+        )
+        note.to_excel(xw, index=False, sheet_name="about")
+        guard_workbook(xw.book)  # names starting with "=" stay string cells, never formulas
     feats = []
     for rec in t.to_dict(orient="records"):
         props = {k: _clean(v) for k, v in rec.items()}
-        feats.append({"type": "Feature", "properties": props,
-                      "geometry": {"type": "Point", "coordinates": [props["lon"], props["lat"]]}})
-    write_text(json.dumps({"type": "FeatureCollection", "name": f"{circle_id}_candidates",
-                           "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:OGC:1.3:CRS84"}},
-                           "features": feats}, ensure_ascii=False) + "\n", d / "candidates.geojson")
+        feats.append(
+            {
+                "type": "Feature",
+                "properties": props,
+                "geometry": {"type": "Point", "coordinates": [props["lon"], props["lat"]]},
+            }
+        )
+    write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "name": f"{circle_id}_candidates",
+                "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:OGC:1.3:CRS84"}},
+                "features": feats,
+            },
+            ensure_ascii=False,
+        )
+        + "\n",
+        d / "candidates.geojson",
+    )
     write_json(result.summary, d / "siting_summary.json")
     return d
 

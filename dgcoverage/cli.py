@@ -25,20 +25,34 @@ def _add_run_options(p: argparse.ArgumentParser, circle_choice: bool = True) -> 
         g.add_argument("--circle", action="append", help="circle id of the config in use (repeatable)")
         g.add_argument("--all", action="store_true", help="run all circles in the config")
     p.add_argument("--network", type=Path, help=".osm/.osm.pbf file or saved .npz (default: embedded synthetic)")
-    p.add_argument("--network-type", choices=NETWORK_TYPES,
-                   help="OSM network type for OSM files (default: each circle's mode: walk -> walk, bicycle -> bike, "
-                        "drive -> drive)")
-    p.add_argument("--facilities", type=Path, help="facility CSV/XLSX/GeoJSON, or an .osm/.osm.pbf to take by the circle's tags")
-    p.add_argument("--facilities-crs", help="coordinate system of the facility file: wgs84 | gcj02 | bd09 (default: the "
-                                            "file's own; tables: what the column names say, else gcj02)")
+    p.add_argument(
+        "--network-type",
+        choices=NETWORK_TYPES,
+        help="OSM network type for OSM files (default: each circle's mode: walk -> walk, bicycle -> bike, "
+        "drive -> drive)",
+    )
+    p.add_argument(
+        "--facilities", type=Path, help="facility CSV/XLSX/GeoJSON, or an .osm/.osm.pbf to take by the circle's tags"
+    )
+    p.add_argument(
+        "--facilities-crs",
+        help="coordinate system of the facility file: wgs84 | gcj02 | bd09 (default: the "
+        "file's own; tables: what the column names say, else gcj02)",
+    )
     p.add_argument("--sheet", help="workbook sheet of --facilities (needed when several sheets have coordinates)")
-    p.add_argument("--lon-col", help="longitude column of --facilities (needed when a table has several coordinate pairs)")
+    p.add_argument(
+        "--lon-col", help="longitude column of --facilities (needed when a table has several coordinate pairs)"
+    )
     p.add_argument("--lat-col", help="latitude column of --facilities")
     p.add_argument("--population", type=Path, help="population GeoTIFF, any CRS (default: embedded synthetic)")
     p.add_argument("--band", type=int, help="band of a multi-band population raster (1-based)")
-    p.add_argument("--villages", type=Path, help="village points (CSV/XLSX lon/lat, GeoJSON) or polygons (GeoJSON 村界)")
-    p.add_argument("--villages-crs", help="coordinate system of the village file: wgs84 | gcj02 | bd09 (default as "
-                                          "--facilities-crs)")
+    p.add_argument(
+        "--villages", type=Path, help="village points (CSV/XLSX lon/lat, GeoJSON) or polygons (GeoJSON 村界)"
+    )
+    p.add_argument(
+        "--villages-crs",
+        help="coordinate system of the village file: wgs84 | gcj02 | bd09 (default as --facilities-crs)",
+    )
     p.add_argument("--villages-sheet", help="workbook sheet of --villages")
     p.add_argument("--villages-lon-col", help="longitude column of --villages")
     p.add_argument("--villages-lat-col", help="latitude column of --villages")
@@ -47,7 +61,9 @@ def _add_run_options(p: argparse.ArgumentParser, circle_choice: bool = True) -> 
     p.add_argument("--access-speed", type=float, help="override the access-leg walking speed (km/h)")
     p.add_argument("--mode", choices=("walk", "bicycle", "drive"), help="override the travel mode label")
     p.add_argument("--config", type=Path, help="circle config TOML (default: packaged circles.toml)")
-    p.add_argument("--data-dir", type=Path, default=Path("data/raw"), help="embedded default folder (default: data/raw)")
+    p.add_argument(
+        "--data-dir", type=Path, default=Path("data/raw"), help="embedded default folder (default: data/raw)"
+    )
     p.add_argument("--out", type=Path, default=Path("data/processed"), help="output folder (default: data/processed)")
     p.add_argument("--maps-dir", type=Path, help="folder for the HTML maps (default: maps, or <out>/maps with --out)")
     p.add_argument("--no-maps", action="store_true", help="skip service areas, gap areas, maps and the town report")
@@ -58,10 +74,14 @@ NETWORK_TYPES = ("walk", "bike", "drive", "drive_service", "all", "all_public")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``dgcoverage`` argument parser."""
-    ap = argparse.ArgumentParser(prog="dgcoverage", description="Public-service circle coverage for Dongguan's 村/社区.")
+    """Build the ``dgcoverage`` argument parser."""
+    ap = argparse.ArgumentParser(
+        prog="dgcoverage", description="Public-service circle coverage for Dongguan's 村/社区."
+    )
     sub = ap.add_subparsers(dest="command", required=True)
-    b = sub.add_parser("build-demo", help="build the embedded default dataset (real boundaries + SYNTHETIC roads/people/facilities)")
+    b = sub.add_parser(
+        "build-demo", help="build the embedded default dataset (real boundaries + SYNTHETIC roads/people/facilities)"
+    )
     b.add_argument("--out", type=Path, default=Path("data/raw"))
     b.add_argument("--scale", type=float, default=1.0, help="street density multiplier (nodes grow ~scale^2)")
     b.add_argument("--seed", type=int, default=2020)
@@ -82,19 +102,29 @@ def _add_site_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--exact", action="store_true", help="also solve exactly (ILP, HiGHS) and report the greedy gap")
     p.add_argument("--lscp", action="store_true", help="fewest sites covering every coverable uncovered person")
     p.add_argument("--lscp-share", type=float, default=1.0, help="LSCP target share of coverable people (default 1)")
-    p.add_argument("--lscp-villages", action="store_true",
-                   help="policy-literal cover: fewest sites so every village reaches its covered share (100%% 覆盖村(社区))")
-    p.add_argument("--candidates", type=Path, help="CSV/XLSX/GeoJSON of possible sites (replaces gap-cluster candidates)")
-    p.add_argument("--candidates-crs", help="coordinate system of --candidates: wgs84 | gcj02 | bd09 (default as "
-                                            "--facilities-crs)")
+    p.add_argument(
+        "--lscp-villages",
+        action="store_true",
+        help="policy-literal cover: fewest sites so every village reaches its covered share (100%% 覆盖村(社区))",
+    )
+    p.add_argument(
+        "--candidates", type=Path, help="CSV/XLSX/GeoJSON of possible sites (replaces gap-cluster candidates)"
+    )
+    p.add_argument(
+        "--candidates-crs", help="coordinate system of --candidates: wgs84 | gcj02 | bd09 (default as --facilities-crs)"
+    )
     p.add_argument("--road-class", help="comma-separated OSM highway classes whose nodes are candidates (OSM networks)")
     p.add_argument("--with-gaps", action="store_true", help="add gap-cluster candidates to --candidates/--road-class")
     p.add_argument("--min-spacing", type=float, help="minimum spacing of gap-cluster candidates, m (default: reach/4)")
     p.add_argument("--max-candidates", type=int, default=5000, help="cap on generated candidates (default 5000)")
     p.add_argument("--max-per-town", type=int, help="at most N new sites per town (镇街)")
     p.add_argument("--time-limit", type=float, default=600.0, help="time limit per exact solve, s (default 600)")
-    p.add_argument("--exact-max-nnz", type=int, default=5_000_000,
-                   help="skip exact solves whose merged coverage matrix has more non-zeros (default 5,000,000)")
+    p.add_argument(
+        "--exact-max-nnz",
+        type=int,
+        default=5_000_000,
+        help="skip exact solves whose merged coverage matrix has more non-zeros (default 5,000,000)",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -131,8 +161,11 @@ def guarded(fn: Callable[..., int], args: argparse.Namespace, *extra: Any, prog:
                 raise
             _print_warnings(caught)
             where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
-            print(f"{prog}: error: {where}{exc.strerror or exc}. Fix: check the path, its permissions and free disk "
-                  "space.", file=sys.stderr)
+            print(
+                f"{prog}: error: {where}{exc.strerror or exc}. Fix: check the path, its permissions and free disk "
+                "space.",
+                file=sys.stderr,
+            )
             return 2
         except KeyboardInterrupt:
             print(f"{prog}: interrupted; published outputs are unchanged", file=sys.stderr)
@@ -141,8 +174,11 @@ def guarded(fn: Callable[..., int], args: argparse.Namespace, *extra: Any, prog:
             if debug:
                 raise
             _print_warnings(caught)
-            print(f"{prog}: internal error: {type(exc).__name__}: {exc}. Rerun with --debug for the traceback and "
-                  "report it with the inputs that caused it.", file=sys.stderr)
+            print(
+                f"{prog}: internal error: {type(exc).__name__}: {exc}. Rerun with --debug for the traceback and "
+                "report it with the inputs that caused it.",
+                file=sys.stderr,
+            )
             return 3
     _print_warnings(caught)
     return code
@@ -171,10 +207,15 @@ def _build_demo(args: argparse.Namespace) -> int:
     codes = [c.strip() for c in args.towns.split(",")] if args.towns else None
     m = build_demo(args.out, scale=args.scale, seed=args.seed, town_codes=codes)
     net = m["network"]
-    print(f"built embedded default in {args.out} ({time.perf_counter() - t0:.1f} s) — SYNTHETIC roads, people and facilities")
-    print(f"  network {net['nodes']:,} nodes / {net['directed_edges']:,} directed edges; "
-          f"{m['population']['cells_populated']:,} populated cells, {m['population']['total']:,} people; "
-          f"{m['villages']['placed']}/{m['villages']['listed']} villages placed; facilities {m['facilities']}")
+    print(
+        f"built embedded default in {args.out} ({time.perf_counter() - t0:.1f} s) — SYNTHETIC roads, people and "
+        "facilities"
+    )
+    print(
+        f"  network {net['nodes']:,} nodes / {net['directed_edges']:,} directed edges; "
+        f"{m['population']['cells_populated']:,} populated cells, {m['population']['total']:,} people; "
+        f"{m['villages']['placed']}/{m['villages']['listed']} villages placed; facilities {m['facilities']}"
+    )
     return 0
 
 
@@ -184,12 +225,25 @@ def _load_study(args: argparse.Namespace, settings: Any, t0: float, network_type
 
     _ensure_demo(args)
     print("loading network, population and villages ...", flush=True)
-    study = load_study(args.network, args.population, args.villages, args.villages_crs, args.data_dir,
-                       network_type, settings, population_band=args.band, villages_sheet=args.villages_sheet,
-                       villages_lon_col=args.villages_lon_col, villages_lat_col=args.villages_lat_col)
-    print(f"  {study.net.n_nodes:,} nodes, {study.net.n_edges:,} edges, {len(study.cell_pop):,} populated cells, "
-          f"{len(study.villages)} villages ({time.perf_counter() - t0:.1f} s)"
-          + ("  [SYNTHETIC DATA]" if study.synthetic else ""), flush=True)
+    study = load_study(
+        args.network,
+        args.population,
+        args.villages,
+        args.villages_crs,
+        args.data_dir,
+        network_type,
+        settings,
+        population_band=args.band,
+        villages_sheet=args.villages_sheet,
+        villages_lon_col=args.villages_lon_col,
+        villages_lat_col=args.villages_lat_col,
+    )
+    print(
+        f"  {study.net.n_nodes:,} nodes, {study.net.n_edges:,} edges, {len(study.cell_pop):,} populated cells, "
+        f"{len(study.villages)} villages ({time.perf_counter() - t0:.1f} s)"
+        + ("  [SYNTHETIC DATA]" if study.synthetic else ""),
+        flush=True,
+    )
     for key in ("network", "population", "villages"):
         line = describe_input(key, study.inputs.get(key, {}))
         if line:
@@ -205,8 +259,11 @@ def _ensure_demo(args: argparse.Namespace) -> None:
     if uses_demo and not DemoPaths(args.data_dir).built:
         from .synthetic import build_demo
 
-        print(f"building the embedded default dataset in {args.data_dir} (SYNTHETIC roads, people and facilities; "
-              "a few seconds) ...", flush=True)
+        print(
+            f"building the embedded default dataset in {args.data_dir} (SYNTHETIC roads, people and facilities; "
+            "a few seconds) ...",
+            flush=True,
+        )
         build_demo(args.data_dir)
 
 
@@ -231,16 +288,23 @@ def describe_input(key: str, rec: dict[str, Any]) -> str:
 
 
 def _circles_to_run(args: argparse.Namespace, circle_ids: Sequence[str] | None) -> tuple[list[Any], Any]:
-    """The circles the options name (validated against the config in use, with overrides) and the settings."""
+    """Return the circles the options name (checked against the config in use, with overrides) and the settings."""
     circles, settings = load_config(args.config)
     ids = list(circle_ids or (list(circles) if getattr(args, "all", False) else args.circle))
     unknown = [i for i in ids if i not in circles]
     if unknown:
-        raise DgCoverageError(f"circle(s) {unknown} are not in the config"
-                              + (f" {args.config}" if args.config else "") + f"; known: {list(circles)}")
+        raise DgCoverageError(
+            f"circle(s) {unknown} are not in the config"
+            + (f" {args.config}" if args.config else "")
+            + f"; known: {list(circles)}"
+        )
     ids = list(dict.fromkeys(ids))
-    chosen = [circles[cid].with_overrides(minutes=args.minutes, speed_kmh=args.speed,
-                                          access_speed_kmh=args.access_speed, mode=args.mode) for cid in ids]
+    chosen = [
+        circles[cid].with_overrides(
+            minutes=args.minutes, speed_kmh=args.speed, access_speed_kmh=args.access_speed, mode=args.mode
+        )
+        for cid in ids
+    ]
     return chosen, settings
 
 
@@ -260,8 +324,9 @@ def _output_dirs(args: argparse.Namespace, maps: bool) -> tuple[Path, Path | Non
     from .outputs import check_output_dir
 
     out = check_output_dir(args.out, "--out")
-    maps_dir = check_output_dir(default_maps_dir(args.out, getattr(args, "maps_dir", None)), "--maps-dir") \
-        if maps else None
+    maps_dir = (
+        check_output_dir(default_maps_dir(args.out, getattr(args, "maps_dir", None)), "--maps-dir") if maps else None
+    )
     return out, maps_dir
 
 
@@ -269,8 +334,10 @@ def _print_counts(counts: dict[str, int]) -> None:
     """Every counted warning, once (they are also in each summary.json -> warnings)."""
     shown = {k: v for k, v in sorted(counts.items()) if v}
     if shown:
-        print("counted warnings (summary.json -> warnings): " + ", ".join(f"{k} {v:,}" for k, v in shown.items()),
-              file=sys.stderr)
+        print(
+            "counted warnings (summary.json -> warnings): " + ", ".join(f"{k} {v:,}" for k, v in shown.items()),
+            file=sys.stderr,
+        )
 
 
 def run_from_args(args: argparse.Namespace, circle_ids: Sequence[str] | None = None) -> int:
@@ -285,9 +352,15 @@ def run_from_args(args: argparse.Namespace, circle_ids: Sequence[str] | None = N
     from .pipeline import load_facilities, run_circle, write_circle
 
     circles, settings = _circles_to_run(args, circle_ids)
-    if args.facilities is not None and len(circles) > 1 and not args.facilities.name.lower().endswith((".osm", ".pbf", ".bz2")):
-        raise DgCoverageError("--facilities with a table applies to one circle; run one circle at a time "
-                              "(or pass an OSM file, which is filtered by each circle's tags)")
+    if (
+        args.facilities is not None
+        and len(circles) > 1
+        and not args.facilities.name.lower().endswith((".osm", ".pbf", ".bz2"))
+    ):
+        raise DgCoverageError(
+            "--facilities with a table applies to one circle; run one circle at a time "
+            "(or pass an OSM file, which is filtered by each circle's tags)"
+        )
     maps = not getattr(args, "no_maps", False)
     out, maps_dir = _output_dirs(args, maps)
     t0 = time.perf_counter()
@@ -299,25 +372,40 @@ def run_from_args(args: argparse.Namespace, circle_ids: Sequence[str] | None = N
             study = _load_study(args, settings, t0, network_type)
             counts.update(study.warnings)
             for circle in tqdm(group, desc="circles", unit="circle", disable=len(group) == 1):
-                fac = load_facilities(study, circle, args.facilities, args.facilities_crs, args.data_dir,
-                                      sheet=args.sheet, lon_col=args.lon_col, lat_col=args.lat_col)
+                fac = load_facilities(
+                    study,
+                    circle,
+                    args.facilities,
+                    args.facilities_crs,
+                    args.data_dir,
+                    sheet=args.sheet,
+                    lon_col=args.lon_col,
+                    lat_col=args.lat_col,
+                )
                 if args.facilities is not None:
                     tqdm.write(f"  {describe_input('facilities', fac.attrs['input_record'])}")
                 res = run_circle(study, circle, fac)
                 write_circle(res, stage)
                 for name in ("candidates.csv", "candidates.xlsx", "candidates.geojson", "siting_summary.json"):
                     outset.remove(out / circle.id / name)  # made against the previous measurement: stale now
-                counts.update({f"{circle.id}.{k}" if k.startswith("facilit") else k: v
-                               for k, v in res.summary["warnings"].items() if k not in study.warnings})
+                counts.update(
+                    {
+                        f"{circle.id}.{k}" if k.startswith("facilit") else k: v
+                        for k, v in res.summary["warnings"].items()
+                        if k not in study.warnings
+                    }
+                )
                 if maps:
                     from .gaps import write_areas
 
                     areas[circle.id] = write_areas(study, res, stage)
                     results.append(res)
                 r = res.summary["results"]
-                tqdm.write(f"{circle.id:18s} {circle.minutes:g} min @ {circle.speed_kmh:g} km/h: population covered "
-                           f"{r['covered_share']:.1%}, villages covered {r['village_pass_rate']:.1%} -> "
-                           f"{out / circle.id}" + ("  [SYNTHETIC]" if res.summary["synthetic"] else ""))
+                tqdm.write(
+                    f"{circle.id:18s} {circle.minutes:g} min @ {circle.speed_kmh:g} km/h: population covered "
+                    f"{r['covered_share']:.1%}, villages covered {r['village_pass_rate']:.1%} -> "
+                    f"{out / circle.id}" + ("  [SYNTHETIC]" if res.summary["synthetic"] else "")
+                )
         if results:
             from .maps import write_maps
             from .report import write_report
@@ -326,8 +414,10 @@ def run_from_args(args: argparse.Namespace, circle_ids: Sequence[str] | None = N
             write_report(results, stage)
         outset.commit()
     if results:
-        print(f"maps -> {maps_dir}/ ({len(written)} files); report -> {out / 'report.xlsx'}, {out / 'report.html'}",
-              flush=True)
+        print(
+            f"maps -> {maps_dir}/ ({len(written)} files); report -> {out / 'report.xlsx'}, {out / 'report.html'}",
+            flush=True,
+        )
     _print_counts(counts)
     return 0
 
@@ -360,29 +450,67 @@ def site_from_args(args: argparse.Namespace, circle_id: str | None = None) -> in
         stage = outset.stage(out)
         network_type = next(iter(_network_groups(args, [circle])))
         study = _load_study(args, settings, t0, network_type)
-        fac = load_facilities(study, circle, args.facilities, args.facilities_crs, args.data_dir,
-                              sheet=args.sheet, lon_col=args.lon_col, lat_col=args.lat_col)
+        fac = load_facilities(
+            study,
+            circle,
+            args.facilities,
+            args.facilities_crs,
+            args.data_dir,
+            sheet=args.sheet,
+            lon_col=args.lon_col,
+            lat_col=args.lat_col,
+        )
         base = run_circle(study, circle, fac)
-        print(f"  {len(fac):,} existing facilities cover "
-              f"{base.summary['results']['covered_share']:.1%} of people ({time.perf_counter() - t0:.1f} s)", flush=True)
+        print(
+            f"  {len(fac):,} existing facilities cover "
+            f"{base.summary['results']['covered_share']:.1%} of people ({time.perf_counter() - t0:.1f} s)",
+            flush=True,
+        )
         road = args.road_class.split(",") if args.road_class else None
         gaps = args.with_gaps or (args.candidates is None and not road)
-        cands = build_candidates(study, base, gaps=gaps, path=args.candidates, crs=args.candidates_crs,
-                                 road_classes=road, min_spacing_m=args.min_spacing, max_candidates=args.max_candidates)
-        print(f"  {len(cands.table):,} candidate sites {cands.generated}; rejected "
-              f"{ {k: v for k, v in cands.rejected.items() if v} }", flush=True)
-        res = plan_sites(study, base, cands, args.k, lscp=args.lscp, lscp_share=args.lscp_share, exact=args.exact,
-                         max_per_town=args.max_per_town, time_limit=args.time_limit,
-                         exact_max_nnz=getattr(args, "exact_max_nnz", siting.MAX_EXACT_NNZ),
-                         lscp_villages=getattr(args, "lscp_villages", False))
-        res.summary["inputs"] = {**base.summary["inputs"],
-                                 "candidates": {"file": None if args.candidates is None else str(args.candidates),
-                                                "crs": args.candidates_crs, "road_class": road, "gap_clusters": gaps,
-                                                "min_spacing_m": args.min_spacing or default_spacing_m(circle)}}
+        cands = build_candidates(
+            study,
+            base,
+            gaps=gaps,
+            path=args.candidates,
+            crs=args.candidates_crs,
+            road_classes=road,
+            min_spacing_m=args.min_spacing,
+            max_candidates=args.max_candidates,
+        )
+        print(
+            f"  {len(cands.table):,} candidate sites {cands.generated}; rejected "
+            f"{ {k: v for k, v in cands.rejected.items() if v} }",
+            flush=True,
+        )
+        res = plan_sites(
+            study,
+            base,
+            cands,
+            args.k,
+            lscp=args.lscp,
+            lscp_share=args.lscp_share,
+            exact=args.exact,
+            max_per_town=args.max_per_town,
+            time_limit=args.time_limit,
+            exact_max_nnz=getattr(args, "exact_max_nnz", siting.MAX_EXACT_NNZ),
+            lscp_villages=getattr(args, "lscp_villages", False),
+        )
+        res.summary["inputs"] = {
+            **base.summary["inputs"],
+            "candidates": {
+                "file": None if args.candidates is None else str(args.candidates),
+                "crs": args.candidates_crs,
+                "road_class": road,
+                "gap_clusters": gaps,
+                "min_spacing_m": args.min_spacing or default_spacing_m(circle),
+            },
+        }
         d = write_sites(res, cid, stage)
         changed = _measurement_changed(out / cid / "summary.json", write_circle(base, stage) / "summary.json")
-        m = write_maps(study, [base], {cid: write_areas(study, base, stage)}, outset.stage(maps_dir), out_dir=stage,
-                       index=False)
+        m = write_maps(
+            study, [base], {cid: write_areas(study, base, stage)}, outset.stage(maps_dir), out_dir=stage, index=False
+        )
         if changed:
             for stale in (out / "report.xlsx", out / "report.html", maps_dir / "index.html"):
                 if stale.exists():
@@ -390,17 +518,24 @@ def site_from_args(args: argparse.Namespace, circle_id: str | None = None) -> in
         outset.commit()
     print(f"  map with candidate sites -> {maps_dir / m[0].name}", flush=True)
     if changed:
-        print(f"  {cid} was measured on other inputs or settings than the last `dgcoverage run` in {out}: its tables "
-              "were replaced and the town report and overview (made from the old measurement) removed; run "
-              "`dgcoverage run --all` to make them again", file=sys.stderr)
+        print(
+            f"  {cid} was measured on other inputs or settings than the last `dgcoverage run` in {out}: its tables "
+            "were replaced and the town report and overview (made from the old measurement) removed; run "
+            "`dgcoverage run --all` to make them again",
+            file=sys.stderr,
+        )
     for key, s in res.summary["solutions"].items():
-        print(f"  {key:12s} sites {s['sites']:5d}  new people {s['covered_population']:>12,.0f}  "
-              f"{s['status']:10s} {s['seconds']:.1f} s")
+        print(
+            f"  {key:12s} sites {s['sites']:5d}  new people {s['covered_population']:>12,.0f}  "
+            f"{s['status']:10s} {s['seconds']:.1f} s"
+        )
     for key in ("mclp_gap_greedy_vs_exact", "lscp_gap_greedy_vs_exact", "lscp_villages_gap_greedy_vs_exact"):
         if res.summary.get(key) is not None:
             print(f"  {key}: {res.summary[key]:.4%}")
-    print(f"{cid}: {len(res.table)} ranked sites -> {out / d.name / 'candidates.csv'}"
-          + ("  [SYNTHETIC]" if res.summary["synthetic"] else ""))
+    print(
+        f"{cid}: {len(res.table)} ranked sites -> {out / d.name / 'candidates.csv'}"
+        + ("  [SYNTHETIC]" if res.summary["synthetic"] else "")
+    )
     _print_counts({k: v for k, v in base.summary["warnings"].items()})
     return 0
 

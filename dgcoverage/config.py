@@ -124,7 +124,9 @@ def load_config(path: str | Path | None = None) -> tuple[dict[str, Circle], Sett
     except OSError as exc:
         raise InputFileError(path, f"cannot be read ({exc.strerror or exc}).", "pass a readable TOML file.") from exc
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise InputFileError(path, f"is not valid TOML ({exc}).", "fix the syntax; see the packaged circles.toml.") from exc
+        raise InputFileError(
+            path, f"is not valid TOML ({exc}).", "fix the syntax; see the packaged circles.toml."
+        ) from exc
     unknown_top = set(raw) - {"circles", "settings"}
     if unknown_top:
         raise ConfigError(f"{path}: unknown top-level table(s) {sorted(unknown_top)}; allowed: circles, settings")
@@ -134,11 +136,15 @@ def load_config(path: str | Path | None = None) -> tuple[dict[str, Circle], Sett
     circles: dict[str, Circle] = {}
     for cid, body in circles_raw.items():
         if str(cid) in RESERVED_IDS:
-            raise ConfigError(f"{path}: circle id {cid!r} is reserved: it names another output "
-                              f"({', '.join(sorted(RESERVED_IDS))}); choose another id")
+            raise ConfigError(
+                f"{path}: circle id {cid!r} is reserved: it names another output "
+                f"({', '.join(sorted(RESERVED_IDS))}); choose another id"
+            )
         if not CIRCLE_ID_RE.fullmatch(str(cid)):
-            raise ConfigError(f"{path}: circle id {cid!r} is not allowed: ids name output folders and files, so they "
-                              "must match ^[a-z0-9_]+$ (lower-case letters, digits, underscore), e.g. fitness_15")
+            raise ConfigError(
+                f"{path}: circle id {cid!r} is not allowed: ids name output folders and files, so they "
+                "must match ^[a-z0-9_]+$ (lower-case letters, digits, underscore), e.g. fitness_15"
+            )
         where = f"{path}: [circles.{cid}]"
         if not isinstance(body, dict):
             raise ConfigError(f"{where} must be a table")
@@ -187,15 +193,17 @@ def validate_settings(settings: Settings, where: str = "settings") -> None:
 
 
 def _number(body: dict[str, Any], key: str, where: str, default: float | None = None) -> float:
-    """A finite TOML number (int or float, never a bool or a string) at ``body[key]``."""
+    """Return the finite TOML number (int or float, never a bool or a string) at ``body[key]``."""
     if key not in body:
         if default is None:
             raise ConfigError(f"{where} lacks required key {key!r}")
         return float(default)
     value = body[key]
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigError(f"{where} {key} must be a number (e.g. {key} = 15), got {value!r} "
-                          f"({type(value).__name__}); write it without quotes or a % sign")
+        raise ConfigError(
+            f"{where} {key} must be a number (e.g. {key} = 15), got {value!r} "
+            f"({type(value).__name__}); write it without quotes or a % sign"
+        )
     if not math.isfinite(value):
         raise ConfigError(f"{where} {key} must be a finite number, got {value!r}")
     return float(value)
@@ -214,18 +222,28 @@ def _text(body: dict[str, Any], key: str, where: str, default: str | None = None
     value = body[key]
     if not isinstance(value, str):
         raise ConfigError(f"{where} {key} must be a string (in quotes), got {value!r}")
-    bad = sorted({f"U+{ord(ch):04X}" for ch in value if (ord(ch) < 32 and ch not in "\t\n") or 0x7F <= ord(ch) < 0xA0
-                  or 0x202A <= ord(ch) <= 0x202E or 0x2066 <= ord(ch) <= 0x2069})
+    bad = sorted(
+        {
+            f"U+{ord(ch):04X}"
+            for ch in value
+            if (ord(ch) < 32 and ch not in "\t\n")
+            or 0x7F <= ord(ch) < 0xA0
+            or 0x202A <= ord(ch) <= 0x202E
+            or 0x2066 <= ord(ch) <= 0x2069
+        }
+    )
     if bad:
-        raise ConfigError(f"{where} {key} holds control or text-direction characters {bad}, which would garble "
-                          "tables and maps; delete them")
+        raise ConfigError(
+            f"{where} {key} holds control or text-direction characters {bad}, which would garble "
+            "tables and maps; delete them"
+        )
     return value
 
 
 def _text_list(body: dict[str, Any], key: str, where: str) -> tuple[str, ...]:
     value = body.get(key, [])
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ConfigError(f"{where} {key} must be a list of strings, e.g. {key} = [\"养老\", \"长者\"], got {value!r}")
+        raise ConfigError(f'{where} {key} must be a list of strings, e.g. {key} = ["养老", "长者"], got {value!r}')
     return tuple(value)
 
 

@@ -238,9 +238,7 @@ def wgs84_to_gcj02(lon: npt.ArrayLike, lat: npt.ArrayLike) -> Coords:
     return _out(*_wgs_to_gcj(lon_a, lat_a), scalar)
 
 
-def gcj02_to_wgs84(
-    lon: npt.ArrayLike, lat: npt.ArrayLike, *, tol_deg: float = 1e-10, max_iter: int = 30
-) -> Coords:
+def gcj02_to_wgs84(lon: npt.ArrayLike, lat: npt.ArrayLike, *, tol_deg: float = 1e-10, max_iter: int = 30) -> Coords:
     """Convert GCJ-02 coordinates to WGS84 by iterating the forward transform.
 
     Parameters
@@ -317,9 +315,7 @@ def wgs84_to_bd09(lon: npt.ArrayLike, lat: npt.ArrayLike) -> Coords:
     return _out(*_gcj_to_bd(*_wgs_to_gcj(lon_a, lat_a)), scalar)
 
 
-def bd09_to_wgs84(
-    lon: npt.ArrayLike, lat: npt.ArrayLike, *, tol_deg: float = 1e-10, max_iter: int = 30
-) -> Coords:
+def bd09_to_wgs84(lon: npt.ArrayLike, lat: npt.ArrayLike, *, tol_deg: float = 1e-10, max_iter: int = 30) -> Coords:
     """Convert BD-09 coordinates to WGS84 (via GCJ-02).
 
     Parameters
@@ -364,8 +360,7 @@ def canonical_crs(crs: str) -> str:
         accepted = ", ".join(CRS_NAMES)
         aliases = ", ".join(k for k in _ALIASES if k not in CRS_NAMES)
         raise CRSError(
-            f"unknown coordinate system {crs!r}; accepted values: {accepted} "
-            f"(case-insensitive; aliases: {aliases})."
+            f"unknown coordinate system {crs!r}; accepted values: {accepted} (case-insensitive; aliases: {aliases})."
         )
     return _ALIASES[key]
 

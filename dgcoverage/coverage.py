@@ -15,27 +15,69 @@ from numpy.typing import NDArray
 from .access import BEYOND_LIMIT, OFF_NETWORK, REACHED, UNREACHABLE
 
 STATUSES = ("covered", "partial", "gap", "unreachable", "no_data")
-STATUS_ZH = {"covered": "达标", "partial": "部分覆盖", "gap": "服务盲区", "unreachable": "路网不可达", "no_data": "无数据"}
+STATUS_ZH = {
+    "covered": "达标",
+    "partial": "部分覆盖",
+    "gap": "服务盲区",
+    "unreachable": "路网不可达",
+    "no_data": "无数据",
+}
 
 #: Bilingual column headers for the CSV tables: id -> "id 中文".
 LABELS_ZH = {
-    "code": "代码", "name": "名称", "full_name": "全称", "town_code": "镇街代码", "town_name": "镇街", "type": "类型",
-    "population": "人口", "covered_population": "覆盖人口", "covered_share": "覆盖率",
-    "unreachable_share": "路网不可达人口占比", "off_network_share": "离网人口占比",
-    "median_time_min": "中位时间(分钟)", "p90_time_min": "90分位时间(分钟)", "centre_time_min": "村(社区)中心点时间(分钟)",
-    "facilities_inside": "辖区内设施数", "has_facility_inside": "辖区内有设施", "status": "状态", "status_zh": "状态(中文)",
-    "reason": "说明", "villages": "村(社区)数", "villages_with_data": "有数据村(社区)数", "villages_covered": "达标村(社区)数",
-    "villages_partial": "部分覆盖村(社区)数", "villages_gap": "盲区村(社区)数", "villages_unreachable": "不可达村(社区)数",
-    "villages_no_data": "无数据村(社区)数", "pass_rate_villages": "村(社区)达标率", "pass_rate_population": "人口覆盖率",
-    "villages_with_facility_inside": "辖区内有设施的村(社区)数", "facility_in_every_village": "村(社区)设施全覆盖",
-    "synthetic": "合成数据", "share_outside_raster": "人口栅格外面积占比",
+    "code": "代码",
+    "name": "名称",
+    "full_name": "全称",
+    "town_code": "镇街代码",
+    "town_name": "镇街",
+    "type": "类型",
+    "population": "人口",
+    "covered_population": "覆盖人口",
+    "covered_share": "覆盖率",
+    "unreachable_share": "路网不可达人口占比",
+    "off_network_share": "离网人口占比",
+    "median_time_min": "中位时间(分钟)",
+    "p90_time_min": "90分位时间(分钟)",
+    "centre_time_min": "村(社区)中心点时间(分钟)",
+    "facilities_inside": "辖区内设施数",
+    "has_facility_inside": "辖区内有设施",
+    "status": "状态",
+    "status_zh": "状态(中文)",
+    "reason": "说明",
+    "villages": "村(社区)数",
+    "villages_with_data": "有数据村(社区)数",
+    "villages_covered": "达标村(社区)数",
+    "villages_partial": "部分覆盖村(社区)数",
+    "villages_gap": "盲区村(社区)数",
+    "villages_unreachable": "不可达村(社区)数",
+    "villages_no_data": "无数据村(社区)数",
+    "pass_rate_villages": "村(社区)达标率",
+    "pass_rate_population": "人口覆盖率",
+    "villages_with_facility_inside": "辖区内有设施的村(社区)数",
+    "facility_in_every_village": "村(社区)设施全覆盖",
+    "synthetic": "合成数据",
+    "share_outside_raster": "人口栅格外面积占比",
     # candidate sites (candidates.csv)
-    "rank": "排名", "site_id": "候选点编号", "source": "来源", "lon": "经度(WGS84)", "lat": "纬度(WGS84)",
-    "lon_gcj02": "经度(GCJ-02高德)", "lat_gcj02": "纬度(GCJ-02高德)", "road_name": "最近道路", "node": "路网节点",
-    "snap_m": "距路网(米)", "new_population": "新增覆盖人口", "new_villages_covered": "新增达标村(社区)数",
-    "new_villages_covered_names": "新增达标村(社区)", "villages_reached_names": "新增覆盖人口所在村(社区)",
-    "cum_new_population": "累计新增覆盖人口", "cum_covered_population": "累计覆盖人口", "cum_covered_share": "累计覆盖率",
-    "cum_villages_covered": "累计达标村(社区)数", "cum_village_pass_rate": "累计村(社区)达标率", "method": "求解方法",
+    "rank": "排名",
+    "site_id": "候选点编号",
+    "source": "来源",
+    "lon": "经度(WGS84)",
+    "lat": "纬度(WGS84)",
+    "lon_gcj02": "经度(GCJ-02高德)",
+    "lat_gcj02": "纬度(GCJ-02高德)",
+    "road_name": "最近道路",
+    "node": "路网节点",
+    "snap_m": "距路网(米)",
+    "new_population": "新增覆盖人口",
+    "new_villages_covered": "新增达标村(社区)数",
+    "new_villages_covered_names": "新增达标村(社区)",
+    "villages_reached_names": "新增覆盖人口所在村(社区)",
+    "cum_new_population": "累计新增覆盖人口",
+    "cum_covered_population": "累计覆盖人口",
+    "cum_covered_share": "累计覆盖率",
+    "cum_villages_covered": "累计达标村(社区)数",
+    "cum_village_pass_rate": "累计村(社区)达标率",
+    "method": "求解方法",
 }
 
 
@@ -66,10 +108,17 @@ def weighted_quantile(values: NDArray[np.float64], weights: NDArray[np.float64],
     return float(values[order][min(k, len(order) - 1)])
 
 
-def village_table(villages: pd.DataFrame, cell_village: NDArray[np.int64], cell_pop: NDArray[np.float64],
-                  cell_time_s: NDArray[np.float64], cell_class: NDArray[np.int8], centre_time_s: NDArray[np.float64],
-                  facilities_inside: NDArray[np.int64], covered_min_share: float,
-                  has_area: NDArray[np.bool_]) -> pd.DataFrame:
+def village_table(
+    villages: pd.DataFrame,
+    cell_village: NDArray[np.int64],
+    cell_pop: NDArray[np.float64],
+    cell_time_s: NDArray[np.float64],
+    cell_class: NDArray[np.int8],
+    centre_time_s: NDArray[np.float64],
+    facilities_inside: NDArray[np.int64],
+    covered_min_share: float,
+    has_area: NDArray[np.bool_],
+) -> pd.DataFrame:
     """Coverage per village.
 
     Parameters
@@ -112,7 +161,7 @@ def village_table(villages: pd.DataFrame, cell_village: NDArray[np.int64], cell_
     order = np.argsort(cv, kind="stable")
     bounds = np.searchsorted(cv[order], np.arange(nv + 1))
     for i in range(nv):
-        sl = order[bounds[i]:bounds[i + 1]]
+        sl = order[bounds[i] : bounds[i + 1]]
         if sl.size and pop[i] > 0:
             med[i] = weighted_quantile(ct[sl], cp[sl], 0.5)
             p90[i] = weighted_quantile(ct[sl], cp[sl], 0.9)
@@ -120,8 +169,11 @@ def village_table(villages: pd.DataFrame, cell_village: NDArray[np.int64], cell_
         share = np.where(pop > 0, reached / np.where(pop > 0, pop, 1), np.nan)
     status = np.empty(nv, dtype=object)
     reason = np.empty(nv, dtype=object)
-    note = (villages["location_note"].fillna("").astype(str).to_numpy() if "location_note" in villages
-            else np.full(nv, "", dtype=object))
+    note = (
+        villages["location_note"].fillna("").astype(str).to_numpy()
+        if "location_note" in villages
+        else np.full(nv, "", dtype=object)
+    )
     for i in range(nv):
         if not has_area[i]:
             status[i] = "no_data"
@@ -136,27 +188,44 @@ def village_table(villages: pd.DataFrame, cell_village: NDArray[np.int64], cell_
             status[i], reason[i] = "gap", "nobody within the limit"
         else:
             status[i] = "unreachable"
-            reason[i] = ("no facility can be reached along its streets (a separate part of the network, or one-way "
-                         "streets leading away)" if unreach[i] >= offnet[i] else "off the road network")
+            reason[i] = (
+                "no facility can be reached along its streets (a separate part of the network, or one-way "
+                "streets leading away)"
+                if unreach[i] >= offnet[i]
+                else "off the road network"
+            )
 
     def to_min(a: NDArray[np.float64]) -> NDArray[np.float64]:
         return np.where(np.isfinite(a), a / 60.0, np.nan)
 
-    out = pd.DataFrame({
-        "code": villages["code"].to_numpy(), "name": villages["name"].to_numpy(),
-        "full_name": villages.get("full_name", villages["name"]).to_numpy(),
-        "town_code": villages["town_code"].to_numpy(), "town_name": villages["town_name"].to_numpy(),
-        "type": villages["type"].to_numpy() if "type" in villages else "",
-        "population": pop, "covered_population": reached, "covered_share": share,
-        "unreachable_share": np.where(pop > 0, unreach / np.where(pop > 0, pop, 1), np.nan),
-        "off_network_share": np.where(pop > 0, offnet / np.where(pop > 0, pop, 1), np.nan),
-        "median_time_min": to_min(med), "p90_time_min": to_min(p90), "centre_time_min": to_min(centre_time_s),
-        "facilities_inside": facilities_inside.astype(int), "has_facility_inside": facilities_inside > 0,
-        "status": status, "reason": reason,
-    })
+    out = pd.DataFrame(
+        {
+            "code": villages["code"].to_numpy(),
+            "name": villages["name"].to_numpy(),
+            "full_name": villages.get("full_name", villages["name"]).to_numpy(),
+            "town_code": villages["town_code"].to_numpy(),
+            "town_name": villages["town_name"].to_numpy(),
+            "type": villages["type"].to_numpy() if "type" in villages else "",
+            "population": pop,
+            "covered_population": reached,
+            "covered_share": share,
+            "unreachable_share": np.where(pop > 0, unreach / np.where(pop > 0, pop, 1), np.nan),
+            "off_network_share": np.where(pop > 0, offnet / np.where(pop > 0, pop, 1), np.nan),
+            "median_time_min": to_min(med),
+            "p90_time_min": to_min(p90),
+            "centre_time_min": to_min(centre_time_s),
+            "facilities_inside": facilities_inside.astype(int),
+            "has_facility_inside": facilities_inside > 0,
+            "status": status,
+            "reason": reason,
+        }
+    )
     if "share_outside_raster" in villages:
-        out.insert(out.columns.get_loc("status"), "share_outside_raster",
-                   pd.to_numeric(villages["share_outside_raster"], errors="coerce").to_numpy())
+        out.insert(
+            out.columns.get_loc("status"),
+            "share_outside_raster",
+            pd.to_numeric(villages["share_outside_raster"], errors="coerce").to_numpy(),
+        )
     out["status_zh"] = out["status"].map(STATUS_ZH)
     return out
 
@@ -168,14 +237,18 @@ def town_table(vt: pd.DataFrame, towns: pd.DataFrame) -> pd.DataFrame:
     ``pass_rate_population`` = covered people / people.
     """
     g = vt.groupby("town_code", sort=True)
-    t = pd.DataFrame({
-        "villages": g.size(),
-        "villages_with_data": g["status"].apply(lambda s: int((s != "no_data").sum())),
-        **{f"villages_{s}": g["status"].apply(lambda x, s=s: int((x == s).sum())) for s in STATUSES},
-        "villages_with_facility_inside": g.apply(
-            lambda x: int((x["has_facility_inside"] & (x["status"] != "no_data")).sum()), include_groups=False),
-        "population": g["population"].sum(), "covered_population": g["covered_population"].sum(),
-    })
+    t = pd.DataFrame(
+        {
+            "villages": g.size(),
+            "villages_with_data": g["status"].apply(lambda s: int((s != "no_data").sum())),
+            **{f"villages_{s}": g["status"].apply(lambda x, s=s: int((x == s).sum())) for s in STATUSES},
+            "villages_with_facility_inside": g.apply(
+                lambda x: int((x["has_facility_inside"] & (x["status"] != "no_data")).sum()), include_groups=False
+            ),
+            "population": g["population"].sum(),
+            "covered_population": g["covered_population"].sum(),
+        }
+    )
     t = towns[["town_code", "town_name"]].drop_duplicates("town_code").set_index("town_code").join(t, how="left")
     city = t.sum(numeric_only=True)
     t.loc["441900"] = city
@@ -185,24 +258,38 @@ def town_table(vt: pd.DataFrame, towns: pd.DataFrame) -> pd.DataFrame:
         if c.startswith("villages"):
             t[c] = t[c].astype(int)
     with np.errstate(invalid="ignore", divide="ignore"):
-        t["pass_rate_villages"] = np.where(t["villages_with_data"] > 0, t["villages_covered"] / t["villages_with_data"].where(t["villages_with_data"] > 0, 1), np.nan)
-        t["pass_rate_population"] = np.where(t["population"] > 0, t["covered_population"] / t["population"].where(t["population"] > 0, 1), np.nan)
+        t["pass_rate_villages"] = np.where(
+            t["villages_with_data"] > 0,
+            t["villages_covered"] / t["villages_with_data"].where(t["villages_with_data"] > 0, 1),
+            np.nan,
+        )
+        t["pass_rate_population"] = np.where(
+            t["population"] > 0, t["covered_population"] / t["population"].where(t["population"] > 0, 1), np.nan
+        )
     t["facility_in_every_village"] = np.where(
-        t["villages_with_data"] == 0, "no_data",
-        np.where(t["villages_with_facility_inside"] >= t["villages_with_data"], "yes", "no"))
+        t["villages_with_data"] == 0,
+        "no_data",
+        np.where(t["villages_with_facility_inside"] >= t["villages_with_data"], "yes", "no"),
+    )
     return t.reset_index().rename(columns={"index": "town_code"})
 
 
 #: Columns written as whole numbers (people and counts) in every table.
-INTEGER_COLUMNS = ("population", "covered_population", "facilities_inside", "new_population", "cum_new_population",
-                   "cum_covered_population")
+INTEGER_COLUMNS = (
+    "population",
+    "covered_population",
+    "facilities_inside",
+    "new_population",
+    "cum_new_population",
+    "cum_covered_population",
+)
 #: Decimals per kind of float column when written (shares are fractions 0-1).
 TIME_DECIMALS = 2
 SHARE_DECIMALS = 6
 
 
 def table_for_output(df: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
-    """A table ready to write: people and counts as integers, and the decimals of every float column.
+    """Prepare a table to write: people and counts as integers, and the decimals of every float column.
 
     People are summed from unrounded cells and rounded once here, so a town's
     or the city's population is exact (10,466,625, not 10,466,600).
@@ -215,16 +302,22 @@ def table_for_output(df: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
     """
     out = df.copy()
     for c in out.columns:
-        if (c in INTEGER_COLUMNS or c.startswith("villages")) and pd.api.types.is_numeric_dtype(out[c]) \
-                and not pd.api.types.is_bool_dtype(out[c]):
+        if (
+            (c in INTEGER_COLUMNS or c.startswith("villages"))
+            and pd.api.types.is_numeric_dtype(out[c])
+            and not pd.api.types.is_bool_dtype(out[c])
+        ):
             out[c] = pd.array(np.rint(out[c].to_numpy(dtype=float)), dtype="Float64").astype("Int64")
-    decimals = {c: (TIME_DECIMALS if c.endswith("_min") else SHARE_DECIMALS) for c in out.columns
-                if pd.api.types.is_float_dtype(out[c])}
+    decimals = {
+        c: (TIME_DECIMALS if c.endswith("_min") else SHARE_DECIMALS)
+        for c in out.columns
+        if pd.api.types.is_float_dtype(out[c])
+    }
     return out, decimals
 
 
 def bilingual_name(column: str) -> str:
-    """The ``"id 中文"`` header of a column (the id alone when it has no Chinese label)."""
+    """Return the ``"id 中文"`` header of a column (the id alone when it has no Chinese label)."""
     return f"{column} {LABELS_ZH[column]}" if column in LABELS_ZH else column
 
 

@@ -12,10 +12,15 @@ from pathlib import Path
 
 from .errors import InputFileError
 
-SYNTHETIC_NOTE = ("SYNTHETIC DATA: roads, village locations, population distribution and facilities are generated "
-                  "by dgcoverage (seeded); only town boundaries, the village list and town census totals are real. "
-                  "Do not use the figures for planning.")
-SYNTHETIC_NOTE_ZH = "合成数据：道路、村(社区)位置、人口分布和设施均由程序生成，仅镇街边界、村(社区)名录和镇街人口总数为真实数据，结果不可用于规划决策。"
+SYNTHETIC_NOTE = (
+    "SYNTHETIC DATA: roads, village locations, population distribution and facilities are generated "
+    "by dgcoverage (seeded); only town boundaries, the village list and town census totals are real. "
+    "Do not use the figures for planning."
+)
+SYNTHETIC_NOTE_ZH = (
+    "合成数据：道路、村(社区)位置、人口分布和设施均由程序生成，"
+    "仅镇街边界、村(社区)名录和镇街人口总数为真实数据，结果不可用于规划决策。"
+)
 
 
 @dataclass
@@ -26,25 +31,31 @@ class DemoPaths:
 
     @property
     def network(self) -> Path:
+        """Road network archive (``network.npz``, SYNTHETIC)."""
         return self.root / "network.npz"
 
     @property
     def population(self) -> Path:
+        """Population raster (``population_100m.tif``, SYNTHETIC)."""
         return self.root / "population_100m.tif"
 
     @property
     def towns(self) -> Path:
+        """Real town boundaries in WGS84 (``towns_wgs84.geojson``)."""
         return self.root / "towns_wgs84.geojson"
 
     @property
     def villages(self) -> Path:
+        """SYNTHETIC village points in GCJ-02 (``village_points_gcj02.csv``)."""
         return self.root / "village_points_gcj02.csv"
 
     def facilities(self, circle_id: str) -> Path:
+        """Return the SYNTHETIC facility table of a circle (GCJ-02)."""
         return self.root / "facilities" / f"{circle_id}_gcj02.csv"
 
     @property
     def manifest(self) -> Path:
+        """What was built, with seed and scale (``MANIFEST.json``)."""
         return self.root / "MANIFEST.json"
 
     @property
@@ -54,7 +65,7 @@ class DemoPaths:
 
 
 def demo_paths(data_dir: str | Path) -> DemoPaths:
-    """The embedded default in ``data_dir``, which must have been built.
+    """Return the embedded default in ``data_dir``, which must have been built.
 
     Raises
     ------
@@ -65,8 +76,10 @@ def demo_paths(data_dir: str | Path) -> DemoPaths:
     """
     paths = DemoPaths(Path(data_dir))
     if not paths.built:
-        raise InputFileError(paths.root, "holds no embedded default dataset (MANIFEST.json, network.npz, "
-                                         "population_100m.tif).",
-                             f"build it with `dgcoverage build-demo --out {paths.root}` (in Python: "
-                             "dgcoverage.synthetic.build_demo), or pass your own network, population and villages.")
+        raise InputFileError(
+            paths.root,
+            "holds no embedded default dataset (MANIFEST.json, network.npz, population_100m.tif).",
+            f"build it with `dgcoverage build-demo --out {paths.root}` (in Python: "
+            "dgcoverage.synthetic.build_demo), or pass your own network, population and villages.",
+        )
     return paths

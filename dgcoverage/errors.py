@@ -70,15 +70,22 @@ class OutputDirError(DgCoverageError, OSError):
         self.fix = fix
         super().__init__(f"{self.path}: {problem} Fix: {fix}")
 
-    def __str__(self) -> str:  # OSError would prepend "[Errno ...]" if errno were set; keep one plain line
+    def __str__(self) -> str:
+        """Return the one-line message (OSError would prepend "[Errno ...]" if errno were set)."""
         return self.args[0]
 
 
 class OutputLockedError(DgCoverageError, RuntimeError):
     """Another live dgcoverage run holds the lock of an output folder."""
 
-    def __init__(self, root: str | Path, pid: int | None = None, host: str | None = None,
-                 started: str | None = None, hint: str = "--out") -> None:
+    def __init__(
+        self,
+        root: str | Path,
+        pid: int | None = None,
+        host: str | None = None,
+        started: str | None = None,
+        hint: str = "--out",
+    ) -> None:
         self.root = Path(root)
         self.pid = pid
         self.host = host
@@ -88,8 +95,9 @@ class OutputLockedError(DgCoverageError, RuntimeError):
             who += f" on {host}"
         if started:
             who += f", started {started}"
-        super().__init__(f"another dgcoverage run ({who}) is writing to {self.root}; "
-                         f"wait for it to finish or choose another {hint}")
+        super().__init__(
+            f"another dgcoverage run ({who}) is writing to {self.root}; wait for it to finish or choose another {hint}"
+        )
 
 
 class OutputCommitError(DgCoverageError, OSError):
@@ -99,6 +107,7 @@ class OutputCommitError(DgCoverageError, OSError):
         super().__init__(message)
 
     def __str__(self) -> str:
+        """Return the one-line message."""
         return self.args[0]
 
 

@@ -28,10 +28,16 @@ FACILITY_ALIASES = {
 COLUMNS = ["facility_id", "name", "kind", "address", "source", "geometry"]
 
 
-def facilities_from_file(path: str | Path, crs: str | None = None, *,
-                         bounds: tuple[float, float, float, float] | None = None,
-                         expected_bounds: tuple[float, float, float, float] | None = None, sheet: str | None = None,
-                         lon_col: str | None = None, lat_col: str | None = None) -> gpd.GeoDataFrame:
+def facilities_from_file(
+    path: str | Path,
+    crs: str | None = None,
+    *,
+    bounds: tuple[float, float, float, float] | None = None,
+    expected_bounds: tuple[float, float, float, float] | None = None,
+    sheet: str | None = None,
+    lon_col: str | None = None,
+    lat_col: str | None = None,
+) -> gpd.GeoDataFrame:
     """Read facilities from CSV/XLSX (lon/lat columns) or GeoJSON/GPKG (points or areas).
 
     Parameters
@@ -77,8 +83,11 @@ def facilities_from_file(path: str | Path, crs: str | None = None, *,
         if path.stat().st_size == 0:
             raise InputFileError(path, "is empty (0 bytes).", "export the file again.")
         if lon_col is not None or sheet is not None:
-            raise InputFileError(path, "is a vector file: its points are its geometry.",
-                                 "drop --lon-col/--lat-col/--sheet, which are for tables.")
+            raise InputFileError(
+                path,
+                "is a vector file: its points are its geometry.",
+                "drop --lon-col/--lat-col/--sheet, which are for tables.",
+            )
         try:
             gdf = gpd.read_file(path)
         except Exception as exc:
@@ -94,15 +103,20 @@ def facilities_from_file(path: str | Path, crs: str | None = None, *,
             raise ColumnError(path, "no feature has a geometry.", "export the facilities with their locations.")
         if nogeom.any():
             counts["facility_rows_no_geometry"] = int(nogeom.sum())
-            warnings.warn(f"{path}: {int(nogeom.sum())} features without geometry dropped "
-                          f"(features {np.nonzero(nogeom)[0].tolist()[:10]})", stacklevel=2)
+            warnings.warn(
+                f"{path}: {int(nogeom.sum())} features without geometry dropped "
+                f"(features {np.nonzero(nogeom)[0].tolist()[:10]})",
+                stacklevel=2,
+            )
             gdf = gdf[~nogeom].reset_index(drop=True)
         nonpoint = ~gdf.geom_type.isin(["Point"])
         if nonpoint.any():
             kinds = sorted(set(gdf.geom_type[nonpoint]))
             counts["facility_areas_as_points"] = int(nonpoint.sum())
-            warnings.warn(f"{path}: mixed geometry types; {int(nonpoint.sum())} {kinds} features replaced by a "
-                          "point inside them", stacklevel=2)
+            warnings.warn(
+                f"{path}: mixed geometry types; {int(nonpoint.sum())} {kinds} features replaced by a point inside them",
+                stacklevel=2,
+            )
             pts = gdf.geometry.copy()
             pts[nonpoint] = gdf.geometry[nonpoint].representative_point()
             gdf = gdf.set_geometry(pts)
@@ -117,12 +131,25 @@ def facilities_from_file(path: str | Path, crs: str | None = None, *,
         lines = df.attrs.get("line")
         coords = choose_coordinates(df, path, crs, lon_col=lon_col, lat_col=lat_col, crs_option="--facilities-crs")
         declared = coords["crs"]
-        record.update(crs=declared, crs_source=coords["crs_source"], lon_column=coords["lon"],
-                      lat_column=coords["lat"], sheet=df.attrs.get("sheet"), header_line=df.attrs.get("header_line"))
+        record.update(
+            crs=declared,
+            crs_source=coords["crs_source"],
+            lon_column=coords["lon"],
+            lat_column=coords["lat"],
+            sheet=df.attrs.get("sheet"),
+            header_line=df.attrs.get("header_line"),
+        )
     cols = resolve_columns(df.drop(columns=[coords["lon"], coords["lat"]]), FACILITY_ALIASES, path=path)
-    keep, lon, lat, ccounts = clean_lonlat(df[coords["lon"]], df[coords["lat"]], path, "facility",
-                                           expected_bounds if expected_bounds is not None else bounds,
-                                           row_label, row_offset, lines=lines)
+    keep, lon, lat, ccounts = clean_lonlat(
+        df[coords["lon"]],
+        df[coords["lat"]],
+        path,
+        "facility",
+        expected_bounds if expected_bounds is not None else bounds,
+        row_label,
+        row_offset,
+        lines=lines,
+    )
     counts.update(ccounts)
     df = df[keep].reset_index(drop=True)
     lon, lat = to_wgs84(lon, lat, declared)
@@ -137,18 +164,30 @@ def facilities_from_file(path: str | Path, crs: str | None = None, *,
         where = np.nonzero(keep)[0]
         nums = (np.asarray(lines)[where] if lines is not None else where + 1).tolist()
         ids = pd.Series([f"{path.stem}:{i}" for i in nums])
-    gdf = gpd.GeoDataFrame({"facility_id": ids.to_numpy(), "name": text("name").to_numpy(),
-                            "kind": text("kind").to_numpy(), "address": text("address").to_numpy(),
-                            "source": str(path)}, geometry=gpd.points_from_xy(lon, lat), crs=4326)
+    gdf = gpd.GeoDataFrame(
+        {
+            "facility_id": ids.to_numpy(),
+            "name": text("name").to_numpy(),
+            "kind": text("kind").to_numpy(),
+            "address": text("address").to_numpy(),
+            "source": str(path),
+        },
+        geometry=gpd.points_from_xy(lon, lat),
+        crs=4326,
+    )
     out = finish_facilities(gdf, counts, bounds, str(path))
     out.attrs["declared_crs"] = declared
     out.attrs["input"] = record
     return out
 
 
-def facilities_from_frame(gdf: gpd.GeoDataFrame, crs: str | None = None, *,
-                          bounds: tuple[float, float, float, float] | None = None,
-                          source: str = "facilities GeoDataFrame") -> gpd.GeoDataFrame:
+def facilities_from_frame(
+    gdf: gpd.GeoDataFrame,
+    crs: str | None = None,
+    *,
+    bounds: tuple[float, float, float, float] | None = None,
+    source: str = "facilities GeoDataFrame",
+) -> gpd.GeoDataFrame:
     """Facilities from a GeoDataFrame already in memory (points, or areas replaced by a point inside them).
 
     Parameters
@@ -200,17 +239,24 @@ def facilities_from_frame(gdf: gpd.GeoDataFrame, crs: str | None = None, *,
         return df[cols[key]].fillna("").astype(str).str.strip().to_numpy()
 
     ids = text("facility_id") if "facility_id" in cols else np.array([f"row:{i}" for i in range(len(df))], dtype=object)
-    out = gpd.GeoDataFrame({"facility_id": ids, "name": text("name"), "kind": text("kind"), "address": text("address"),
-                            "source": source}, geometry=gpd.points_from_xy(lon, lat), crs=4326)
+    out = gpd.GeoDataFrame(
+        {"facility_id": ids, "name": text("name"), "kind": text("kind"), "address": text("address"), "source": source},
+        geometry=gpd.points_from_xy(lon, lat),
+        crs=4326,
+    )
     out = finish_facilities(out, counts, bounds, source)
     out.attrs["declared_crs"] = declared
-    out.attrs["input"] = {"crs": declared, "crs_source": "declared" if crs is not None else "GeoDataFrame CRS",
-                          "coordinates": "geometry"}
+    out.attrs["input"] = {
+        "crs": declared,
+        "crs_source": "declared" if crs is not None else "GeoDataFrame CRS",
+        "coordinates": "geometry",
+    }
     return out
 
 
-def finish_facilities(gdf: gpd.GeoDataFrame, counts: dict[str, int], bounds: tuple[float, float, float, float] | None,
-                      source: str) -> gpd.GeoDataFrame:
+def finish_facilities(
+    gdf: gpd.GeoDataFrame, counts: dict[str, int], bounds: tuple[float, float, float, float] | None, source: str
+) -> gpd.GeoDataFrame:
     """Drop facilities outside ``bounds`` and exact duplicates (same name, same place), counting both."""
     if bounds is not None and len(gdf):
         x, y = gdf.geometry.x.to_numpy(), gdf.geometry.y.to_numpy()
@@ -220,11 +266,19 @@ def finish_facilities(gdf: gpd.GeoDataFrame, counts: dict[str, int], bounds: tup
             warnings.warn(f"{source}: {int((~inside).sum())} facilities outside the study area dropped", stacklevel=3)
         gdf = gdf[inside]
     if len(gdf):
-        key = gdf["name"].astype(str) + "|" + gdf.geometry.x.round(6).astype(str) + "|" + gdf.geometry.y.round(6).astype(str)
+        key = (
+            gdf["name"].astype(str)
+            + "|"
+            + gdf.geometry.x.round(6).astype(str)
+            + "|"
+            + gdf.geometry.y.round(6).astype(str)
+        )
         dup = key.duplicated().to_numpy()
         if dup.any():
             counts["facility_duplicates_removed"] = int(dup.sum())
-            warnings.warn(f"{source}: {int(dup.sum())} duplicate facilities (same name and place) removed", stacklevel=3)
+            warnings.warn(
+                f"{source}: {int(dup.sum())} duplicate facilities (same name and place) removed", stacklevel=3
+            )
             gdf = gdf[~dup]
     for col in COLUMNS:
         if col not in gdf.columns:
@@ -234,8 +288,12 @@ def finish_facilities(gdf: gpd.GeoDataFrame, counts: dict[str, int], bounds: tup
     return gdf
 
 
-def facilities_from_osm(path: str | Path, tags: dict, name_keywords: list[str] | tuple[str, ...] = (),
-                        bounds: tuple[float, float, float, float] | None = None) -> gpd.GeoDataFrame:
+def facilities_from_osm(
+    path: str | Path,
+    tags: dict,
+    name_keywords: list[str] | tuple[str, ...] = (),
+    bounds: tuple[float, float, float, float] | None = None,
+) -> gpd.GeoDataFrame:
     """Facilities from a local OSM file by a circle's tags and name keywords.
 
     Parameters
@@ -268,6 +326,7 @@ def facilities_from_place(query: str, tags: dict) -> gpd.GeoDataFrame:  # pragma
     pts = feats.geometry.representative_point()
     ids = [f"{t}/{i}" for t, i in feats.index]
     name = feats["name"].fillna("").astype(str) if "name" in feats else ""
-    gdf = gpd.GeoDataFrame({"facility_id": ids, "name": name, "kind": "osm", "source": f"osmnx:{query}"},
-                           geometry=pts.to_numpy(), crs=4326)
+    gdf = gpd.GeoDataFrame(
+        {"facility_id": ids, "name": name, "kind": "osm", "source": f"osmnx:{query}"}, geometry=pts.to_numpy(), crs=4326
+    )
     return finish_facilities(gdf, {}, None, query)

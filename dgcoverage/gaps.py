@@ -37,10 +37,17 @@ ARC_POINTS = 12
 MIN_RADIUS_M = 0.5
 
 
-def reached_pieces(x: np.ndarray, y: np.ndarray, u: np.ndarray, v: np.ndarray, length_m: np.ndarray,
-                   node_time_s: np.ndarray, limit_s: float, speed_mps: float
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The reached part of each directed edge.
+def reached_pieces(
+    x: np.ndarray,
+    y: np.ndarray,
+    u: np.ndarray,
+    v: np.ndarray,
+    length_m: np.ndarray,
+    node_time_s: np.ndarray,
+    limit_s: float,
+    speed_mps: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Return the reached part of each directed edge.
 
     A traveller on edge ``u -> v`` heads for ``v`` (two-way streets are two
     directed edges, so both ends are handled).  With ``t_v`` the time from
@@ -80,9 +87,19 @@ def reached_pieces(x: np.ndarray, y: np.ndarray, u: np.ndarray, v: np.ndarray, l
     return x0, y0, x1, y1, rem0, rem1
 
 
-def service_area(x: np.ndarray, y: np.ndarray, u: np.ndarray, v: np.ndarray, length_m: np.ndarray,
-                 node_time_s: np.ndarray, limit_s: float, speed_mps: float, access_speed_mps: float,
-                 max_snap_m: float, access_m: float | None = None) -> shapely.Geometry:
+def service_area(
+    x: np.ndarray,
+    y: np.ndarray,
+    u: np.ndarray,
+    v: np.ndarray,
+    length_m: np.ndarray,
+    node_time_s: np.ndarray,
+    limit_s: float,
+    speed_mps: float,
+    access_speed_mps: float,
+    max_snap_m: float,
+    access_m: float | None = None,
+) -> shapely.Geometry:
     """Area reachable within the limit, following the streets (projected CRS).
 
     Each reached piece of road (see :func:`reached_pieces`) is widened by the
@@ -127,8 +144,15 @@ def _union(polys: np.ndarray) -> shapely.Geometry:
         return shapely.union_all(polys, grid_size=0.01)
 
 
-def tapered_capsules(xa: np.ndarray, ya: np.ndarray, ra: np.ndarray, xb: np.ndarray, yb: np.ndarray,
-                     rb: np.ndarray, arc_points: int = ARC_POINTS) -> np.ndarray:
+def tapered_capsules(
+    xa: np.ndarray,
+    ya: np.ndarray,
+    ra: np.ndarray,
+    xb: np.ndarray,
+    yb: np.ndarray,
+    rb: np.ndarray,
+    arc_points: int = ARC_POINTS,
+) -> np.ndarray:
     """Convex hulls of disc pairs ``(A, ra)``, ``(B, rb)`` as polygons, computed in closed form (vectorised).
 
     The boundary is the arc of ``B`` between the two outer tangent points, then
@@ -149,10 +173,14 @@ def tapered_capsules(xa: np.ndarray, ya: np.ndarray, ra: np.ndarray, xb: np.ndar
     big_a = nested & (ra >= rb)
     phi = np.where(nested, np.pi / 2, phi)
     cx_b, cy_b, r_b = np.where(big_a, xa, xb), np.where(big_a, ya, yb), np.where(nested, np.maximum(ra, rb), rb)
-    cx_a, cy_a, r_a = np.where(nested & ~big_a, xb, xa), np.where(nested & ~big_a, yb, ya), np.where(nested, np.maximum(ra, rb), ra)
+    cx_a, cy_a, r_a = (
+        np.where(nested & ~big_a, xb, xa),
+        np.where(nested & ~big_a, yb, ya),
+        np.where(nested, np.maximum(ra, rb), ra),
+    )
     t = np.linspace(0.0, 1.0, arc_points)[None, :]
-    ang_b = (theta - phi)[:, None] + (2 * phi)[:, None] * t                      # front arc on B
-    ang_a = (theta + phi)[:, None] + (2 * np.pi - 2 * phi)[:, None] * t          # back arc on A
+    ang_b = (theta - phi)[:, None] + (2 * phi)[:, None] * t  # front arc on B
+    ang_a = (theta + phi)[:, None] + (2 * np.pi - 2 * phi)[:, None] * t  # back arc on A
     # scale each arc's radius so its chords enclose the same area as the true arc (sector area ∝ r² sin(step))
     step_b, step_a = 2 * phi / (arc_points - 1), (2 * np.pi - 2 * phi) / (arc_points - 1)
     r_b = r_b * np.sqrt(np.where(step_b > 1e-9, step_b / np.sin(np.maximum(step_b, 1e-9)), 1.0))
@@ -164,20 +192,38 @@ def tapered_capsules(xa: np.ndarray, ya: np.ndarray, ra: np.ndarray, xb: np.ndar
 
 
 def circle_service_area(study: Study, result: CircleResult) -> gpd.GeoDataFrame:
-    """A circle's service area as a one-row GeoDataFrame (WGS84) with its area in km²."""
+    """Build a circle's service area as a one-row GeoDataFrame (WGS84) with its area in km²."""
     c = result.circle
     g = study.graph
-    geom = service_area(g.x, g.y, study.net.u, study.net.v, study.net.length_m, result.node_time_s, c.limit_s,
-                        c.speed_mps, c.access_speed_mps, study.settings.max_snap_m)
+    geom = service_area(
+        g.x,
+        g.y,
+        study.net.u,
+        study.net.v,
+        study.net.length_m,
+        result.node_time_s,
+        c.limit_s,
+        c.speed_mps,
+        c.access_speed_mps,
+        study.settings.max_snap_m,
+    )
     area_km2 = float(shapely.area(geom)) / 1e6
-    out = gpd.GeoDataFrame({"circle": [c.id], "name_zh": [c.name_zh], "minutes": [c.minutes],
-                            "area_km2": [round(area_km2, 3)], "synthetic": [bool(result.summary.get("synthetic"))]},
-                           geometry=[geom], crs=g.crs)
+    out = gpd.GeoDataFrame(
+        {
+            "circle": [c.id],
+            "name_zh": [c.name_zh],
+            "minutes": [c.minutes],
+            "area_km2": [round(area_km2, 3)],
+            "synthetic": [bool(result.summary.get("synthetic"))],
+        },
+        geometry=[geom],
+        crs=g.crs,
+    )
     return out.to_crs(4326)
 
 
 def gap_areas(study: Study, result: CircleResult) -> gpd.GeoDataFrame:
-    """Populated cells beyond the limit (or unreachable / off network), dissolved per village.
+    """Dissolve the populated cells beyond the limit (or unreachable / off network) per village.
 
     Returns
     -------
@@ -195,8 +241,17 @@ def gap_areas(study: Study, result: CircleResult) -> gpd.GeoDataFrame:
     vill = np.where(study.cell_village >= 0, study.cell_village, nv)
     label = np.zeros(grid.array.shape, dtype=np.int32)
     label[row[gap], col[gap]] = vill[gap] + 1
-    cols = ["code", "name", "town_code", "town_name", "population", "population_beyond_limit",
-            "population_unreachable", "population_off_network", "cells"]
+    cols = [
+        "code",
+        "name",
+        "town_code",
+        "town_name",
+        "population",
+        "population_beyond_limit",
+        "population_unreachable",
+        "population_off_network",
+        "cells",
+    ]
     if not gap.any():
         return gpd.GeoDataFrame({c: [] for c in cols}, geometry=[], crs=4326)
     geoms, vals = [], []
@@ -221,13 +276,21 @@ def gap_areas(study: Study, result: CircleResult) -> gpd.GeoDataFrame:
     def attr(col_name: str) -> np.ndarray:
         return np.where(inside, vdf[col_name].astype(str).to_numpy()[take], "")
 
-    out = gpd.GeoDataFrame({
-        "code": attr("code"), "name": np.where(inside, attr("name"), "(不在任何村/社区内 outside villages)"),
-        "town_code": attr("town_code"), "town_name": attr("town_name"),
-        "population": np.round(tot[vi], 1), "population_beyond_limit": np.round(beyond[vi], 1),
-        "population_unreachable": np.round(unreach[vi], 1), "population_off_network": np.round(off[vi], 1),
-        "cells": ncell[vi].astype(int),
-    }, geometry=dissolved.geometry.to_numpy(), crs=grid.crs)
+    out = gpd.GeoDataFrame(
+        {
+            "code": attr("code"),
+            "name": np.where(inside, attr("name"), "(不在任何村/社区内 outside villages)"),
+            "town_code": attr("town_code"),
+            "town_name": attr("town_name"),
+            "population": np.round(tot[vi], 1),
+            "population_beyond_limit": np.round(beyond[vi], 1),
+            "population_unreachable": np.round(unreach[vi], 1),
+            "population_off_network": np.round(off[vi], 1),
+            "cells": ncell[vi].astype(int),
+        },
+        geometry=dissolved.geometry.to_numpy(),
+        crs=grid.crs,
+    )
     out = out.sort_values(["population", "code"], ascending=[False, True], kind="stable").reset_index(drop=True)
     return out.to_crs(4326)
 

@@ -92,7 +92,7 @@ def needs_guard(value: Any) -> bool:
 
 
 def guard_text(value: Any) -> Any:
-    """The CSV formula guard: prefix formula-like text with an apostrophe.
+    """Prefix formula-like text with an apostrophe (the CSV formula guard).
 
     Parameters
     ----------
@@ -126,7 +126,7 @@ def unguard_text(value: Any) -> Any:
 
 
 def guard_frame(df: pd.DataFrame) -> pd.DataFrame:
-    """A copy of ``df`` with :func:`guard_text` applied to every text cell and column header.
+    """Return a copy of ``df`` with :func:`guard_text` applied to every text cell and column header.
 
     Numeric, boolean and datetime columns are returned unchanged; in other
     columns only ``str`` values are touched.
@@ -172,7 +172,7 @@ def _decimals_for(col: Any, decimals: int | Mapping[str, int]) -> int:
 
 
 def _fixed(v: Any, n: int) -> Any:
-    """A float as fixed-decimal text (``-0.000000`` as ``0.000000``); NaN/NA stay missing (written empty)."""
+    """Format a float as fixed-decimal text (``-0.000000`` as ``0.000000``); NaN/NA stay missing (empty)."""
     if v is None or v is pd.NA:
         return v
     f = float(v)
@@ -189,7 +189,7 @@ def _is_float(v: Any) -> bool:
 
 
 def format_numbers(df: pd.DataFrame, decimals: int | Mapping[str, int] = DEFAULT_DECIMALS) -> pd.DataFrame:
-    """A copy of ``df`` with float values as fixed-decimal text (the CSV number rule).
+    """Return a copy of ``df`` with float values as fixed-decimal text (the CSV number rule).
 
     Parameters
     ----------
@@ -222,8 +222,9 @@ def format_numbers(df: pd.DataFrame, decimals: int | Mapping[str, int] = DEFAULT
             vals = col.to_numpy()
             if any(_is_float(v) for v in vals):
                 n = _decimals_for(name, decimals)
-                out.isetitem(j, pd.Series([_fixed(v, n) if _is_float(v) else v for v in vals],
-                                          index=out.index, dtype=object))
+                out.isetitem(
+                    j, pd.Series([_fixed(v, n) if _is_float(v) else v for v in vals], index=out.index, dtype=object)
+                )
     return out
 
 
@@ -233,8 +234,13 @@ def _one_line(v: Any) -> Any:
     return v.replace("\r\n", "\n").replace("\r", "\n") if isinstance(v, str) and "\r" in v else v
 
 
-def write_csv(df: pd.DataFrame, path: str | Path, float_format: str | None = None, *,
-              decimals: int | Mapping[str, int] = DEFAULT_DECIMALS) -> Path:
+def write_csv(
+    df: pd.DataFrame,
+    path: str | Path,
+    float_format: str | None = None,
+    *,
+    decimals: int | Mapping[str, int] = DEFAULT_DECIMALS,
+) -> Path:
     """Write a CSV as UTF-8 with BOM (opens correctly in Excel), atomically, formula-safe and with exact numbers.
 
     Parameters
@@ -285,9 +291,9 @@ def write_csv(df: pd.DataFrame, path: str | Path, float_format: str | None = Non
 
 
 def sheet_title(name: Any, taken: Iterable[str] = ()) -> str:
-    """A valid, unique Excel sheet name derived from data.
+    r"""Derive a valid, unique Excel sheet name from data.
 
-    Characters Excel forbids (``[ ] : * ? / \\``) and control characters become
+    Characters Excel forbids (``[ ] : * ? / \``) and control characters become
     ``_``, a leading/trailing apostrophe too; the name is cut to 31 characters,
     ``"Sheet"`` if empty, and made unique (case-insensitively, as Excel
     compares) against ``taken`` by a ``~2``, ``~3`` … suffix.
@@ -321,10 +327,10 @@ def sheet_title(name: Any, taken: Iterable[str] = ()) -> str:
 
 
 def xlsx_text(value: Any) -> Any:
-    """Text that an XLSX cell can hold: control characters XML forbids become U+FFFD (other values unchanged).
+    r"""Make text an XLSX cell can hold: control characters XML forbids become U+FFFD (others unchanged).
 
     openpyxl refuses such characters (``IllegalCharacterError``), so a name with
-    a stray ``\\x01`` would otherwise stop the whole workbook from being written.
+    a stray ``\x01`` would otherwise stop the whole workbook from being written.
     """
     from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
@@ -404,8 +410,10 @@ def write_json(obj: Any, path: str | Path) -> Path:
     """Write JSON (UTF-8, sorted keys, indented) atomically."""
     path = Path(path)
     with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=True, default=_json_default) + "\n",
-                       encoding="utf-8")
+        tmp.write_text(
+            json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=True, default=_json_default) + "\n",
+            encoding="utf-8",
+        )
     return path
 
 

@@ -1,4 +1,4 @@
-"""Interactive maps (folium/Leaflet) that open with no internet.
+r"""Interactive maps (folium/Leaflet) that open with no internet.
 
 ``maps/<circle>.html``: town boundaries, villages coloured by status, facilities,
 the street-following service area and the populated gap areas, with a legend,
@@ -16,7 +16,7 @@ Safety: every user-supplied string (village, facility and town names,
 reasons, file names, circle names and the page title) is passed through
 :func:`html.escape` before it reaches the page; popups/tooltips are built in
 Python from escaped text only.  The layer data is embedded as JSON with every
-``<`` written ``\\u003c`` (:func:`_json_script`), so no string can close the
+``<`` written ``\u003c`` (:func:`_json_script`), so no string can close the
 ``<script>`` element.  Layer keys become attribute *names* (``data-<key>``)
 and must match ``[a-z0-9_-]+`` (:func:`html_key` raises ``ValueError``
 otherwise; circle ids are ``[a-z0-9_]+``).  Links to the circle pages are
@@ -53,10 +53,20 @@ if TYPE_CHECKING:  # pragma: no cover
 
 VENDOR = Path(__file__).parent / "data" / "vendor" / "leaflet-1.9.4"
 SIMPLIFY_M = 20.0
-STATUS_COLOURS = {"covered": "#1a9850", "partial": "#fdae61", "gap": "#d73027", "unreachable": "#7b3294",
-                  "no_data": "#bdbdbd"}
-STATUS_EN = {"covered": "covered", "partial": "partial", "gap": "gap", "unreachable": "unreachable",
-             "no_data": "no data"}
+STATUS_COLOURS = {
+    "covered": "#1a9850",
+    "partial": "#fdae61",
+    "gap": "#d73027",
+    "unreachable": "#7b3294",
+    "no_data": "#bdbdbd",
+}
+STATUS_EN = {
+    "covered": "covered",
+    "partial": "partial",
+    "gap": "gap",
+    "unreachable": "unreachable",
+    "no_data": "no data",
+}
 RATE_BINS = [(0.2, "#d73027"), (0.4, "#fc8d59"), (0.6, "#fee08b"), (0.8, "#91cf60"), (1.01, "#1a9850")]
 OSM_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 GAODE_URL = "https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8&x={x}&y={y}&z={z}"
@@ -85,13 +95,15 @@ def html_key(key: str) -> str:
         could inject attributes into the page or break ``setAttribute``; it is refused, not rewritten.
     """
     if not isinstance(key, str) or not HTML_KEY.fullmatch(key):
-        raise ValueError(f"map layer key {key!r} is not allowed in an HTML attribute name: use [a-z0-9_-]+ "
-                         "(circle ids must be lower-case letters, digits and underscores)")
+        raise ValueError(
+            f"map layer key {key!r} is not allowed in an HTML attribute name: use [a-z0-9_-]+ "
+            "(circle ids must be lower-case letters, digits and underscores)"
+        )
     return key
 
 
 def page_href(circle_id: str) -> str:
-    """The escaped ``href`` of a circle's map page: ``./<id>.html``, percent-encoded, never a URL scheme.
+    """Return the escaped ``href`` of a circle's map page: ``./<id>.html``, percent-encoded, never a scheme.
 
     Parameters
     ----------
@@ -136,8 +148,11 @@ def _display(geoms: Sequence[Any], crs: Any, tol_m: float = SIMPLIFY_M) -> list[
 
 
 def _fc(geoms: Sequence[Any], props: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    feats = [{"type": "Feature", "properties": p, "geometry": json.loads(shapely.to_geojson(g))}
-             for g, p in zip(geoms, props) if g is not None and not g.is_empty]
+    feats = [
+        {"type": "Feature", "properties": p, "geometry": json.loads(shapely.to_geojson(g))}
+        for g, p in zip(geoms, props)
+        if g is not None and not g.is_empty
+    ]
     return {"type": "FeatureCollection", "features": feats}
 
 
@@ -156,11 +171,19 @@ def towns_layer(study: Study, towns_table: pd.DataFrame | None = None) -> dict[s
             q = rates.loc[r["town_code"]]
             rate = q["pass_rate_villages"]
             p["rate"] = None if pd.isna(rate) else round(float(rate), 4)
-            p["pop"] = _table([("镇街 town", name), ("代码 code", e(str(r["town_code"]))),
-                               ("村(社区)达标率 village pass rate", _fmt(rate, pct=True)),
-                               ("人口覆盖率 population covered", _fmt(q["pass_rate_population"], pct=True)),
-                               ("达标/有数据 covered / with data", f"{int(q['villages_covered'])} / {int(q['villages_with_data'])}"),
-                               ("人口 population", _fmt(float(q["population"]), nd=0))])
+            p["pop"] = _table(
+                [
+                    ("镇街 town", name),
+                    ("代码 code", e(str(r["town_code"]))),
+                    ("村(社区)达标率 village pass rate", _fmt(rate, pct=True)),
+                    ("人口覆盖率 population covered", _fmt(q["pass_rate_population"], pct=True)),
+                    (
+                        "达标/有数据 covered / with data",
+                        f"{int(q['villages_covered'])} / {int(q['villages_with_data'])}",
+                    ),
+                    ("人口 population", _fmt(float(q["population"]), nd=0)),
+                ]
+            )
             p["tip"] += f"：达标率 {_fmt(rate, pct=True)}"
         props.append(p)
     return _fc(_display(t.geometry, study.graph.crs), props)
@@ -174,32 +197,45 @@ def villages_layer(study: Study, result: CircleResult) -> dict[str, Any]:
         r = vt.iloc[i]
         st = str(r["status"])
         name = e(str(r["name"]))
-        rows = [("村(社区) village", f"{name} <span class='dg-id'>{e(str(r['code']))}</span>"),
-                ("镇街 town", e(str(r["town_name"]))),
-                ("人口 population", _fmt(float(r["population"]), nd=0)),
-                ("覆盖率 covered share", _fmt(r["covered_share"], pct=True)),
-                ("中位时间 median time (min)", _fmt(r["median_time_min"])),
-                ("90分位时间 p90 time (min)", _fmt(r["p90_time_min"])),
-                ("中心点时间 centre time (min)", _fmt(r["centre_time_min"])),
-                ("辖区内设施 facilities inside", _fmt(int(r["facilities_inside"]))),
-                ("状态 status", f"{STATUS_ZH.get(st, e(st))} {e(st)}")]
+        rows = [
+            ("村(社区) village", f"{name} <span class='dg-id'>{e(str(r['code']))}</span>"),
+            ("镇街 town", e(str(r["town_name"]))),
+            ("人口 population", _fmt(float(r["population"]), nd=0)),
+            ("覆盖率 covered share", _fmt(r["covered_share"], pct=True)),
+            ("中位时间 median time (min)", _fmt(r["median_time_min"])),
+            ("90分位时间 p90 time (min)", _fmt(r["p90_time_min"])),
+            ("中心点时间 centre time (min)", _fmt(r["centre_time_min"])),
+            ("辖区内设施 facilities inside", _fmt(int(r["facilities_inside"]))),
+            ("状态 status", f"{STATUS_ZH.get(st, e(st))} {e(st)}"),
+        ]
         if r["reason"]:
             rows.append(("说明 reason", e(str(r["reason"]))))
-        props.append({"s": st, "tip": f"{name}（{e(str(r['town_name']))}）{STATUS_ZH.get(st, '')} "
-                                      f"{_fmt(r['covered_share'], pct=True)}", "pop": _table(rows)})
+        props.append(
+            {
+                "s": st,
+                "tip": f"{name}（{e(str(r['town_name']))}）{STATUS_ZH.get(st, '')} "
+                f"{_fmt(r['covered_share'], pct=True)}",
+                "pop": _table(rows),
+            }
+        )
     return _fc(_display(study.villages.geometry, study.graph.crs), props)
 
 
 def facilities_layer(result: CircleResult) -> dict[str, Any]:
+    """Draw the facility points with popups (name, kind, address, snap distance, village)."""
     f = result.facilities
     geoms = shapely.transform(f.geometry.to_numpy(), lambda c: np.round(c, 6))
     props = []
     for i in range(len(f)):
         r = f.iloc[i]
         name = e(str(r.get("name", "")))
-        rows = [("设施 facility", name), ("编号 id", e(str(r.get("facility_id", "")))),
-                ("类型 kind", e(str(r.get("kind", "")))), ("来源 source", e(str(r.get("source", "")))),
-                ("在路网上 on network", "是 yes" if result.facility_node[i] >= 0 else "否 no (> max snap)")]
+        rows = [
+            ("设施 facility", name),
+            ("编号 id", e(str(r.get("facility_id", "")))),
+            ("类型 kind", e(str(r.get("kind", "")))),
+            ("来源 source", e(str(r.get("source", "")))),
+            ("在路网上 on network", "是 yes" if result.facility_node[i] >= 0 else "否 no (> max snap)"),
+        ]
         props.append({"tip": name, "pop": _table(rows), "on": bool(result.facility_node[i] >= 0)})
     return _fc(list(geoms), props)
 
@@ -209,19 +245,28 @@ def candidates_layer(cands: pd.DataFrame) -> dict[str, Any]:
     geoms = list(shapely.points(np.round(cands["lon"].to_numpy(float), 6), np.round(cands["lat"].to_numpy(float), 6)))
     props = []
     for _, r in cands.iterrows():
-        rows = [("排名 rank", _fmt(int(r["rank"]))), ("站点 site", e(str(r.get("site_id", "")))),
-                ("镇街 town", e(str(r.get("town_name", "")))), ("道路 road", e(str(r.get("road_name", "")))),
-                ("新增覆盖人口 new people", _fmt(float(r.get("new_population", np.nan)), nd=0)),
-                ("累计覆盖率 cumulative share", _fmt(r.get("cum_covered_share", np.nan), pct=True)),
-                ("新达标村(社区) villages newly covered", e(str(r.get("new_villages_covered_names", "")))),
-                ("GCJ-02 (高德)", f"{float(r['lon_gcj02']):.6f}, {float(r['lat_gcj02']):.6f}")]
-        props.append({"tip": f"候选 #{int(r['rank'])} +{_fmt(float(r.get('new_population', np.nan)), nd=0)} 人",
-                      "pop": _table(rows), "rank": int(r["rank"])})
+        rows = [
+            ("排名 rank", _fmt(int(r["rank"]))),
+            ("站点 site", e(str(r.get("site_id", "")))),
+            ("镇街 town", e(str(r.get("town_name", "")))),
+            ("道路 road", e(str(r.get("road_name", "")))),
+            ("新增覆盖人口 new people", _fmt(float(r.get("new_population", np.nan)), nd=0)),
+            ("累计覆盖率 cumulative share", _fmt(r.get("cum_covered_share", np.nan), pct=True)),
+            ("新达标村(社区) villages newly covered", e(str(r.get("new_villages_covered_names", "")))),
+            ("GCJ-02 (高德)", f"{float(r['lon_gcj02']):.6f}, {float(r['lat_gcj02']):.6f}"),
+        ]
+        props.append(
+            {
+                "tip": f"候选 #{int(r['rank'])} +{_fmt(float(r.get('new_population', np.nan)), nd=0)} 人",
+                "pop": _table(rows),
+                "rank": int(r["rank"]),
+            }
+        )
     return _fc(geoms, props)
 
 
 def read_candidates(out_dir: str | Path, circle_id: str) -> pd.DataFrame | None:
-    """The ranked sites written by ``dgcoverage site`` for a circle, or ``None`` if there are none."""
+    """Read the ranked sites written by ``dgcoverage site`` for a circle, or ``None`` if there are none."""
     p = Path(out_dir) / circle_id / "candidates.csv"
     if not p.exists():
         return None
@@ -232,25 +277,43 @@ def read_candidates(out_dir: str | Path, circle_id: str) -> pd.DataFrame | None:
 
 
 def service_area_layer(study: Study, sa: gpd.GeoDataFrame, result: CircleResult) -> dict[str, Any]:
+    """Draw the service area (reached streets plus the affordable walk), named after its circle."""
     c = result.circle
-    props = [{"tip": f"{e(c.name_zh)} 服务范围 service area ({c.minutes:g} min)",
-              "pop": _table([("圈 circle", f"{e(c.name_zh)} <span class='dg-id'>{e(c.id)}</span>"),
-                             ("面积 area (km²)", _fmt(float(r["area_km2"]), nd=1))])} for _, r in sa.iterrows()]
+    props = [
+        {
+            "tip": f"{e(c.name_zh)} 服务范围 service area ({c.minutes:g} min)",
+            "pop": _table(
+                [
+                    ("圈 circle", f"{e(c.name_zh)} <span class='dg-id'>{e(c.id)}</span>"),
+                    ("面积 area (km²)", _fmt(float(r["area_km2"]), nd=1)),
+                ]
+            ),
+        }
+        for _, r in sa.iterrows()
+    ]
     return _fc(_display(sa.geometry, study.graph.crs), props)
 
 
 def gaps_layer(study: Study, gp: gpd.GeoDataFrame) -> dict[str, Any]:
+    """Draw the gap areas: populated cells beyond the limit, per village, with their people."""
     props = []
     for _, r in gp.iterrows():
         name = e(str(r["name"]))
-        rows = [("村(社区) village", f"{name} <span class='dg-id'>{e(str(r['code']))}</span>"),
-                ("镇街 town", e(str(r["town_name"]))),
-                ("盲区人口 population beyond limit", _fmt(float(r["population"]), nd=0)),
-                ("超时 beyond limit", _fmt(float(r["population_beyond_limit"]), nd=0)),
-                ("路网不可达 unreachable", _fmt(float(r["population_unreachable"]), nd=0)),
-                ("离网 off network", _fmt(float(r["population_off_network"]), nd=0))]
-        props.append({"tip": f"盲区 gap：{name} {_fmt(float(r['population']), nd=0)} 人", "pop": _table(rows),
-                      "n": round(float(r["population"]), 1)})
+        rows = [
+            ("村(社区) village", f"{name} <span class='dg-id'>{e(str(r['code']))}</span>"),
+            ("镇街 town", e(str(r["town_name"]))),
+            ("盲区人口 population beyond limit", _fmt(float(r["population"]), nd=0)),
+            ("超时 beyond limit", _fmt(float(r["population_beyond_limit"]), nd=0)),
+            ("路网不可达 unreachable", _fmt(float(r["population_unreachable"]), nd=0)),
+            ("离网 off network", _fmt(float(r["population_off_network"]), nd=0)),
+        ]
+        props.append(
+            {
+                "tip": f"盲区 gap：{name} {_fmt(float(r['population']), nd=0)} 人",
+                "pop": _table(rows),
+                "n": round(float(r["population"]), 1),
+            }
+        )
     return _fc(_display(gp.geometry, study.graph.crs), props)
 
 
@@ -276,14 +339,20 @@ _JS = r"""
     dLat = (dLat*180) / ((A*(1-EE)) / (m*s) * PI); dLon = (dLon*180) / (A/s*Math.cos(rad)*PI);
     return [lon + dLon, lat + dLat]; }
   window.dgWgs2Gcj = wgs2gcj;
-  function c2ll(c) { if (gcjOn) { var g = wgs2gcj(c[0], c[1]); return L.latLng(g[1], g[0]); } return L.latLng(c[1], c[0]); }
+  function c2ll(c) {
+    if (gcjOn) { var g = wgs2gcj(c[0], c[1]); return L.latLng(g[1], g[0]); }
+    return L.latLng(c[1], c[0]);
+  }
   var STATUS = DG.status_colours;
   function rateColour(v) { if (v === null || v === undefined) return '#bdbdbd';
-    for (var i = 0; i < DG.rate_bins.length; i++) { if (v < DG.rate_bins[i][0]) return DG.rate_bins[i][1]; } return '#1a9850'; }
+    for (var i = 0; i < DG.rate_bins.length; i++) { if (v < DG.rate_bins[i][0]) return DG.rate_bins[i][1]; }
+    return '#1a9850'; }
   var STYLES = {
     towns: function () { return {color: '#333', weight: 1.5, fill: false, dashArray: '4 3'}; },
-    choropleth: function (f) { return {color: '#555', weight: 1, fillColor: rateColour(f.properties.rate), fillOpacity: 0.75}; },
-    villages: function (f) { return {color: '#666', weight: 0.6, fillColor: STATUS[f.properties.s] || '#bdbdbd', fillOpacity: 0.6}; },
+    choropleth: function (f) {
+      return {color: '#555', weight: 1, fillColor: rateColour(f.properties.rate), fillOpacity: 0.75}; },
+    villages: function (f) {
+      return {color: '#666', weight: 0.6, fillColor: STATUS[f.properties.s] || '#bdbdbd', fillOpacity: 0.6}; },
     service: function () { return {color: '#2166ac', weight: 1, fillColor: '#4393c3', fillOpacity: 0.25}; },
     gaps: function () { return {color: '#b2182b', weight: 1, fillColor: '#d6604d', fillOpacity: 0.55}; },
     // GeoJSON's style also restyles circle markers, so points carry their full look here
@@ -371,9 +440,9 @@ def _vendor_head() -> str:
 
 
 def _json_script(obj: Any) -> str:
-    """JSON for a ``<script type="application/json">`` element.
+    r"""JSON for a ``<script type="application/json">`` element.
 
-    Every ``<`` is written as the JSON escape ``\\u003c`` (outside strings JSON has no ``<``), so no
+    Every ``<`` is written as the JSON escape ``\u003c`` (outside strings JSON has no ``<``), so no
     string can close the element (``</script>``) or open a script-data escape (``<!--``), and
     ``JSON.parse`` gives back the exact text.
     """
@@ -381,9 +450,14 @@ def _json_script(obj: Any) -> str:
     return txt.replace("<", "\\u003c")
 
 
-def render_page(title: str, layers: list[dict[str, Any]], note_html: str, legend_html: str,
-                centre: tuple[float, float] = (22.95, 113.85)) -> str:
-    """A self-contained offline Leaflet page (folium figure) with the given overlay layers.
+def render_page(
+    title: str,
+    layers: list[dict[str, Any]],
+    note_html: str,
+    legend_html: str,
+    centre: tuple[float, float] = (22.95, 113.85),
+) -> str:
+    """Render a self-contained offline Leaflet page (folium figure) with the given overlay layers.
 
     ``layers``: dicts ``key, label, style, data (GeoJSON), show, fit``; ``title`` and ``label`` are escaped
     here, ``key`` must pass :func:`html_key` (and be unique), ``note_html``/``legend_html`` must already be
@@ -399,15 +473,24 @@ def render_page(title: str, layers: list[dict[str, Any]], note_html: str, legend
     root.title = e(title)  # folium's template does not escape it
     root.header.add_child(Element(_vendor_head()), name="dg_vendor")
     layers = [{**s, "label": e(s["label"])} for s in layers]
-    data = {"layers": layers, "status_colours": STATUS_COLOURS, "rate_bins": RATE_BINS,
-            "osm_url": OSM_URL, "gaode_url": GAODE_URL}
+    data = {
+        "layers": layers,
+        "status_colours": STATUS_COLOURS,
+        "rate_bins": RATE_BINS,
+        "osm_url": OSM_URL,
+        "gaode_url": GAODE_URL,
+    }
     counts_attrs = " ".join(f'data-{s["key"]}=""' for s in layers)
-    root.html.add_child(Element(
-        f'<script type="application/json" id="dg-data">{_json_script(data)}</script>'
-        f'<div id="dg-counts" hidden {counts_attrs} data-ready="0"></div>'
-        f'<div class="dg-panel" id="dg-title">{e(title)}</div>'
-        f'<div class="dg-panel" id="dg-note">{note_html}</div>'
-        f'<div class="dg-panel" id="dg-legend">{legend_html}</div>'), name="dg_html")
+    root.html.add_child(
+        Element(
+            f'<script type="application/json" id="dg-data">{_json_script(data)}</script>'
+            f'<div id="dg-counts" hidden {counts_attrs} data-ready="0"></div>'
+            f'<div class="dg-panel" id="dg-title">{e(title)}</div>'
+            f'<div class="dg-panel" id="dg-note">{note_html}</div>'
+            f'<div class="dg-panel" id="dg-legend">{legend_html}</div>'
+        ),
+        name="dg_html",
+    )
     m.add_child(_Overlay(_JS.replace("MAP", m.get_name())))
     return root.render()
 
@@ -417,8 +500,10 @@ def _note(summaries: Sequence[dict[str, Any]]) -> str:
     s0 = summaries[0]
     parts = []
     if synthetic:
-        parts.append(f"<div class='dg-syn'>⚠ {e(str(s0.get('note_zh', '')))}</div>"
-                     f"<div class='dg-syn' lang='en'>{e(str(s0.get('note', '')))}</div>")
+        parts.append(
+            f"<div class='dg-syn'>⚠ {e(str(s0.get('note_zh', '')))}</div>"
+            f"<div class='dg-syn' lang='en'>{e(str(s0.get('note', '')))}</div>"
+        )
     else:
         parts.append("<div>真实输入数据 Real inputs (synthetic = false)</div>")
     src = []
@@ -426,14 +511,18 @@ def _note(summaries: Sequence[dict[str, Any]]) -> str:
         if isinstance(rec, dict) and "kind" in rec:
             path = f" — <span class='dg-id'>{e(Path(str(rec['path'])).name)}</span>" if rec.get("path") else ""
             src.append(f"<li>{e(str(k))}: {e(str(rec['kind']))}{path}</li>")
-    parts.append("<div>数据来源 Data sources:<ul style='margin:2px 0 2px 16px;padding:0'>" + "".join(src) + "</ul>"
-                 f"synthetic = {str(synthetic).lower()} · dgcoverage {e(str(s0.get('dgcoverage_version', '')))}</div>")
+    parts.append(
+        "<div>数据来源 Data sources:<ul style='margin:2px 0 2px 16px;padding:0'>" + "".join(src) + "</ul>"
+        f"synthetic = {str(synthetic).lower()} · dgcoverage {e(str(s0.get('dgcoverage_version', '')))}</div>"
+    )
     return "".join(parts)
 
 
 def _status_legend() -> str:
     return "<b>村(社区)状态 village status</b><br>" + "<br>".join(
-        f"<span class='dg-sw' style='background:{STATUS_COLOURS[s]}'></span>{STATUS_ZH[s]} {STATUS_EN[s]}" for s in STATUSES)
+        f"<span class='dg-sw' style='background:{STATUS_COLOURS[s]}'></span>{STATUS_ZH[s]} {STATUS_EN[s]}"
+        for s in STATUSES
+    )
 
 
 def _rate_legend() -> str:
@@ -445,35 +534,83 @@ def _rate_legend() -> str:
     return "<b>镇街村(社区)达标率 town pass rate</b><br>" + "<br>".join(rows)
 
 
-def circle_map_html(study: Study, result: CircleResult, sa: gpd.GeoDataFrame, gp: gpd.GeoDataFrame,
-                    candidates: pd.DataFrame | None = None) -> str:
-    """The HTML of one circle's map (with a ranked candidate-sites layer when ``candidates`` is given)."""
+def circle_map_html(
+    study: Study,
+    result: CircleResult,
+    sa: gpd.GeoDataFrame,
+    gp: gpd.GeoDataFrame,
+    candidates: pd.DataFrame | None = None,
+) -> str:
+    """Render one circle's map (with a ranked candidate-sites layer when ``candidates`` is given)."""
     c = result.circle
     layers = [
-        {"key": "service", "label": f"服务范围 service area ({c.minutes:g} min)", "style": "service",
-         "data": service_area_layer(study, sa, result), "show": True, "fit": False},
-        {"key": "villages", "label": "村(社区)状态 villages by status", "style": "villages",
-         "data": villages_layer(study, result), "show": True, "fit": True},
-        {"key": "gaps", "label": "服务盲区人口 gap areas (populated, beyond limit)", "style": "gaps",
-         "data": gaps_layer(study, gp), "show": False, "fit": False},
-        {"key": "towns", "label": "镇街边界 town boundaries", "style": "towns",
-         "data": towns_layer(study), "show": True, "fit": False},
-        {"key": "facilities", "label": "设施 facilities", "style": "points",
-         "data": facilities_layer(result), "show": True, "fit": False},
+        {
+            "key": "service",
+            "label": f"服务范围 service area ({c.minutes:g} min)",
+            "style": "service",
+            "data": service_area_layer(study, sa, result),
+            "show": True,
+            "fit": False,
+        },
+        {
+            "key": "villages",
+            "label": "村(社区)状态 villages by status",
+            "style": "villages",
+            "data": villages_layer(study, result),
+            "show": True,
+            "fit": True,
+        },
+        {
+            "key": "gaps",
+            "label": "服务盲区人口 gap areas (populated, beyond limit)",
+            "style": "gaps",
+            "data": gaps_layer(study, gp),
+            "show": False,
+            "fit": False,
+        },
+        {
+            "key": "towns",
+            "label": "镇街边界 town boundaries",
+            "style": "towns",
+            "data": towns_layer(study),
+            "show": True,
+            "fit": False,
+        },
+        {
+            "key": "facilities",
+            "label": "设施 facilities",
+            "style": "points",
+            "data": facilities_layer(result),
+            "show": True,
+            "fit": False,
+        },
     ]
     if candidates is not None and len(candidates):
-        layers.append({"key": "candidates", "label": f"候选站点 candidate sites (top {len(candidates)})",
-                       "style": "points", "data": candidates_layer(candidates), "show": True, "fit": False})
+        layers.append(
+            {
+                "key": "candidates",
+                "label": f"候选站点 candidate sites (top {len(candidates)})",
+                "style": "points",
+                "data": candidates_layer(candidates),
+                "show": True,
+                "fit": False,
+            }
+        )
     r = result.summary["results"]
     title = f"{c.name_zh} {c.name_en} — {c.minutes:g} 分钟 min, {c.mode} {c.speed_kmh:g} km/h"
-    legend = (_status_legend()
-              + "<br><span class='dg-sw' style='background:#4393c3'></span>服务范围 service area"
-              + "<br><span class='dg-sw' style='background:#d6604d'></span>盲区人口 gap area"
-              + "<br><span class='dg-sw' style='background:#08306b;border-radius:7px'></span>设施 facility"
-              + ("<br><span class='dg-sw' style='background:#ff7f00;border-radius:7px'></span>候选站点 candidate site"
-                 if candidates is not None and len(candidates) else "")
-              + f"<hr style='margin:4px 0'>人口覆盖率 population covered {_fmt(r['covered_share'], pct=True)}"
-              + f"<br>村(社区)达标率 villages covered {_fmt(r['village_pass_rate'], pct=True)}")
+    legend = (
+        _status_legend()
+        + "<br><span class='dg-sw' style='background:#4393c3'></span>服务范围 service area"
+        + "<br><span class='dg-sw' style='background:#d6604d'></span>盲区人口 gap area"
+        + "<br><span class='dg-sw' style='background:#08306b;border-radius:7px'></span>设施 facility"
+        + (
+            "<br><span class='dg-sw' style='background:#ff7f00;border-radius:7px'></span>候选站点 candidate site"
+            if candidates is not None and len(candidates)
+            else ""
+        )
+        + f"<hr style='margin:4px 0'>人口覆盖率 population covered {_fmt(r['covered_share'], pct=True)}"
+        + f"<br>村(社区)达标率 villages covered {_fmt(r['village_pass_rate'], pct=True)}"
+    )
     return render_page(title, layers, _note([result.summary]), legend, _centre(study))
 
 
@@ -482,14 +619,35 @@ def index_map_html(study: Study, results: Sequence[CircleResult]) -> str:
     layers = []
     for k, res in enumerate(results):
         c = res.circle
-        layers.append({"key": f"towns_{c.id}", "label": f"{c.name_zh} 镇街达标率 town pass rate", "style": "choropleth",
-                       "data": towns_layer(study, res.towns), "show": k == 0, "fit": k == 0})
-        layers.append({"key": f"villages_{c.id}", "label": f"{c.name_zh} 村(社区)状态 villages", "style": "villages",
-                       "data": villages_layer(study, res), "show": False, "fit": False})
+        layers.append(
+            {
+                "key": f"towns_{c.id}",
+                "label": f"{c.name_zh} 镇街达标率 town pass rate",
+                "style": "choropleth",
+                "data": towns_layer(study, res.towns),
+                "show": k == 0,
+                "fit": k == 0,
+            }
+        )
+        layers.append(
+            {
+                "key": f"villages_{c.id}",
+                "label": f"{c.name_zh} 村(社区)状态 villages",
+                "style": "villages",
+                "data": villages_layer(study, res),
+                "show": False,
+                "fit": False,
+            }
+        )
     links = " · ".join(f"<a href='{page_href(r.circle.id)}'>{e(r.circle.name_zh)}</a>" for r in results)
     legend = _rate_legend() + "<hr style='margin:4px 0'>" + _status_legend() + f"<hr style='margin:4px 0'>{links}"
-    return render_page("东莞公共服务圈覆盖 Dongguan public-service circles — overview", layers,
-                       _note([r.summary for r in results]), legend, _centre(study))
+    return render_page(
+        "东莞公共服务圈覆盖 Dongguan public-service circles — overview",
+        layers,
+        _note([r.summary for r in results]),
+        legend,
+        _centre(study),
+    )
 
 
 def _centre(study: Study) -> tuple[float, float]:
@@ -504,8 +662,14 @@ def default_maps_dir(out_dir: str | Path, maps_dir: str | Path | None = None) ->
     return Path("maps") if Path(out_dir) == Path("data/processed") else Path(out_dir) / "maps"
 
 
-def write_maps(study: Study, results: Sequence[CircleResult], areas: dict[str, tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]],
-               maps_dir: str | Path = "maps", out_dir: str | Path | None = None, index: bool = True) -> list[Path]:
+def write_maps(
+    study: Study,
+    results: Sequence[CircleResult],
+    areas: dict[str, tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]],
+    maps_dir: str | Path = "maps",
+    out_dir: str | Path | None = None,
+    index: bool = True,
+) -> list[Path]:
     """Write ``<maps_dir>/<circle>.html`` for each result and ``<maps_dir>/index.html``.
 
     When ``out_dir`` holds a circle's ``candidates.csv`` (from ``dgcoverage site``), that

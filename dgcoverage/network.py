@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import networkx as nx
 
 
-def network_from_graph(G: "nx.MultiDiGraph", meta: dict[str, Any] | None = None) -> RoadNetwork:
+def network_from_graph(G: nx.MultiDiGraph, meta: dict[str, Any] | None = None) -> RoadNetwork:
     """Convert an OSMnx-style ``MultiDiGraph`` into a :class:`RoadNetwork`.
 
     Parameters
@@ -61,9 +61,13 @@ def network_from_graph(G: "nx.MultiDiGraph", meta: dict[str, Any] | None = None)
     length_arr = np.array(length, dtype=np.float64)
     missing = ~np.isfinite(length_arr)
     if missing.any():
-        length_arr[missing] = haversine_m(lon[u_arr[missing]], lat[u_arr[missing]], lon[v_arr[missing]], lat[v_arr[missing]])
+        length_arr[missing] = haversine_m(
+            lon[u_arr[missing]], lat[u_arr[missing]], lon[v_arr[missing]], lat[v_arr[missing]]
+        )
     ids = np.array([n if isinstance(n, (int, np.integer)) else i for i, n in enumerate(nodes)], dtype=np.int64)
-    return RoadNetwork(ids, lon, lat, u_arr, v_arr, length_arr, np.array(name, dtype=str), np.array(hw, dtype=str), dict(meta or {}))
+    return RoadNetwork(
+        ids, lon, lat, u_arr, v_arr, length_arr, np.array(name, dtype=str), np.array(hw, dtype=str), dict(meta or {})
+    )
 
 
 def _first_str(value: Any) -> str:
@@ -137,5 +141,6 @@ def network_from_file(path: str | Path, network_type: str = "walk", *, use_cache
         net = network_from_osm_file(path, network_type=network_type)
         store_cached_network(net, key, directory)
         return net
-    raise InputFileError(path, "unsupported road network file type.",
-                         "use .osm, .osm.pbf or a .npz saved by dgcoverage.")
+    raise InputFileError(
+        path, "unsupported road network file type.", "use .osm, .osm.pbf or a .npz saved by dgcoverage."
+    )

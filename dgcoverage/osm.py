@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import re
 from array import array
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -33,8 +34,12 @@ if TYPE_CHECKING:  # pragma: no cover
     from shapely.geometry.base import BaseGeometry
 
 __all__ = [
-    "NETWORK_FILTERS", "network_filter", "network_from_osm_file", "facilities_from_osm_file",
-    "parse_overpass_filter", "way_passes",
+    "NETWORK_FILTERS",
+    "network_filter",
+    "network_from_osm_file",
+    "facilities_from_osm_file",
+    "parse_overpass_filter",
+    "way_passes",
 ]
 
 #: libosmium's marker for an undefined coordinate (node missing from the extract).
@@ -45,8 +50,10 @@ _RELATION_TYPES = frozenset({"multipolygon", "boundary"})
 _ONEWAY_VALUES = frozenset({"yes", "true", "1", "-1", "reverse", "T", "F"})
 _REVERSED_VALUES = frozenset({"-1", "reverse", "T"})
 _FACILITY_COLUMNS = ["facility_id", "name", "osm_tag", "source"]
-_REEXPORT_FIX = ("re-download or re-export the extract (e.g. `osmium cat in.osm.pbf -o out.osm.pbf`) "
-                 "and check that the copy is complete.")
+_REEXPORT_FIX = (
+    "re-download or re-export the extract (e.g. `osmium cat in.osm.pbf -o out.osm.pbf`) "
+    "and check that the copy is complete."
+)
 
 
 # --------------------------------------------------------------------------- filters
@@ -123,7 +130,9 @@ def parse_overpass_filter(filter_string: str) -> list[_Clause]:
             continue
         m = _CLAUSE_RE.match(text, pos)
         if m is None:
-            raise ConfigError(f"cannot parse Overpass filter {filter_string!r} at position {pos}: {text[pos:pos + 40]!r}")
+            raise ConfigError(
+                f"cannot parse Overpass filter {filter_string!r} at position {pos}: {text[pos : pos + 40]!r}"
+            )
         key = _unescape(m["key"])
         op = m["op"]
         if op is None:
@@ -136,8 +145,9 @@ def parse_overpass_filter(filter_string: str) -> list[_Clause]:
             if op in ("~", "!~"):
                 clauses.append(_Clause(key, op, val, re.compile(val, flags)))
             elif flags:
-                clauses.append(_Clause(key, "~" if op == "=" else "!~", val,
-                                       re.compile("^" + re.escape(val) + "$", flags)))
+                clauses.append(
+                    _Clause(key, "~" if op == "=" else "!~", val, re.compile("^" + re.escape(val) + "$", flags))
+                )
             else:
                 clauses.append(_Clause(key, op, val))
         pos = m.end()
@@ -158,10 +168,7 @@ def way_passes(tags: Any, clauses: Sequence[_Clause]) -> bool:
     -------
     bool
     """
-    for clause in clauses:
-        if not clause.test(tags):
-            return False
-    return True
+    return all(clause.test(tags) for clause in clauses)
 
 
 #: OSMnx's default ``settings.default_access`` (OSMnx 2.1.1): the access clause
@@ -178,25 +185,28 @@ DEFAULT_ACCESS = '["access"!~"private"]'
 NETWORK_FILTERS: dict[str, str] = {
     # public drivable streets: no service roads, no motor=no, no non-service roads providing services
     "drive": (
-        '["highway"]["area"!~"yes"]' + DEFAULT_ACCESS
+        '["highway"]["area"!~"yes"]'
+        + DEFAULT_ACCESS
         + '["highway"!~"abandoned|bridleway|bus_guideway|construction|corridor|'
-        'cycleway|elevator|escalator|footway|no|path|pedestrian|planned|platform|'
+        "cycleway|elevator|escalator|footway|no|path|pedestrian|planned|platform|"
         'proposed|raceway|razed|rest_area|service|services|steps|track"]'
         '["motor_vehicle"!~"no"]["motorcar"!~"no"]'
         '["service"!~"alley|driveway|emergency_access|parking|parking_aisle|private"]'
     ),
     # drive plus service roads, except some kinds of service
     "drive_service": (
-        '["highway"]["area"!~"yes"]' + DEFAULT_ACCESS
+        '["highway"]["area"!~"yes"]'
+        + DEFAULT_ACCESS
         + '["highway"!~"abandoned|bridleway|bus_guideway|construction|corridor|'
-        'cycleway|elevator|escalator|footway|no|path|pedestrian|planned|platform|'
+        "cycleway|elevator|escalator|footway|no|path|pedestrian|planned|platform|"
         'proposed|raceway|razed|rest_area|services|steps|track"]'
         '["motor_vehicle"!~"no"]["motorcar"!~"no"]'
         '["service"!~"emergency_access|parking|parking_aisle|private"]'
     ),
     # public walkable ways: no cycleways, motorways, foot=no or ways drawn separately as sidewalks
     "walk": (
-        '["highway"]["area"!~"yes"]' + DEFAULT_ACCESS
+        '["highway"]["area"!~"yes"]'
+        + DEFAULT_ACCESS
         + '["highway"!~"abandoned|bus_guideway|construction|cycleway|motor|no|planned|'
         'platform|proposed|raceway|razed|rest_area|services"]'
         '["foot"!~"no"]["service"!~"private"]'
@@ -205,15 +215,17 @@ NETWORK_FILTERS: dict[str, str] = {
     ),
     # public bikeable ways: no footways, motorways or bicycle=no
     "bike": (
-        '["highway"]["area"!~"yes"]' + DEFAULT_ACCESS
+        '["highway"]["area"!~"yes"]'
+        + DEFAULT_ACCESS
         + '["highway"!~"abandoned|bus_guideway|construction|corridor|elevator|'
-        'escalator|footway|motor|no|planned|platform|proposed|raceway|razed|'
+        "escalator|footway|motor|no|planned|platform|proposed|raceway|razed|"
         'rest_area|services|steps"]'
         '["bicycle"!~"no"]["service"!~"private"]'
     ),
     # every public way in use
     "all_public": (
-        '["highway"]["area"!~"yes"]' + DEFAULT_ACCESS
+        '["highway"]["area"!~"yes"]'
+        + DEFAULT_ACCESS
         + '["highway"!~"abandoned|construction|no|planned|platform|proposed|raceway|'
         'razed|rest_area|services"]'
         '["service"!~"private"]'
@@ -252,8 +264,10 @@ def network_filter(network_type: str) -> str:
     try:
         filter_string = NETWORK_FILTERS[network_type]
     except (KeyError, TypeError):
-        raise NetworkError(f"unknown network_type {network_type!r}; use one of 'walk', 'bike', "
-                           "'drive', 'drive_service', 'all', 'all_public'.") from None
+        raise NetworkError(
+            f"unknown network_type {network_type!r}; use one of 'walk', 'bike', "
+            "'drive', 'drive_service', 'all', 'all_public'."
+        ) from None
     if network_type == "all":
         return filter_string
     import osmnx as ox
@@ -295,10 +309,10 @@ def _osmium_file(path: Path) -> Any:
 def _read_error(path: Path, exc: BaseException) -> InputFileError:
     msg = str(exc).strip() or type(exc).__name__
     if "detect file format" in msg:
-        return InputFileError(path, f"unknown OSM file type ({msg}).",
-                              "use a .osm, .osm.pbf, .osm.bz2 or .osm.gz file.")
-    return InputFileError(path, f"cannot read this OSM file; it looks corrupt or truncated ({msg}).",
-                          _REEXPORT_FIX)
+        return InputFileError(
+            path, f"unknown OSM file type ({msg}).", "use a .osm, .osm.pbf, .osm.bz2 or .osm.gz file."
+        )
+    return InputFileError(path, f"cannot read this OSM file; it looks corrupt or truncated ({msg}).", _REEXPORT_FIX)
 
 
 def _clip_geometry(bbox: Sequence[float] | None, polygon: BaseGeometry | None) -> BaseGeometry | None:
@@ -448,8 +462,10 @@ def network_from_osm_file(
 
     n_ways = len(way_len)
     if n_ways == 0:
-        raise NetworkError(f"{path}: no OSM way passes the OSMnx {network_type!r} filter; is this an OSM "
-                           "extract with roads (highway=*) in it?")
+        raise NetworkError(
+            f"{path}: no OSM way passes the OSMnx {network_type!r} filter; is this an OSM "
+            "extract with roads (highway=*) in it?"
+        )
 
     ref = np.frombuffer(refs, dtype=np.int64)
     x = np.frombuffer(xs, dtype=np.int32)
@@ -469,8 +485,10 @@ def network_from_osm_file(
     ew = np.concatenate([w[fwd], w[bwd]])
     eseq = np.concatenate([i[fwd] * 2, i[bwd] * 2 + 1])  # file order, for stable tie-breaks
     if eu.size == 0:
-        raise NetworkError(f"{path}: the ways passing the {network_type!r} filter have no usable segments "
-                           "(their nodes are missing from the extract).")
+        raise NetworkError(
+            f"{path}: the ways passing the {network_type!r} filter have no usable segments "
+            "(their nodes are missing from the extract)."
+        )
 
     # coordinates of every present node (a node has one location, whichever way it came from)
     uniq_ref, first = np.unique(ref[valid], return_index=True)
@@ -574,7 +592,9 @@ def _way_point(coords: list[tuple[float, float]], closed: bool, complete: bool) 
     return Point(np.mean(np.asarray(distinct), axis=0))  # pragma: no cover - degenerate
 
 
-def _relation_point(members: list[tuple[int, str]], way_coords: dict[int, list[tuple[float, float]]]) -> BaseGeometry | None:
+def _relation_point(
+    members: list[tuple[int, str]], way_coords: dict[int, list[tuple[float, float]]]
+) -> BaseGeometry | None:
     """Centroid of a multipolygon relation from its member ways (outer minus inner rings)."""
     import shapely
     from shapely.geometry import LineString, MultiPoint
@@ -596,6 +616,40 @@ def _relation_point(members: list[tuple[int, str]], way_coords: dict[int, list[t
         if not area.is_empty and area.area > 0:
             return area.centroid
     return MultiPoint(points).centroid
+
+
+def _matching_relations(
+    src: Any, filter_keys: list[str], spec: dict[str, Any], keywords: list[str]
+) -> tuple[list[tuple[int, str, str, list[tuple[int, str]]]], set[int]]:
+    """Find the matching multipolygon/boundary relations and the ways they are made of."""
+    import osmium
+
+    relations: list[tuple[int, str, str, list[tuple[int, str]]]] = []
+    member_ways: set[int] = set()
+    for rel in osmium.FileProcessor(src, osmium.osm.RELATION).with_filter(osmium.filter.KeyFilter(*filter_keys)):
+        rtags = rel.tags
+        if rtags.get("type") not in _RELATION_TYPES:
+            continue
+        hit = _match(rtags, spec, keywords)
+        if hit is None:
+            continue
+        members = [(m.ref, m.role) for m in rel.members if m.type == "w"]
+        relations.append((rel.id, _display_name(rtags), hit, members))
+        member_ways.update(ref for ref, _ in members)
+    return relations, member_ways
+
+
+def _way_coords_and_point(way: Any) -> tuple[list[tuple[float, float]], Any]:
+    """Return a way's known node coordinates and the point standing for it (``None`` when it has none)."""
+    coords = []
+    node_refs = []
+    for nd in way.nodes:
+        node_refs.append(nd.ref)
+        loc = nd.location
+        if loc.valid():
+            coords.append((loc.lon, loc.lat))
+    closed = len(node_refs) > 1 and node_refs[0] == node_refs[-1]
+    return coords, _way_point(coords, closed, len(coords) == len(node_refs))
 
 
 def facilities_from_osm_file(
@@ -667,25 +721,12 @@ def facilities_from_osm_file(
     src = _osmium_file(path)
 
     try:
-        # pass 1: matching multipolygon/boundary relations and their member ways
-        relations: list[tuple[int, str, str, list[tuple[int, str]]]] = []
-        member_ways: set[int] = set()
-        for rel in osmium.FileProcessor(src, osmium.osm.RELATION).with_filter(osmium.filter.KeyFilter(*filter_keys)):
-            rtags = rel.tags
-            if rtags.get("type") not in _RELATION_TYPES:
-                continue
-            hit = _match(rtags, spec, keywords)
-            if hit is None:
-                continue
-            members = [(m.ref, m.role) for m in rel.members if m.type == "w"]
-            relations.append((rel.id, _display_name(rtags), hit, members))
-            member_ways.update(ref for ref, _ in members)
+        relations, member_ways = _matching_relations(src, filter_keys, spec, keywords)  # pass 1
 
         # pass 2: nodes and ways (untagged member ways must reach Python too)
         key_filter = osmium.filter.KeyFilter(*filter_keys)
         key_filter.enable_for(osmium.osm.NODE if member_ways else osmium.osm.NODE | osmium.osm.WAY)
-        processor = (osmium.FileProcessor(src, osmium.osm.NODE | osmium.osm.WAY)
-                     .with_locations().with_filter(key_filter))
+        processor = osmium.FileProcessor(src, osmium.osm.NODE | osmium.osm.WAY).with_locations().with_filter(key_filter)
         way_coords: dict[int, list[tuple[float, float]]] = {}
         for obj in processor:
             if obj.is_node():
@@ -700,20 +741,10 @@ def facilities_from_osm_file(
             hit = _match(obj.tags, spec, keywords)
             if hit is None and obj.id not in member_ways:
                 continue
-            coords = []
-            node_refs = []
-            for nd in obj.nodes:
-                node_refs.append(nd.ref)
-                loc = nd.location
-                if loc.valid():
-                    coords.append((loc.lon, loc.lat))
+            coords, geom = _way_coords_and_point(obj)
             if obj.id in member_ways:
                 way_coords[obj.id] = coords
-            if hit is None:
-                continue
-            closed = len(node_refs) > 1 and node_refs[0] == node_refs[-1]
-            geom = _way_point(coords, closed, len(coords) == len(node_refs))
-            if geom is None:
+            if hit is None or geom is None:
                 continue
             ids.append(f"way/{obj.id}")
             names.append(_display_name(obj.tags))
@@ -743,4 +774,3 @@ def facilities_from_osm_file(
     gdf = gdf.sort_values("facility_id", kind="stable").reset_index(drop=True)
     gdf.attrs["synthetic"] = False
     return gdf
-

@@ -74,9 +74,18 @@ except ImportError:
     msvcrt = None  # type: ignore[assignment]
 
 __all__ = [
-    "JOURNAL_NAME", "LOCK_NAME", "POINTER_NAME", "STAGING_PREFIX",
-    "OutputCommitError", "OutputDirError", "OutputLockedError", "OutputSet", "OutputSetUsageError",
-    "check_output_dir", "pending_commit", "pid_alive",
+    "JOURNAL_NAME",
+    "LOCK_NAME",
+    "POINTER_NAME",
+    "STAGING_PREFIX",
+    "OutputCommitError",
+    "OutputDirError",
+    "OutputLockedError",
+    "OutputSet",
+    "OutputSetUsageError",
+    "check_output_dir",
+    "pending_commit",
+    "pid_alive",
 ]
 
 #: Lock file in every root (kept between runs; the lock is the ``flock`` on it, not its existence).
@@ -234,23 +243,31 @@ def check_output_dir(path: str | Path, what: str = "--out") -> Path:
     p = Path(path)
     fix_other = f"choose another {what} folder"
     if p.exists() and not p.is_dir():
-        raise OutputDirError(p, f"{what} exists but is a file, not a folder.",
-                             f"{fix_other}, or move the file away.")
+        raise OutputDirError(p, f"{what} exists but is a file, not a folder.", f"{fix_other}, or move the file away.")
     if not p.exists():
         blocker = next((a for a in p.absolute().parents if a.exists() and not a.is_dir()), None)
         if blocker is not None:
-            raise OutputDirError(p, f"{what} folder cannot be created: {blocker} is a file, not a folder.",
-                                 f"{fix_other}, or move {blocker} away.")
+            raise OutputDirError(
+                p,
+                f"{what} folder cannot be created: {blocker} is a file, not a folder.",
+                f"{fix_other}, or move {blocker} away.",
+            )
         try:
             p.mkdir(parents=True, exist_ok=True)
         except OSError as e:
-            raise OutputDirError(p, f"{what} folder cannot be created ({e.strerror or e}).",
-                                 f"{fix_other}, or create it and give yourself write permission.") from e
+            raise OutputDirError(
+                p,
+                f"{what} folder cannot be created ({e.strerror or e}).",
+                f"{fix_other}, or create it and give yourself write permission.",
+            ) from e
     try:
         fd, probe = tempfile.mkstemp(prefix=".dgcoverage-probe-", suffix=".tmp", dir=p)
     except OSError as e:
-        raise OutputDirError(p, f"{what} folder is not writable ({e.strerror or e}).",
-                             f"{fix_other}, or give yourself write permission on it.") from e
+        raise OutputDirError(
+            p,
+            f"{what} folder is not writable ({e.strerror or e}).",
+            f"{fix_other}, or give yourself write permission on it.",
+        ) from e
     os.close(fd)
     with contextlib.suppress(OSError):
         os.unlink(probe)
@@ -306,8 +323,11 @@ class _Lock:
         try:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
         except OSError as e:
-            raise OutputDirError(self.root, f"cannot create the lock file {LOCK_NAME} ({e.strerror or e}).",
-                                 f"choose another {hint}, or give yourself write permission on it.") from e
+            raise OutputDirError(
+                self.root,
+                f"cannot create the lock file {LOCK_NAME} ({e.strerror or e}).",
+                f"choose another {hint}, or give yourself write permission on it.",
+            ) from e
         try:
             if not self._try_lock(fd):
                 raise self._locked_error(hint)
@@ -329,8 +349,9 @@ class _Lock:
                 os.lseek(fd, _WIN_LOCK_OFFSET, os.SEEK_SET)
                 msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
         except OSError as e:
-            if e.errno in (errno.EAGAIN, errno.EWOULDBLOCK, errno.EACCES, errno.EDEADLK) \
-                    or isinstance(e, BlockingIOError | PermissionError):
+            if e.errno in (errno.EAGAIN, errno.EWOULDBLOCK, errno.EACCES, errno.EDEADLK) or isinstance(
+                e, BlockingIOError | PermissionError
+            ):
                 return False
             raise
         return True
@@ -343,8 +364,9 @@ class _Lock:
                 break
             time.sleep(0.01)
         pid = info.get("pid")
-        return OutputLockedError(self.root, pid if isinstance(pid, int) else None, info.get("host"),
-                                 info.get("started"), hint)
+        return OutputLockedError(
+            self.root, pid if isinstance(pid, int) else None, info.get("host"), info.get("started"), hint
+        )
 
     def release(self) -> None:
         if self.fd is None:
@@ -390,7 +412,7 @@ def _roll_forward(journal_path: Path, journal: dict) -> None:
 
 
 def _is_ours(f: Path, under: Path) -> bool:
-    """Whether ``f`` is this module's bookkeeping (lock, journal, staging), never deleted by :meth:`OutputSet.remove`."""
+    """Tell whether ``f`` is this module's bookkeeping (lock, journal, staging), never removed by ``remove``."""
     rel = f.relative_to(under).parts
     return f.name in (LOCK_NAME, JOURNAL_NAME, POINTER_NAME) or any(x.startswith(STAGING_PREFIX) for x in rel)
 
@@ -455,6 +477,7 @@ class OutputSet:
     # -------------------------------------------------------------- context
 
     def __enter__(self) -> OutputSet:
+        """Lock the roots, finish an interrupted commit, remove dead runs' staging; open the set."""
         if self._state != "new":
             raise OutputSetUsageError("an OutputSet can be entered only once; make a new one per run")
         try:
@@ -462,8 +485,11 @@ class OutputSet:
                 try:
                     r.mkdir(parents=True, exist_ok=True)
                 except OSError as e:
-                    raise OutputDirError(r, f"output folder cannot be created ({e.strerror or e}).",
-                                         f"choose another {self.hint}, or fix its permissions.") from e
+                    raise OutputDirError(
+                        r,
+                        f"output folder cannot be created ({e.strerror or e}).",
+                        f"choose another {self.hint}, or fix its permissions.",
+                    ) from e
             for r in self.roots:  # sorted: two runs wanting the same roots try them in the same order
                 lock = _Lock(r)
                 lock.acquire(self.run_id, self.started, self.hint)
@@ -481,6 +507,7 @@ class OutputSet:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
+        """Finish a started commit, else drop the staging; release the locks."""
         try:
             if self._state == "committing":  # commit() was interrupted: finish it if its journal is complete
                 journal = self._journal_path()
@@ -505,7 +532,7 @@ class OutputSet:
     # -------------------------------------------------------------- staging
 
     def stage(self, root: str | Path) -> Path:
-        """The staging folder standing for ``root`` (created), to write this run's files into.
+        """Return the staging folder standing for ``root`` (created), to write this run's files into.
 
         Parameters
         ----------
@@ -546,7 +573,7 @@ class OutputSet:
         self._deletions.append(p)
 
     def staged_files(self) -> dict[Path, Path]:
-        """What :meth:`commit` would publish now: ``{staged file: final path}``."""
+        """List what :meth:`commit` would publish now: ``{staged file: final path}``."""
         self._require_open("staged_files")
         moves: dict[Path, Path] = {}
         for top, st in self._staging.items():
@@ -590,10 +617,17 @@ class OutputSet:
         journal_path = self._journal_path()
         pointers = [t / POINTER_NAME for t in others]
         journal = {
-            "version": _JOURNAL_VERSION, "run_id": self.run_id, "pid": os.getpid(), "host": _HOST,
-            "started": self.started, "roots": [str(r) for r in self.roots], "tops": [str(t) for t in self.tops],
-            "moves": [[str(s), str(d)] for s, d in moves.items()], "delete": deletions,
-            "pointers": [str(p) for p in pointers], "staging": [str(s) for s in self._staging.values()],
+            "version": _JOURNAL_VERSION,
+            "run_id": self.run_id,
+            "pid": os.getpid(),
+            "host": _HOST,
+            "started": self.started,
+            "roots": [str(r) for r in self.roots],
+            "tops": [str(t) for t in self.tops],
+            "moves": [[str(s), str(d)] for s, d in moves.items()],
+            "delete": deletions,
+            "pointers": [str(p) for p in pointers],
+            "staging": [str(s) for s in self._staging.values()],
         }
         self._state = "committing"  # from here on, __exit__ looks for the journal before discarding anything
         try:
@@ -605,9 +639,11 @@ class OutputSet:
             for p in pointers:
                 with contextlib.suppress(OSError):
                     p.unlink()
-            raise OutputCommitError(f"{first}: cannot write the commit journal ({e.strerror or e}); "
-                                    f"nothing was published. Fix: free disk space or fix permissions, "
-                                    f"then run again.") from e
+            raise OutputCommitError(
+                f"{first}: cannot write the commit journal ({e.strerror or e}); "
+                f"nothing was published. Fix: free disk space or fix permissions, "
+                f"then run again."
+            ) from e
         try:
             if _commit_pause_s:
                 for s, d in moves.items():
@@ -616,9 +652,11 @@ class OutputSet:
                     time.sleep(_commit_pause_s)
             _roll_forward(journal_path, journal)
         except OSError as e:
-            raise OutputCommitError(f"{first}: publishing the outputs failed half way ({e}). "
-                                    f"Fix: free disk space or fix permissions and run again; the next run "
-                                    f"finishes this commit from {journal_path}.") from e
+            raise OutputCommitError(
+                f"{first}: publishing the outputs failed half way ({e}). "
+                f"Fix: free disk space or fix permissions and run again; the next run "
+                f"finishes this commit from {journal_path}."
+            ) from e
         self._state = "done"
         self._staging.clear()
         return list(moves.values())
@@ -655,9 +693,11 @@ class OutputSet:
         if journal is None:  # finished meanwhile
             return
         if not journal:  # unreadable: written atomically, so this is not ours to guess about
-            raise OutputCommitError(f"{journal_path}: an interrupted dgcoverage commit journal cannot be read. "
-                                    f"Fix: delete it and the {STAGING_PREFIX}* folders beside it, then run again "
-                                    f"(the outputs may mix two runs: re-run every circle).")
+            raise OutputCommitError(
+                f"{journal_path}: an interrupted dgcoverage commit journal cannot be read. "
+                f"Fix: delete it and the {STAGING_PREFIX}* folders beside it, then run again "
+                f"(the outputs may mix two runs: re-run every circle)."
+            )
         held = {lk.root for lk in self._locks}
         extra: list[_Lock] = []
         try:
@@ -670,8 +710,10 @@ class OutputSet:
             try:
                 _roll_forward(journal_path, journal)
             except OSError as e:
-                raise OutputCommitError(f"{journal_path}: an interrupted dgcoverage commit could not be finished "
-                                        f"({e}). Fix: free disk space or fix permissions and run again.") from e
+                raise OutputCommitError(
+                    f"{journal_path}: an interrupted dgcoverage commit could not be finished "
+                    f"({e}). Fix: free disk space or fix permissions and run again."
+                ) from e
         finally:
             for lock in extra:
                 lock.release()
@@ -685,8 +727,9 @@ class OutputSet:
         for t in self.tops:
             if _inside(p, t):
                 return t
-        raise OutputSetUsageError(f"{p} is not inside any output folder of this set "
-                                  f"({', '.join(str(t) for t in self.tops)})")
+        raise OutputSetUsageError(
+            f"{p} is not inside any output folder of this set ({', '.join(str(t) for t in self.tops)})"
+        )
 
     def _require_open(self, what: str) -> None:
         if self._state != "open":

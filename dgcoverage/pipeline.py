@@ -68,13 +68,21 @@ def _input_record(path: Path | None, kind: str, **extra: Any) -> dict[str, Any]:
     return {"kind": kind, "path": str(path), "sha256": file_sha256(path), **extra}
 
 
-def load_study(network: str | Path | RoadNetwork | nx.MultiDiGraph | None = None,
-               population: str | Path | PopulationGrid | None = None,
-               villages: str | Path | gpd.GeoDataFrame | None = None, villages_crs: str | None = None,
-               data_dir: str | Path = DEFAULT_DATA_DIR, network_type: str = "walk",
-               settings: Settings | None = None, towns: gpd.GeoDataFrame | None = None, *,
-               population_band: int | None = None, villages_sheet: str | None = None,
-               villages_lon_col: str | None = None, villages_lat_col: str | None = None) -> Study:
+def load_study(
+    network: str | Path | RoadNetwork | nx.MultiDiGraph | None = None,
+    population: str | Path | PopulationGrid | None = None,
+    villages: str | Path | gpd.GeoDataFrame | None = None,
+    villages_crs: str | None = None,
+    data_dir: str | Path = DEFAULT_DATA_DIR,
+    network_type: str = "walk",
+    settings: Settings | None = None,
+    towns: gpd.GeoDataFrame | None = None,
+    *,
+    population_band: int | None = None,
+    villages_sheet: str | None = None,
+    villages_lon_col: str | None = None,
+    villages_lat_col: str | None = None,
+) -> Study:
     """Load network, population, towns and villages and snap demand to the network.
 
     Every input may be a file or an object already in memory.  Any input left
@@ -131,14 +139,15 @@ def load_study(network: str | Path | RoadNetwork | nx.MultiDiGraph | None = None
     if net.meta.get("edges_shorter_than_chord"):
         counts["network_edges_shorter_than_straight_line"] = int(net.meta["edges_shorter_than_chord"])
     graph = access_graph_from_network(net, 1.0, crs=analysis_crs(net.lon, net.lat))
-    grid, pop_source = _study_population(population, demo, towns, graph.crs, population_band, inputs,
-                                         synthetic_parts)
+    grid, pop_source = _study_population(population, demo, towns, graph.crs, population_band, inputs, synthetic_parts)
     counts.update(grid.warnings)
     official = dongguan_villages()
     official = official[official["town_code"].isin(set(towns["town_code"]))].reset_index(drop=True)
     if len(official) == 0:
-        raise DataMismatchError("no village of the official list belongs to the study's towns. Fix: pass Dongguan "
-                                "town boundaries with NBS town codes (town_code column).")
+        raise DataMismatchError(
+            "no village of the official list belongs to the study's towns. Fix: pass Dongguan "
+            "town boundaries with NBS town codes (town_code column)."
+        )
     if villages is None:
         synthetic_parts.append("village locations")
         vgdf, vcounts, vrecord = _villages_with_areas(demo.villages, "gcj02", official, towns)
@@ -147,17 +156,24 @@ def load_study(network: str | Path | RoadNetwork | nx.MultiDiGraph | None = None
         vgdf, vcounts, vrecord = _villages_from_frame(villages, villages_crs, official, towns, "villages GeoDataFrame")
         inputs["villages"] = {"kind": "villages (GeoDataFrame)", **vrecord}
     else:
-        vgdf, vcounts, vrecord = _villages_with_areas(Path(villages), villages_crs, official, towns,
-                                                      sheet=villages_sheet, lon_col=villages_lon_col,
-                                                      lat_col=villages_lat_col)
+        vgdf, vcounts, vrecord = _villages_with_areas(
+            Path(villages),
+            villages_crs,
+            official,
+            towns,
+            sheet=villages_sheet,
+            lon_col=villages_lon_col,
+            lat_col=villages_lat_col,
+        )
         inputs["villages"] = _input_record(Path(villages), "villages", **vrecord)
     counts.update(vcounts)
     _mark_outside_raster(vgdf, grid, graph.crs, counts)
     # cells
     _, _, cx, cy, cpop = grid.cells()
     in_towns = _people_in_towns(towns, cx, cy, cpop, graph.crs)
-    inputs["population"].update(people_in_towns=round(in_towns, 1),
-                                **_population_checks(grid, towns, graph.crs, pop_source, counts, in_towns))
+    inputs["population"].update(
+        people_in_towns=round(in_towns, 1), **_population_checks(grid, towns, graph.crs, pop_source, counts, in_towns)
+    )
     cell_village, n_multi = _assign_points(vgdf, cx, cy, graph.crs)
     if n_multi:
         counts["cells_in_overlapping_villages"] = n_multi
@@ -170,10 +186,31 @@ def load_study(network: str | Path | RoadNetwork | nx.MultiDiGraph | None = None
     synthetic = bool(synthetic_parts) or bool(net.meta.get("synthetic"))
     if demo is not None:
         manifest = json.loads(demo.manifest.read_text(encoding="utf-8"))
-        inputs["embedded_default"] = {"manifest": str(demo.manifest), "seed": manifest.get("seed"),
-                                      "scale": manifest.get("scale"), "synthetic_parts": synthetic_parts}
-    return Study(net, graph, grid, towns, vgdf, cx, cy, cpop, cell_village, cell_node, cell_snap,
-                 centre_node, centre_snap, synthetic, inputs, counts, settings)
+        inputs["embedded_default"] = {
+            "manifest": str(demo.manifest),
+            "seed": manifest.get("seed"),
+            "scale": manifest.get("scale"),
+            "synthetic_parts": synthetic_parts,
+        }
+    return Study(
+        net,
+        graph,
+        grid,
+        towns,
+        vgdf,
+        cx,
+        cy,
+        cpop,
+        cell_village,
+        cell_node,
+        cell_snap,
+        centre_node,
+        centre_snap,
+        synthetic,
+        inputs,
+        counts,
+        settings,
+    )
 
 
 def _study_towns(towns: gpd.GeoDataFrame | None, demo: DemoPaths | None, inputs: dict[str, Any]) -> gpd.GeoDataFrame:
@@ -190,15 +227,19 @@ def _study_towns(towns: gpd.GeoDataFrame | None, demo: DemoPaths | None, inputs:
     return towns.sort_values("town_code").reset_index(drop=True)
 
 
-def _study_network(network: Any, demo: DemoPaths | None, network_type: str, inputs: dict[str, Any],
-                   synthetic_parts: list[str]) -> RoadNetwork:
+def _study_network(
+    network: Any, demo: DemoPaths | None, network_type: str, inputs: dict[str, Any], synthetic_parts: list[str]
+) -> RoadNetwork:
     if network is None:
         synthetic_parts.append("network")
         inputs["network"] = _input_record(demo.network, "network (SYNTHETIC)")
         return network_from_file(demo.network)
     if isinstance(network, RoadNetwork):
-        inputs["network"] = {"kind": "network (RoadNetwork)", "fingerprint": network.fingerprint(),
-                             "source": network.meta.get("source")}
+        inputs["network"] = {
+            "kind": "network (RoadNetwork)",
+            "fingerprint": network.fingerprint(),
+            "source": network.meta.get("source"),
+        }
         return network
     if hasattr(network, "nodes") and hasattr(network, "edges") and hasattr(network, "graph"):  # an OSMnx graph
         net = network_from_graph(network, meta={"source": "networkx graph", "synthetic": False})
@@ -210,16 +251,27 @@ def _study_network(network: Any, demo: DemoPaths | None, network_type: str, inpu
     return network_from_file(network, network_type=network_type)
 
 
-def _study_population(population: Any, demo: DemoPaths | None, towns: gpd.GeoDataFrame, crs: Any,
-                      band: int | None, inputs: dict[str, Any],
-                      synthetic_parts: list[str]) -> tuple[PopulationGrid, str | Path]:
+def _study_population(
+    population: Any,
+    demo: DemoPaths | None,
+    towns: gpd.GeoDataFrame,
+    crs: Any,
+    band: int | None,
+    inputs: dict[str, Any],
+    synthetic_parts: list[str],
+) -> tuple[PopulationGrid, str | Path]:
     if isinstance(population, PopulationGrid):
         if CRS.from_user_input(population.crs) != CRS.from_user_input(crs):
-            raise CRSError(f"the PopulationGrid is in {CRS.from_user_input(population.crs).to_string()} but the "
-                           f"study's analysis CRS is {CRS.from_user_input(crs).to_string()}. Fix: pass the raster "
-                           "file instead (it is resampled onto the analysis grid), or build the grid in that CRS.")
-        inputs["population"] = {"kind": "population (PopulationGrid)", "total": round(population.total, 1),
-                                "source": population.source}
+            raise CRSError(
+                f"the PopulationGrid is in {CRS.from_user_input(population.crs).to_string()} but the "
+                f"study's analysis CRS is {CRS.from_user_input(crs).to_string()}. Fix: pass the raster "
+                "file instead (it is resampled onto the analysis grid), or build the grid in that CRS."
+            )
+        inputs["population"] = {
+            "kind": "population (PopulationGrid)",
+            "total": round(population.total, 1),
+            "source": population.source,
+        }
         return population, population.source or "PopulationGrid"
     if population is None:
         synthetic_parts.append("population")
@@ -230,8 +282,12 @@ def _study_population(population: Any, demo: DemoPaths | None, towns: gpd.GeoDat
         raise TypeError(f"population must be a PopulationGrid or a raster path, not {type(population)}")
     b = towns[towns["has_polygon"]].to_crs(crs).total_bounds
     grid = population_from_raster(path, crs, bounds=(b[0] - 1000, b[1] - 1000, b[2] + 1000, b[3] + 1000), band=band)
-    inputs["population"] = _input_record(path, "population raster" + (" (SYNTHETIC)" if population is None else ""),
-                                         total=round(grid.total, 1), band=grid.meta.get("band"))
+    inputs["population"] = _input_record(
+        path,
+        "population raster" + (" (SYNTHETIC)" if population is None else ""),
+        total=round(grid.total, 1),
+        band=grid.meta.get("band"),
+    )
     return grid, path
 
 
@@ -246,9 +302,16 @@ def _snap_centres(vgdf: gpd.GeoDataFrame, graph: AccessGraph, max_snap_m: float)
     return node, dist
 
 
-def _villages_with_areas(path: Path, crs: str | None, official: pd.DataFrame, towns: gpd.GeoDataFrame, *,
-                         sheet: str | None = None, lon_col: str | None = None,
-                         lat_col: str | None = None) -> tuple[gpd.GeoDataFrame, dict[str, int], dict[str, Any]]:
+def _villages_with_areas(
+    path: Path,
+    crs: str | None,
+    official: pd.DataFrame,
+    towns: gpd.GeoDataFrame,
+    *,
+    sheet: str | None = None,
+    lon_col: str | None = None,
+    lat_col: str | None = None,
+) -> tuple[gpd.GeoDataFrame, dict[str, int], dict[str, Any]]:
     """Official village list + area polygon + centre point (WGS84) from a points or polygons file.
 
     Returns the villages, the counted warnings and the input record (CRS used and where it came from).
@@ -266,14 +329,21 @@ def _villages_with_areas(path: Path, crs: str | None, official: pd.DataFrame, to
             if ignored:
                 counts["villages_crs_option_ignored"] = 1
             return merged, counts, {**record, "crs": used, "crs_source": source}
-    pts = village_points_from_file(path, crs, expected_bounds=tuple(towns[towns["has_polygon"]].total_bounds),
-                                   sheet=sheet, lon_col=lon_col, lat_col=lat_col)
+    pts = village_points_from_file(
+        path,
+        crs,
+        expected_bounds=tuple(towns[towns["has_polygon"]].total_bounds),
+        sheet=sheet,
+        lon_col=lon_col,
+        lat_col=lat_col,
+    )
     return _village_points(pts, official, towns, path)
 
 
-def _villages_from_frame(g: gpd.GeoDataFrame, crs: str | None, official: pd.DataFrame, towns: gpd.GeoDataFrame,
-                         source: str) -> tuple[gpd.GeoDataFrame, dict[str, int], dict[str, Any]]:
-    """The same as :func:`_villages_with_areas` for villages already in a GeoDataFrame."""
+def _villages_from_frame(
+    g: gpd.GeoDataFrame, crs: str | None, official: pd.DataFrame, towns: gpd.GeoDataFrame, source: str
+) -> tuple[gpd.GeoDataFrame, dict[str, int], dict[str, Any]]:
+    """Do what :func:`_villages_with_areas` does for villages already in a GeoDataFrame."""
     from .coords import canonical_crs
 
     if g.empty:
@@ -287,8 +357,11 @@ def _villages_from_frame(g: gpd.GeoDataFrame, crs: str | None, official: pd.Data
         merged, counts, rec = _village_polygons(g, used, official, towns, source)
         return merged, counts, {**rec, **record}
     if not (g.geom_type == "Point").all():
-        raise InputFileError(None, f"{source}: villages must be all points or all polygons.",
-                             "pass points (one per 村/社区) or polygons (村界), not both.")
+        raise InputFileError(
+            None,
+            f"{source}: villages must be all points or all polygons.",
+            "pass points (one per 村/社区) or polygons (村界), not both.",
+        )
     from .tables import resolve_columns
     from .villages import VILLAGE_ALIASES
 
@@ -296,21 +369,26 @@ def _villages_from_frame(g: gpd.GeoDataFrame, crs: str | None, official: pd.Data
     if "code" not in cols and "name" not in cols:
         raise ColumnError(source, "no village code or name column.", "add a 'code' (12-digit NBS) or 'name' column.")
     lon, lat = to_wgs84(g.geometry.x.to_numpy(), g.geometry.y.to_numpy(), used)
-    pts = gpd.GeoDataFrame({k: g[v].astype(str).str.strip() for k, v in cols.items()},
-                           geometry=gpd.points_from_xy(lon, lat), crs=4326)
+    pts = gpd.GeoDataFrame(
+        {k: g[v].astype(str).str.strip() for k, v in cols.items()}, geometry=gpd.points_from_xy(lon, lat), crs=4326
+    )
     pts["line"] = np.arange(len(pts))
     pts.attrs["row_label"] = "row"
     merged, counts, rec = _village_points(pts, official, towns, source)
     return merged, counts, {**rec, **record}
 
 
-def _village_polygons(g: gpd.GeoDataFrame, crs: str, official: pd.DataFrame, towns: gpd.GeoDataFrame,
-                      source: Any) -> tuple[gpd.GeoDataFrame, dict[str, int], dict[str, Any]]:
+def _village_polygons(
+    g: gpd.GeoDataFrame, crs: str, official: pd.DataFrame, towns: gpd.GeoDataFrame, source: Any
+) -> tuple[gpd.GeoDataFrame, dict[str, int], dict[str, Any]]:
     from .tables import resolve_columns
     from .villages import VILLAGE_ALIASES
 
-    cols = resolve_columns(pd.DataFrame(g.drop(columns="geometry")),
-                           {k: VILLAGE_ALIASES[k] for k in ("code", "name", "town_name")}, path=source)
+    cols = resolve_columns(
+        pd.DataFrame(g.drop(columns="geometry")),
+        {k: VILLAGE_ALIASES[k] for k in ("code", "name", "town_name")},
+        path=source,
+    )
     if crs != "wgs84":
         from .coords import transform_geometry
 
@@ -319,14 +397,16 @@ def _village_polygons(g: gpd.GeoDataFrame, crs: str, official: pd.DataFrame, tow
     pts["line"] = np.arange(len(pts))
     pts.attrs["row_label"] = "feature"
     merged, counts = attach_villages_to_list(pts, official, source, towns=towns)
-    merged["centre"] = gpd.GeoSeries([None if p is None else p.representative_point() for p in merged.geometry],
-                                     crs=4326)
+    merged["centre"] = gpd.GeoSeries(
+        [None if p is None else p.representative_point() for p in merged.geometry], crs=4326
+    )
     merged["has_area"] = merged.geometry.notna() & ~merged.geometry.is_empty
     return _tidy(merged), counts, {"coordinates": "polygons"}
 
 
-def _village_points(pts: gpd.GeoDataFrame, official: pd.DataFrame, towns: gpd.GeoDataFrame,
-                    source: Any) -> tuple[gpd.GeoDataFrame, dict[str, int], dict[str, Any]]:
+def _village_points(
+    pts: gpd.GeoDataFrame, official: pd.DataFrame, towns: gpd.GeoDataFrame, source: Any
+) -> tuple[gpd.GeoDataFrame, dict[str, int], dict[str, Any]]:
     point_warnings = dict(pts.attrs.get("warnings", {}))
     merged, counts = attach_villages_to_list(pts, official, source, towns=towns)
     counts = {**point_warnings, **counts}
@@ -349,9 +429,10 @@ def _people_in_towns(towns: gpd.GeoDataFrame, x: np.ndarray, y: np.ndarray, pop:
     return float(pop[np.unique(pi)].sum())
 
 
-def _population_checks(grid: PopulationGrid, towns: gpd.GeoDataFrame, crs: Any, path: Path,
-                       counts: dict[str, int], people_in_towns: float) -> dict[str, Any]:
-    """What the raster misses of the study area and how its total compares with the census (recorded, warned)."""
+def _population_checks(
+    grid: PopulationGrid, towns: gpd.GeoDataFrame, crs: Any, path: Path, counts: dict[str, int], people_in_towns: float
+) -> dict[str, Any]:
+    """Measure what the raster misses of the study area and how its total compares with the census."""
     from .population import share_outside
 
     out: dict[str, Any] = {}
@@ -369,11 +450,18 @@ def _population_checks(grid: PopulationGrid, towns: gpd.GeoDataFrame, crs: Any, 
             counts["population_raster_misses_area"] = 1
             worst = poly.assign(_m=miss).sort_values("_m", ascending=False).head(5)
             ex = ", ".join(f"{n} {m:.0%}" for n, m in zip(worst["town_name"], worst["_m"]) if m > 0)
-            warnings.warn(f"{path}: the population raster does not cover {area_share:.1%} of the study area"
-                          + (f" (≈{out['census_people_in_area_outside_raster']:,} census people if spread evenly "
-                             "within each town)" if "census_people_in_area_outside_raster" in out else "")
-                          + f"; towns missing most: {ex}. Villages outside it get status no_data. Fix: use a raster "
-                          "that covers the whole study area", stacklevel=3)
+            warnings.warn(
+                f"{path}: the population raster does not cover {area_share:.1%} of the study area"
+                + (
+                    f" (≈{out['census_people_in_area_outside_raster']:,} census people if spread evenly "
+                    "within each town)"
+                    if "census_people_in_area_outside_raster" in out
+                    else ""
+                )
+                + f"; towns missing most: {ex}. Villages outside it get status no_data. Fix: use a raster "
+                "that covers the whole study area",
+                stacklevel=3,
+            )
     if "census_2020" in poly:
         census_total = float(pd.to_numeric(towns["census_2020"], errors="coerce").fillna(0).sum())
         if census_total > 0:
@@ -382,10 +470,13 @@ def _population_checks(grid: PopulationGrid, towns: gpd.GeoDataFrame, crs: Any, 
             out["ratio_to_census"] = round(ratio, 4)
             if abs(ratio - 1) > CENSUS_TOLERANCE:
                 counts["population_total_far_from_census"] = 1
-                warnings.warn(f"{path}: the raster holds {people_in_towns:,.0f} people in the study's towns, {ratio:.0%} of "
-                              f"the 2020 census total of its towns ({census_total:,.0f}); beyond ±"
-                              f"{CENSUS_TOLERANCE:.0%}. Check the raster's units (people per pixel, not per km²), "
-                              "its year and that it covers the whole area", stacklevel=3)
+                warnings.warn(
+                    f"{path}: the raster holds {people_in_towns:,.0f} people in the study's towns, {ratio:.0%} of "
+                    f"the 2020 census total of its towns ({census_total:,.0f}); beyond ±"
+                    f"{CENSUS_TOLERANCE:.0%}. Check the raster's units (people per pixel, not per km²), "
+                    "its year and that it covers the whole area",
+                    stacklevel=3,
+                )
     return out
 
 
@@ -408,13 +499,19 @@ def _mark_outside_raster(vgdf: gpd.GeoDataFrame, grid: PopulationGrid, crs: Any,
         counts["villages_outside_population_raster"] = int(out.sum())
         vgdf.loc[out, "location_note"] = "outside the population raster"
         vgdf.loc[out, "has_area"] = False
-        warnings.warn(f"{int(out.sum())} villages lie outside the population raster (e.g. "
-                      f"{vgdf.loc[out, 'name'].head(5).tolist()}): status no_data", stacklevel=3)
+        warnings.warn(
+            f"{int(out.sum())} villages lie outside the population raster (e.g. "
+            f"{vgdf.loc[out, 'name'].head(5).tolist()}): status no_data",
+            stacklevel=3,
+        )
     if part.any():
         counts["villages_partly_outside_population_raster"] = int(part.sum())
-        warnings.warn(f"{int(part.sum())} villages lie partly outside the population raster (e.g. "
-                      f"{vgdf.loc[part, 'name'].head(5).tolist()}); their figures count only the people inside it "
-                      "(share_outside_raster in villages.csv)", stacklevel=3)
+        warnings.warn(
+            f"{int(part.sum())} villages lie partly outside the population raster (e.g. "
+            f"{vgdf.loc[part, 'name'].head(5).tolist()}); their figures count only the people inside it "
+            "(share_outside_raster in villages.csv)",
+            stacklevel=3,
+        )
 
 
 def _tidy(g: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -439,9 +536,17 @@ def _assign_points(vgdf: gpd.GeoDataFrame, x: np.ndarray, y: np.ndarray, crs: An
     return out, int((~first).sum())
 
 
-def load_facilities(study: Study, circle: Circle, source: str | Path | gpd.GeoDataFrame | None = None,
-                    crs: str | None = None, data_dir: str | Path = DEFAULT_DATA_DIR, *, sheet: str | None = None,
-                    lon_col: str | None = None, lat_col: str | None = None) -> gpd.GeoDataFrame:
+def load_facilities(
+    study: Study,
+    circle: Circle,
+    source: str | Path | gpd.GeoDataFrame | None = None,
+    crs: str | None = None,
+    data_dir: str | Path = DEFAULT_DATA_DIR,
+    *,
+    sheet: str | None = None,
+    lon_col: str | None = None,
+    lat_col: str | None = None,
+) -> gpd.GeoDataFrame:
     """Facilities for a circle, kept to the study area and checked.
 
     Parameters
@@ -477,19 +582,27 @@ def load_facilities(study: Study, circle: Circle, source: str | Path | gpd.GeoDa
         record = {"kind": "facilities (GeoDataFrame)", **gdf.attrs.get("input", {})}
     elif Path(source).name.lower().endswith((".osm", ".pbf", ".osm.bz2")):
         gdf = facilities_from_osm(source, circle.osm_tags, circle.name_keywords, bounds=bounds)
-        record = _input_record(Path(source), "facilities from OSM tags", tags=circle.osm_tags, crs="wgs84",
-                               crs_source="OSM (WGS84)")
+        record = _input_record(
+            Path(source), "facilities from OSM tags", tags=circle.osm_tags, crs="wgs84", crs_source="OSM (WGS84)"
+        )
     else:
-        gdf = facilities_from_file(source, crs, bounds=bounds, expected_bounds=bounds, sheet=sheet, lon_col=lon_col,
-                                   lat_col=lat_col)
+        gdf = facilities_from_file(
+            source, crs, bounds=bounds, expected_bounds=bounds, sheet=sheet, lon_col=lon_col, lat_col=lat_col
+        )
         record = _input_record(Path(source), "facilities", **gdf.attrs.get("input", {}))
     gdf.attrs["input_record"] = record
     gdf.attrs["synthetic"] = synthetic
     return gdf
 
 
-def run_circle(study: Study, circle: Circle, facilities: gpd.GeoDataFrame, *,
-               facilities_input: dict[str, Any] | None = None, facilities_synthetic: bool | None = None) -> CircleResult:
+def run_circle(
+    study: Study,
+    circle: Circle,
+    facilities: gpd.GeoDataFrame,
+    *,
+    facilities_input: dict[str, Any] | None = None,
+    facilities_synthetic: bool | None = None,
+) -> CircleResult:
     """Measure one circle: time from every populated cell to the nearest facility, then tabulate.
 
     Parameters
@@ -516,19 +629,25 @@ def run_circle(study: Study, circle: Circle, facilities: gpd.GeoDataFrame, *,
     if facilities_synthetic is None:
         facilities_synthetic = bool(facilities.attrs.get("synthetic", False))
     if len(facilities) == 0:
-        raise EmptyInputError(f"no {circle.id} facilities to measure access to. Fix: pass a facility file with at "
-                              "least one facility inside the study area (check its coordinate system).")
+        raise EmptyInputError(
+            f"no {circle.id} facilities to measure access to. Fix: pass a facility file with at "
+            "least one facility inside the study area (check its coordinate system)."
+        )
     settings = study.settings
     g = study.graph
     fx, fy = project_lonlat(facilities.geometry.x.to_numpy(), facilities.geometry.y.to_numpy(), g.crs)
     fnode, fdist = snap_points(g, fx, fy, settings.max_snap_m)
     n_off = int((fnode < 0).sum())
     if n_off == len(fnode):
-        raise EmptyInputError(f"all {len(fnode)} {circle.id} facilities are more than {settings.max_snap_m:.0f} m from "
-                              "the road network. Fix: check the facilities' coordinate system (wgs84/gcj02/bd09) "
-                              "and that the network covers them.")
+        raise EmptyInputError(
+            f"all {len(fnode)} {circle.id} facilities are more than {settings.max_snap_m:.0f} m from "
+            "the road network. Fix: check the facilities' coordinate system (wgs84/gcj02/bd09) "
+            "and that the network covers them."
+        )
     if n_off:
-        warnings.warn(f"{circle.id}: {n_off} facilities off the network (> {settings.max_snap_m:.0f} m) ignored", stacklevel=2)
+        warnings.warn(
+            f"{circle.id}: {n_off} facilities off the network (> {settings.max_snap_m:.0f} m) ignored", stacklevel=2
+        )
     v_mps, a_mps = circle.speed_mps, circle.access_speed_mps
     cap_s = max(circle.limit_s, settings.report_cap_minutes * 60.0)
     node_t = times_at_speed(g, fnode, fdist / a_mps, cap_s, v_mps)
@@ -540,8 +659,17 @@ def run_circle(study: Study, circle: Circle, facilities: gpd.GeoDataFrame, *,
     centre_t[centre_t > cap_s] = np.inf
     fac_village, _ = _assign_points(study.villages, fx, fy, g.crs)
     inside = np.bincount(fac_village[fac_village >= 0], minlength=len(study.villages))
-    vt = village_table(study.villages, study.cell_village, study.cell_pop, cell_t, cell_cls, centre_t, inside,
-                       circle.covered_min_share, study.villages["has_area"].to_numpy())
+    vt = village_table(
+        study.villages,
+        study.cell_village,
+        study.cell_pop,
+        cell_t,
+        cell_cls,
+        centre_t,
+        inside,
+        circle.covered_min_share,
+        study.villages["has_area"].to_numpy(),
+    )
     tt = town_table(vt, study.towns)
     pop_total = float(study.cell_pop.sum())
     covered = float(study.cell_pop[cell_cls == REACHED].sum())
@@ -554,37 +682,71 @@ def run_circle(study: Study, circle: Circle, facilities: gpd.GeoDataFrame, *,
         fac_warn["facilities_off_network"] = n_off
     gcj = None
     if facilities.attrs.get("declared_crs") == "wgs84":  # declared WGS84: check it is not GCJ-02 (quality.py)
-        gcj = gcj02_suspicion(g, facilities.geometry.x.to_numpy(), facilities.geometry.y.to_numpy(), settings.max_snap_m)
+        gcj = gcj02_suspicion(
+            g, facilities.geometry.x.to_numpy(), facilities.geometry.y.to_numpy(), settings.max_snap_m
+        )
         if gcj is not None and gcj["suspect"]:
             fac_warn["facilities_maybe_gcj02"] = gcj["facilities_compared"]
-            warnings.warn(f"{circle.id}: facilities declared WGS84 look like GCJ-02 (Gaode/Tencent): their median "
-                          f"distance to the road network falls from {gcj['median_snap_m']} m to "
-                          f"{gcj['median_snap_if_gcj02_m']} m after a GCJ-02 -> WGS84 correction. Fix: if they come "
-                          "from Gaode/Tencent, pass --facilities-crs gcj02", stacklevel=2)
+            warnings.warn(
+                f"{circle.id}: facilities declared WGS84 look like GCJ-02 (Gaode/Tencent): their median "
+                f"distance to the road network falls from {gcj['median_snap_m']} m to "
+                f"{gcj['median_snap_if_gcj02_m']} m after a GCJ-02 -> WGS84 correction. Fix: if they come "
+                "from Gaode/Tencent, pass --facilities-crs gcj02",
+                stacklevel=2,
+            )
     summary = {
         "dgcoverage_version": __version__,
         "synthetic": synthetic,
         "note": SYNTHETIC_NOTE if synthetic else "Computed from the inputs listed here.",
         "note_zh": SYNTHETIC_NOTE_ZH if synthetic else "根据所列输入数据计算。",
-        "circle": {"id": circle.id, "name_zh": circle.name_zh, "name_en": circle.name_en, "minutes": circle.minutes,
-                   "mode": circle.mode, "speed_kmh": circle.speed_kmh, "access_speed_kmh": circle.access_speed_kmh,
-                   "covered_min_share": circle.covered_min_share, "policy_source": circle.policy_source,
-                   "policy_quote": circle.policy_quote, "speed_basis": circle.speed_basis},
-        "settings": {"max_snap_m": settings.max_snap_m, "report_cap_minutes": settings.report_cap_minutes,
-                     "cell_size_m": float(abs(study.grid.transform.a)), "analysis_crs": study.graph.crs.to_string()},
+        "circle": {
+            "id": circle.id,
+            "name_zh": circle.name_zh,
+            "name_en": circle.name_en,
+            "minutes": circle.minutes,
+            "mode": circle.mode,
+            "speed_kmh": circle.speed_kmh,
+            "access_speed_kmh": circle.access_speed_kmh,
+            "covered_min_share": circle.covered_min_share,
+            "policy_source": circle.policy_source,
+            "policy_quote": circle.policy_quote,
+            "speed_basis": circle.speed_basis,
+        },
+        "settings": {
+            "max_snap_m": settings.max_snap_m,
+            "report_cap_minutes": settings.report_cap_minutes,
+            "cell_size_m": float(abs(study.grid.transform.a)),
+            "analysis_crs": study.graph.crs.to_string(),
+        },
         "inputs": {**study.inputs, "facilities": facilities_input or {}},
-        "sizes": {"nodes": study.net.n_nodes, "directed_edges": study.net.n_edges, "cells": int(len(study.cell_pop)),
-                  "villages": int(len(study.villages)), "villages_with_area": int(study.villages["has_area"].sum()),
-                  "towns": int(len(study.towns)), "facilities": int(len(facilities)),
-                  "facilities_on_network": int((fnode >= 0).sum()), "components": int(g.component.max() + 1)},
+        "sizes": {
+            "nodes": study.net.n_nodes,
+            "directed_edges": study.net.n_edges,
+            "cells": int(len(study.cell_pop)),
+            "villages": int(len(study.villages)),
+            "villages_with_area": int(study.villages["has_area"].sum()),
+            "towns": int(len(study.towns)),
+            "facilities": int(len(facilities)),
+            "facilities_on_network": int((fnode >= 0).sum()),
+            "components": int(g.component.max() + 1),
+        },
         "warnings": {**study.warnings, **fac_warn},
         "results": {
-            "population": round(pop_total, 1), "covered_population": round(covered, 1),
+            "population": round(pop_total, 1),
+            "covered_population": round(covered, 1),
             "covered_share": round(covered / pop_total, 6) if pop_total else None,
-            "village_pass_rate": None if pd.isna(city["pass_rate_villages"]) else round(float(city["pass_rate_villages"]), 6),
-            "villages_by_status": vt["status"].value_counts().reindex(["covered", "partial", "gap", "unreachable", "no_data"], fill_value=0).astype(int).to_dict(),
-            "population_by_reach": {lab: round(float(study.cell_pop[cell_cls == k].sum()), 1)
-                                    for k, lab in ((0, "within_limit"), (1, "beyond_limit"), (2, "unreachable"), (3, "off_network"))},
+            "village_pass_rate": None
+            if pd.isna(city["pass_rate_villages"])
+            else round(float(city["pass_rate_villages"]), 6),
+            "villages_by_status": vt["status"]
+            .value_counts()
+            .reindex(["covered", "partial", "gap", "unreachable", "no_data"], fill_value=0)
+            .astype(int)
+            .to_dict(),
+            "population_by_reach": {
+                lab: round(float(study.cell_pop[cell_cls == k].sum()), 1)
+                for k, lab in ((0, "within_limit"), (1, "beyond_limit"), (2, "unreachable"), (3, "off_network"))
+            },
         },
         "coverage_curve": {"minutes": curve_min.tolist(), "population_share": curve},
         "timing_s": {"search": round(t_search, 3), "total": round(time.perf_counter() - t0, 3)},

@@ -83,8 +83,23 @@ _WINDOW_MARGIN_PX = 2
 _FOOTPRINT_EDGE_POINTS = 101  # points per raster edge when the footprint is reprojected
 _EARTH_RADIUS_M = 6_371_008.8
 
-_COLOUR_INTERP = {"red", "green", "blue", "alpha", "palette", "hue", "saturation", "lightness",
-                  "cyan", "magenta", "yellow", "black", "Y", "Cb", "Cr"}
+_COLOUR_INTERP = {
+    "red",
+    "green",
+    "blue",
+    "alpha",
+    "palette",
+    "hue",
+    "saturation",
+    "lightness",
+    "cyan",
+    "magenta",
+    "yellow",
+    "black",
+    "Y",
+    "Cb",
+    "Cr",
+}
 _SENSOR_INTERP = {"pan", "coastal", "rededge", "nir", "swir", "mwir", "lwir", "tir", "other_ir"}
 _IMAGERY_PHOTOMETRIC = {"rgb", "ycbcr", "cmyk", "cielab", "icclab", "itulab"}
 
@@ -128,6 +143,7 @@ class PopulationGrid:
     footprint: shapely.Geometry | None = None
 
     def __post_init__(self) -> None:
+        """Give a grid built in memory its own extent as footprint."""
         if self.footprint is None:
             h, w = self.array.shape[:2]
             t, cols, rows = self.transform, np.array([0, w, w, 0]), np.array([0, 0, h, h])
@@ -140,7 +156,7 @@ class PopulationGrid:
         return abs(self.transform.a * self.transform.e)
 
     def cells(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Populated cells.
+        """Return the populated cells.
 
         Returns
         -------
@@ -205,9 +221,14 @@ def share_outside(footprint: shapely.Geometry, polygons: Any) -> np.ndarray:
     return np.clip(out, 0.0, 1.0)
 
 
-def population_from_raster(path: str | Path, dst_crs: CRS | str, *, resolution_m: float = 100.0,
-                           bounds: tuple[float, float, float, float] | None = None,
-                           band: int | None = None) -> PopulationGrid:
+def population_from_raster(
+    path: str | Path,
+    dst_crs: CRS | str,
+    *,
+    resolution_m: float = 100.0,
+    bounds: tuple[float, float, float, float] | None = None,
+    band: int | None = None,
+) -> PopulationGrid:
     """Read a population GeoTIFF onto a grid in ``dst_crs``.
 
     If the raster is already in ``dst_crs`` at ``resolution_m`` and no
@@ -257,18 +278,25 @@ def population_from_raster(path: str | Path, dst_crs: CRS | str, *, resolution_m
     try:
         src = rasterio.open(path)
     except RasterioIOError as exc:
-        raise InputFileError(path, f"cannot be read as a raster ({exc}).", "pass a GeoTIFF of people per pixel.") from exc
+        raise InputFileError(
+            path, f"cannot be read as a raster ({exc}).", "pass a GeoTIFF of people per pixel."
+        ) from exc
     counts: dict[str, int] = {}
     with src:
         _refuse_imagery(src, path)
         band = _choose_band(src, path, band)
         if src.crs is None:
-            raise CRSError(f"{path}: the raster has no CRS. Fix: assign one, e.g. "
-                           f"`gdal_edit.py -a_srs EPSG:4326 {path.name}`, then rerun.")
+            raise CRSError(
+                f"{path}: the raster has no CRS. Fix: assign one, e.g. "
+                f"`gdal_edit.py -a_srs EPSG:4326 {path.name}`, then rerun."
+            )
         src_crs = CRS.from_user_input(src.crs)
         src_transform = src.transform
-        same = src_crs == dst_crs and np.isclose(abs(src_transform.a), resolution_m, rtol=0.01) \
+        same = (
+            src_crs == dst_crs
+            and np.isclose(abs(src_transform.a), resolution_m, rtol=0.01)
             and np.isclose(abs(src_transform.e), resolution_m, rtol=0.01)
+        )
         meta: dict[str, Any] = {"band": band, "source_shape": (src.height, src.width)}
         whole = Window(0, 0, src.width, src.height)
         if same and bounds is None:
@@ -285,11 +313,14 @@ def population_from_raster(path: str | Path, dst_crs: CRS | str, *, resolution_m
         if dst_transform is None:
             grid = PopulationGrid(arr, src_transform, dst_crs, str(path), counts, meta, footprint)
         else:
-            grid = _warp(arr, areas_m2, win_transform, src_crs, dst_crs, dst_transform, shape, str(path), counts,
-                         meta, footprint)
+            grid = _warp(
+                arr, areas_m2, win_transform, src_crs, dst_crs, dst_transform, shape, str(path), counts, meta, footprint
+            )
     if grid.total <= 0:
-        raise EmptyInputError(f"{path}: no population inside the study area (all cells are 0, nodata, or the raster "
-                              "does not overlap the city). Fix: check the raster covers the area and its CRS.")
+        raise EmptyInputError(
+            f"{path}: no population inside the study area (all cells are 0, nodata, or the raster "
+            "does not overlap the city). Fix: check the raster covers the area and its CRS."
+        )
     return grid
 
 
@@ -314,11 +345,18 @@ def _choose_band(src: Any, path: Path, band: int | None) -> int:
     if band is None:
         if n == 1:
             return 1
-        raise InputFileError(path, f"has {n} bands ({_describe_bands(src)}) and none was chosen, so which one holds "
-                             "people per pixel is unknown.", f"choose one with --band N (N from 1 to {n}).")
+        raise InputFileError(
+            path,
+            f"has {n} bands ({_describe_bands(src)}) and none was chosen, so which one holds "
+            "people per pixel is unknown.",
+            f"choose one with --band N (N from 1 to {n}).",
+        )
     if isinstance(band, bool) or not isinstance(band, (int, np.integer)) or not 1 <= int(band) <= n:
-        raise InputFileError(path, f"band {band!r} is out of range: the raster has {n} band{'s' if n > 1 else ''} "
-                             f"({_describe_bands(src)}).", f"choose one with --band N (N from 1 to {n}).")
+        raise InputFileError(
+            path,
+            f"band {band!r} is out of range: the raster has {n} band{'s' if n > 1 else ''} ({_describe_bands(src)}).",
+            f"choose one with --band N (N from 1 to {n}).",
+        )
     return int(band)
 
 
@@ -343,14 +381,23 @@ def _refuse_imagery(src: Any, path: Path) -> None:
         reason = f"it has {src.count} bands of 8-bit values"
     else:
         return
-    raise InputFileError(path, f"is not a population raster: it looks like {kind} ({reason}).",
-                         "pass a raster of people per pixel (e.g. WorldPop, GHS-POP, LandScan), not a picture or a "
-                         "rendered map; no band of an image holds people.")
+    raise InputFileError(
+        path,
+        f"is not a population raster: it looks like {kind} ({reason}).",
+        "pass a raster of people per pixel (e.g. WorldPop, GHS-POP, LandScan), not a picture or a "
+        "rendered map; no band of an image holds people.",
+    )
 
 
-def _target_grid(src_bounds: Any, src_crs: CRS, dst_crs: CRS, res: float,
-                 bounds: tuple[float, float, float, float] | None, source: str) -> tuple[Affine, tuple[int, int]]:
-    """The output grid: the raster's extent in ``dst_crs`` (within ``bounds``), snapped to multiples of ``res``."""
+def _target_grid(
+    src_bounds: Any,
+    src_crs: CRS,
+    dst_crs: CRS,
+    res: float,
+    bounds: tuple[float, float, float, float] | None,
+    source: str,
+) -> tuple[Affine, tuple[int, int]]:
+    """Lay out the output grid: the raster's extent in ``dst_crs`` (within ``bounds``), snapped to ``res``."""
     left, bottom, right, top = src_bounds
     if bounds is None:
         full = transform_bounds(src_crs, dst_crs, left, bottom, right, top, densify_pts=21)
@@ -361,13 +408,17 @@ def _target_grid(src_bounds: Any, src_crs: CRS, dst_crs: CRS, res: float,
             sb = (left, bottom, right, top)
         clip = (max(sb[0], left), max(sb[1], bottom), min(sb[2], right), min(sb[3], top))
         if clip[0] >= clip[2] or clip[1] >= clip[3]:
-            raise EmptyInputError(f"{source}: the raster does not overlap the study area. Fix: use a raster "
-                                  "that covers the city (check its CRS).")
+            raise EmptyInputError(
+                f"{source}: the raster does not overlap the study area. Fix: use a raster "
+                "that covers the city (check its CRS)."
+            )
         t = transform_bounds(src_crs, dst_crs, *clip, densify_pts=21)
         full = (max(t[0], bounds[0]), max(t[1], bounds[1]), min(t[2], bounds[2]), min(t[3], bounds[3]))
     if not np.all(np.isfinite(full)) or full[0] >= full[2] or full[1] >= full[3]:
-        raise EmptyInputError(f"{source}: the raster does not overlap the study area. Fix: use a raster "
-                              "that covers the city (check its CRS).")
+        raise EmptyInputError(
+            f"{source}: the raster does not overlap the study area. Fix: use a raster "
+            "that covers the city (check its CRS)."
+        )
     xmin = np.floor(full[0] / res) * res
     ymax = np.ceil(full[3] / res) * res
     cols = int(np.ceil((full[2] - xmin) / res))
@@ -375,8 +426,9 @@ def _target_grid(src_bounds: Any, src_crs: CRS, dst_crs: CRS, res: float,
     return Affine(res, 0, xmin, 0, -res, ymax), (nrows, cols)
 
 
-def _source_window(src: Any, src_crs: CRS, dst_crs: CRS, dst_transform: Affine, shape: tuple[int, int],
-                   source: str) -> Window:
+def _source_window(
+    src: Any, src_crs: CRS, dst_crs: CRS, dst_transform: Affine, shape: tuple[int, int], source: str
+) -> Window:
     """Source pixels under the output grid, plus a margin of two pixels, intersected with the raster."""
     west, south, east, north = rasterio.transform.array_bounds(shape[0], shape[1], dst_transform)
     sb = transform_bounds(dst_crs, src_crs, west, south, east, north, densify_pts=21)
@@ -389,8 +441,10 @@ def _source_window(src: Any, src_crs: CRS, dst_crs: CRS, dst_transform: Affine, 
     c1 = min(math.ceil(win.col_off + win.width) + m, src.width)
     r1 = min(math.ceil(win.row_off + win.height) + m, src.height)
     if c1 <= c0 or r1 <= r0:
-        raise EmptyInputError(f"{source}: the raster does not overlap the study area. Fix: use a raster "
-                              "that covers the city (check its CRS).")
+        raise EmptyInputError(
+            f"{source}: the raster does not overlap the study area. Fix: use a raster "
+            "that covers the city (check its CRS)."
+        )
     return Window(c0, r0, c1 - c0, r1 - r0)
 
 
@@ -405,15 +459,17 @@ def _pixel_areas_m2(transform: Affine, crs: CRS, nrows: int) -> np.ndarray:
 
 
 def _footprint(window_bounds: tuple[float, float, float, float], src_crs: CRS, dst_crs: CRS) -> shapely.Geometry:
-    """The source extent read, in ``dst_crs``, its edges densified so curved reprojections stay exact."""
+    """Return the source extent read, in ``dst_crs``, its edges densified so curved reprojections stay exact."""
     left, bottom, right, top = window_bounds
     if src_crs == dst_crs:
         return shapely.box(left, bottom, right, top)
     t = np.linspace(0.0, 1.0, _FOOTPRINT_EDGE_POINTS)[:-1]
-    xs = np.concatenate([left + (right - left) * t, np.full(t.size, right), right - (right - left) * t,
-                         np.full(t.size, left)])
-    ys = np.concatenate([np.full(t.size, bottom), bottom + (top - bottom) * t, np.full(t.size, top),
-                         top - (top - bottom) * t])
+    xs = np.concatenate(
+        [left + (right - left) * t, np.full(t.size, right), right - (right - left) * t, np.full(t.size, left)]
+    )
+    ys = np.concatenate(
+        [np.full(t.size, bottom), bottom + (top - bottom) * t, np.full(t.size, top), top - (top - bottom) * t]
+    )
     tx, ty = Transformer.from_crs(src_crs, dst_crs, always_xy=True).transform(xs, ys)
     tx, ty = np.asarray(tx), np.asarray(ty)
     ok = np.isfinite(tx) & np.isfinite(ty)
@@ -427,7 +483,7 @@ def _footprint(window_bounds: tuple[float, float, float, float], src_crs: CRS, d
 
 
 def _fmt(v: float, dtype: np.dtype) -> str:
-    """A value as GDAL's -a_nodata should be given it."""
+    """Format a value as GDAL's -a_nodata should be given it."""
     if float(v).is_integer() and abs(v) < 1e16:
         return str(int(v))
     if dtype == np.float32:
@@ -455,11 +511,15 @@ def _undeclared_fill(arr: np.ndarray, dtype: np.dtype, area_km2: float, path: Pa
     weak: list[float] = []
     dense: list[float] = []
     for v in vals.tolist():
-        if abs(v) >= _HUGE or (v < 0 and _nines(v)) or (info is not None and (
-                (info.bits >= 16 and v == info.max) or (info.min < 0 and v == info.min))):
+        if (
+            abs(v) >= _HUGE
+            or (v < 0 and _nines(v))
+            or (info is not None and ((info.bits >= 16 and v == info.max) or (info.min < 0 and v == info.min)))
+        ):
             strong.append(v)
-        elif v > 0 and ((v >= 9999 and _nines(v)) or (info is not None and info.bits == 8 and v == info.max)
-                        or v in _INT_MAXIMA):
+        elif v > 0 and (
+            (v >= 9999 and _nines(v)) or (info is not None and info.bits == 8 and v == info.max) or v in _INT_MAXIMA
+        ):
             weak.append(v)
         elif v > impossible:
             dense.append(v)
@@ -470,17 +530,21 @@ def _undeclared_fill(arr: np.ndarray, dtype: np.dtype, area_km2: float, path: Pa
     fill = strong + [v for v in weak if v > WEAK_MARKER_DENSITY_KM2 * area_km2 or v > 2.0 * data_max]
     if len(dense) > 2:
         n = int(np.isin(arr, dense).sum())
-        raise InputFileError(path, f"{n} pixels hold more than {IMPLAUSIBLE_DENSITY_KM2:,.0f} people per km² "
-                             f"({len(dense)} distinct values, up to {max(dense):.6g} people in one "
-                             f"{area_km2:.4g} km² pixel), which no place reaches: these are not people per pixel.",
-                             "pass a raster of people per pixel (multiply a density in people/km² by the pixel "
-                             "area in km²), or declare its fill value as nodata: gdal_edit.py -a_nodata V file.")
+        raise InputFileError(
+            path,
+            f"{n} pixels hold more than {IMPLAUSIBLE_DENSITY_KM2:,.0f} people per km² "
+            f"({len(dense)} distinct values, up to {max(dense):.6g} people in one "
+            f"{area_km2:.4g} km² pixel), which no place reaches: these are not people per pixel.",
+            "pass a raster of people per pixel (multiply a density in people/km² by the pixel "
+            "area in km²), or declare its fill value as nodata: gdal_edit.py -a_nodata V file.",
+        )
     fill += dense
     return {v: int(c) for v, c in zip(vals.tolist(), cnts.tolist()) if v in set(fill)}
 
 
-def _clean(data: np.ma.MaskedArray, dtype: np.dtype, area_km2: float, path: Path, counts: dict[str, int],
-           meta: dict[str, Any]) -> np.ndarray:
+def _clean(
+    data: np.ma.MaskedArray, dtype: np.dtype, area_km2: float, path: Path, counts: dict[str, int], meta: dict[str, Any]
+) -> np.ndarray:
     """People per pixel: declared nodata, non-finite, undeclared fill and negative values set to 0 and counted."""
     arr = np.ma.asarray(data).astype(np.float64).filled(0.0)
     bad = ~np.isfinite(arr)
@@ -497,9 +561,12 @@ def _clean(data: np.ma.MaskedArray, dtype: np.dtype, area_km2: float, path: Path
         ranked = sorted(fills.items(), key=lambda kv: -kv[1])
         listed = ", ".join(f"{_fmt(v, dtype)} ({c} cell{'s' if c > 1 else ''})" for v, c in ranked)
         more = " (GDAL keeps one nodata value per band; the others are still caught here)" if len(fills) > 1 else ""
-        warnings.warn(f"{path}: {n} cells hold undeclared fill value(s) {listed}, not people; set to 0. "
-                      f"Fix: declare it as nodata: gdal_edit.py -a_nodata {_fmt(ranked[0][0], dtype)} {path.name}"
-                      f"{more}", stacklevel=3)
+        warnings.warn(
+            f"{path}: {n} cells hold undeclared fill value(s) {listed}, not people; set to 0. "
+            f"Fix: declare it as nodata: gdal_edit.py -a_nodata {_fmt(ranked[0][0], dtype)} {path.name}"
+            f"{more}",
+            stacklevel=3,
+        )
     neg = arr < 0
     if neg.any():
         counts["population_negative_cells_zeroed"] = int(neg.sum())
@@ -511,16 +578,36 @@ def _clean(data: np.ma.MaskedArray, dtype: np.dtype, area_km2: float, path: Path
 # ------------------------------------------------------------------ warp
 
 
-def _warp(arr: np.ndarray, areas_m2: np.ndarray, src_transform: Affine, src_crs: CRS, dst_crs: CRS,
-          dst_transform: Affine, shape: tuple[int, int], source: str, counts: dict[str, int], meta: dict[str, Any],
-          footprint: shapely.Geometry) -> PopulationGrid:
+def _warp(
+    arr: np.ndarray,
+    areas_m2: np.ndarray,
+    src_transform: Affine,
+    src_crs: CRS,
+    dst_crs: CRS,
+    dst_transform: Affine,
+    shape: tuple[int, int],
+    source: str,
+    counts: dict[str, int],
+    meta: dict[str, Any],
+    footprint: shapely.Geometry,
+) -> PopulationGrid:
     # people per m² on the source grid (pixel area varies with latitude on geographic grids)
     density = arr / areas_m2[:, None]
     res2 = abs(dst_transform.a * dst_transform.e)
     out = np.zeros(shape, dtype=np.float64)
     # tolerance=0: the exact transformer, so the result does not depend on how GDAL chunks the source read
-    reproject(density, out, src_transform=src_transform, src_crs=src_crs, dst_transform=dst_transform,
-              dst_crs=dst_crs, resampling=Resampling.average, src_nodata=None, dst_nodata=0.0, tolerance=0.0)
+    reproject(
+        density,
+        out,
+        src_transform=src_transform,
+        src_crs=src_crs,
+        dst_transform=dst_transform,
+        dst_crs=dst_crs,
+        resampling=Resampling.average,
+        src_nodata=None,
+        dst_nodata=0.0,
+        tolerance=0.0,
+    )
     out *= res2
     # conserve the people of the source pixels whose centres fall in the output grid
     src_total = _people_inside(arr, src_transform, src_crs, dst_crs, dst_transform, out.shape)
@@ -530,8 +617,9 @@ def _warp(arr: np.ndarray, areas_m2: np.ndarray, src_transform: Affine, src_crs:
     return PopulationGrid(out, dst_transform, dst_crs, source, counts, meta=meta, footprint=footprint)
 
 
-def _people_inside(arr: np.ndarray, src_transform: Affine, src_crs: CRS, dst_crs: CRS, dst_transform: Affine,
-                   shape: tuple[int, int]) -> float:
+def _people_inside(
+    arr: np.ndarray, src_transform: Affine, src_crs: CRS, dst_crs: CRS, dst_transform: Affine, shape: tuple[int, int]
+) -> float:
     r, c = np.nonzero(arr > 0)
     if r.size == 0:
         return 0.0
@@ -543,17 +631,33 @@ def _people_inside(arr: np.ndarray, src_transform: Affine, src_crs: CRS, dst_crs
     return float(arr[r[inside], c[inside]].sum())
 
 
-def write_population_raster(array: np.ndarray, transform: Affine, crs: CRS | str, path: str | Path,
-                            tags: dict[str, str] | None = None) -> Path:
+def write_population_raster(
+    array: np.ndarray, transform: Affine, crs: CRS | str, path: str | Path, tags: dict[str, str] | None = None
+) -> Path:
     """Write a float32 population GeoTIFF (deflate-compressed, nodata none), atomically."""
     from .io import atomic_path
 
     path = Path(path)
-    with atomic_path(path) as tmp:
-        with rasterio.open(tmp, "w", driver="GTiff", height=array.shape[0], width=array.shape[1], count=1,
-                           dtype="float32", crs=CRS.from_user_input(crs).to_wkt(), transform=transform,
-                           compress="deflate", predictor=3, tiled=True, blockxsize=256, blockysize=256) as dst:
-            dst.write(array.astype(np.float32), 1)
-            if tags:
-                dst.update_tags(**tags)
+    with (
+        atomic_path(path) as tmp,
+        rasterio.open(
+            tmp,
+            "w",
+            driver="GTiff",
+            height=array.shape[0],
+            width=array.shape[1],
+            count=1,
+            dtype="float32",
+            crs=CRS.from_user_input(crs).to_wkt(),
+            transform=transform,
+            compress="deflate",
+            predictor=3,
+            tiled=True,
+            blockxsize=256,
+            blockysize=256,
+        ) as dst,
+    ):
+        dst.write(array.astype(np.float32), 1)
+        if tags:
+            dst.update_tags(**tags)
     return path

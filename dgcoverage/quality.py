@@ -16,8 +16,19 @@ import pandas as pd
 from .access import AccessGraph, nodes_reaching_facility, project_lonlat, snap_points
 
 #: Packages whose versions can change results; recorded in every summary.json.
-VERSIONED_PACKAGES = ("dgcoverage", "numpy", "scipy", "pandas", "geopandas", "shapely", "pyproj", "rasterio",
-                      "osmnx", "osmium", "networkx")
+VERSIONED_PACKAGES = (
+    "dgcoverage",
+    "numpy",
+    "scipy",
+    "pandas",
+    "geopandas",
+    "shapely",
+    "pyproj",
+    "rasterio",
+    "osmnx",
+    "osmium",
+    "networkx",
+)
 
 #: GCJ-02 suspicion thresholds (see :func:`gcj02_suspicion`).
 GCJ02_MIN_FACILITIES = 5
@@ -37,7 +48,7 @@ def package_versions() -> dict[str, str | None]:
 
 
 def gcj02_suspicion(graph: AccessGraph, lon: np.ndarray, lat: np.ndarray, max_snap_m: float) -> dict[str, Any] | None:
-    """Do coordinates declared WGS84 look like GCJ-02 (Gaode/Tencent) ones?
+    """Tell whether coordinates declared WGS84 look like GCJ-02 (Gaode/Tencent) ones.
 
     Telling the two apart from the points alone is impossible in general: the
     GCJ-02 offset in Dongguan is a smooth shift of roughly 500-600 m, and a
@@ -85,13 +96,17 @@ def gcj02_suspicion(graph: AccessGraph, lon: np.ndarray, lat: np.ndarray, max_sn
     if int(both.sum()) < GCJ02_MIN_FACILITIES:
         return None
     before, after = float(np.median(d0[both])), float(np.median(d1[both]))
-    return {"median_snap_m": round(before, 1), "median_snap_if_gcj02_m": round(after, 1),
-            "facilities_compared": int(both.sum()),
-            "suspect": bool(before >= GCJ02_MIN_BEFORE_M and after <= GCJ02_MAX_RATIO * before)}
+    return {
+        "median_snap_m": round(before, 1),
+        "median_snap_if_gcj02_m": round(after, 1),
+        "facilities_compared": int(both.sum()),
+        "suspect": bool(before >= GCJ02_MIN_BEFORE_M and after <= GCJ02_MAX_RATIO * before),
+    }
 
 
-def facility_report(graph: AccessGraph, node_id: np.ndarray, fnode: np.ndarray, fdist: np.ndarray,
-                    village_code: np.ndarray) -> pd.DataFrame:
+def facility_report(
+    graph: AccessGraph, node_id: np.ndarray, fnode: np.ndarray, fdist: np.ndarray, village_code: np.ndarray
+) -> pd.DataFrame:
     """Per facility (same row order as the input): snap, node, network component and village.
 
     ``component`` is the weakly connected component of the facility's node
@@ -105,17 +120,21 @@ def facility_report(graph: AccessGraph, node_id: np.ndarray, fnode: np.ndarray, 
     on = np.asarray(fnode) >= 0
     safe = np.where(on, fnode, 0)
     fc = np.where(on, comp[safe], -1).astype(np.int64)
-    return pd.DataFrame({
-        "on_network": on,
-        "snap_m": np.where(on, np.round(np.where(on, fdist, 0.0), 1), np.nan),
-        "node_id": np.where(on, np.asarray(node_id)[safe], -1).astype(np.int64),
-        "component": fc,
-        "component_nodes": np.where(on, sizes[np.where(on, fc, 0)], 0).astype(np.int64),
-        "village_code": np.asarray(village_code, dtype=object),
-    })
+    return pd.DataFrame(
+        {
+            "on_network": on,
+            "snap_m": np.where(on, np.round(np.where(on, fdist, 0.0), 1), np.nan),
+            "node_id": np.where(on, np.asarray(node_id)[safe], -1).astype(np.int64),
+            "component": fc,
+            "component_nodes": np.where(on, sizes[np.where(on, fc, 0)], 0).astype(np.int64),
+            "village_code": np.asarray(village_code, dtype=object),
+        }
+    )
 
 
-def component_summary(graph: AccessGraph, fnode: np.ndarray, cell_node: np.ndarray, cell_pop: np.ndarray) -> dict[str, Any]:
+def component_summary(
+    graph: AccessGraph, fnode: np.ndarray, cell_node: np.ndarray, cell_pop: np.ndarray
+) -> dict[str, Any]:
     """Components of the network: how many, which hold facilities, how many people live on the others.
 
     Components are weakly connected (direction ignored).  Along directed edges
@@ -172,10 +191,14 @@ def component_summary(graph: AccessGraph, fnode: np.ndarray, cell_node: np.ndarr
 
 
 def facility_table(facilities: pd.DataFrame) -> pd.DataFrame:
-    """The ``facilities.csv`` table: fixed 7-decimal coordinates, rows sorted by id (byte-stable)."""
+    """Build the ``facilities.csv`` table: fixed 7-decimal coordinates, rows sorted by id (byte-stable)."""
     geom = facilities.geometry
-    out = pd.DataFrame({c: facilities[c].astype(str).to_numpy() if c in facilities else ""
-                        for c in ("facility_id", "name", "kind", "address")})
+    out = pd.DataFrame(
+        {
+            c: facilities[c].astype(str).to_numpy() if c in facilities else ""
+            for c in ("facility_id", "name", "kind", "address")
+        }
+    )
     out["lon"] = [f"{v:.7f}" for v in geom.x.to_numpy()]
     out["lat"] = [f"{v:.7f}" for v in geom.y.to_numpy()]
     for c in ("on_network", "snap_m", "node_id", "component", "component_nodes", "village_code"):

@@ -25,25 +25,39 @@ if TYPE_CHECKING:  # pragma: no cover
 
 e = html.escape
 WORST_N = 3
-COLUMNS = [("town_code", "镇街代码 town code"), ("town_name", "镇街 town"), ("villages", "村(社区)数 villages"),
-           ("villages_covered", "达标 covered"), ("villages_partial", "部分覆盖 partial"), ("villages_gap", "盲区 gap"),
-           ("villages_unreachable", "不可达 unreachable"), ("villages_no_data", "无数据 no data"),
-           ("pass_rate_villages", "村(社区)达标率 village pass rate"),
-           ("pass_rate_population", "人口覆盖率 population covered"), ("population", "人口 population"),
-           ("worst", "覆盖最差的村(社区) worst villages (covered share)")]
+COLUMNS = [
+    ("town_code", "镇街代码 town code"),
+    ("town_name", "镇街 town"),
+    ("villages", "村(社区)数 villages"),
+    ("villages_covered", "达标 covered"),
+    ("villages_partial", "部分覆盖 partial"),
+    ("villages_gap", "盲区 gap"),
+    ("villages_unreachable", "不可达 unreachable"),
+    ("villages_no_data", "无数据 no data"),
+    ("pass_rate_villages", "村(社区)达标率 village pass rate"),
+    ("pass_rate_population", "人口覆盖率 population covered"),
+    ("population", "人口 population"),
+    ("worst", "覆盖最差的村(社区) worst villages (covered share)"),
+]
 
 
 def town_rows(result: CircleResult, worst_n: int = WORST_N) -> pd.DataFrame:
     """Town table of a circle with a ``worst`` column: the villages with the lowest covered share."""
     vt = result.villages
     ok = vt[vt["status"] != "no_data"].sort_values(["covered_share", "population"], ascending=[True, False])
-    worst = ok.groupby("town_code").head(worst_n).groupby("town_code").apply(
-        lambda g: "; ".join(f"{n} {s:.0%}" for n, s in zip(g["name"], g["covered_share"])), include_groups=False)
+    worst = (
+        ok.groupby("town_code")
+        .head(worst_n)
+        .groupby("town_code")
+        .apply(lambda g: "; ".join(f"{n} {s:.0%}" for n, s in zip(g["name"], g["covered_share"])), include_groups=False)
+    )
     t = result.towns.copy()
     t["worst"] = t["town_code"].map(worst).fillna("")
     city = t["town_code"] == "441900"
-    t.loc[city, "worst"] = "; ".join(f"{n}({tn}) {s:.0%}" for n, tn, s in
-                                     zip(ok["name"].head(worst_n), ok["town_name"].head(worst_n), ok["covered_share"].head(worst_n)))
+    t.loc[city, "worst"] = "; ".join(
+        f"{n}({tn}) {s:.0%}"
+        for n, tn, s in zip(ok["name"].head(worst_n), ok["town_name"].head(worst_n), ok["covered_share"].head(worst_n))
+    )
     return pd.concat([t[~city], t[city]])[[c for c, _ in COLUMNS]]
 
 
@@ -82,7 +96,14 @@ def write_xlsx(results: Sequence[CircleResult], path: str | Path) -> Path:
     for r in results:
         c = r.circle
         ws = wb.create_sheet(sheet_title(c.id, wb.sheetnames))
-        ws.append([xlsx_text(f"{c.name_zh} {c.name_en} ({c.minutes:g} min)" + ("  — 合成数据 SYNTHETIC DATA" if r.summary.get("synthetic") else ""))])
+        ws.append(
+            [
+                xlsx_text(
+                    f"{c.name_zh} {c.name_en} ({c.minutes:g} min)"
+                    + ("  — 合成数据 SYNTHETIC DATA" if r.summary.get("synthetic") else "")
+                )
+            ]
+        )
         ws["A1"].font = Font(bold=True, size=12, color="B2182B" if r.summary.get("synthetic") else "000000")
         ws.append([h for _, h in COLUMNS])
         for cell in ws[2]:
@@ -124,28 +145,40 @@ def curve_svg(minutes: Sequence[float], share: Sequence[float], limit_min: float
     px = lambda m: ml + (w - ml - mr) * m / xmax  # noqa: E731
     py = lambda s: mt + (h - mt - mb) * (1 - s)  # noqa: E731
     pts = " ".join(f"{px(m):.1f},{py(s):.1f}" for m, s in zip(minutes, share))
-    grid = "".join(f"<line x1='{ml}' x2='{w - mr}' y1='{py(v):.1f}' y2='{py(v):.1f}' stroke='#ddd'/>"
-                   f"<text x='{ml - 4}' y='{py(v) + 4:.1f}' text-anchor='end'>{v:.0%}</text>" for v in (0, .25, .5, .75, 1))
-    xt = "".join(f"<text x='{px(m):.1f}' y='{h - mb + 14}' text-anchor='middle'>{m:g}</text>"
-                 for m in range(0, int(xmax) + 1, 10))
-    lim = (f"<line x1='{px(limit_min):.1f}' x2='{px(limit_min):.1f}' y1='{mt}' y2='{h - mb}' stroke='#b2182b' "
-           f"stroke-dasharray='4 3'/><text x='{px(limit_min) + 3:.1f}' y='{mt + 12}' fill='#b2182b'>{limit_min:g} min</text>")
-    return (f"<svg class='curve' xmlns='http://www.w3.org/2000/svg' width='{w}' height='{h}' font-size='11' "
-            f"role='img' aria-label='coverage curve'>{grid}{xt}{lim}"
-            f"<polyline fill='none' stroke='#2166ac' stroke-width='2' points='{pts}'/>"
-            f"<text x='{(w + ml) / 2}' y='{h - 4}' text-anchor='middle'>分钟 minutes</text></svg>")
+    grid = "".join(
+        f"<line x1='{ml}' x2='{w - mr}' y1='{py(v):.1f}' y2='{py(v):.1f}' stroke='#ddd'/>"
+        f"<text x='{ml - 4}' y='{py(v) + 4:.1f}' text-anchor='end'>{v:.0%}</text>"
+        for v in (0, 0.25, 0.5, 0.75, 1)
+    )
+    xt = "".join(
+        f"<text x='{px(m):.1f}' y='{h - mb + 14}' text-anchor='middle'>{m:g}</text>"
+        for m in range(0, int(xmax) + 1, 10)
+    )
+    lim = (
+        f"<line x1='{px(limit_min):.1f}' x2='{px(limit_min):.1f}' y1='{mt}' y2='{h - mb}' stroke='#b2182b' "
+        f"stroke-dasharray='4 3'/><text x='{px(limit_min) + 3:.1f}' y='{mt + 12}' fill='#b2182b'>{limit_min:g} "
+        "min</text>"
+    )
+    return (
+        f"<svg class='curve' xmlns='http://www.w3.org/2000/svg' width='{w}' height='{h}' font-size='11' "
+        f"role='img' aria-label='coverage curve'>{grid}{xt}{lim}"
+        f"<polyline fill='none' stroke='#2166ac' stroke-width='2' points='{pts}'/>"
+        f"<text x='{(w + ml) / 2}' y='{h - 4}' text-anchor='middle'>分钟 minutes</text></svg>"
+    )
 
 
 def report_html(results: Sequence[CircleResult]) -> str:
-    """The HTML town report (all user strings escaped)."""
+    """Render the HTML town report (all user strings escaped)."""
     synthetic = any(r.summary.get("synthetic") for r in results)
     s0 = results[0].summary
-    out = ["<!DOCTYPE html><html lang='zh-CN'><head><meta charset='utf-8'>",
-           "<title>东莞公共服务圈覆盖报告 coverage report</title><style>",
-           "body{font:13px/1.5 'Microsoft YaHei','PingFang SC',sans-serif;margin:20px;max-width:1200px}",
-           "table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ccc;padding:2px 6px}",
-           "th{background:#f0f0f0}td.n{text-align:right}.syn{color:#b2182b;font-weight:bold}tr.city{font-weight:bold}",
-           "</style></head><body><h1>东莞公共服务圈覆盖报告 Dongguan public-service circle coverage report</h1>"]
+    out = [
+        "<!DOCTYPE html><html lang='zh-CN'><head><meta charset='utf-8'>",
+        "<title>东莞公共服务圈覆盖报告 coverage report</title><style>",
+        "body{font:13px/1.5 'Microsoft YaHei','PingFang SC',sans-serif;margin:20px;max-width:1200px}",
+        "table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ccc;padding:2px 6px}",
+        "th{background:#f0f0f0}td.n{text-align:right}.syn{color:#b2182b;font-weight:bold}tr.city{font-weight:bold}",
+        "</style></head><body><h1>东莞公共服务圈覆盖报告 Dongguan public-service circle coverage report</h1>",
+    ]
     out.append(f"<p id='synthetic' data-synthetic='{str(synthetic).lower()}'>synthetic = {str(synthetic).lower()}</p>")
     if synthetic:
         out.append(f"<p class='syn'>⚠ {e(str(s0.get('note_zh', '')))}<br>{e(str(s0.get('note', '')))}</p>")
@@ -153,11 +186,16 @@ def report_html(results: Sequence[CircleResult]) -> str:
     for r in results:
         c = r.circle
         res = r.summary["results"]
-        out.append(f"<section id='{e(c.id)}'><h2>{e(c.name_zh)} {e(c.name_en)} "
-                   f"<small>({c.minutes:g} min, {e(c.mode)} {c.speed_kmh:g} km/h)</small>"
-                   + (" <span class='syn'>合成数据 SYNTHETIC</span>" if r.summary.get("synthetic") else "") + "</h2>")
-        out.append(f"<p>{e(str(c.policy_source))}. 人口覆盖率 population covered {res['covered_share']:.1%}; "
-                   f"村(社区)达标率 village pass rate {res['village_pass_rate']:.1%}.</p>")
+        out.append(
+            f"<section id='{e(c.id)}'><h2>{e(c.name_zh)} {e(c.name_en)} "
+            f"<small>({c.minutes:g} min, {e(c.mode)} {c.speed_kmh:g} km/h)</small>"
+            + (" <span class='syn'>合成数据 SYNTHETIC</span>" if r.summary.get("synthetic") else "")
+            + "</h2>"
+        )
+        out.append(
+            f"<p>{e(str(c.policy_source))}. 人口覆盖率 population covered {res['covered_share']:.1%}; "
+            f"村(社区)达标率 village pass rate {res['village_pass_rate']:.1%}.</p>"
+        )
         cc = r.summary["coverage_curve"]
         out.append(curve_svg(cc["minutes"], cc["population_share"], c.minutes))
         out.append("<table><tr>" + "".join(f"<th>{e(h)}</th>" for _, h in COLUMNS) + "</tr>")

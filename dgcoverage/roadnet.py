@@ -56,6 +56,7 @@ class RoadNetwork:
     meta: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        """Check that the arrays fit together."""
         self.node_id = np.asarray(self.node_id, dtype=np.int64)
         self.lon = np.asarray(self.lon, dtype=np.float64)
         self.lat = np.asarray(self.lat, dtype=np.float64)
@@ -136,17 +137,20 @@ def save_network(net: RoadNetwork, path: str | Path) -> Path:
 
     path = Path(path)
     arrays: dict[str, np.ndarray] = {
-        "node_id": net.node_id, "lon": net.lon, "lat": net.lat,
-        "u": net.u, "v": net.v, "length_m": net.length_m,
+        "node_id": net.node_id,
+        "lon": net.lon,
+        "lat": net.lat,
+        "u": net.u,
+        "v": net.v,
+        "length_m": net.length_m,
         "meta_json": np.array(json.dumps(net.meta, ensure_ascii=False, sort_keys=True)),
     }
     if net.name is not None:
         arrays["name"] = net.name
     if net.highway is not None:
         arrays["highway"] = net.highway
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as fh:
-            np.savez_compressed(fh, **arrays)
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        np.savez_compressed(fh, **arrays)
     return path
 
 
@@ -164,13 +168,19 @@ SHORT_EDGE_REL = 0.02
 SHORT_EDGE_ABS_M = 0.5
 #: Length units a wrong network is recognised in: metres per unit is 1 / factor.
 _UNIT_FACTORS = {
-    "kilometres": 1e-3, "miles": 1 / 1609.344, "degrees": 1 / (EARTH_RADIUS_M * np.pi / 180), "radians": 1 / EARTH_RADIUS_M,
-    "feet": 1 / 0.3048, "centimetres": 100.0, "millimetres": 1000.0,
+    "kilometres": 1e-3,
+    "miles": 1 / 1609.344,
+    "degrees": 1 / (EARTH_RADIUS_M * np.pi / 180),
+    "radians": 1 / EARTH_RADIUS_M,
+    "feet": 1 / 0.3048,
+    "centimetres": 100.0,
+    "millimetres": 1000.0,
 }
 
 
-def edge_length_check(lon: np.ndarray, lat: np.ndarray, u: np.ndarray, v: np.ndarray,
-                      length_m: np.ndarray) -> dict[str, Any]:
+def edge_length_check(
+    lon: np.ndarray, lat: np.ndarray, u: np.ndarray, v: np.ndarray, length_m: np.ndarray
+) -> dict[str, Any]:
     """Compare edge lengths with the straight-line (great-circle) distance between their ends.
 
     A road between two points is never shorter than the straight line between
@@ -211,8 +221,12 @@ def edge_length_check(lon: np.ndarray, lat: np.ndarray, u: np.ndarray, v: np.nda
     """
     chord = haversine_m(lon[u], lat[u], lon[v], lat[v])
     use = chord > MIN_CHORD_M
-    out: dict[str, Any] = {"edges_compared": int(use.sum()), "median_ratio": None, "edges_shorter_than_chord": 0,
-                           "unit_guess": None}
+    out: dict[str, Any] = {
+        "edges_compared": int(use.sum()),
+        "median_ratio": None,
+        "edges_shorter_than_chord": 0,
+        "unit_guess": None,
+    }
     if not use.any():
         return out
     length, chord = length_m[use], chord[use]
@@ -230,43 +244,80 @@ def edge_length_check(lon: np.ndarray, lat: np.ndarray, u: np.ndarray, v: np.nda
 
 
 def _archive_error(path: Path, problem: str, fix: str | None = None) -> InputFileError:
-    return InputFileError(path, problem, fix or "rebuild the file with dgcoverage (save_network, `dgcoverage build-demo`) "
-                                            "or pass the .osm/.osm.pbf file instead.")
+    return InputFileError(
+        path,
+        problem,
+        fix
+        or "rebuild the file with dgcoverage (save_network, `dgcoverage build-demo`) "
+        "or pass the .osm/.osm.pbf file instead.",
+    )
 
 
 def _check_archive(path: Path, data: dict[str, np.ndarray]) -> dict[str, Any]:
     """Raise :class:`InputFileError` for an archive that is not a usable network; return the length check."""
+    n, m = _check_shapes(path, data)
+    return _check_values(path, data, n, m)
+
+
+def _check_shapes(path: Path, data: dict[str, np.ndarray]) -> tuple[int, int]:
+    """Check the archive's arrays are present, typed and sized alike; return the node and edge counts."""
     missing = [k for k in REQUIRED_ARRAYS if k not in data]
     if missing:
-        raise _archive_error(path, f"network archive lacks the array(s) {', '.join(missing)} "
-                                   f"(found: {', '.join(sorted(data)) or 'none'}).")
+        raise _archive_error(
+            path,
+            f"network archive lacks the array(s) {', '.join(missing)} (found: {', '.join(sorted(data)) or 'none'}).",
+        )
     for k in REQUIRED_ARRAYS:
         if data[k].ndim != 1:
             raise _archive_error(path, f"network array {k!r} must be one-dimensional, got shape {data[k].shape}.")
-    for k, kinds, what in (("node_id", "iu", "integers"), ("u", "iu", "integer node positions"),
-                           ("v", "iu", "integer node positions"), ("lon", "iuf", "numbers"), ("lat", "iuf", "numbers"),
-                           ("length_m", "iuf", "numbers")):
+    for k, kinds, what in (
+        ("node_id", "iu", "integers"),
+        ("u", "iu", "integer node positions"),
+        ("v", "iu", "integer node positions"),
+        ("lon", "iuf", "numbers"),
+        ("lat", "iuf", "numbers"),
+        ("length_m", "iuf", "numbers"),
+    ):
         if data[k].dtype.kind not in kinds:
             raise _archive_error(path, f"network array {k!r} must hold {what}, got dtype {data[k].dtype}.")
     n = data["node_id"].shape[0]
     bad = [k for k in ("lon", "lat") if data[k].shape[0] != n]
     if bad:
-        raise _archive_error(path, "node arrays have different lengths: "
-                                   + ", ".join(f"{k}={data[k].shape[0]}" for k in ("node_id", "lon", "lat")) + ".")
+        raise _archive_error(
+            path,
+            "node arrays have different lengths: "
+            + ", ".join(f"{k}={data[k].shape[0]}" for k in ("node_id", "lon", "lat"))
+            + ".",
+        )
     m = data["u"].shape[0]
     if data["v"].shape[0] != m or data["length_m"].shape[0] != m:
-        raise _archive_error(path, "edge arrays have different lengths: "
-                                   + ", ".join(f"{k}={data[k].shape[0]}" for k in ("u", "v", "length_m")) + ".")
+        raise _archive_error(
+            path,
+            "edge arrays have different lengths: "
+            + ", ".join(f"{k}={data[k].shape[0]}" for k in ("u", "v", "length_m"))
+            + ".",
+        )
     for k in ("name", "highway"):
         if k in data and (data[k].shape != (m,) or data[k].dtype.kind != "U"):
-            raise _archive_error(path, f"edge attribute {k!r} must hold one string per edge ({m}), "
-                                       f"got shape {data[k].shape} dtype {data[k].dtype}.")
+            raise _archive_error(
+                path,
+                f"edge attribute {k!r} must hold one string per edge ({m}), "
+                f"got shape {data[k].shape} dtype {data[k].dtype}.",
+            )
     for k in ("u", "v"):
         idx = data[k]
         out = (idx < 0) | (idx >= n)
         if out.any():
-            raise _archive_error(path, f"{int(out.sum())} edge end(s) in {k!r} are not node positions in [0, {n}) "
-                                       f"(e.g. {int(idx[out][0])}); u/v must index the node arrays, not hold OSM ids.")
+            raise _archive_error(
+                path,
+                f"{int(out.sum())} edge end(s) in {k!r} are not node positions in [0, {n}) "
+                f"(e.g. {int(idx[out][0])}); u/v must index the node arrays, not hold OSM ids.",
+            )
+    return n, m
+
+
+def _check_values(path: Path, data: dict[str, np.ndarray], n: int, m: int) -> dict[str, Any]:
+    """Check coordinates, lengths and their unit; return the length check."""
     lon, lat = data["lon"].astype(np.float64), data["lat"].astype(np.float64)
     nonfinite = ~(np.isfinite(lon) & np.isfinite(lat))
     if nonfinite.any():
@@ -274,14 +325,20 @@ def _check_archive(path: Path, data: dict[str, np.ndarray]) -> dict[str, Any]:
     out_of_range = (np.abs(lon) > 180.0) | (np.abs(lat) > 90.0)
     if out_of_range.any():
         i = int(np.argmax(out_of_range))
-        raise _archive_error(path, f"{int(out_of_range.sum())} of {n} nodes have coordinates outside WGS84 degree ranges "
-                                   f"(|lon| <= 180, |lat| <= 90), e.g. lon={lon[i]:.6g}, lat={lat[i]:.6g}.",
-                             "store WGS84 lon/lat in degrees (not projected metres; lon before lat).")
+        raise _archive_error(
+            path,
+            f"{int(out_of_range.sum())} of {n} nodes have coordinates outside WGS84 degree ranges "
+            f"(|lon| <= 180, |lat| <= 90), e.g. lon={lon[i]:.6g}, lat={lat[i]:.6g}.",
+            "store WGS84 lon/lat in degrees (not projected metres; lon before lat).",
+        )
     length = data["length_m"].astype(np.float64)
     bad_len = ~np.isfinite(length) | (length < 0)
     if bad_len.any():
-        raise _archive_error(path, f"{int(bad_len.sum())} of {m} edge lengths are negative or not finite.",
-                             "store each edge's length in metres (>= 0).")
+        raise _archive_error(
+            path,
+            f"{int(bad_len.sum())} of {m} edge lengths are negative or not finite.",
+            "store each edge's length in metres (>= 0).",
+        )
     check = edge_length_check(lon, lat, data["u"].astype(np.int64), data["v"].astype(np.int64), length)
     ratio, unit = check["median_ratio"], check["unit_guess"]
     if ratio is not None and unit != "metres":
@@ -289,16 +346,23 @@ def _check_archive(path: Path, data: dict[str, np.ndarray]) -> dict[str, Any]:
         if unit is not None:
             problem = f"edge lengths look like {unit}, not metres ({stats})."
             if unit in ("degrees", "radians"):
-                fix = "store metres in length_m: measure the lengths on the ground (great-circle or projected), not in degrees."
+                fix = (
+                    "store metres in length_m: measure the lengths on the ground (great-circle or projected), "
+                    "not in degrees."
+                )
             else:
                 fix = f"store metres in length_m (multiply the lengths by {1.0 / _UNIT_FACTORS[unit]:.6g})."
         elif ratio < MIN_MEDIAN_LENGTH_RATIO:
-            problem = (f"edge lengths are shorter than the straight line between their ends ({stats}, expected >= "
-                       f"{MIN_MEDIAN_LENGTH_RATIO}); a road is never shorter than its chord.")
+            problem = (
+                f"edge lengths are shorter than the straight line between their ends ({stats}, expected >= "
+                f"{MIN_MEDIAN_LENGTH_RATIO}); a road is never shorter than its chord."
+            )
             fix = "store metres in length_m and check that u/v index the same node order as lon/lat."
         else:
-            problem = (f"edge lengths are far longer than the straight line between their ends ({stats}, expected <= "
-                       f"{MAX_MEDIAN_LENGTH_RATIO}).")
+            problem = (
+                f"edge lengths are far longer than the straight line between their ends ({stats}, expected <= "
+                f"{MAX_MEDIAN_LENGTH_RATIO})."
+            )
             fix = "store metres in length_m and check that u/v index the same node order as lon/lat."
         raise _archive_error(path, problem, fix)
     return check
@@ -345,8 +409,11 @@ def load_network(path: str | Path) -> RoadNetwork:
         with np.load(path, allow_pickle=False) as z:
             data = {k: z[k] for k in z.files}
     except Exception as exc:
-        raise InputFileError(path, f"not a readable dgcoverage network archive ({exc}).",
-                             "rebuild it with `dgcoverage build-demo` or pass an .osm/.osm.pbf file.") from exc
+        raise InputFileError(
+            path,
+            f"not a readable dgcoverage network archive ({exc}).",
+            "rebuild it with `dgcoverage build-demo` or pass an .osm/.osm.pbf file.",
+        ) from exc
     meta: dict[str, Any] = {}
     if "meta_json" in data:
         try:
@@ -366,8 +433,13 @@ def load_network(path: str | Path) -> RoadNetwork:
         raise _archive_error(path, str(exc)) from exc
 
 
-def check_network_covers(net: RoadNetwork, bounds_wgs84: tuple[float, float, float, float], *,
-                         min_node_share: float = 0.01, min_area_share: float = 0.5) -> dict[str, float]:
+def check_network_covers(
+    net: RoadNetwork,
+    bounds_wgs84: tuple[float, float, float, float],
+    *,
+    min_node_share: float = 0.01,
+    min_area_share: float = 0.5,
+) -> dict[str, float]:
     """Check that a network lies over the study area (given by its WGS84 bounds).
 
     :func:`load_network` cannot know the study area; call this once both are
@@ -409,8 +481,15 @@ def check_network_covers(net: RoadNetwork, bounds_wgs84: tuple[float, float, flo
         x0, y0, x1, y1 = (float(b) for b in bounds_wgs84)
     except (TypeError, ValueError) as exc:
         raise NetworkError(f"bounds must be (min_lon, min_lat, max_lon, max_lat), got {bounds_wgs84!r}") from exc
-    if not (np.isfinite([x0, y0, x1, y1]).all() and x0 <= x1 and y0 <= y1 and -180 <= x0 and x1 <= 180
-            and -90 <= y0 and y1 <= 90):
+    if not (
+        np.isfinite([x0, y0, x1, y1]).all()
+        and x0 <= x1
+        and y0 <= y1
+        and x0 >= -180
+        and x1 <= 180
+        and y0 >= -90
+        and y1 <= 90
+    ):
         raise NetworkError(f"bounds must be WGS84 degrees (min_lon, min_lat, max_lon, max_lat), got {bounds_wgs84!r}")
     if net.n_nodes == 0:
         raise NetworkError("the road network has no nodes")
@@ -419,9 +498,12 @@ def check_network_covers(net: RoadNetwork, bounds_wgs84: tuple[float, float, flo
     nb = (float(net.lon.min()), float(net.lat.min()), float(net.lon.max()), float(net.lat.max()))
     if k == 0:
         raise NetworkError(
-            "no node of the road network lies in the study area: network lon {:.4f}..{:.4f}, lat {:.4f}..{:.4f}; "
-            "study area lon {:.4f}..{:.4f}, lat {:.4f}..{:.4f}. Fix: pass a network of the study area with WGS84 "
-            "lon/lat coordinates.".format(nb[0], nb[2], nb[1], nb[3], x0, x1, y0, y1))
+            f"no node of the road network lies in the study area: network lon {nb[0]:.4f}..{nb[2]:.4f}, lat "
+            f"{nb[1]:.4f}..{nb[3]:.4f}; "
+            f"study area lon {x0:.4f}..{x1:.4f}, lat {y0:.4f}..{y1:.4f}. Fix: pass a network of the study area with "
+            "WGS84 "
+            "lon/lat coordinates."
+        )
     area = (x1 - x0) * (y1 - y0)
     if area > 0:
         ix = max(0.0, min(x1, nb[2]) - max(x0, nb[0]))
@@ -431,10 +513,16 @@ def check_network_covers(net: RoadNetwork, bounds_wgs84: tuple[float, float, flo
         area_share = 1.0
     share = k / net.n_nodes
     if share < min_node_share:
-        warnings.warn(f"only {k} of {net.n_nodes} road network nodes ({share:.1%}) lie in the study area; "
-                      "the rest only slow the searches down (clip the network to the study area)", stacklevel=2)
+        warnings.warn(
+            f"only {k} of {net.n_nodes} road network nodes ({share:.1%}) lie in the study area; "
+            "the rest only slow the searches down (clip the network to the study area)",
+            stacklevel=2,
+        )
     if area_share < min_area_share:
-        warnings.warn(f"the road network covers only {area_share:.0%} of the study area's bounding box "
-                      f"(network lon {nb[0]:.4f}..{nb[2]:.4f}, lat {nb[1]:.4f}..{nb[3]:.4f}); demand outside it "
-                      "will be off the network", stacklevel=2)
+        warnings.warn(
+            f"the road network covers only {area_share:.0%} of the study area's bounding box "
+            f"(network lon {nb[0]:.4f}..{nb[2]:.4f}, lat {nb[1]:.4f}..{nb[3]:.4f}); demand outside it "
+            "will be off the network",
+            stacklevel=2,
+        )
     return {"nodes_inside": k, "node_share_inside": round(share, 6), "area_share_covered": round(area_share, 6)}

@@ -51,9 +51,18 @@ TIME_TOL_S = 1e-9
 MAX_EXACT_NNZ = 5_000_000
 
 
-def coverage_matrix(rev: csr_array, speed_mps: float, cand_node: ArrayLike, cand_leg_s: ArrayLike,
-                    dem_node: ArrayLike, dem_leg_s: ArrayLike, limit_s: float,
-                    chunk: int | None = None, dense_budget: int = 16_000_000, progress: bool = False) -> csr_array:
+def coverage_matrix(
+    rev: csr_array,
+    speed_mps: float,
+    cand_node: ArrayLike,
+    cand_leg_s: ArrayLike,
+    dem_node: ArrayLike,
+    dem_leg_s: ArrayLike,
+    limit_s: float,
+    chunk: int | None = None,
+    dense_budget: int = 16_000_000,
+    progress: bool = False,
+) -> csr_array:
     """Which demand points each candidate reaches within ``limit_s``.
 
     Parameters
@@ -100,8 +109,10 @@ def coverage_matrix(rev: csr_array, speed_mps: float, cand_node: ArrayLike, cand
         from tqdm.auto import tqdm
 
         starts = range(0, usable.size, chunk)
-        for s in tqdm(starts, desc="coverage sets", unit="chunk", disable=not progress or len(starts) < 20, leave=False):
-            idx = usable[s:s + chunk]
+        for s in tqdm(
+            starts, desc="coverage sets", unit="chunk", disable=not progress or len(starts) < 20, leave=False
+        ):
+            idx = usable[s : s + chunk]
             leg = cand_leg_s[idx]
             lim_m = (limit_s + TIME_TOL_S - float(leg.min())) * speed_mps
             D = dijkstra(rev, directed=True, indices=cand_node[idx], limit=lim_m)
@@ -161,9 +172,12 @@ def aggregate_demand(A: csr_array, w: ArrayLike) -> tuple[csr_array, NDArray[np.
             reps.append(i)
         col_group[i] = g
     # np.bincount with weights returns float64 (numpy's stubs say intp whatever the weights)
-    w2 = cast("NDArray[np.float64]", np.bincount(col_group[col_group >= 0],
-                                                 weights=np.asarray(w, dtype=np.float64)[col_group >= 0],
-                                                 minlength=len(reps)))
+    w2 = cast(
+        "NDArray[np.float64]",
+        np.bincount(
+            col_group[col_group >= 0], weights=np.asarray(w, dtype=np.float64)[col_group >= 0], minlength=len(reps)
+        ),
+    )
     A2 = csr_array(C[:, np.asarray(reps, dtype=np.int64)]) if reps else csr_array((A.shape[0], 0), dtype=np.uint8)
     return A2, w2, col_group
 
@@ -203,8 +217,9 @@ class Solution:
     info: dict[str, Any] = field(default_factory=dict)
 
 
-def _budget_checker(n: int, group: ArrayLike | None,
-                    max_per_group: int | None) -> tuple[NDArray[np.intp] | None, NDArray[np.int64]]:
+def _budget_checker(
+    n: int, group: ArrayLike | None, max_per_group: int | None
+) -> tuple[NDArray[np.intp] | None, NDArray[np.int64]]:
     """Group index per candidate and a zeroed count per group; ``None`` and an empty count array without a budget."""
     if group is None or max_per_group is None:
         return None, np.zeros(0, dtype=np.int64)
@@ -212,8 +227,9 @@ def _budget_checker(n: int, group: ArrayLike | None,
     return inv, np.zeros(codes.size, dtype=np.int64)
 
 
-def _lazy_greedy(A: csr_array, w: ArrayLike, k: int | None, target: float | None,
-                 group: ArrayLike | None, max_per_group: int | None) -> tuple[list[int], list[float]]:
+def _lazy_greedy(
+    A: csr_array, w: ArrayLike, k: int | None, target: float | None, group: ArrayLike | None, max_per_group: int | None
+) -> tuple[list[int], list[float]]:
     """CELF: pick the candidate of largest marginal gain, re-evaluating only stale heap tops."""
     A = csr_array(A)
     w = np.asarray(w, dtype=np.float64)
@@ -235,7 +251,7 @@ def _lazy_greedy(A: csr_array, w: ArrayLike, k: int | None, target: float | None
         if stamp[j] == len(sites):
             if -negg <= 0:
                 break
-            cols = ind[ptr[j]:ptr[j + 1]]
+            cols = ind[ptr[j] : ptr[j + 1]]
             covered[cols] = True
             sites.append(int(j))
             gains.append(-negg)
@@ -243,7 +259,7 @@ def _lazy_greedy(A: csr_array, w: ArrayLike, k: int | None, target: float | None
             if ginv is not None:
                 gcount[ginv[j]] += 1
             continue
-        cols = ind[ptr[j]:ptr[j + 1]]
+        cols = ind[ptr[j] : ptr[j + 1]]
         g = float(w[cols][~covered[cols]].sum())
         stamp[j] = len(sites)
         if g > 0:
@@ -251,8 +267,9 @@ def _lazy_greedy(A: csr_array, w: ArrayLike, k: int | None, target: float | None
     return sites, gains
 
 
-def greedy_mclp(A: csr_array, w: ArrayLike, k: int, group: ArrayLike | None = None,
-                max_per_group: int | None = None) -> Solution:
+def greedy_mclp(
+    A: csr_array, w: ArrayLike, k: int, group: ArrayLike | None = None, max_per_group: int | None = None
+) -> Solution:
     """Maximal covering by lazy greedy: up to ``k`` sites (fewer when nothing more can be gained).
 
     Greedy is a (1 - 1/e)-approximation of the optimum (without budgets).
@@ -260,12 +277,12 @@ def greedy_mclp(A: csr_array, w: ArrayLike, k: int, group: ArrayLike | None = No
     t0 = time.perf_counter()
     sites, gains = _lazy_greedy(A, w, int(k), None, group, max_per_group)
     tot = float(np.sum(gains))
-    return Solution(sites, tot, tot, "greedy", "done", seconds=time.perf_counter() - t0,
-                    info={"gains": gains})
+    return Solution(sites, tot, tot, "greedy", "done", seconds=time.perf_counter() - t0, info={"gains": gains})
 
 
-def greedy_lscp(A: csr_array, w: ArrayLike, share: float = 1.0, group: ArrayLike | None = None,
-                max_per_group: int | None = None) -> Solution:
+def greedy_lscp(
+    A: csr_array, w: ArrayLike, share: float = 1.0, group: ArrayLike | None = None, max_per_group: int | None = None
+) -> Solution:
     """Set covering by greedy: add best sites until ``share`` of the *coverable* weight is covered."""
     t0 = time.perf_counter()
     w = np.asarray(w, dtype=np.float64)
@@ -274,8 +291,15 @@ def greedy_lscp(A: csr_array, w: ArrayLike, share: float = 1.0, group: ArrayLike
     sites, gains = _lazy_greedy(A, w, None, target, group, max_per_group)
     tot = float(np.sum(gains))
     status = "done" if tot >= target - 1e-9 * max(target, 1.0) else "target_not_reached"
-    return Solution(sites, float(len(sites)), tot, "greedy", status, seconds=time.perf_counter() - t0,
-                    info={"gains": gains, "target_weight": target, "coverable_weight": coverable})
+    return Solution(
+        sites,
+        float(len(sites)),
+        tot,
+        "greedy",
+        status,
+        seconds=time.perf_counter() - t0,
+        info={"gains": gains, "target_weight": target, "coverable_weight": coverable},
+    )
 
 
 def _group_rows(m: int, group: ArrayLike | None, max_per_group: int | None, nvar: int) -> list[LinearConstraint]:
@@ -305,9 +329,17 @@ def _cover_csc(A: csr_array, with_y: bool) -> csc_array:
     return csc_array((data, indices, indptr), shape=(nd, m + nd))
 
 
-def exact_mclp(A: csr_array, w: ArrayLike, k: int, group: ArrayLike | None = None,
-               max_per_group: int | None = None, time_limit: float = 600.0, mip_rel_gap: float = 1e-6,
-               aggregate: bool = True, max_nnz: int | None = MAX_EXACT_NNZ) -> Solution:
+def exact_mclp(
+    A: csr_array,
+    w: ArrayLike,
+    k: int,
+    group: ArrayLike | None = None,
+    max_per_group: int | None = None,
+    time_limit: float = 600.0,
+    mip_rel_gap: float = 1e-6,
+    aggregate: bool = True,
+    max_nnz: int | None = MAX_EXACT_NNZ,
+) -> Solution:
     """Maximal covering ILP (HiGHS): ``max sum w_i y_i`` s.t. ``y_i <= sum_j A_ji x_j``, ``sum x_j <= k``.
 
     ``x`` are binary site variables; ``y`` may be continuous in [0, 1] because
@@ -321,8 +353,15 @@ def exact_mclp(A: csr_array, w: ArrayLike, k: int, group: ArrayLike | None = Non
     A = csr_array(A)
     A.sum_duplicates()
     if max_nnz is not None and A.nnz > max_nnz:
-        return Solution([], float("nan"), 0.0, "exact", "skipped_too_large", seconds=time.perf_counter() - t0,
-                        info={"nnz": int(A.nnz), "max_nnz": int(max_nnz)})
+        return Solution(
+            [],
+            float("nan"),
+            0.0,
+            "exact",
+            "skipped_too_large",
+            seconds=time.perf_counter() - t0,
+            info={"nnz": int(A.nnz), "max_nnz": int(max_nnz)},
+        )
     m, nd = A.shape
     if nd == 0 or m == 0 or k <= 0:
         return Solution([], 0.0, 0.0, "exact", "optimal", 0.0, 0.0, time.perf_counter() - t0)
@@ -334,8 +373,13 @@ def exact_mclp(A: csr_array, w: ArrayLike, k: int, group: ArrayLike | None = Non
     cons = [LinearConstraint(cover, -np.inf, 0.0), LinearConstraint(card, -np.inf, float(k))]
     cons += _group_rows(m, group, max_per_group, nvar)
     integrality = np.concatenate([np.ones(m), np.zeros(nd)])
-    res = milp(c, constraints=cons, integrality=integrality, bounds=Bounds(0, 1),
-               options={"time_limit": float(time_limit), "mip_rel_gap": float(mip_rel_gap), "disp": False})
+    res = milp(
+        c,
+        constraints=cons,
+        integrality=integrality,
+        bounds=Bounds(0, 1),
+        options={"time_limit": float(time_limit), "mip_rel_gap": float(mip_rel_gap), "disp": False},
+    )
     status = _milp_status(res)
     if res.x is None:
         return Solution([], 0.0, 0.0, "exact", status, seconds=time.perf_counter() - t0)
@@ -344,13 +388,30 @@ def exact_mclp(A: csr_array, w: ArrayLike, k: int, group: ArrayLike | None = Non
     covered = np.asarray(A[sites].sum(axis=0)).ravel() > 0 if sites.size else np.zeros(nd, dtype=bool)
     cw = float(w[covered].sum())
     bound = getattr(res, "mip_dual_bound", None)
-    return Solution(sites.tolist(), cw, cw, "exact", status, None if bound is None else float(-bound),
-                    getattr(res, "mip_gap", None), time.perf_counter() - t0, {"rows": int(nd), "cols": int(nvar)})
+    return Solution(
+        sites.tolist(),
+        cw,
+        cw,
+        "exact",
+        status,
+        None if bound is None else float(-bound),
+        getattr(res, "mip_gap", None),
+        time.perf_counter() - t0,
+        {"rows": int(nd), "cols": int(nvar)},
+    )
 
 
-def exact_lscp(A: csr_array, w: ArrayLike, share: float = 1.0, group: ArrayLike | None = None,
-               max_per_group: int | None = None, time_limit: float = 600.0, mip_rel_gap: float = 1e-6,
-               aggregate: bool = True, max_nnz: int | None = MAX_EXACT_NNZ) -> Solution:
+def exact_lscp(
+    A: csr_array,
+    w: ArrayLike,
+    share: float = 1.0,
+    group: ArrayLike | None = None,
+    max_per_group: int | None = None,
+    time_limit: float = 600.0,
+    mip_rel_gap: float = 1e-6,
+    aggregate: bool = True,
+    max_nnz: int | None = MAX_EXACT_NNZ,
+) -> Solution:
     """Location set covering ILP (HiGHS): the fewest sites covering ``share`` of the coverable weight.
 
     ``share = 1``: every demand point some candidate can reach must be
@@ -367,8 +428,15 @@ def exact_lscp(A: csr_array, w: ArrayLike, share: float = 1.0, group: ArrayLike 
     A, w = csr_array(A[:, np.nonzero(keep)[0]]), w[keep]
     A.sum_duplicates()
     if max_nnz is not None and A.nnz > max_nnz:
-        return Solution([], float("nan"), 0.0, "exact", "skipped_too_large", seconds=time.perf_counter() - t0,
-                        info={"nnz": int(A.nnz), "max_nnz": int(max_nnz)})
+        return Solution(
+            [],
+            float("nan"),
+            0.0,
+            "exact",
+            "skipped_too_large",
+            seconds=time.perf_counter() - t0,
+            info={"nnz": int(A.nnz), "max_nnz": int(max_nnz)},
+        )
     m, nd = A.shape
     coverable = float(w.sum())
     if nd == 0:
@@ -386,21 +454,35 @@ def exact_lscp(A: csr_array, w: ArrayLike, share: float = 1.0, group: ArrayLike 
         cons = [LinearConstraint(cover, -np.inf, 0.0), LinearConstraint(tgt, share * coverable, np.inf)]
         integrality = np.concatenate([np.ones(m), np.zeros(nd)])
     cons += _group_rows(m, group, max_per_group, nvar)
-    res = milp(c, constraints=cons, integrality=integrality, bounds=Bounds(0, 1),
-               options={"time_limit": float(time_limit), "mip_rel_gap": float(mip_rel_gap), "disp": False})
+    res = milp(
+        c,
+        constraints=cons,
+        integrality=integrality,
+        bounds=Bounds(0, 1),
+        options={"time_limit": float(time_limit), "mip_rel_gap": float(mip_rel_gap), "disp": False},
+    )
     status = _milp_status(res)
     if res.x is None:
         return Solution([], float("nan"), 0.0, "exact", status, seconds=time.perf_counter() - t0)
     sites = np.nonzero(res.x[:m] > 0.5)[0]
     covered = np.asarray(A[sites].sum(axis=0)).ravel() > 0 if sites.size else np.zeros(nd, dtype=bool)
     bound = getattr(res, "mip_dual_bound", None)
-    return Solution(sites.tolist(), float(sites.size), float(w[covered].sum()), "exact", status,
-                    None if bound is None else float(bound), getattr(res, "mip_gap", None),
-                    time.perf_counter() - t0, {"rows": int(nd), "cols": int(nvar), "coverable_weight": coverable})
+    return Solution(
+        sites.tolist(),
+        float(sites.size),
+        float(w[covered].sum()),
+        "exact",
+        status,
+        None if bound is None else float(bound),
+        getattr(res, "mip_gap", None),
+        time.perf_counter() - t0,
+        {"rows": int(nd), "cols": int(nvar), "coverable_weight": coverable},
+    )
 
 
-def attainable_village_targets(w: NDArray[np.float64], village: NDArray[np.int64], coverable: NDArray[np.bool_],
-                  need: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
+def attainable_village_targets(
+    w: NDArray[np.float64], village: NDArray[np.int64], coverable: NDArray[np.bool_], need: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
     """Which village targets candidates can meet at all.
 
     Parameters
@@ -426,8 +508,14 @@ def attainable_village_targets(w: NDArray[np.float64], village: NDArray[np.int64
     return target, unattainable
 
 
-def greedy_lscp_villages(A: csr_array, w: ArrayLike, village: ArrayLike, need: ArrayLike,
-                         group: ArrayLike | None = None, max_per_group: int | None = None) -> Solution:
+def greedy_lscp_villages(
+    A: csr_array,
+    w: ArrayLike,
+    village: ArrayLike,
+    need: ArrayLike,
+    group: ArrayLike | None = None,
+    max_per_group: int | None = None,
+) -> Solution:
     """Fewest sites so every village gains at least its ``need`` of weight (lazy greedy).
 
     The policy-literal set cover: a village counts as covered when a share of
@@ -449,7 +537,7 @@ def greedy_lscp_villages(A: csr_array, w: ArrayLike, village: ArrayLike, need: A
     nv = rem.shape[0]
 
     def gain(j: int) -> float:
-        cols = ind[ptr[j]:ptr[j + 1]]
+        cols = ind[ptr[j] : ptr[j + 1]]
         cols = cols[~covered[cols] & (village[cols] >= 0)]
         if cols.size == 0:
             return 0.0
@@ -468,7 +556,7 @@ def greedy_lscp_villages(A: csr_array, w: ArrayLike, village: ArrayLike, need: A
         if ginv is not None and gcount[ginv[j]] >= max_per_group:
             continue
         if stamp[j] == len(sites):
-            cols = ind[ptr[j]:ptr[j + 1]]
+            cols = ind[ptr[j] : ptr[j + 1]]
             new = cols[~covered[cols]]
             covered[new] = True
             okv = village[new] >= 0
@@ -484,17 +572,34 @@ def greedy_lscp_villages(A: csr_array, w: ArrayLike, village: ArrayLike, need: A
             heapq.heappush(heap, (-g, j))
     met = int(((target > 0) & (rem <= 1e-9)).sum())
     status = "done" if rem.sum() <= 1e-9 else "target_not_reached"
-    return Solution(sites, float(len(sites)), float(w[covered].sum()), "greedy", status,
-                    seconds=time.perf_counter() - t0,
-                    info={"gains": gains, "villages_targeted": int((target > 0).sum()), "villages_met": met,
-                          "villages_unattainable": int(unatt.sum())})
+    return Solution(
+        sites,
+        float(len(sites)),
+        float(w[covered].sum()),
+        "greedy",
+        status,
+        seconds=time.perf_counter() - t0,
+        info={
+            "gains": gains,
+            "villages_targeted": int((target > 0).sum()),
+            "villages_met": met,
+            "villages_unattainable": int(unatt.sum()),
+        },
+    )
 
 
-def exact_lscp_villages(A: csr_array, w: ArrayLike, village: ArrayLike, need: ArrayLike,
-                        group: ArrayLike | None = None, max_per_group: int | None = None,
-                        time_limit: float = 600.0, mip_rel_gap: float = 1e-6,
-                        max_nnz: int | None = MAX_EXACT_NNZ) -> Solution:
-    """The village set cover as an ILP (HiGHS).
+def exact_lscp_villages(
+    A: csr_array,
+    w: ArrayLike,
+    village: ArrayLike,
+    need: ArrayLike,
+    group: ArrayLike | None = None,
+    max_per_group: int | None = None,
+    time_limit: float = 600.0,
+    mip_rel_gap: float = 1e-6,
+    max_nnz: int | None = MAX_EXACT_NNZ,
+) -> Solution:
+    """Solve the village set cover as an ILP (HiGHS).
 
     ``min sum_j x_j`` s.t. ``y_i <= sum_j A_ji x_j`` and, for every village
     ``v`` with an attainable need, ``sum_{i in v} w_i y_i >= need_v``;
@@ -509,8 +614,15 @@ def exact_lscp_villages(A: csr_array, w: ArrayLike, village: ArrayLike, need: Ar
     target, unatt = attainable_village_targets(w, village, coverable, np.asarray(need, dtype=np.float64))
     info = {"villages_targeted": int((target > 0).sum()), "villages_unattainable": int(unatt.sum())}
     if max_nnz is not None and A.nnz > max_nnz:
-        return Solution([], float("nan"), 0.0, "exact", "skipped_too_large", seconds=time.perf_counter() - t0,
-                        info={"nnz": int(A.nnz), "max_nnz": int(max_nnz), **info})
+        return Solution(
+            [],
+            float("nan"),
+            0.0,
+            "exact",
+            "skipped_too_large",
+            seconds=time.perf_counter() - t0,
+            info={"nnz": int(A.nnz), "max_nnz": int(max_nnz), **info},
+        )
     vt = np.nonzero(target > 0)[0]
     if vt.size == 0:
         return Solution([], 0.0, 0.0, "exact", "optimal", 0.0, 0.0, time.perf_counter() - t0, info)
@@ -518,8 +630,9 @@ def exact_lscp_villages(A: csr_array, w: ArrayLike, village: ArrayLike, need: Ar
     keep = np.nonzero(coverable & np.isin(village, vt))[0]
     A, w, village = csr_array(A[:, keep]), w[keep], village[keep]
     m = A.shape[0]
-    tag = csr_array((np.ones(keep.size, dtype=np.uint8), (village, np.arange(keep.size))),
-                    shape=(int(village.max()) + 1, keep.size))
+    tag = csr_array(
+        (np.ones(keep.size, dtype=np.uint8), (village, np.arange(keep.size))), shape=(int(village.max()) + 1, keep.size)
+    )
     merged, w, col_group = aggregate_demand(csr_array(vstack([A, tag])), w)
     village_g = np.empty(merged.shape[1], dtype=np.int64)
     village_g[col_group] = village
@@ -529,22 +642,34 @@ def exact_lscp_villages(A: csr_array, w: ArrayLike, village: ArrayLike, need: Ar
     row_of = np.full(int(village.max()) + 1, -1, dtype=np.int64)
     row_of[vt] = np.arange(vt.size)
     V = csr_array((w, (row_of[village], m + np.arange(nd))), shape=(vt.size, nvar))
-    cons = [LinearConstraint(_cover_csc(A, with_y=True), -np.inf, 0.0),
-            LinearConstraint(V, target[vt] - 1e-6, np.inf)]
+    cons = [LinearConstraint(_cover_csc(A, with_y=True), -np.inf, 0.0), LinearConstraint(V, target[vt] - 1e-6, np.inf)]
     cons += _group_rows(m, group, max_per_group, nvar)
     c = np.concatenate([np.ones(m), np.zeros(nd)])
     integrality = np.concatenate([np.ones(m), np.zeros(nd)])
-    res = milp(c, constraints=cons, integrality=integrality, bounds=Bounds(0, 1),
-               options={"time_limit": float(time_limit), "mip_rel_gap": float(mip_rel_gap), "disp": False})
+    res = milp(
+        c,
+        constraints=cons,
+        integrality=integrality,
+        bounds=Bounds(0, 1),
+        options={"time_limit": float(time_limit), "mip_rel_gap": float(mip_rel_gap), "disp": False},
+    )
     status = _milp_status(res)
     if res.x is None:
         return Solution([], float("nan"), 0.0, "exact", status, seconds=time.perf_counter() - t0, info=info)
     sites = np.nonzero(res.x[:m] > 0.5)[0]
     covered = np.asarray(A[sites].sum(axis=0)).ravel() > 0 if sites.size else np.zeros(nd, dtype=bool)
     bound = getattr(res, "mip_dual_bound", None)
-    return Solution(sites.tolist(), float(sites.size), float(w[covered].sum()), "exact", status,
-                    None if bound is None else float(bound), getattr(res, "mip_gap", None),
-                    time.perf_counter() - t0, {**info, "rows": int(nd + vt.size), "cols": int(nvar)})
+    return Solution(
+        sites.tolist(),
+        float(sites.size),
+        float(w[covered].sum()),
+        "exact",
+        status,
+        None if bound is None else float(bound),
+        getattr(res, "mip_gap", None),
+        time.perf_counter() - t0,
+        {**info, "rows": int(nd + vt.size), "cols": int(nvar)},
+    )
 
 
 def order_sites(A: csr_array, w: ArrayLike, sites: list[int] | NDArray[np.integer]) -> tuple[list[int], list[float]]:
@@ -591,7 +716,7 @@ def optimality_gap(greedy: Solution, exact: Solution, kind: str = "mclp") -> flo
 
 
 def best_solution(greedy: Solution, exact: Solution | None, kind: str = "mclp") -> Solution:
-    """The better of a greedy and an exact solution (an exact solve stopped early can be worse than greedy)."""
+    """Pick the better of a greedy and an exact solution (an exact solve stopped early can be worse)."""
     if exact is None or not exact.sites or not np.isfinite(exact.objective):
         return greedy
     if exact.status == "optimal":

@@ -111,16 +111,18 @@ class CircleSummary:
     checks: dict[str, Any] | None = None
 
     def to_dict(self, timing: bool = True) -> dict[str, Any]:
-        """The summary as a JSON-ready dict (fields that are ``None`` left out; ``timing=False`` drops ``timing_s``)."""
+        """Return the summary as a JSON-ready dict (``None`` fields left out; ``timing=False`` drops ``timing_s``)."""
         out = {f.name: getattr(self, f.name) for f in fields(self)}
         return {k: v for k, v in out.items() if v is not None and (timing or k != "timing_s")}
 
     def __getitem__(self, key: str) -> Any:
+        """Return the field ``key`` (``KeyError`` when it is absent)."""
         if key not in self:
             raise KeyError(key)
         return getattr(self, key)
 
     def __contains__(self, key: object) -> bool:
+        """Tell whether the field ``key`` is present (not ``None``)."""
         return isinstance(key, str) and key in {f.name for f in fields(self)} and getattr(self, key) is not None
 
     def get(self, key: str, default: Any = None) -> Any:

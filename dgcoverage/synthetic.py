@@ -39,15 +39,27 @@ from .roadnet import RoadNetwork, save_network
 from .villages import DONGGUAN_UTM, dongguan_towns, dongguan_villages
 
 # A synthetic river (UTM 49N metres): west-east through the northern towns, like the Dongjiang's lower reach.
-_RIVER_LONLAT = [(113.52, 23.07), (113.60, 23.09), (113.68, 23.07), (113.76, 23.10), (113.84, 23.11),
-                 (113.90, 23.09), (113.98, 23.10), (114.06, 23.07), (114.14, 23.09), (114.22, 23.05)]
+_RIVER_LONLAT = [
+    (113.52, 23.07),
+    (113.60, 23.09),
+    (113.68, 23.07),
+    (113.76, 23.10),
+    (113.84, 23.11),
+    (113.90, 23.09),
+    (113.98, 23.10),
+    (114.06, 23.07),
+    (114.14, 23.09),
+    (114.22, 23.05),
+]
 _RIVER_HALF_WIDTH_M = 120.0
 _BRIDGE_SPACING_M = 4000.0
 
 # Forest parks without roads (real parks' approximate centres; extents synthetic).
-_PARKS_LONLAT = [(114.13, 22.88, 2200.0),   # 银瓶山 (谢岗)
-                 (114.10, 22.76, 1800.0),   # 大屏障 (塘厦/清溪)
-                 (113.80, 22.86, 1500.0)]   # 大岭山森林公园
+_PARKS_LONLAT = [
+    (114.13, 22.88, 2200.0),  # 银瓶山 (谢岗)
+    (114.10, 22.76, 1800.0),  # 大屏障 (塘厦/清溪)
+    (113.80, 22.86, 1500.0),
+]  # 大岭山森林公园
 # Island centres near the river (synthetic).
 _ISLANDS_LONLAT = [(113.58, 23.06, 450.0), (113.70, 23.045, 400.0), (113.95, 23.075, 400.0)]
 
@@ -91,10 +103,21 @@ def village_points(towns: gpd.GeoDataFrame, villages: pd.DataFrame, seed: int = 
             centres, _ = kmeans2(cand, k, seed=int(rng.integers(2**31)), minit="++", iter=20)
         centres = centres[np.lexsort((centres[:, 0], -centres[:, 1]))]  # north-west first
         for (_, v), (x, y) in zip(grp.iterrows(), centres):
-            rows.append({"code": v["code"], "name": v["short_name"], "town_code": code, "town_name": v["town_name"],
-                         "type": v["type"], "x": x, "y": y})
+            rows.append(
+                {
+                    "code": v["code"],
+                    "name": v["short_name"],
+                    "town_code": code,
+                    "town_name": v["town_name"],
+                    "type": v["type"],
+                    "x": x,
+                    "y": y,
+                }
+            )
     df = pd.DataFrame(rows)
-    return gpd.GeoDataFrame(df, geometry=gpd.points_from_xy(df["x"], df["y"]), crs=DONGGUAN_UTM).drop(columns=["x", "y"])
+    return gpd.GeoDataFrame(df, geometry=gpd.points_from_xy(df["x"], df["y"]), crs=DONGGUAN_UTM).drop(
+        columns=["x", "y"]
+    )
 
 
 def _random_points_in(geom: shapely.Geometry, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -181,8 +204,9 @@ def road_network(towns: gpd.GeoDataFrame, scale: float = 1.0, seed: int = 2020) 
     stitch = np.unique(np.sort(stitch, axis=1), axis=0)
     E = np.concatenate([E, stitch])
     # river: drop every link across it, then build a bridge every few km between the nearest banks
-    lines = shapely.linestrings(np.stack([np.column_stack([x[E[:, 0]], y[E[:, 0]]]),
-                                          np.column_stack([x[E[:, 1]], y[E[:, 1]]])], axis=1))
+    lines = shapely.linestrings(
+        np.stack([np.column_stack([x[E[:, 0]], y[E[:, 0]]]), np.column_stack([x[E[:, 1]], y[E[:, 1]]])], axis=1)
+    )
     crosses = shapely.intersects(lines, river)
     E, lines = E[~crosses], lines[~crosses]
     bridge_edges = []
@@ -200,8 +224,17 @@ def road_network(towns: gpd.GeoDataFrame, scale: float = 1.0, seed: int = 2020) 
     if bridge_edges:
         be = np.array(bridge_edges, dtype=np.int64)
         E = np.concatenate([E, be])
-        lines = np.concatenate([lines, shapely.linestrings(np.stack([np.column_stack([x[be[:, 0]], y[be[:, 0]]]),
-                                                                     np.column_stack([x[be[:, 1]], y[be[:, 1]]])], axis=1))])
+        lines = np.concatenate(
+            [
+                lines,
+                shapely.linestrings(
+                    np.stack(
+                        [np.column_stack([x[be[:, 0]], y[be[:, 0]]]), np.column_stack([x[be[:, 1]], y[be[:, 1]]])],
+                        axis=1,
+                    )
+                ),
+            ]
+        )
     bridges = len(bridge_edges)
     # islands: cut every link crossing the island shore
     islands = [shapely.Point(ix, iy).buffer(r) for ix, iy, r in _proj(_ISLANDS_LONLAT)]
@@ -221,17 +254,34 @@ def road_network(towns: gpd.GeoDataFrame, scale: float = 1.0, seed: int = 2020) 
     u = np.concatenate([E[:, 0], E[:, 1]])
     v = np.concatenate([E[:, 1], E[:, 0]])
     L = np.concatenate([length, length])
-    net = RoadNetwork(np.arange(len(x), dtype=np.int64), lon, lat, u, v, np.round(L, 2),
-                      meta={"source": "dgcoverage synthetic generator", "synthetic": True, "seed": seed, "scale": scale})
-    facts = {"river_length_km": round(river.length / 1000, 1), "bridges": bridges, "islands": len(islands),
-             "forest_parks_without_roads": len(parks),
-             "spacing_m_by_town": {c: round(float(s), 1) for c, s in zip(tp["town_code"], spacing)}}
+    net = RoadNetwork(
+        np.arange(len(x), dtype=np.int64),
+        lon,
+        lat,
+        u,
+        v,
+        np.round(L, 2),
+        meta={"source": "dgcoverage synthetic generator", "synthetic": True, "seed": seed, "scale": scale},
+    )
+    facts = {
+        "river_length_km": round(river.length / 1000, 1),
+        "bridges": bridges,
+        "islands": len(islands),
+        "forest_parks_without_roads": len(parks),
+        "spacing_m_by_town": {c: round(float(s), 1) for c, s in zip(tp["town_code"], spacing)},
+    }
     return net, {**facts, "_water": water, "_parks": parks}
 
 
-def population_raster(towns: gpd.GeoDataFrame, vpts: gpd.GeoDataFrame, water: shapely.Geometry,
-                      parks: list[shapely.Geometry], seed: int = 2020, res: float = 100.0) -> tuple[np.ndarray, Affine]:
-    """A 100 m population grid (UTM 49N) whose per-town sums equal the 2020 census exactly.
+def population_raster(
+    towns: gpd.GeoDataFrame,
+    vpts: gpd.GeoDataFrame,
+    water: shapely.Geometry,
+    parks: list[shapely.Geometry],
+    seed: int = 2020,
+    res: float = 100.0,
+) -> tuple[np.ndarray, Affine]:
+    """Build a 100 m population grid (UTM 49N) whose per-town sums equal the 2020 census exactly.
 
     People cluster around village centres (Gaussian kernels, wider in urban
     towns) over a thin uniform background; none live in the river, very few
@@ -243,8 +293,13 @@ def population_raster(towns: gpd.GeoDataFrame, vpts: gpd.GeoDataFrame, water: sh
     maxx, maxy = np.ceil(maxx / res) * res, np.ceil(maxy / res) * res
     width, height = int((maxx - minx) / res), int((maxy - miny) / res)
     transform = Affine(res, 0, minx, 0, -res, maxy)
-    town_id = rasterio.features.rasterize(((g, i + 1) for i, g in enumerate(tp.geometry)), out_shape=(height, width),
-                                          transform=transform, fill=0, dtype="int32")
+    town_id = rasterio.features.rasterize(
+        ((g, i + 1) for i, g in enumerate(tp.geometry)),
+        out_shape=(height, width),
+        transform=transform,
+        fill=0,
+        dtype="int32",
+    )
     cx = minx + (np.arange(width) + 0.5) * res
     cy = maxy - (np.arange(height) + 0.5) * res
     weight = np.full((height, width), 0.02)
@@ -291,8 +346,9 @@ _FACILITY_PLAN = {
 }
 
 
-def facilities(towns: gpd.GeoDataFrame, vpts: gpd.GeoDataFrame, pop: np.ndarray, transform: Affine,
-               seed: int = 2020) -> dict[str, pd.DataFrame]:
+def facilities(
+    towns: gpd.GeoDataFrame, vpts: gpd.GeoDataFrame, pop: np.ndarray, transform: Affine, seed: int = 2020
+) -> dict[str, pd.DataFrame]:
     """Facility sets per circle, sized for partial coverage.
 
     A share of villages get a facility near their centre; each town then gets
@@ -307,8 +363,9 @@ def facilities(towns: gpd.GeoDataFrame, vpts: gpd.GeoDataFrame, pop: np.ndarray,
     to_ll = Transformer.from_crs(DONGGUAN_UTM, "EPSG:4326", always_xy=True)
     out = {}
     tp = towns[towns["has_polygon"]].to_crs(DONGGUAN_UTM).reset_index(drop=True)
-    town_id = rasterio.features.rasterize(((g, i + 1) for i, g in enumerate(tp.geometry)), out_shape=pop.shape,
-                                          transform=transform, fill=0, dtype="int32")
+    town_id = rasterio.features.rasterize(
+        ((g, i + 1) for i, g in enumerate(tp.geometry)), out_shape=pop.shape, transform=transform, fill=0, dtype="int32"
+    )
     flat_pop, flat_town = pop.ravel(), town_id.ravel()
     for cid, (p_village, jitter, per_100k, label) in _FACILITY_PLAN.items():
         rng = _rng(seed, "facilities", cid)
@@ -331,7 +388,11 @@ def facilities(towns: gpd.GeoDataFrame, vpts: gpd.GeoDataFrame, pop: np.ndarray,
             w = flat_pop[cells]
             if n_extra == 0 or w.sum() <= 0:
                 continue
-            pick = rng.choice(cells, size=n_extra, replace=False, p=w / w.sum()) if n_extra < (w > 0).sum() else cells[w > 0]
+            pick = (
+                rng.choice(cells, size=n_extra, replace=False, p=w / w.sum())
+                if n_extra < (w > 0).sum()
+                else cells[w > 0]
+            )
             r, c = np.divmod(pick, pop.shape[1])
             xs, ys = rasterio.transform.xy(transform, r, c, offset="center")
             for k, (x, y) in enumerate(zip(np.atleast_1d(xs), np.atleast_1d(ys))):
@@ -344,8 +405,15 @@ def facilities(towns: gpd.GeoDataFrame, vpts: gpd.GeoDataFrame, pop: np.ndarray,
         df = df[inside].reset_index(drop=True)
         lon, lat = to_ll.transform(df["x"].to_numpy(), df["y"].to_numpy())
         glon, glat = from_wgs84(np.asarray(lon), np.asarray(lat), "gcj02")
-        out[cid] = pd.DataFrame({"编号": [f"{cid}-{i + 1:04d}" for i in range(len(df))], "名称": df["名称"],
-                                 "经度": np.round(glon, 7), "纬度": np.round(glat, 7), "类型": label})
+        out[cid] = pd.DataFrame(
+            {
+                "编号": [f"{cid}-{i + 1:04d}" for i in range(len(df))],
+                "名称": df["名称"],
+                "经度": np.round(glon, 7),
+                "纬度": np.round(glat, 7),
+                "类型": label,
+            }
+        )
     return out
 
 
@@ -386,13 +454,29 @@ def build_demo(root: str | Path, scale: float = 1.0, seed: int = 2020, town_code
     vpts = village_points(towns, vl, seed)
     ll = vpts.to_crs(4326)
     glon, glat = from_wgs84(ll.geometry.x.to_numpy(), ll.geometry.y.to_numpy(), "gcj02")
-    write_csv(pd.DataFrame({"代码": vpts["code"], "名称": vpts["name"], "镇街": vpts["town_name"],
-                            "经度": np.round(glon, 7), "纬度": np.round(glat, 7)}), paths.villages, float_format="%.7f")
+    write_csv(
+        pd.DataFrame(
+            {
+                "代码": vpts["code"],
+                "名称": vpts["name"],
+                "镇街": vpts["town_name"],
+                "经度": np.round(glon, 7),
+                "纬度": np.round(glat, 7),
+            }
+        ),
+        paths.villages,
+        float_format="%.7f",
+    )
     net, facts = road_network(towns, scale, seed)
     save_network(net, paths.network)
     pop, transform = population_raster(towns, vpts, facts.pop("_water"), facts.pop("_parks"), seed)
-    write_population_raster(pop, transform, DONGGUAN_UTM, paths.population,
-                            tags={"SYNTHETIC": "true", "NOTE": "synthetic population; per-town totals = 2020 census"})
+    write_population_raster(
+        pop,
+        transform,
+        DONGGUAN_UTM,
+        paths.population,
+        tags={"SYNTHETIC": "true", "NOTE": "synthetic population; per-town totals = 2020 census"},
+    )
     fac = facilities(towns, vpts, pop, transform, seed)
     for cid, df in fac.items():
         write_csv(df, paths.facilities(cid), float_format="%.7f")
@@ -403,14 +487,22 @@ def build_demo(root: str | Path, scale: float = 1.0, seed: int = 2020, town_code
         "seed": seed,
         "scale": scale,
         "town_codes": sorted(towns["town_code"]),
-        "real_inputs": ["dongguan_towns_geoatlas_gcj02.geojson (GCJ-02 -> WGS84)", "dongguan_villages.csv (NBS 2023)",
-                        "town_population_2020.csv (7th census)"],
+        "real_inputs": [
+            "dongguan_towns_geoatlas_gcj02.geojson (GCJ-02 -> WGS84)",
+            "dongguan_villages.csv (NBS 2023)",
+            "town_population_2020.csv (7th census)",
+        ],
         "network": {"nodes": net.n_nodes, "directed_edges": net.n_edges, **facts},
         "population": {"cells_populated": int((pop > 0).sum()), "total": int(pop.sum()), "resolution_m": 100},
-        "villages": {"listed": len(vl), "placed": len(vpts),
-                     "not_placed_no_polygon": sorted(set(vl["code"]) - set(vpts["code"]))},
+        "villages": {
+            "listed": len(vl),
+            "placed": len(vpts),
+            "not_placed_no_polygon": sorted(set(vl["code"]) - set(vpts["code"])),
+        },
         "facilities": {cid: len(df) for cid, df in fac.items()},
-        "towns_overlap_removed_km2": {r.town_name: r.overlap_removed_km2 for r in towns.itertuples() if r.overlap_removed_km2 > 0},
+        "towns_overlap_removed_km2": {
+            r.town_name: r.overlap_removed_km2 for r in towns.itertuples() if r.overlap_removed_km2 > 0
+        },
     }
     write_json(manifest, paths.manifest)
     return manifest

@@ -20,8 +20,9 @@ CSV_DELIMITERS = ",\t;|"
 HEADER_SEARCH_ROWS = 30
 
 
-def read_table(path: str | Path, *, sheet: str | None = None, header_names: Iterable[str] = (),
-               what: str = "row") -> pd.DataFrame:
+def read_table(
+    path: str | Path, *, sheet: str | None = None, header_names: Iterable[str] = (), what: str = "row"
+) -> pd.DataFrame:
     """Read a CSV (UTF-8 with/without BOM, GBK/GB18030) or XLSX file as strings, checking its shape.
 
     Nothing is read partially and called whole:
@@ -93,22 +94,46 @@ def read_table(path: str | Path, *, sheet: str | None = None, header_names: Iter
     if h > 0:
         counts[f"{what}_title_rows_skipped"] = h
         title = " ".join(c.strip() for c in rows[0][1] if c.strip())[:60]
-        warnings.warn(f"{path}: {where}header found on {unit} {rows[h][0]}; the {h} row(s) above it (title "
-                      f"{title!r}) were skipped", stacklevel=3)
-    header = [c.strip() for c in rows[h][1]]
+        warnings.warn(
+            f"{path}: {where}header found on {unit} {rows[h][0]}; the {h} row(s) above it (title "
+            f"{title!r}) were skipped",
+            stacklevel=3,
+        )
+    header = _header(rows[h], path, where, unit)
+    data, lines = _data_rows(rows[h + 1 :], len(header), path, where, unit, what, counts)
+    df = pd.DataFrame(data, columns=header, dtype=object)
+    df.attrs.update(
+        encoding=encoding, sheet=sheet_used, header_line=rows[h][0], line=np.asarray(lines), warnings=counts
+    )
+    return df
+
+
+def _header(row: tuple[int, list[str]], path: Path, where: str, unit: str) -> list[str]:
+    """Clean header names: a trailing empty cell dropped, duplicates refused, empty names filled."""
+    header = [c.strip() for c in row[1]]
     while header and header[-1] == "":  # a trailing delimiter on the header line too
         header.pop()
-    width = len(header)
-    if width == 0:
-        raise InputFileError(path, f"{where}has an empty header row ({unit} {rows[h][0]}).", "put column names first.")
+    if not header:
+        raise InputFileError(path, f"{where}has an empty header row ({unit} {row[0]}).", "put column names first.")
     dup = sorted({c for c in header if c and header.count(c) > 1})
     if dup:
-        raise ColumnError(path, f"{where}header names column(s) {dup} more than once.",
-                          "rename or delete the duplicate columns so each name is used once.")
-    header = [c if c else f"unnamed_{i + 1}" for i, c in enumerate(header)]
+        raise ColumnError(
+            path,
+            f"{where}header names column(s) {dup} more than once.",
+            "rename or delete the duplicate columns so each name is used once.",
+        )
+    return [c if c else f"unnamed_{i + 1}" for i, c in enumerate(header)]
+
+
+def _data_rows(
+    rows: list[tuple[int, list[str]]], width: int, path: Path, where: str, unit: str, what: str, counts: dict[str, int]
+) -> tuple[list[list[str]], list[int]]:
+    """Fit data rows to the header's width: trailing delimiters dropped, shifted rows left out, all counted."""
+    import warnings
+
     data, lines, trailing, shifted, short = [], [], [], [], []
-    for n, cells in rows[h + 1:]:
-        cells = [c.strip() for c in cells]
+    for n, raw in rows:
+        cells = [c.strip() for c in raw]
         if len(cells) > width:
             if any(cells[width:]):
                 shifted.append(n)
@@ -121,26 +146,37 @@ def read_table(path: str | Path, *, sheet: str | None = None, header_names: Iter
         data.append(cells)
         lines.append(n)
     for key, hit, text in (
-        ("rows_trailing_delimiter", trailing, "end with an extra delimiter (a trailing comma); the empty last field "
-                                              "was dropped and the row read normally"),
-        ("rows_shifted", shifted, f"have more fields than the header's {width}: their columns are shifted (an "
-                                  "unquoted delimiter inside a value?) and they were NOT read; quote the values or "
-                                  "fix the rows"),
-        ("rows_missing_fields", short, f"have fewer fields than the header's {width}; their missing cells were read "
-                                       "as empty: check that no column is shifted"),
+        (
+            "rows_trailing_delimiter",
+            trailing,
+            "end with an extra delimiter (a trailing comma); the empty last field was dropped and the row read "
+            "normally",
+        ),
+        (
+            "rows_shifted",
+            shifted,
+            f"have more fields than the header's {width}: their columns are shifted (an unquoted delimiter inside a "
+            "value?) and they were NOT read; quote the values or fix the rows",
+        ),
+        (
+            "rows_missing_fields",
+            short,
+            f"have fewer fields than the header's {width}; their missing cells were read as empty: check that no "
+            "column is shifted",
+        ),
     ):
         if hit:
             counts[f"{what}_{key}"] = len(hit)
-            warnings.warn(f"{path}: {where}{len(hit)} {what} rows {text} ({unit}s {hit[:10]})", stacklevel=3)
+            warnings.warn(f"{path}: {where}{len(hit)} {what} rows {text} ({unit}s {hit[:10]})", stacklevel=4)
     if not data:
         if shifted:
-            raise ColumnError(path, f"{where}every data row has more fields than the header ({width}).",
-                              "the header lacks columns or the delimiter is wrong: fix the header row.")
+            raise ColumnError(
+                path,
+                f"{where}every data row has more fields than the header ({width}).",
+                "the header lacks columns or the delimiter is wrong: fix the header row.",
+            )
         raise InputFileError(path, "has a header but no data rows.", "add rows or pick the right file.")
-    df = pd.DataFrame(data, columns=header, dtype=object)
-    df.attrs.update(encoding=encoding, sheet=sheet_used, header_line=rows[h][0], line=np.asarray(lines),
-                    warnings=counts)
-    return df
+    return data, lines
 
 
 def _header_index(rows: list[tuple[int, list[str]]], names: set[str]) -> int:
@@ -158,8 +194,11 @@ def _csv_rows(path: Path, delimiter: str | None) -> tuple[list[tuple[int, list[s
 
     raw = path.read_bytes()
     if b"\x00" in raw[:4096]:
-        raise InputFileError(path, "is a binary file, not CSV text (UTF-16 or a spreadsheet renamed to .csv?).",
-                             "save it from Excel as 'CSV UTF-8', or pass the .xlsx itself.")
+        raise InputFileError(
+            path,
+            "is a binary file, not CSV text (UTF-16 or a spreadsheet renamed to .csv?).",
+            "save it from Excel as 'CSV UTF-8', or pass the .xlsx itself.",
+        )
     for enc in CSV_ENCODINGS:
         try:
             text = raw.decode(enc)
@@ -178,8 +217,9 @@ def _csv_rows(path: Path, delimiter: str | None) -> tuple[list[tuple[int, list[s
         reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
         rows = [(reader.line_num, row) for row in reader]
     except csv.Error as exc:
-        raise InputFileError(path, f"cannot be parsed as CSV (line {reader.line_num}: {exc}).",
-                             "check the quoting on that line.") from exc
+        raise InputFileError(
+            path, f"cannot be parsed as CSV (line {reader.line_num}: {exc}).", "check the quoting on that line."
+        ) from exc
     return rows, enc
 
 
@@ -201,8 +241,11 @@ def _workbook_rows(path: Path, sheet: str | None, names: set[str]) -> tuple[list
         if key not in sheets and key.isdigit() and 1 <= int(key) <= len(sheets):
             key = list(sheets)[int(key) - 1]
         if key not in sheets:
-            raise InputFileError(path, f"has no sheet {sheet!r}; its sheets are {list(sheets)}.",
-                                 "pass one of those names (or a 1-based number) to --sheet.")
+            raise InputFileError(
+                path,
+                f"has no sheet {sheet!r}; its sheets are {list(sheets)}.",
+                "pass one of those names (or a 1-based number) to --sheet.",
+            )
         return sheets[key], key
     if len(sheets) == 1:
         key = next(iter(sheets))
@@ -211,23 +254,44 @@ def _workbook_rows(path: Path, sheet: str | None, names: set[str]) -> tuple[list
     if len(with_cols) == 1:
         return sheets[with_cols[0]], with_cols[0]
     if len(with_cols) > 1:
-        raise ColumnError(path, f"has {len(with_cols)} sheets with coordinate columns ({with_cols}); reading one and "
-                                "calling it the whole would be a guess.",
-                          "choose the sheet with --sheet NAME (or merge the sheets into one).")
-    raise ColumnError(path, f"none of its sheets {list(sheets)} has a header with coordinate columns.",
-                      "add lon/lat (经度/纬度) columns, or choose the sheet with --sheet NAME.")
+        raise ColumnError(
+            path,
+            f"has {len(with_cols)} sheets with coordinate columns ({with_cols}); reading one and "
+            "calling it the whole would be a guess.",
+            "choose the sheet with --sheet NAME (or merge the sheets into one).",
+        )
+    raise ColumnError(
+        path,
+        f"none of its sheets {list(sheets)} has a header with coordinate columns.",
+        "add lon/lat (经度/纬度) columns, or choose the sheet with --sheet NAME.",
+    )
 
 
 def _has_header(rows: list[tuple[int, list[str]]], names: set[str]) -> bool:
-    return any(sum(1 for c in cells if _axis_of(c) is not None or c.strip().lower() in names) >= 2
-               for _, cells in rows[:HEADER_SEARCH_ROWS])
+    return any(
+        sum(1 for c in cells if _axis_of(c) is not None or c.strip().lower() in names) >= 2
+        for _, cells in rows[:HEADER_SEARCH_ROWS]
+    )
 
 
 # ---------------------------------------------------------------- coordinate columns
 
 #: Header cells that mark the header row of a table with coordinates (with any name :func:`_axis_of` knows).
-COORD_HEADER_NAMES = ("lon", "lat", "lng", "longitude", "latitude", "x", "y", "经度", "纬度", "名称", "name", "代码",
-                      "code")
+COORD_HEADER_NAMES = (
+    "lon",
+    "lat",
+    "lng",
+    "longitude",
+    "latitude",
+    "x",
+    "y",
+    "经度",
+    "纬度",
+    "名称",
+    "name",
+    "代码",
+    "code",
+)
 
 #: Column-name tokens of the two axes.  Latin tokens must stand alone in the name (``lon``, ``lon_gcj02``,
 #: ``lon 经度(WGS84)``); the Chinese ones may sit anywhere (``高德经度``).
@@ -235,10 +299,24 @@ _LON_TOKENS = ("longitude", "lon", "lng", "x", "point_x")
 _LAT_TOKENS = ("latitude", "lat", "y", "point_y")
 _LON_ZH, _LAT_ZH = ("经度", "东经"), ("纬度", "北纬")
 #: Words in a column name that state its coordinate system.
-_CRS_WORDS = (("wgs84", "wgs84"), ("wgs-84", "wgs84"), ("wgs", "wgs84"), ("gps", "wgs84"), ("gcj02", "gcj02"),
-              ("gcj-02", "gcj02"), ("gcj", "gcj02"), ("高德", "gcj02"), ("amap", "gcj02"), ("gaode", "gcj02"),
-              ("火星", "gcj02"), ("腾讯", "gcj02"), ("bd09", "bd09"), ("bd-09", "bd09"), ("baidu", "bd09"),
-              ("百度", "bd09"))
+_CRS_WORDS = (
+    ("wgs84", "wgs84"),
+    ("wgs-84", "wgs84"),
+    ("wgs", "wgs84"),
+    ("gps", "wgs84"),
+    ("gcj02", "gcj02"),
+    ("gcj-02", "gcj02"),
+    ("gcj", "gcj02"),
+    ("高德", "gcj02"),
+    ("amap", "gcj02"),
+    ("gaode", "gcj02"),
+    ("火星", "gcj02"),
+    ("腾讯", "gcj02"),
+    ("bd09", "bd09"),
+    ("bd-09", "bd09"),
+    ("baidu", "bd09"),
+    ("百度", "bd09"),
+)
 
 
 def _axis_of(name: str) -> tuple[str, str] | None:
@@ -308,9 +386,16 @@ def coordinate_pairs(df: pd.DataFrame) -> list[tuple[str, str, str | None]]:
     return plausible or named[:1]
 
 
-def choose_coordinates(df: pd.DataFrame, path: str | Path | None, crs: str | None, *, lon_col: str | None = None,
-                       lat_col: str | None = None, default_crs: str = "gcj02",
-                       crs_option: str = "--facilities-crs") -> dict[str, str]:
+def choose_coordinates(
+    df: pd.DataFrame,
+    path: str | Path | None,
+    crs: str | None,
+    *,
+    lon_col: str | None = None,
+    lat_col: str | None = None,
+    default_crs: str = "gcj02",
+    crs_option: str = "--facilities-crs",
+) -> dict[str, str]:
     """Pick the coordinate columns and their coordinate system; never guess.
 
     Parameters
@@ -346,19 +431,27 @@ def choose_coordinates(df: pd.DataFrame, path: str | Path | None, crs: str | Non
     from .errors import CRSError
 
     if (lon_col is None) != (lat_col is None):
-        raise ColumnError(path, "only one of the longitude/latitude columns was chosen.", "pass both --lon-col and --lat-col.")
+        raise ColumnError(
+            path, "only one of the longitude/latitude columns was chosen.", "pass both --lon-col and --lat-col."
+        )
     if lon_col is not None:
         missing = [c for c in (lon_col, lat_col) if c not in df.columns]
         if missing:
-            raise ColumnError(path, f"chosen coordinate column(s) {missing} not found; columns present: "
-                                    f"{list(df.columns)}.", "spell the names exactly as in the header.")
+            raise ColumnError(
+                path,
+                f"chosen coordinate column(s) {missing} not found; columns present: {list(df.columns)}.",
+                "spell the names exactly as in the header.",
+            )
         a = _axis_of(lon_col)
         pairs = [(lon_col, lat_col, _crs_word(a[1]) if a else None)]
     else:
         pairs = coordinate_pairs(df)
     if not pairs:
-        raise ColumnError(path, f"no longitude/latitude column pair found; columns present: {list(df.columns)}.",
-                          "name them lon/lat (or 经度/纬度, lng/lat, x/y), or choose them with --lon-col/--lat-col.")
+        raise ColumnError(
+            path,
+            f"no longitude/latitude column pair found; columns present: {list(df.columns)}.",
+            "name them lon/lat (or 经度/纬度, lng/lat, x/y), or choose them with --lon-col/--lat-col.",
+        )
     declared = None if crs is None else canonical_crs(crs)
     if len(pairs) > 1:
         xy = []
@@ -367,18 +460,25 @@ def choose_coordinates(df: pd.DataFrame, path: str | Path | None, crs: str | Non
             y = pd.to_numeric(df[la].astype(str).str.strip(), errors="coerce").to_numpy(dtype=float)
             xy.append(to_wgs84(x, y, hint or declared or default_crs))
         x0, y0 = xy[0]
-        agree = all(np.allclose(x, x0, atol=1e-5, equal_nan=True) and np.allclose(y, y0, atol=1e-5, equal_nan=True)
-                    for x, y in xy[1:])
+        agree = all(
+            np.allclose(x, x0, atol=1e-5, equal_nan=True) and np.allclose(y, y0, atol=1e-5, equal_nan=True)
+            for x, y in xy[1:]
+        )
         if not agree:
-            desc = "; ".join(f"{lo}/{la}" + (f" ({hint})" if hint else "") + f" e.g. {_sample(df, lo, la)}"
-                             for lo, la, hint in pairs)
-            raise ColumnError(path, f"has more than one coordinate column pair and they disagree: {desc}.",
-                              "choose one with --lon-col NAME --lat-col NAME (and its system with "
-                              f"{crs_option}).")
+            desc = "; ".join(
+                f"{lo}/{la}" + (f" ({hint})" if hint else "") + f" e.g. {_sample(df, lo, la)}" for lo, la, hint in pairs
+            )
+            raise ColumnError(
+                path,
+                f"has more than one coordinate column pair and they disagree: {desc}.",
+                f"choose one with --lon-col NAME --lat-col NAME (and its system with {crs_option}).",
+            )
     lon, lat, hint = pairs[0]
     if declared is not None and hint is not None and hint != declared:
-        raise CRSError(f"{path}: the columns {lon}/{lat} say {hint} but {crs_option} {declared} was given. Fix: "
-                       f"drop {crs_option} (the column names are used) or pick other columns with --lon-col/--lat-col.")
+        raise CRSError(
+            f"{path}: the columns {lon}/{lat} say {hint} but {crs_option} {declared} was given. Fix: "
+            f"drop {crs_option} (the column names are used) or pick other columns with --lon-col/--lat-col."
+        )
     if declared is not None:
         return {"lon": lon, "lat": lat, "crs": declared, "crs_source": "declared"}
     if hint is not None:
@@ -434,23 +534,32 @@ def vector_crs(path: Path, gdf: Any, crs: str | None, crs_option: str) -> tuple[
         source = "file CRS"
         if gdf.crs is None:
             if declared is None:
-                raise CRSError(f"{path}: the file has no coordinate system (a shapefile without .prj?). "
-                               f"Fix: pass {crs_option} wgs84|gcj02|bd09.")
+                raise CRSError(
+                    f"{path}: the file has no coordinate system (a shapefile without .prj?). "
+                    f"Fix: pass {crs_option} wgs84|gcj02|bd09."
+                )
             return gdf, declared, "declared", False
-    if gdf.crs is not None and not gdf.crs.is_geographic:
-        gdf = gdf.to_crs(4326)
-    elif gdf.crs is not None and gdf.crs.to_epsg() not in (4326, None):
+    if (
+        gdf.crs is not None
+        and not gdf.crs.is_geographic
+        or gdf.crs is not None
+        and gdf.crs.to_epsg() not in (4326, None)
+    ):
         gdf = gdf.to_crs(4326)
     ignored = declared is not None and declared != "wgs84"
     if ignored:
-        warnings.warn(f"{path}: the file declares its coordinate system ({source}); {crs_option} {declared} was "
-                      "ignored so the points are not shifted twice. Fix: remove the file's crs member if the "
-                      "coordinates really are " + declared, stacklevel=3)
+        warnings.warn(
+            f"{path}: the file declares its coordinate system ({source}); {crs_option} {declared} was "
+            "ignored so the points are not shifted twice. Fix: remove the file's crs member if the "
+            "coordinates really are " + declared,
+            stacklevel=3,
+        )
     return gdf, "wgs84", source, ignored
 
 
-def resolve_columns(df: pd.DataFrame, aliases: Mapping[str, Iterable[str]], required: Iterable[str] = (),
-                    path: str | Path | None = None) -> dict[str, str]:
+def resolve_columns(
+    df: pd.DataFrame, aliases: Mapping[str, Iterable[str]], required: Iterable[str] = (), path: str | Path | None = None
+) -> dict[str, str]:
     """Map canonical names to the columns present in ``df`` (case-insensitive aliases).
 
     Parameters
@@ -479,15 +588,22 @@ def resolve_columns(df: pd.DataFrame, aliases: Mapping[str, Iterable[str]], requ
     missing = [c for c in required if c not in found]
     if missing:
         hints = "; ".join(f"{m}: one of {list(aliases[m])}" for m in missing)
-        raise ColumnError(path, f"missing column(s) {missing}; columns present: {list(df.columns)}.",
-                          f"rename the columns ({hints}).")
+        raise ColumnError(
+            path, f"missing column(s) {missing}; columns present: {list(df.columns)}.", f"rename the columns ({hints})."
+        )
     return found
 
 
-def clean_lonlat(lon_raw: pd.Series, lat_raw: pd.Series, path: str | Path | None, what: str,
-                 expected_bounds: tuple[float, float, float, float] | None = None,
-                 row_label: str = "line", row_offset: int = 2,
-                 lines: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, int]]:
+def clean_lonlat(
+    lon_raw: pd.Series,
+    lat_raw: pd.Series,
+    path: str | Path | None,
+    what: str,
+    expected_bounds: tuple[float, float, float, float] | None = None,
+    row_label: str = "line",
+    row_offset: int = 2,
+    lines: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, int]]:
     """Parse and repair a table's coordinate columns, counting what was dropped or fixed.
 
     * Non-numeric, empty, NaN or infinite cells: the row is dropped and counted
@@ -530,10 +646,16 @@ def clean_lonlat(lon_raw: pd.Series, lat_raw: pd.Series, path: str | Path | None
     """
     import warnings
 
-    lon = pd.to_numeric(pd.Series(lon_raw).astype(str).str.strip(), errors="coerce").to_numpy(dtype=float) \
-        if not pd.api.types.is_numeric_dtype(lon_raw) else np.asarray(lon_raw, dtype=float)
-    lat = pd.to_numeric(pd.Series(lat_raw).astype(str).str.strip(), errors="coerce").to_numpy(dtype=float) \
-        if not pd.api.types.is_numeric_dtype(lat_raw) else np.asarray(lat_raw, dtype=float)
+    lon = (
+        pd.to_numeric(pd.Series(lon_raw).astype(str).str.strip(), errors="coerce").to_numpy(dtype=float)
+        if not pd.api.types.is_numeric_dtype(lon_raw)
+        else np.asarray(lon_raw, dtype=float)
+    )
+    lat = (
+        pd.to_numeric(pd.Series(lat_raw).astype(str).str.strip(), errors="coerce").to_numpy(dtype=float)
+        if not pd.api.types.is_numeric_dtype(lat_raw)
+        else np.asarray(lat_raw, dtype=float)
+    )
     lon, lat = lon.copy(), lat.copy()
     counts: dict[str, int] = {}
     where = "file line numbers" if row_label == "line" else f"{row_label} numbers from {row_offset}"
@@ -554,17 +676,26 @@ def clean_lonlat(lon_raw: pd.Series, lat_raw: pd.Series, path: str | Path | None
         lon[swap], lat[swap] = lat[swap].copy(), lon[swap].copy()
         counts[f"{what}_rows_lonlat_swapped"] = int(swap.sum())
         rows = line_of(np.nonzero(swap)[0]).tolist()[:10]
-        warnings.warn(f"{path}: {int(swap.sum())} {what} rows had latitude and longitude swapped and were fixed "
-                      f"(rows {rows}, {where}); check the column order of the file", stacklevel=3)
+        warnings.warn(
+            f"{path}: {int(swap.sum())} {what} rows had latitude and longitude swapped and were fixed "
+            f"(rows {rows}, {where}); check the column order of the file",
+            stacklevel=3,
+        )
     bad = ~(finite & (np.abs(lon) <= 180) & (np.abs(lat) <= 90))
     if bad.all():
         rows = line_of(np.nonzero(bad)[0]).tolist()[:10]
-        raise ColumnError(path, f"no {what} row has usable coordinates (decimal degrees); bad rows {rows} ({where}).",
-                          "check the longitude/latitude columns hold decimal degrees (e.g. 113.75, 23.02).")
+        raise ColumnError(
+            path,
+            f"no {what} row has usable coordinates (decimal degrees); bad rows {rows} ({where}).",
+            "check the longitude/latitude columns hold decimal degrees (e.g. 113.75, 23.02).",
+        )
     if bad.any():
         counts[f"{what}_rows_bad_coordinates"] = int(bad.sum())
         rows = line_of(np.nonzero(bad)[0]).tolist()[:10]
-        warnings.warn(f"{path}: {int(bad.sum())} {what} rows with missing, non-numeric or out-of-range coordinates "
-                      f"dropped (rows {rows}, {where}); fill them in or remove them", stacklevel=3)
+        warnings.warn(
+            f"{path}: {int(bad.sum())} {what} rows with missing, non-numeric or out-of-range coordinates "
+            f"dropped (rows {rows}, {where}); fill them in or remove them",
+            stacklevel=3,
+        )
     keep = ~bad
     return keep, lon[keep], lat[keep], counts

@@ -34,21 +34,31 @@ def data_dir() -> Path:
 
 
 def dongguan_town_table() -> pd.DataFrame:
-    """The 36 NBS township-level units (code, name, type) joined to boundary names and 2020 census population."""
+    """Return the 36 NBS township-level units (code, name, type) with boundary names and 2020 census population."""
     d = data_dir()
     towns = pd.read_csv(d / "dongguan_towns.csv", dtype={"code": str})
     mapping = pd.read_csv(d / "town_name_mapping.csv", dtype={"division_code": str})
     pop = pd.read_csv(d / "town_population_2020.csv", dtype={"division_code": str})
     out = towns.rename(columns={"code": "town_code", "name": "town_name", "type": "town_type"})
-    out = out.merge(mapping[["division_code", "geoatlas_name", "match", "note"]].rename(
-        columns={"division_code": "town_code", "geoatlas_name": "boundary_name"}), on="town_code", how="left")
-    out = out.merge(pop[["division_code", "population"]].rename(
-        columns={"division_code": "town_code", "population": "census_2020"}), on="town_code", how="left")
+    out = out.merge(
+        mapping[["division_code", "geoatlas_name", "match", "note"]].rename(
+            columns={"division_code": "town_code", "geoatlas_name": "boundary_name"}
+        ),
+        on="town_code",
+        how="left",
+    )
+    out = out.merge(
+        pop[["division_code", "population"]].rename(
+            columns={"division_code": "town_code", "population": "census_2020"}
+        ),
+        on="town_code",
+        how="left",
+    )
     return out
 
 
 def dongguan_villages() -> pd.DataFrame:
-    """The official list of 609 村/社区 (NBS 2023): code, name, short_name, town_code, town_name, type."""
+    """Return the official list of 609 村/社区 (NBS 2023): code, name, short_name, town_code, town_name, type."""
     return pd.read_csv(data_dir() / "dongguan_villages.csv", dtype={"code": str, "town_code": str})
 
 
@@ -132,10 +142,15 @@ VILLAGE_ALIASES = {
 }
 
 
-def village_points_from_file(path: str | Path, crs: str | None = None, *,
-                             expected_bounds: tuple[float, float, float, float] | None = None,
-                             sheet: str | None = None, lon_col: str | None = None,
-                             lat_col: str | None = None) -> gpd.GeoDataFrame:
+def village_points_from_file(
+    path: str | Path,
+    crs: str | None = None,
+    *,
+    expected_bounds: tuple[float, float, float, float] | None = None,
+    sheet: str | None = None,
+    lon_col: str | None = None,
+    lat_col: str | None = None,
+) -> gpd.GeoDataFrame:
     """Read village points (CSV/XLSX with lon/lat columns, or GeoJSON points).
 
     Parameters
@@ -169,13 +184,19 @@ def village_points_from_file(path: str | Path, crs: str | None = None, *,
     counts: dict[str, int] = {}
     if path.suffix.lower() in (".geojson", ".json", ".gpkg", ".shp"):
         if lon_col is not None or sheet is not None:
-            raise InputFileError(path, "is a vector file: its points are its geometry.",
-                                 "drop --lon-col/--lat-col/--sheet, which are for tables.")
+            raise InputFileError(
+                path,
+                "is a vector file: its points are its geometry.",
+                "drop --lon-col/--lat-col/--sheet, which are for tables.",
+            )
         gdf = read_vector(path)
         if not (gdf.geom_type == "Point").all():
             kinds = sorted(str(k) for k in set(gdf.geom_type.fillna("None")))
-            raise InputFileError(path, f"village file mixes points with other geometry types ({kinds}).",
-                                 "pass points (one per 村/社区) or polygons (村界), not both.")
+            raise InputFileError(
+                path,
+                f"village file mixes points with other geometry types ({kinds}).",
+                "pass points (one per 村/社区) or polygons (村界), not both.",
+            )
         gdf, declared, source, ignored = vector_crs(path, gdf, crs, "--villages-crs")
         if ignored:
             counts["villages_crs_option_ignored"] = 1
@@ -190,13 +211,20 @@ def village_points_from_file(path: str | Path, crs: str | None = None, *,
         lines = df.attrs.get("line")
         coords = choose_coordinates(df, path, crs, lon_col=lon_col, lat_col=lat_col, crs_option="--villages-crs")
         declared = coords["crs"]
-        record = {"crs": declared, "crs_source": coords["crs_source"], "lon_column": coords["lon"],
-                  "lat_column": coords["lat"], "sheet": df.attrs.get("sheet"), "header_line": df.attrs.get("header_line")}
+        record = {
+            "crs": declared,
+            "crs_source": coords["crs_source"],
+            "lon_column": coords["lon"],
+            "lat_column": coords["lat"],
+            "sheet": df.attrs.get("sheet"),
+            "header_line": df.attrs.get("header_line"),
+        }
     cols = resolve_columns(df.drop(columns=[coords["lon"], coords["lat"]]), VILLAGE_ALIASES, path=path)
     if "code" not in cols and "name" not in cols:
         raise ColumnError(path, "no village code or name column.", "add a 'code' (12-digit NBS) or 'name' column.")
-    keep, lon, lat, ccounts = clean_lonlat(df[coords["lon"]], df[coords["lat"]], path, "village", expected_bounds,
-                                           row_label, row_offset, lines=lines)
+    keep, lon, lat, ccounts = clean_lonlat(
+        df[coords["lon"]], df[coords["lat"]], path, "village", expected_bounds, row_label, row_offset, lines=lines
+    )
     counts.update(ccounts)
     where = np.nonzero(keep)[0]
     line_no = np.asarray(lines)[where] if lines is not None else where + row_offset
@@ -218,14 +246,17 @@ def read_vector(path: Path) -> gpd.GeoDataFrame:
     try:
         gdf = gpd.read_file(path)
     except Exception as exc:
-        raise InputFileError(path, f"cannot be read as a vector file ({exc}).", "pass a valid GeoJSON/GPKG/SHP.") from exc
+        raise InputFileError(
+            path, f"cannot be read as a vector file ({exc}).", "pass a valid GeoJSON/GPKG/SHP."
+        ) from exc
     if gdf.empty:
         raise InputFileError(path, "holds no features.", "pass a file with at least one feature.")
     return gdf
 
 
-def village_areas_from_points(points: gpd.GeoDataFrame, towns: gpd.GeoDataFrame,
-                              town_key: str = "town_code") -> gpd.GeoDataFrame:
+def village_areas_from_points(
+    points: gpd.GeoDataFrame, towns: gpd.GeoDataFrame, town_key: str = "town_code"
+) -> gpd.GeoDataFrame:
     """Turn village points into areas: Voronoi cells of each town's points, clipped to the town.
 
     Parameters
@@ -296,8 +327,12 @@ def analysis_crs(lon: np.ndarray, lat: np.ndarray) -> CRS:
 TOWN_TOLERANCE_M = 200.0
 
 
-def attach_villages_to_list(points: gpd.GeoDataFrame, official: pd.DataFrame, path: str | Path | None = None,
-                            towns: gpd.GeoDataFrame | None = None) -> tuple[gpd.GeoDataFrame, dict[str, int]]:
+def attach_villages_to_list(
+    points: gpd.GeoDataFrame,
+    official: pd.DataFrame,
+    path: str | Path | None = None,
+    towns: gpd.GeoDataFrame | None = None,
+) -> tuple[gpd.GeoDataFrame, dict[str, int]]:
     """Join user village points/polygons to the official list by code (or by town + name).
 
     Rules, each counted and warned (never "first row wins"):
@@ -335,14 +370,19 @@ def attach_villages_to_list(points: gpd.GeoDataFrame, official: pd.DataFrame, pa
         sci = code.str.fullmatch(r"\d(\.\d+)?[eE]\+?\d+")
         if sci.any():
             counts["village_codes_scientific"] = int(sci.sum())
-            warnings.warn(f"{path}: {int(sci.sum())} village codes are in scientific notation (e.g. "
-                          f"{code[sci].iloc[0]!r}, {label}s {pts.loc[sci, 'line'].tolist()[:10]}): a spreadsheet has "
-                          "rounded them and they cannot be matched. Fix: format the code column as text and export "
-                          "again", stacklevel=2)
+            warnings.warn(
+                f"{path}: {int(sci.sum())} village codes are in scientific notation (e.g. "
+                f"{code[sci].iloc[0]!r}, {label}s {pts.loc[sci, 'line'].tolist()[:10]}): a spreadsheet has "
+                "rounded them and they cannot be matched. Fix: format the code column as text and export "
+                "again",
+                stacklevel=2,
+            )
         pts["code"] = code
     else:
         if "town_name" not in pts.columns:
-            raise ColumnError(path, "villages matched by name need a town column (镇街).", "add a town_name column or use codes.")
+            raise ColumnError(
+                path, "villages matched by name need a town column (镇街).", "add a town_name column or use codes."
+            )
         key = "_k"
         off["_k"] = off["town_name"].astype(str) + "|" + off["short_name"].astype(str)
         pts["_k"] = pts["town_name"].astype(str).str.strip() + "|" + pts["name"].astype(str).str.strip()
@@ -354,31 +394,44 @@ def attach_villages_to_list(points: gpd.GeoDataFrame, official: pd.DataFrame, pa
         if clash.any():
             counts["village_rows_town_mismatch"] = int(clash.sum())
             ex = pts.loc[clash, ["code", "town_name"]].head(5).to_numpy().tolist()
-            warnings.warn(f"{path}: {int(clash.sum())} village rows name a town that differs from the official "
-                          f"town of their code (code kept as authoritative; e.g. {ex}); check the town column",
-                          stacklevel=2)
-    merged = off.merge(pd.DataFrame({key: pts[key].to_numpy(), "geometry": pts.geometry.to_numpy(),
-                                     "_line": pts["line"].to_numpy()}), on=key, how="left")
+            warnings.warn(
+                f"{path}: {int(clash.sum())} village rows name a town that differs from the official "
+                f"town of their code (code kept as authoritative; e.g. {ex}); check the town column",
+                stacklevel=2,
+            )
+    merged = off.merge(
+        pd.DataFrame({key: pts[key].to_numpy(), "geometry": pts.geometry.to_numpy(), "_line": pts["line"].to_numpy()}),
+        on=key,
+        how="left",
+    )
     not_in_list = ~pts[key].isin(off[key])
     counts["village_rows_not_in_list"] = int(not_in_list.sum())
     if counts["village_rows_not_in_list"] == len(pts) and len(pts) > 0:
-        raise DataMismatchError(f"{path}: none of the village rows match the official list by {key}. "
-                                "Fix: use 12-digit NBS codes or the official short names with their towns.")
+        raise DataMismatchError(
+            f"{path}: none of the village rows match the official list by {key}. "
+            "Fix: use 12-digit NBS codes or the official short names with their towns."
+        )
     if not_in_list.any():
-        warnings.warn(f"{path}: {int(not_in_list.sum())} village rows match no code of the official list and were "
-                      f"not used (e.g. {pts.loc[not_in_list, key].head(5).tolist()}, {label}s "
-                      f"{pts.loc[not_in_list, 'line'].tolist()[:10]}); check their codes", stacklevel=2)
+        warnings.warn(
+            f"{path}: {int(not_in_list.sum())} village rows match no code of the official list and were "
+            f"not used (e.g. {pts.loc[not_in_list, key].head(5).tolist()}, {label}s "
+            f"{pts.loc[not_in_list, 'line'].tolist()[:10]}); check their codes",
+            stacklevel=2,
+        )
     merged["location_note"] = ""
     if towns is not None:
         _drop_points_outside_towns(merged, towns, path, label, counts)
     counts["villages_without_location"] = int(merged["geometry"].isna().sum())
-    gdf = gpd.GeoDataFrame(merged.drop(columns=[c for c in ("_k", "_line") if c in merged.columns]),
-                           geometry=gpd.GeoSeries(merged["geometry"].to_numpy(), crs=4326))
+    gdf = gpd.GeoDataFrame(
+        merged.drop(columns=[c for c in ("_k", "_line") if c in merged.columns]),
+        geometry=gpd.GeoSeries(merged["geometry"].to_numpy(), crs=4326),
+    )
     return gdf, counts
 
 
-def _one_row_per_village(pts: gpd.GeoDataFrame, key: str, path: str | Path | None, label: str,
-                         counts: dict[str, int]) -> gpd.GeoDataFrame:
+def _one_row_per_village(
+    pts: gpd.GeoDataFrame, key: str, path: str | Path | None, label: str, counts: dict[str, int]
+) -> gpd.GeoDataFrame:
     """Drop rows repeating a village at the same place (counted); repeats at different places are an error."""
     import warnings
 
@@ -392,19 +445,25 @@ def _one_row_per_village(pts: gpd.GeoDataFrame, key: str, path: str | Path | Non
     if differ:
         rows = {k: pts.loc[pts[key] == k, "line"].tolist() for k in differ[:5]}
         what = "code" if key == "code" else "town + name"
-        raise DataMismatchError(f"{path}: {len(differ)} village {what}s appear on several rows at different places "
-                                f"({rows}, {label}s); which one is right cannot be told. Fix: keep one row per "
-                                "village (村/社区) and delete or correct the others.")
+        raise DataMismatchError(
+            f"{path}: {len(differ)} village {what}s appear on several rows at different places "
+            f"({rows}, {label}s); which one is right cannot be told. Fix: keep one row per "
+            "village (村/社区) and delete or correct the others."
+        )
     first = ~pts[key].duplicated(keep="first")
     n = int((~first).sum())
     counts["village_rows_duplicate_identical"] = n
-    warnings.warn(f"{path}: {n} village rows repeat another row's {key.strip('_')} at the same place and were read "
-                  f"once ({label}s {pts.loc[~first, 'line'].tolist()[:10]})", stacklevel=3)
+    warnings.warn(
+        f"{path}: {n} village rows repeat another row's {key.strip('_')} at the same place and were read "
+        f"once ({label}s {pts.loc[~first, 'line'].tolist()[:10]})",
+        stacklevel=3,
+    )
     return pts[first]
 
 
-def _drop_points_outside_towns(merged: pd.DataFrame, towns: gpd.GeoDataFrame, path: str | Path | None, label: str,
-                               counts: dict[str, int]) -> None:
+def _drop_points_outside_towns(
+    merged: pd.DataFrame, towns: gpd.GeoDataFrame, path: str | Path | None, label: str, counts: dict[str, int]
+) -> None:
     """Clear the location of villages whose point lies outside their own town (in place), with the reason."""
     import warnings
 
@@ -428,19 +487,27 @@ def _drop_points_outside_towns(merged: pd.DataFrame, towns: gpd.GeoDataFrame, pa
         near = shapely.distance(own, p)
         if len(hit):
             where = names.get(codes[hit[0]], codes[hit[0]])
-            merged.at[i, "location_note"] = (f"point lies in {where}, {near:,.0f} m outside its own town "
-                                             f"{names.get(str(merged.at[i, 'town_code']), '')}: check its coordinates")
+            merged.at[i, "location_note"] = (
+                f"point lies in {where}, {near:,.0f} m outside its own town "
+                f"{names.get(str(merged.at[i, 'town_code']), '')}: check its coordinates"
+            )
             outside_town.append(i)
         else:
-            merged.at[i, "location_note"] = f"point lies outside Dongguan ({near:,.0f} m from its town): check its coordinates and CRS"
+            merged.at[i, "location_note"] = (
+                f"point lies outside Dongguan ({near:,.0f} m from its town): check its coordinates and CRS"
+            )
             outside_city.append(i)
         merged.at[i, "geometry"] = None
-    for key, hit, text in (("village_points_outside_their_town", outside_town, "lie in another town"),
-                           ("village_points_outside_dongguan", outside_city, "lie outside every town of the study")):
+    for key, hit, text in (
+        ("village_points_outside_their_town", outside_town, "lie in another town"),
+        ("village_points_outside_dongguan", outside_city, "lie outside every town of the study"),
+    ):
         if hit:
             counts[key] = len(hit)
             ex = merged.loc[hit, "code"].head(5).tolist()
-            warnings.warn(f"{path}: {len(hit)} village points {text} (more than {TOWN_TOLERANCE_M:.0f} m outside "
-                          f"their code's town; e.g. {ex}, {label}s {merged.loc[hit, '_line'].tolist()[:10]}); those "
-                          "villages get status no_data with the reason. Fix: check their coordinates and CRS",
-                          stacklevel=3)
+            warnings.warn(
+                f"{path}: {len(hit)} village points {text} (more than {TOWN_TOLERANCE_M:.0f} m outside "
+                f"their code's town; e.g. {ex}, {label}s {merged.loc[hit, '_line'].tolist()[:10]}); those "
+                "villages get status no_data with the reason. Fix: check their coordinates and CRS",
+                stacklevel=3,
+            )

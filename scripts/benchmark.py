@@ -25,14 +25,23 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="two towns at scale 1 (smoke test, < 1 min)")
     ap.add_argument("--scale", type=float, help="city scale for the main run (default 3; quick: 1)")
     ap.add_argument("--sizes", help="comma-separated scales for the growth table (default 1,2,3,4; quick: 0.5,1)")
-    ap.add_argument("--work", type=Path, default=Path("/tmp/dgcoverage-bench"),
-                    help="work folder (cities are cached here)")
+    ap.add_argument(
+        "--work", type=Path, default=Path("/tmp/dgcoverage-bench"), help="work folder (cities are cached here)"
+    )
     ap.add_argument("--doc", type=Path, default=Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md")
     ap.add_argument("--json", type=Path, help="also write the raw results here (default: <work>/results.json)")
-    ap.add_argument("--nx-budget", type=float, default=600.0,
-                    help="seconds for the networkx ego-graph recipe over all circles before subsampling (default 600)")
-    ap.add_argument("--pandana-timeout", type=float, default=900.0,
-                    help="stop the pandana step after this many seconds (its contraction-hierarchy build is slow)")
+    ap.add_argument(
+        "--nx-budget",
+        type=float,
+        default=600.0,
+        help="seconds for the networkx ego-graph recipe over all circles before subsampling (default 600)",
+    )
+    ap.add_argument(
+        "--pandana-timeout",
+        type=float,
+        default=900.0,
+        help="stop the pandana step after this many seconds (its contraction-hierarchy build is slow)",
+    )
     ap.add_argument("--skip", default="", help="comma-separated steps to skip: networkx,pandana,siting,pbf,scaling")
     ap.add_argument("--from-json", type=Path, help="only re-render the doc from an earlier results.json")
     args = ap.parse_args(argv)
@@ -48,11 +57,15 @@ def main(argv: list[str] | None = None) -> int:
     bench.log.setLevel(logging.INFO)
     words = " ".join(argv if argv is not None else sys.argv[1:])
     R = bench.run_benchmark(
-        args.work, quick=args.quick, scale=args.scale,
+        args.work,
+        quick=args.quick,
+        scale=args.scale,
         sizes=[float(x) for x in args.sizes.split(",") if x] if args.sizes else None,
-        nx_budget=args.nx_budget, pandana_timeout=args.pandana_timeout,
+        nx_budget=args.nx_budget,
+        pandana_timeout=args.pandana_timeout,
         skip={s.strip() for s in args.skip.split(",") if s.strip()},
-        command=("python scripts/benchmark.py " + words).rstrip())
+        command=("python scripts/benchmark.py " + words).rstrip(),
+    )
     text = bench.render(R)
     args.doc.parent.mkdir(parents=True, exist_ok=True)
     args.doc.write_text(text, encoding="utf-8")

@@ -27,9 +27,14 @@ def lonlat(x_m, y_m):
     return LON0 + np.asarray(x_m, float) / M_PER_DEG_LON, LAT0 + np.asarray(y_m, float) / M_PER_DEG_LAT
 
 
-def make_study(nodes_m: Sequence[tuple[float, float]], edges: Sequence[tuple[int, int]],
-               cells_m: Sequence[tuple[float, float]], cell_pop: Sequence[float],
-               village_boxes_m: Sequence[tuple[float, float, float, float]], max_snap_m: float = 500.0) -> Study:
+def make_study(
+    nodes_m: Sequence[tuple[float, float]],
+    edges: Sequence[tuple[int, int]],
+    cells_m: Sequence[tuple[float, float]],
+    cell_pop: Sequence[float],
+    village_boxes_m: Sequence[tuple[float, float, float, float]],
+    max_snap_m: float = 500.0,
+) -> Study:
     """A Study with two-way ``edges`` between ``nodes_m``, demand ``cells_m`` and box-shaped villages.
 
     Villages get codes ``441900003001``, ``...002`` in box order, all in one town.
@@ -47,13 +52,23 @@ def make_study(nodes_m: Sequence[tuple[float, float]], edges: Sequence[tuple[int
         (a, b), (c, d) = lonlat([x0, x1], [y0, y1])
         polys.append(shapely.box(a, c, b, d))
     town_geom = shapely.union_all(polys)
-    towns = gpd.GeoDataFrame({"town_code": [TOWN[0]], "town_name": [TOWN[1]], "has_polygon": [True]},
-                             geometry=[town_geom], crs=4326)
+    towns = gpd.GeoDataFrame(
+        {"town_code": [TOWN[0]], "town_name": [TOWN[1]], "has_polygon": [True]}, geometry=[town_geom], crs=4326
+    )
     n = len(polys)
-    villages = gpd.GeoDataFrame({
-        "code": [f"{TOWN[0]}{i + 1:03d}" for i in range(n)], "name": [f"村{i + 1}" for i in range(n)],
-        "full_name": [f"村{i + 1}村民委员会" for i in range(n)], "town_code": TOWN[0], "town_name": TOWN[1],
-        "type": "村委会", "has_area": True}, geometry=polys, crs=4326)
+    villages = gpd.GeoDataFrame(
+        {
+            "code": [f"{TOWN[0]}{i + 1:03d}" for i in range(n)],
+            "name": [f"村{i + 1}" for i in range(n)],
+            "full_name": [f"村{i + 1}村民委员会" for i in range(n)],
+            "town_code": TOWN[0],
+            "town_name": TOWN[1],
+            "type": "村委会",
+            "has_area": True,
+        },
+        geometry=polys,
+        crs=4326,
+    )
     villages["centre"] = gpd.GeoSeries([p.representative_point() for p in polys], crs=4326)
     cxy = np.asarray(cells_m, dtype=float).reshape(-1, 2)
     clon, clat = lonlat(cxy[:, 0], cxy[:, 1])
@@ -68,16 +83,42 @@ def make_study(nodes_m: Sequence[tuple[float, float]], edges: Sequence[tuple[int
     cen = villages["centre"].to_crs(graph.crs)
     centre_node, centre_snap = snap_points(graph, cen.x.to_numpy(), cen.y.to_numpy(), max_snap_m)
     grid = PopulationGrid(np.ones((1, 1)), Affine(100, 0, 0, 0, -100, 0), graph.crs)
-    return Study(net, graph, grid, towns, villages, cx, cy, pop, cell_village, cell_node, cell_snap,
-                 centre_node, centre_snap, False, {}, {}, Settings(max_snap_m=max_snap_m))
+    return Study(
+        net,
+        graph,
+        grid,
+        towns,
+        villages,
+        cx,
+        cy,
+        pop,
+        cell_village,
+        cell_node,
+        cell_snap,
+        centre_node,
+        centre_snap,
+        False,
+        {},
+        {},
+        Settings(max_snap_m=max_snap_m),
+    )
 
 
 def facilities_at(points_m: Sequence[tuple[float, float]], declared_crs: str | None = "wgs84") -> gpd.GeoDataFrame:
     """Facility GeoDataFrame at local-metre positions."""
     xy = np.asarray(points_m, dtype=float).reshape(-1, 2)
     lon, lat = lonlat(xy[:, 0], xy[:, 1])
-    gdf = gpd.GeoDataFrame({"facility_id": [f"f{i:03d}" for i in range(len(xy))], "name": [f"设施{i}" for i in range(len(xy))],
-                            "kind": "", "address": "", "source": "tiny"}, geometry=gpd.points_from_xy(lon, lat), crs=4326)
+    gdf = gpd.GeoDataFrame(
+        {
+            "facility_id": [f"f{i:03d}" for i in range(len(xy))],
+            "name": [f"设施{i}" for i in range(len(xy))],
+            "kind": "",
+            "address": "",
+            "source": "tiny",
+        },
+        geometry=gpd.points_from_xy(lon, lat),
+        crs=4326,
+    )
     gdf.attrs["warnings"] = {}
     if declared_crs:
         gdf.attrs["declared_crs"] = declared_crs

@@ -50,9 +50,23 @@ def test_readme_example_runs_and_returns_609_villages(full_demo, monkeypatch, ca
 
 
 def test_top_level_names():
-    for name in ("load_config", "load_study", "load_facilities", "run_circle", "plan_sites", "Circle", "Study",
-                 "CircleResult", "RoadNetwork", "network_from_graph", "DgCoverageError", "ConfigError",
-                 "InputFileError", "PopulationGrid", "write_circle"):
+    for name in (
+        "load_config",
+        "load_study",
+        "load_facilities",
+        "run_circle",
+        "plan_sites",
+        "Circle",
+        "Study",
+        "CircleResult",
+        "RoadNetwork",
+        "network_from_graph",
+        "DgCoverageError",
+        "ConfigError",
+        "InputFileError",
+        "PopulationGrid",
+        "write_circle",
+    ):
         assert hasattr(dg, name), name
     assert set(dg.__all__) <= set(dir(dg))
     assert all(issubclass(getattr(dg, n), dg.DgCoverageError) for n in dg.__all__ if n.endswith("Error"))
@@ -75,8 +89,13 @@ def test_load_study_takes_objects(small_city):
         G.add_edge(int(net.node_id[a]), int(net.node_id[b]), length=float(w))
     pts = village_points_from_file(paths.villages, "gcj02")
     for network in (net, G):
-        s = dg.load_study(network=network, population=ref.grid, villages=pts[["code", "geometry"]], towns=ref.towns,
-                          data_dir=small_city)
+        s = dg.load_study(
+            network=network,
+            population=ref.grid,
+            villages=pts[["code", "geometry"]],
+            towns=ref.towns,
+            data_dir=small_city,
+        )
         assert s.net.n_edges == ref.net.n_edges
         assert (s.cell_node == ref.cell_node).all() and (s.cell_village == ref.cell_village).all()
         assert s.villages["has_area"].sum() == ref.villages["has_area"].sum()

@@ -9,13 +9,36 @@ PKG = Path(__file__).resolve().parents[1] / "dgcoverage"
 
 #: Layer of every module (docs/architecture.md); a module may import only modules on lower layers.
 LAYERS = {
-    "_version": 1, "errors": 1, "io": 1, "siting": 1,
-    "roadnet": 2, "population": 2, "coords": 2, "config": 2, "embedded": 2, "outputs": 2,
-    "tables": 3, "access": 3, "osm": 3, "cache": 3,
-    "study": 4, "villages": 4, "facilities": 4, "coverage": 4, "quality": 4, "network": 4,
-    "pipeline": 5, "gaps": 5, "maps": 5, "report": 5, "synthetic": 5,
-    "candidates": 6, "bench": 6,
-    "cli": 7, "__init__": 7, "__main__": 8,
+    "_version": 1,
+    "errors": 1,
+    "io": 1,
+    "siting": 1,
+    "roadnet": 2,
+    "population": 2,
+    "coords": 2,
+    "config": 2,
+    "embedded": 2,
+    "outputs": 2,
+    "tables": 3,
+    "access": 3,
+    "osm": 3,
+    "cache": 3,
+    "study": 4,
+    "villages": 4,
+    "facilities": 4,
+    "coverage": 4,
+    "quality": 4,
+    "network": 4,
+    "pipeline": 5,
+    "gaps": 5,
+    "maps": 5,
+    "report": 5,
+    "synthetic": 5,
+    "candidates": 6,
+    "bench": 6,
+    "cli": 7,
+    "__init__": 7,
+    "__main__": 8,
 }
 
 
@@ -86,6 +109,7 @@ def test_only_the_top_imports_the_orchestrator():
 
 def test_checker_sees_imports_inside_functions(tmp_path):
     f = tmp_path / "m.py"
-    f.write_text("def f():\n    from .pipeline import run_circle\n    from . import siting, __version__\n",
-                 encoding="utf-8")
+    f.write_text(
+        "def f():\n    from .pipeline import run_circle\n    from . import siting, __version__\n", encoding="utf-8"
+    )
     assert _imports(f) == {"pipeline", "siting", "__init__"}

@@ -77,10 +77,16 @@ def test_missing_file_names_the_file(tmp_path, loader):
     assert isinstance(exc.value, FileNotFoundError)  # natural built-in is still caught
 
 
-@pytest.mark.parametrize("name,loader", [
-    ("f.csv", facilities_from_file), ("f.geojson", facilities_from_file), ("v.csv", village_points_from_file),
-    ("n.osm.pbf", network_from_file), ("p.tif", lambda p: population_from_raster(p, UTM)),
-])
+@pytest.mark.parametrize(
+    "name,loader",
+    [
+        ("f.csv", facilities_from_file),
+        ("f.geojson", facilities_from_file),
+        ("v.csv", village_points_from_file),
+        ("n.osm.pbf", network_from_file),
+        ("p.tif", lambda p: population_from_raster(p, UTM)),
+    ],
+)
 def test_empty_file(tmp_path, name, loader):
     p = tmp_path / name
     p.write_bytes(b"")
@@ -94,9 +100,14 @@ def test_header_only_table(tmp_path):
         facilities_from_file(p)
 
 
-@pytest.mark.parametrize("name,loader", [
-    ("f.docx", facilities_from_file), ("v.pdf", village_points_from_file), ("n.shp", network_from_file),
-])
+@pytest.mark.parametrize(
+    "name,loader",
+    [
+        ("f.docx", facilities_from_file),
+        ("v.pdf", village_points_from_file),
+        ("n.shp", network_from_file),
+    ],
+)
 def test_wrong_extension(tmp_path, name, loader):
     p = tmp_path / name
     p.write_bytes(b"not really")
@@ -178,7 +189,7 @@ def test_swapped_columns_in_gcj02_village_file(tmp_path):
     p = _csv(tmp_path / "v.csv", "代码,经度,纬度\n441900003001,23.02,113.75\n441900003002,23.03,113.76\n")
     g, _ = _quiet(village_points_from_file, p, "gcj02", expected_bounds=DG_BOUNDS)
     assert g.attrs["warnings"] == {"village_rows_lonlat_swapped": 2}
-    assert 113.7 < g.geometry.x.min() and g.geometry.y.max() < 23.1
+    assert g.geometry.x.min() > 113.7 and g.geometry.y.max() < 23.1
 
 
 def test_swap_without_bounds_only_when_latitude_is_impossible(tmp_path):
@@ -217,9 +228,11 @@ def test_duplicates_removed_and_counted(tmp_path):
 def test_geojson_mixed_geometry_facilities(tmp_path):
     p = tmp_path / "f.geojson"
     sq = Polygon([(113.75, 23.0), (113.76, 23.0), (113.76, 23.01), (113.75, 23.01)])
-    gpd.GeoDataFrame({"name": ["pt", "area", "line", "none"]},
-                     geometry=[Point(113.7, 23.0), sq, LineString([(113.8, 23.0), (113.81, 23.0)]), None],
-                     crs=4326).to_file(p, driver="GeoJSON")
+    gpd.GeoDataFrame(
+        {"name": ["pt", "area", "line", "none"]},
+        geometry=[Point(113.7, 23.0), sq, LineString([(113.8, 23.0), (113.81, 23.0)]), None],
+        crs=4326,
+    ).to_file(p, driver="GeoJSON")
     g, msgs = _quiet(facilities_from_file, p, "wgs84")
     assert g["name"].tolist() == ["pt", "area", "line"]
     assert g.attrs["warnings"] == {"facility_rows_no_geometry": 1, "facility_areas_as_points": 2}
@@ -229,9 +242,11 @@ def test_geojson_mixed_geometry_facilities(tmp_path):
 
 def test_geojson_mixed_geometry_villages_rejected(tmp_path):
     p = tmp_path / "v.geojson"
-    gpd.GeoDataFrame({"code": ["441900003001", "441900003002"]},
-                     geometry=[Point(113.75, 23.0), Polygon([(113.7, 23), (113.71, 23), (113.71, 23.01)])],
-                     crs=4326).to_file(p, driver="GeoJSON")
+    gpd.GeoDataFrame(
+        {"code": ["441900003001", "441900003002"]},
+        geometry=[Point(113.75, 23.0), Polygon([(113.7, 23), (113.71, 23), (113.71, 23.01)])],
+        crs=4326,
+    ).to_file(p, driver="GeoJSON")
     with pytest.raises(InputFileError, match=r"mixes points.*Polygon"):
         village_points_from_file(p)
 
@@ -240,8 +255,18 @@ def test_geojson_mixed_geometry_villages_rejected(tmp_path):
 
 
 def _raster(path, crs, transform, arr, nodata=None):
-    with rasterio.open(path, "w", driver="GTiff", height=arr.shape[0], width=arr.shape[1], count=1, dtype="float32",
-                       crs=crs, transform=transform, nodata=nodata) as dst:
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        height=arr.shape[0],
+        width=arr.shape[1],
+        count=1,
+        dtype="float32",
+        crs=crs,
+        transform=transform,
+        nodata=nodata,
+    ) as dst:
         dst.write(arr.astype("float32"), 1)
     return path
 
@@ -277,21 +302,28 @@ def test_raster_not_overlapping_city(tmp_path):
 # ------------------------------------------------------------------ circle config
 
 
-@pytest.mark.parametrize("body,match", [
-    ("minutes = -5", "minutes must be > 0"),
-    ("minutes = 0", "minutes must be > 0"),
-    ("minutes = 15\nradius_m = 800", r"unknown key\(s\) \['radius_m'\]"),
-    ('minutes = "15"', "must be a number"),
-])
+@pytest.mark.parametrize(
+    "body,match",
+    [
+        ("minutes = -5", "minutes must be > 0"),
+        ("minutes = 0", "minutes must be > 0"),
+        ("minutes = 15\nradius_m = 800", r"unknown key\(s\) \['radius_m'\]"),
+        ('minutes = "15"', "must be a number"),
+    ],
+)
 def test_bad_circle_config(tmp_path, body, match):
     p = tmp_path / "c.toml"
-    p.write_text(f'[circles.x]\nname_zh = "圈"\nname_en = "c"\nmode = "walk"\nspeed_kmh = 4.0\n{body}\n', encoding="utf-8")
+    p.write_text(
+        f'[circles.x]\nname_zh = "圈"\nname_en = "c"\nmode = "walk"\nspeed_kmh = 4.0\n{body}\n', encoding="utf-8"
+    )
     with pytest.raises(ConfigError, match=match):
         load_config(p)
 
 
 def test_cli_negative_minutes_exit_2(small_city, tmp_path, capsys):
-    rc = main(["run", "--circle", "fitness_15", "--minutes", "-5", "--data-dir", str(small_city), "--out", str(tmp_path)])
+    rc = main(
+        ["run", "--circle", "fitness_15", "--minutes", "-5", "--data-dir", str(small_city), "--out", str(tmp_path)]
+    )
     assert rc == 2 and "minutes must be > 0" in capsys.readouterr().err
 
 
@@ -299,8 +331,17 @@ def test_cli_negative_minutes_exit_2(small_city, tmp_path, capsys):
 
 
 def test_cli_error_without_traceback_and_debug_with(small_city, tmp_path, capsys):
-    args = ["run", "--circle", "fitness_15", "--facilities", str(tmp_path / "missing.csv"),
-            "--data-dir", str(small_city), "--out", str(tmp_path / "out")]
+    args = [
+        "run",
+        "--circle",
+        "fitness_15",
+        "--facilities",
+        str(tmp_path / "missing.csv"),
+        "--data-dir",
+        str(small_city),
+        "--out",
+        str(tmp_path / "out"),
+    ]
     assert main(args) == 2
     err = capsys.readouterr().err
     assert err.startswith("dgcoverage: error: ") and "missing.csv" in err and "Fix:" in err
@@ -319,8 +360,19 @@ def test_truncated_pbf_through_pipeline(small_city, tmp_path, capsys):
         load_study(network=bad, data_dir=small_city)
     junk = tmp_path / "junk.osm.pbf"
     junk.write_bytes(b"\x00\x01garbage" * 100)
-    rc = main(["run", "--circle", "fitness_15", "--network", str(junk), "--data-dir", str(small_city),
-               "--out", str(tmp_path / "o")])
+    rc = main(
+        [
+            "run",
+            "--circle",
+            "fitness_15",
+            "--network",
+            str(junk),
+            "--data-dir",
+            str(small_city),
+            "--out",
+            str(tmp_path / "o"),
+        ]
+    )
     err = capsys.readouterr().err
     assert rc == 2 and "junk.osm.pbf" in err and "Fix:" in err and not (tmp_path / "o" / "fitness_15").exists()
 
@@ -333,7 +385,7 @@ def test_two_components_unreachable_not_gap():
     assert v.loc["441900003001", "status"] == "covered"
     assert v.loc["441900003002", "status"] == "unreachable"  # an island with no facility is not a "gap"
     assert v.loc["441900003002", "unreachable_share"] == 1.0
-    assert v.loc["441900003002", "reason"] .startswith("no facility can be reached along its streets")
+    assert v.loc["441900003002", "reason"].startswith("no facility can be reached along its streets")
     comp = res.summary["components"]
     assert comp["count"] == 2 and comp["with_facility"] == 1
     assert comp["population_on_components_without_facility"] == 500.0
@@ -393,7 +445,9 @@ def test_gcj02_declared_wgs84_counted_in_summary(small_city, tmp_path):
 
 
 def test_village_towns_do_not_match_boundaries(small_city, tmp_path):
-    p = _csv(tmp_path / "v.csv", "名称,镇街,经度,纬度\n岗贝社区,朝阳区,113.82,23.08\n花园新村社区,海淀区,113.80,23.08\n")
+    p = _csv(
+        tmp_path / "v.csv", "名称,镇街,经度,纬度\n岗贝社区,朝阳区,113.82,23.08\n花园新村社区,海淀区,113.80,23.08\n"
+    )
     with pytest.raises(DataMismatchError, match=r"v\.csv.*none of the village rows match"):
         load_study(villages=p, villages_crs="gcj02", data_dir=small_city)
 
@@ -418,15 +472,34 @@ def test_village_rows_warnings_reach_the_study(small_city, tmp_path):
 def test_every_facility_repair_is_counted_in_summary_json(small_city, tmp_path):
     fac = pd.read_csv(DemoPaths(small_city).facilities("fitness_15"), encoding="utf-8-sig", dtype=str)
     n = len(fac)
-    extra = pd.DataFrame({"编号": ["x1", "x2", "x3", "x4"], "名称": ["坏", "远", "重复", "反"],
-                          "经度": ["abc", "24.94", fac.loc[0, "经度"], fac.loc[1, "纬度"]],
-                          "纬度": ["23.0", "60.17", fac.loc[0, "纬度"], fac.loc[1, "经度"]], "类型": ""})
+    extra = pd.DataFrame(
+        {
+            "编号": ["x1", "x2", "x3", "x4"],
+            "名称": ["坏", "远", "重复", "反"],
+            "经度": ["abc", "24.94", fac.loc[0, "经度"], fac.loc[1, "纬度"]],
+            "纬度": ["23.0", "60.17", fac.loc[0, "纬度"], fac.loc[1, "经度"]],
+            "类型": "",
+        }
+    )
     dup = fac.iloc[[0]].assign(编号="dup")
     p = tmp_path / "f.csv"
     pd.concat([fac, extra, dup], ignore_index=True).to_csv(p, index=False, encoding="gb18030")
     out = tmp_path / "out"
-    rc = main(["run", "--circle", "fitness_15", "--facilities", str(p), "--facilities-crs", "gcj02",
-               "--data-dir", str(small_city), "--out", str(out)])
+    rc = main(
+        [
+            "run",
+            "--circle",
+            "fitness_15",
+            "--facilities",
+            str(p),
+            "--facilities-crs",
+            "gcj02",
+            "--data-dir",
+            str(small_city),
+            "--out",
+            str(out),
+        ]
+    )
     assert rc == 0
     s = json.loads((out / "fitness_15" / "summary.json").read_text(encoding="utf-8"))
     w = s["warnings"]
@@ -440,6 +513,13 @@ def test_every_facility_repair_is_counted_in_summary_json(small_city, tmp_path):
 
 
 def test_dgcoverage_error_is_the_base_of_all(tmp_path):
-    for cls in (ColumnError, ConfigError, CRSError, DataMismatchError, EmptyInputError, InputFileError,
-                InputNotFoundError):
+    for cls in (
+        ColumnError,
+        ConfigError,
+        CRSError,
+        DataMismatchError,
+        EmptyInputError,
+        InputFileError,
+        InputNotFoundError,
+    ):
         assert issubclass(cls, DgCoverageError) and issubclass(cls, ValueError)

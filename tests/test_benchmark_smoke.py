@@ -20,8 +20,22 @@ ROOT = Path(__file__).resolve().parents[1]
 def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess, Path, Path]:
     work = tmp_path_factory.mktemp("bench")
     doc, js = work / "benchmarks.md", work / "results.json"
-    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "benchmark.py"), "--quick", "--work", str(work),
-                           "--doc", str(doc), "--json", str(js)], capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "benchmark.py"),
+            "--quick",
+            "--work",
+            str(work),
+            "--doc",
+            str(doc),
+            "--json",
+            str(js),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     return proc, doc, js
 
 
@@ -54,8 +68,12 @@ def test_from_json_rerenders_the_same_page(quick_run, tmp_path):
     proc, doc, js = quick_run
     assert proc.returncode == 0
     again = tmp_path / "again.md"
-    rerun = subprocess.run([sys.executable, str(ROOT / "scripts" / "benchmark.py"), "--from-json", str(js),
-                            "--doc", str(again)], capture_output=True, text=True, timeout=120)
+    rerun = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "benchmark.py"), "--from-json", str(js), "--doc", str(again)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     assert again.read_text(encoding="utf-8") == doc.read_text(encoding="utf-8")
 

@@ -12,7 +12,11 @@ def test_packaged_config_has_the_four_policy_circles():
     circles, settings = load_config()
     assert tuple(circles) == CIRCLE_IDS
     assert {c: circles[c].minutes for c in circles} == {
-        "elderly_care_15": 15, "fitness_15": 15, "legal_aid_30": 30, "culture_sports_10": 10}
+        "elderly_care_15": 15,
+        "fitness_15": 15,
+        "legal_aid_30": 30,
+        "culture_sports_10": 10,
+    }
     assert circles["elderly_care_15"].speed_kmh == 3.6 and circles["elderly_care_15"].every_village
     assert circles["fitness_15"].limit_s == 900.0
     assert circles["legal_aid_30"].mode == "bicycle"
@@ -31,12 +35,15 @@ def _write(tmp_path, body: str):
 BASE = '[circles.x]\nname_zh = "测试"\nname_en = "t"\nmode = "walk"\nspeed_kmh = 4.0\n'
 
 
-@pytest.mark.parametrize("extra, match", [
-    ("minutes = 0\n", "minutes must be > 0"),
-    ("minutes = -5\n", "minutes must be > 0"),
-    ("minutes = 15\ncolour = 'red'\n", "unknown key"),
-    ("minutes = '15'\n", "must be a number"),
-])
+@pytest.mark.parametrize(
+    "extra, match",
+    [
+        ("minutes = 0\n", "minutes must be > 0"),
+        ("minutes = -5\n", "minutes must be > 0"),
+        ("minutes = 15\ncolour = 'red'\n", "unknown key"),
+        ("minutes = '15'\n", "must be a number"),
+    ],
+)
 def test_bad_circle_values(tmp_path, extra, match):
     with pytest.raises(ConfigError, match=match):
         load_config(_write(tmp_path, BASE + extra))

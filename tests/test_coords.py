@@ -51,9 +51,7 @@ README_POINT = (116.404, 39.915)
 
 def metres(lon1, lat1, lon2, lat2) -> np.ndarray:
     """Geodesic distance in metres between (arrays of) points."""
-    lon1, lat1, lon2, lat2 = np.broadcast_arrays(
-        *(np.asarray(v, dtype=float) for v in (lon1, lat1, lon2, lat2))
-    )
+    lon1, lat1, lon2, lat2 = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (lon1, lat1, lon2, lat2)))
     return np.asarray(GEOD.inv(lon1, lat1, lon2, lat2)[2])
 
 

@@ -21,9 +21,15 @@ def test_weighted_quantile_hand_values():
 
 
 def _villages(n: int) -> pd.DataFrame:
-    return pd.DataFrame({"code": [f"v{i}" for i in range(n)], "name": [f"村{i}" for i in range(n)],
-                         "town_code": ["t1"] * 3 + ["t2"] * (n - 3), "town_name": ["甲镇"] * 3 + ["乙镇"] * (n - 3),
-                         "type": "村委会"})
+    return pd.DataFrame(
+        {
+            "code": [f"v{i}" for i in range(n)],
+            "name": [f"村{i}" for i in range(n)],
+            "town_code": ["t1"] * 3 + ["t2"] * (n - 3),
+            "town_name": ["甲镇"] * 3 + ["乙镇"] * (n - 3),
+            "type": "村委会",
+        }
+    )
 
 
 def test_statuses_and_town_rates():
@@ -34,16 +40,25 @@ def test_statuses_and_town_rates():
     pop = np.array([10.0, 30.0, 20.0, 20.0, 5.0, 7.0, 3.0])
     t = np.array([60.0, 120.0, 100.0, 2000.0, 5000.0, np.inf, np.inf])
     cls = np.array([REACHED, REACHED, REACHED, BEYOND_LIMIT, BEYOND_LIMIT, UNREACHABLE, OFF_NETWORK], dtype=np.int8)
-    vt = village_table(vl, cell_v, pop, t, cls, np.array([60.0, 100.0, np.inf, np.inf, np.nan, np.nan]),
-                       np.array([1, 0, 0, 0, 0, 0]), 0.9, np.array([True] * 5 + [False]))
+    vt = village_table(
+        vl,
+        cell_v,
+        pop,
+        t,
+        cls,
+        np.array([60.0, 100.0, np.inf, np.inf, np.nan, np.nan]),
+        np.array([1, 0, 0, 0, 0, 0]),
+        0.9,
+        np.array([True] * 5 + [False]),
+    )
     assert vt["status"].tolist() == ["covered", "partial", "gap", "unreachable", "no_data", "no_data"]
     assert vt["covered_share"].iloc[1] == pytest.approx(0.5)
     assert vt["population"].tolist()[:4] == [40.0, 40.0, 5.0, 10.0]
-    assert vt["median_time_min"].iloc[0] == pytest.approx(2.0)   # 30 of 40 people at 120 s
+    assert vt["median_time_min"].iloc[0] == pytest.approx(2.0)  # 30 of 40 people at 120 s
     assert vt["median_time_min"].iloc[1] == pytest.approx(100 / 60)
     assert vt["unreachable_share"].iloc[3] == pytest.approx(0.7)
     assert vt["off_network_share"].iloc[3] == pytest.approx(0.3)
-    assert vt["reason"].iloc[3] .startswith("no facility can be reached along its streets")
+    assert vt["reason"].iloc[3].startswith("no facility can be reached along its streets")
     assert np.isnan(vt["centre_time_min"].iloc[2])
     towns = pd.DataFrame({"town_code": ["t1", "t2"], "town_name": ["甲镇", "乙镇"]})
     tt = town_table(vt, towns).set_index("town_code")
@@ -57,9 +72,17 @@ def test_statuses_and_town_rates():
 
 def test_covered_threshold_is_inclusive():
     vl = _villages(4).iloc[:1]
-    vt = village_table(vl, np.array([0, 0]), np.array([9.0, 1.0]), np.array([1.0, 1e9]),
-                       np.array([REACHED, BEYOND_LIMIT], dtype=np.int8), np.array([1.0]), np.array([0]), 0.9,
-                       np.array([True]))
+    vt = village_table(
+        vl,
+        np.array([0, 0]),
+        np.array([9.0, 1.0]),
+        np.array([1.0, 1e9]),
+        np.array([REACHED, BEYOND_LIMIT], dtype=np.int8),
+        np.array([1.0]),
+        np.array([0]),
+        0.9,
+        np.array([True]),
+    )
     assert vt["status"].iloc[0] == "covered"
 
 

@@ -55,17 +55,24 @@ def _read(fn, *a, **kw):
 
 
 def _same_points(a: gpd.GeoDataFrame, b: gpd.GeoDataFrame, tol: float = 1e-7) -> bool:
-    return len(a) == len(b) and np.allclose(a.geometry.x, b.geometry.x, atol=tol) and \
-        np.allclose(a.geometry.y, b.geometry.y, atol=tol)
+    return (
+        len(a) == len(b)
+        and np.allclose(a.geometry.x, b.geometry.x, atol=tol)
+        and np.allclose(a.geometry.y, b.geometry.y, atol=tol)
+    )
 
 
 # ============================================================ 1. coordinate systems and columns
 
 
 def _geojson(path: Path, rows, crs_member: dict | None = None) -> Path:
-    fc = {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": {"name": n}, "geometry": {"type": "Point", "coordinates": [x, y]}}
-        for n, x, y in rows]}
+    fc = {
+        "type": "FeatureCollection",
+        "features": [
+            {"type": "Feature", "properties": {"name": n}, "geometry": {"type": "Point", "coordinates": [x, y]}}
+            for n, x, y in rows
+        ],
+    }
     if crs_member is not None:
         fc["crs"] = crs_member
     path.write_text(json.dumps(fc, ensure_ascii=False), encoding="utf-8")
@@ -117,28 +124,35 @@ def test_table_default_crs_is_gcj02_and_recorded(tmp_path):
     g = facilities_from_file(_csv(tmp_path / "f.csv", text))
     assert _same_points(g, _clean(tmp_path), tol=1e-6)
     rec = g.attrs["input"]
-    assert (rec["crs"], rec["crs_source"], rec["lon_column"], rec["lat_column"]) == \
-        ("gcj02", "default for tables", "经度", "纬度")
+    assert (rec["crs"], rec["crs_source"], rec["lon_column"], rec["lat_column"]) == (
+        "gcj02",
+        "default for tables",
+        "经度",
+        "纬度",
+    )
 
 
 def test_two_disagreeing_coordinate_pairs_are_an_error_listing_both(tmp_path):
     g = _rows("gcj02")
-    text = "名称,lon,lat,经度,纬度\n" + "".join(f"{n},{x:.7f},{y:.7f},{a[1]:.7f},{a[2]:.7f}\n"
-                                           for (n, x, y), a in zip(_rows(), g))
+    text = "名称,lon,lat,经度,纬度\n" + "".join(
+        f"{n},{x:.7f},{y:.7f},{a[1]:.7f},{a[2]:.7f}\n" for (n, x, y), a in zip(_rows(), g)
+    )
     with pytest.raises(ColumnError, match=r"more than one coordinate column pair.*lon/lat.*经度/纬度.*--lon-col"):
         facilities_from_file(_csv(tmp_path / "f.csv", text), "wgs84")
 
 
 def test_projected_xy_beside_degrees_is_an_error(tmp_path):
-    text = "name,x,y,lon,lat\n" + "".join(f"{n},{412000 + i},{2545000 + i},{x:.7f},{y:.7f}\n"
-                                          for i, (n, x, y) in enumerate(_rows()))
+    text = "name,x,y,lon,lat\n" + "".join(
+        f"{n},{412000 + i},{2545000 + i},{x:.7f},{y:.7f}\n" for i, (n, x, y) in enumerate(_rows())
+    )
     with pytest.raises(ColumnError, match=r"x/y.*lon/lat"):
         facilities_from_file(_csv(tmp_path / "f.csv", text), "wgs84")
 
 
 def test_chosen_columns_resolve_the_ambiguity(tmp_path):
-    text = "name,x,y,lon,lat\n" + "".join(f"{n},{412000 + i},{2545000 + i},{x:.7f},{y:.7f}\n"
-                                          for i, (n, x, y) in enumerate(_rows()))
+    text = "name,x,y,lon,lat\n" + "".join(
+        f"{n},{412000 + i},{2545000 + i},{x:.7f},{y:.7f}\n" for i, (n, x, y) in enumerate(_rows())
+    )
     g = facilities_from_file(_csv(tmp_path / "f.csv", text), "wgs84", lon_col="lon", lat_col="lat")
     assert _same_points(g, _clean(tmp_path))
 
@@ -148,10 +162,13 @@ def test_agreeing_pairs_are_not_ambiguous(tmp_path):
     assert _same_points(facilities_from_file(_csv(tmp_path / "f.csv", text), "wgs84"), _clean(tmp_path))
 
 
-@pytest.mark.parametrize("kw,match", [
-    ({"lon_col": "经度", "lat_col": "nope"}, r"\['nope'\] not found"),
-    ({"lon_col": "经度"}, "only one of"),
-])
+@pytest.mark.parametrize(
+    "kw,match",
+    [
+        ({"lon_col": "经度", "lat_col": "nope"}, r"\['nope'\] not found"),
+        ({"lon_col": "经度"}, "only one of"),
+    ],
+)
 def test_bad_column_choice(tmp_path, kw, match):
     text = "名称,经度,纬度\n" + "".join(f"{n},{x:.7f},{y:.7f}\n" for n, x, y in _rows())
     with pytest.raises(ColumnError, match=match):
@@ -170,8 +187,15 @@ def test_our_own_candidates_file_reads_back(tmp_path):
     """candidates.csv has WGS84 and GCJ-02 pairs with bilingual headers: they agree, so no ambiguity."""
     lon, lat = np.array([p[1] for p in _rows()]), np.array([p[2] for p in _rows()])
     glon, glat = from_wgs84(lon, lat, "gcj02")
-    df = pd.DataFrame({"rank 排名": [1, 2, 3], "lon 经度(WGS84)": lon, "lat 纬度(WGS84)": lat,
-                       "lon_gcj02 经度(GCJ-02高德)": glon, "lat_gcj02 纬度(GCJ-02高德)": glat})
+    df = pd.DataFrame(
+        {
+            "rank 排名": [1, 2, 3],
+            "lon 经度(WGS84)": lon,
+            "lat 纬度(WGS84)": lat,
+            "lon_gcj02 经度(GCJ-02高德)": glon,
+            "lat_gcj02 纬度(GCJ-02高德)": glat,
+        }
+    )
     p = tmp_path / "candidates.csv"
     df.to_csv(p, index=False, encoding="utf-8-sig", float_format="%.7f")
     g = facilities_from_file(p)
@@ -189,8 +213,12 @@ def test_trailing_delimiter_on_data_rows_is_repaired_and_counted(tmp_path):
 
 def test_shifted_row_is_named_and_not_read(tmp_path):
     rows = _rows()
-    text = "名称,经度,纬度\n" + f"{rows[0][0]},{rows[0][1]:.7f},{rows[0][2]:.7f}\n" + \
-        f"莞城,图书馆,{rows[1][1]:.7f},{rows[1][2]:.7f}\n" + f"{rows[2][0]},{rows[2][1]:.7f},{rows[2][2]:.7f}\n"
+    text = (
+        "名称,经度,纬度\n"
+        + f"{rows[0][0]},{rows[0][1]:.7f},{rows[0][2]:.7f}\n"
+        + f"莞城,图书馆,{rows[1][1]:.7f},{rows[1][2]:.7f}\n"
+        + f"{rows[2][0]},{rows[2][1]:.7f},{rows[2][2]:.7f}\n"
+    )
     g, msgs = _read(facilities_from_file, _csv(tmp_path / "f.csv", text), "wgs84")
     assert len(g) == 2 and g.attrs["warnings"]["facility_rows_shifted"] == 1
     assert any("shifted" in m and "[3]" in m for m in msgs)
@@ -212,8 +240,11 @@ def test_every_row_shifted_is_an_error(tmp_path):
 
 @pytest.mark.parametrize("sep,suffix", [(";", ".csv"), ("\t", ".txt"), ("|", ".csv"), ("\t", ".tsv")])
 def test_other_delimiters_read(tmp_path, sep, suffix):
-    text = sep.join(["名称", "经度", "纬度"]) + "\n" + "".join(sep.join([n, f"{x:.7f}", f"{y:.7f}"]) + "\n"
-                                                         for n, x, y in _rows())
+    text = (
+        sep.join(["名称", "经度", "纬度"])
+        + "\n"
+        + "".join(sep.join([n, f"{x:.7f}", f"{y:.7f}"]) + "\n" for n, x, y in _rows())
+    )
     assert _same_points(facilities_from_file(_csv(tmp_path / f"f{suffix}", text), "wgs84"), _clean(tmp_path))
 
 
@@ -293,7 +324,9 @@ def test_title_rows_above_the_header_are_found_and_said(tmp_path):
 
 
 def test_title_row_in_a_csv_too(tmp_path):
-    text = "东莞市养老服务设施一览表,,\n" + "名称,经度,纬度\n" + "".join(f"{n},{x:.7f},{y:.7f}\n" for n, x, y in _rows())
+    text = (
+        "东莞市养老服务设施一览表,,\n" + "名称,经度,纬度\n" + "".join(f"{n},{x:.7f},{y:.7f}\n" for n, x, y in _rows())
+    )
     g, _ = _read(facilities_from_file, _csv(tmp_path / "f.csv", text), "wgs84")
     assert _same_points(g, _clean(tmp_path)) and g.attrs["warnings"]["facility_title_rows_skipped"] == 1
     assert g["facility_id"].tolist()[0] == "f:3"  # ids name the real file line
@@ -367,8 +400,9 @@ def test_points_outside_their_town_or_dongguan_lose_their_location_with_a_reason
     xo, yo = _inside("441900006001")  # a point in 莞城 given for a 东城 code
     x, y = _inside("441900003002")
     p = _village_file(tmp_path, [("441900003001", xo, yo), ("441900003002", x, y), ("441900003003", 116.0, 25.0)])
-    (merged, counts), msgs = _read(attach_villages_to_list, village_points_from_file(p, "wgs84"), _official(), p,
-                                   towns=towns)
+    (merged, counts), msgs = _read(
+        attach_villages_to_list, village_points_from_file(p, "wgs84"), _official(), p, towns=towns
+    )
     m = merged.set_index("code")
     assert counts["village_points_outside_their_town"] == 1 and counts["village_points_outside_dongguan"] == 1
     assert m.loc["441900003001", "geometry"] is None and "莞城街道" in m.loc["441900003001", "location_note"]
@@ -378,7 +412,7 @@ def test_points_outside_their_town_or_dongguan_lose_their_location_with_a_reason
 
 def test_villages_by_name_duplicates_follow_the_same_rule(tmp_path):
     x, y = _inside("441900003001")
-    text = "名称,镇街,经度,纬度\n岗贝社区,东城街道,{0},{1}\n岗贝社区,东城街道,{2},{1}\n".format(x, y, x + 0.02)
+    text = f"名称,镇街,经度,纬度\n岗贝社区,东城街道,{x},{y}\n岗贝社区,东城街道,{x + 0.02},{y}\n"
     p = _csv(tmp_path / "v.csv", text)
     with pytest.raises(DataMismatchError, match="town \\+ names appear on several rows"):
         attach_villages_to_list(village_points_from_file(p, "wgs84"), _official(), p)
@@ -390,18 +424,21 @@ def test_villages_by_name_duplicates_follow_the_same_rule(tmp_path):
 BASE = '[circles.x]\nname_zh = "圈"\nname_en = "c"\nmode = "walk"\nspeed_kmh = 4.0\nminutes = 15\n'
 
 
-@pytest.mark.parametrize("extra,match", [
-    ("covered_min_share = \"90%\"", "covered_min_share must be a number"),
-    ("covered_min_share = true", "covered_min_share must be a number"),
-    ("covered_min_share = nan", "covered_min_share must be a finite number"),
-    ("access_speed_kmh = inf", "access_speed_kmh must be a finite number"),
-    ("access_speed_kmh = \"4\"", "access_speed_kmh must be a number"),
-    ("every_village = \"yes\"", "every_village must be true or false"),
-    ("every_village = 1", "every_village must be true or false"),
-    ("policy_source = 46", "policy_source must be a string"),
-    ("name_keywords = \"养老\"", "name_keywords must be a list of strings"),
-    ("osm_tags = \"amenity\"", "osm_tags must be a table"),
-])
+@pytest.mark.parametrize(
+    "extra,match",
+    [
+        ('covered_min_share = "90%"', "covered_min_share must be a number"),
+        ("covered_min_share = true", "covered_min_share must be a number"),
+        ("covered_min_share = nan", "covered_min_share must be a finite number"),
+        ("access_speed_kmh = inf", "access_speed_kmh must be a finite number"),
+        ('access_speed_kmh = "4"', "access_speed_kmh must be a number"),
+        ('every_village = "yes"', "every_village must be true or false"),
+        ("every_village = 1", "every_village must be true or false"),
+        ("policy_source = 46", "policy_source must be a string"),
+        ('name_keywords = "养老"', "name_keywords must be a list of strings"),
+        ('osm_tags = "amenity"', "osm_tags must be a table"),
+    ],
+)
 def test_circle_keys_are_typed_strictly(tmp_path, extra, match):
     p = tmp_path / "c.toml"
     p.write_text(BASE + extra + "\n", encoding="utf-8")
@@ -409,11 +446,14 @@ def test_circle_keys_are_typed_strictly(tmp_path, extra, match):
         load_config(p)
 
 
-@pytest.mark.parametrize("body,match", [
-    ("speed_kmh = true", "speed_kmh must be a number"),
-    ("minutes = inf", "minutes must be a finite number"),
-    ("minutes = nan", "minutes must be a finite number"),
-])
+@pytest.mark.parametrize(
+    "body,match",
+    [
+        ("speed_kmh = true", "speed_kmh must be a number"),
+        ("minutes = inf", "minutes must be a finite number"),
+        ("minutes = nan", "minutes must be a finite number"),
+    ],
+)
 def test_required_numbers_typed(tmp_path, body, match):
     p = tmp_path / "c.toml"
     text = BASE.replace("speed_kmh = 4.0\n", "").replace("minutes = 15\n", "")
@@ -423,13 +463,16 @@ def test_required_numbers_typed(tmp_path, body, match):
         load_config(p)
 
 
-@pytest.mark.parametrize("settings,match", [
-    ("max_snap_m = nan", "max_snap_m must be a finite number"),
-    ("max_snap_m = \"500\"", "max_snap_m must be a number"),
-    ("max_snap_m = true", "max_snap_m must be a number"),
-    ("report_cap_minutes = inf", "report_cap_minutes must be a finite number"),
-    ("report_cap_minutes = -1", r"report_cap_minutes must be a finite number in \(0"),
-])
+@pytest.mark.parametrize(
+    "settings,match",
+    [
+        ("max_snap_m = nan", "max_snap_m must be a finite number"),
+        ('max_snap_m = "500"', "max_snap_m must be a number"),
+        ("max_snap_m = true", "max_snap_m must be a number"),
+        ("report_cap_minutes = inf", "report_cap_minutes must be a finite number"),
+        ("report_cap_minutes = -1", r"report_cap_minutes must be a finite number in \(0"),
+    ],
+)
 def test_settings_typed_strictly(tmp_path, settings, match):
     p = tmp_path / "c.toml"
     p.write_text(BASE + "[settings]\n" + settings + "\n", encoding="utf-8")
@@ -456,16 +499,43 @@ def test_config_with_bom_and_folder_as_config(tmp_path):
 
 def test_cli_circle_accepts_ids_of_the_config_in_use(small_city, tmp_path, capsys):
     p = tmp_path / "c.toml"
-    p.write_text(BASE.replace("[circles.x]", "[circles.my_parks_12]").replace("minutes = 15", "minutes = 12"),
-                 encoding="utf-8")
+    p.write_text(
+        BASE.replace("[circles.x]", "[circles.my_parks_12]").replace("minutes = 15", "minutes = 12"), encoding="utf-8"
+    )
     fac = small_city / "facilities" / "fitness_15_gcj02.csv"
-    rc = main(["run", "--circle", "my_parks_12", "--config", str(p), "--facilities", str(fac), "--data-dir",
-               str(small_city), "--out", str(tmp_path / "o"), "--no-maps"])
+    rc = main(
+        [
+            "run",
+            "--circle",
+            "my_parks_12",
+            "--config",
+            str(p),
+            "--facilities",
+            str(fac),
+            "--data-dir",
+            str(small_city),
+            "--out",
+            str(tmp_path / "o"),
+            "--no-maps",
+        ]
+    )
     assert rc == 0, capsys.readouterr().err
     s = json.loads((tmp_path / "o" / "my_parks_12" / "summary.json").read_text(encoding="utf-8"))
     assert s["circle"]["minutes"] == 12.0
-    rc = main(["run", "--circle", "fitness_15", "--config", str(p), "--data-dir", str(small_city),
-               "--out", str(tmp_path / "o"), "--no-maps"])
+    rc = main(
+        [
+            "run",
+            "--circle",
+            "fitness_15",
+            "--config",
+            str(p),
+            "--data-dir",
+            str(small_city),
+            "--out",
+            str(tmp_path / "o"),
+            "--no-maps",
+        ]
+    )
     assert rc == 2 and "known: ['my_parks_12']" in capsys.readouterr().err
 
 
@@ -474,15 +544,18 @@ def test_network_type_follows_each_circles_mode():
     args = build_parser().parse_args(["run", "--all", "--network", "city.osm.pbf"])
     groups = _network_groups(args, list(circles.values()))
     assert {k: [c.id for c in v] for k, v in groups.items()} == {
-        "walk": ["elderly_care_15", "fitness_15", "culture_sports_10"], "bike": ["legal_aid_30"]}
+        "walk": ["elderly_care_15", "fitness_15", "culture_sports_10"],
+        "bike": ["legal_aid_30"],
+    }
     args = build_parser().parse_args(["run", "--all", "--network", "city.osm.pbf", "--network-type", "walk"])
     assert list(_network_groups(args, list(circles.values()))) == ["walk"]
     args = build_parser().parse_args(["run", "--all", "--mode", "walk", "--network", "city.osm"])
     assert list(_network_groups(args, [c.with_overrides(mode="walk") for c in circles.values()])) == ["walk"]
 
 
-@pytest.mark.parametrize("opt", [["--minutes", "nan"], ["--minutes", "inf"], ["--speed", "nan"],
-                                 ["--access-speed", "-1"]])
+@pytest.mark.parametrize(
+    "opt", [["--minutes", "nan"], ["--minutes", "inf"], ["--speed", "nan"], ["--access-speed", "-1"]]
+)
 def test_cli_non_finite_overrides_exit_2(small_city, tmp_path, capsys, opt):
     rc = main(["run", "--circle", "fitness_15", *opt, "--data-dir", str(small_city), "--out", str(tmp_path / "o")])
     err = capsys.readouterr().err
@@ -511,8 +584,21 @@ def test_out_under_a_file_fails_early(small_city, tmp_path, capsys):
 
 def test_warnings_before_an_error_are_printed_with_it(small_city, tmp_path, capsys):
     fac = _csv(tmp_path / "far.csv", "名称,经度,纬度\n坏行,abc,23\n远处,116.5,25.5\n")
-    rc = main(["run", "--circle", "fitness_15", "--facilities", str(fac), "--facilities-crs", "wgs84",
-               "--data-dir", str(small_city), "--out", str(tmp_path / "o")])
+    rc = main(
+        [
+            "run",
+            "--circle",
+            "fitness_15",
+            "--facilities",
+            str(fac),
+            "--facilities-crs",
+            "wgs84",
+            "--data-dir",
+            str(small_city),
+            "--out",
+            str(tmp_path / "o"),
+        ]
+    )
     err = capsys.readouterr().err
     assert rc == 2
     assert "warning:" in err and "line" in err and "[2]" in err  # the bad row, said before the error
@@ -537,8 +623,20 @@ def test_unexpected_exception_is_one_line_not_a_traceback(small_city, tmp_path, 
 def test_counted_warnings_are_printed_once(small_city, tmp_path, capsys):
     src = (small_city / "facilities" / "fitness_15_gcj02.csv").read_text(encoding="utf-8-sig")
     fac = _csv(tmp_path / "f.csv", src.replace("\n", ",\n", 3))  # trailing delimiter on the first rows
-    rc = main(["run", "--circle", "fitness_15", "--facilities", str(fac), "--data-dir", str(small_city),
-               "--out", str(tmp_path / "o"), "--no-maps"])
+    rc = main(
+        [
+            "run",
+            "--circle",
+            "fitness_15",
+            "--facilities",
+            str(fac),
+            "--data-dir",
+            str(small_city),
+            "--out",
+            str(tmp_path / "o"),
+            "--no-maps",
+        ]
+    )
     err = capsys.readouterr().err
     assert rc == 0
     assert err.count("fitness_15.facility_rows_trailing_delimiter 2") == 1  # header line + 2 data rows had one
@@ -558,8 +656,9 @@ def test_nan_in_either_coordinate_stays_nan_in_both():
 
 
 def test_tables_write_people_as_integers_and_shares_with_fixed_decimals(small_city, tmp_path):
-    rc = main(["run", "--circle", "elderly_care_15", "--data-dir", str(small_city), "--out", str(tmp_path / "o"),
-               "--no-maps"])
+    rc = main(
+        ["run", "--circle", "elderly_care_15", "--data-dir", str(small_city), "--out", str(tmp_path / "o"), "--no-maps"]
+    )
     assert rc == 0
     d = tmp_path / "o" / "elderly_care_15"
     towns = pd.read_csv(d / "towns.csv", dtype=str, encoding="utf-8-sig")
@@ -581,8 +680,15 @@ def test_tables_write_people_as_integers_and_shares_with_fixed_decimals(small_ci
 def test_town_without_villages_with_data_says_no_data():
     from dgcoverage.coverage import town_table
 
-    vt = pd.DataFrame({"town_code": ["t1", "t2"], "status": ["no_data", "covered"], "has_facility_inside": [True, True],
-                       "population": [0.0, 10.0], "covered_population": [0.0, 10.0]})
+    vt = pd.DataFrame(
+        {
+            "town_code": ["t1", "t2"],
+            "status": ["no_data", "covered"],
+            "has_facility_inside": [True, True],
+            "population": [0.0, 10.0],
+            "covered_population": [0.0, 10.0],
+        }
+    )
     towns = pd.DataFrame({"town_code": ["t1", "t2"], "town_name": ["甲", "乙"]})
     t = town_table(vt, towns).set_index("town_code")
     assert t.loc["t1", "facility_in_every_village"] == "no_data"
@@ -599,8 +705,22 @@ def test_village_points_outside_their_town_reach_villages_csv(small_city, tmp_pa
     moved.loc[i, ["经度", "纬度"]] = moved.loc[j, ["经度", "纬度"]].to_numpy()  # a 东城 code at a 莞城 place
     p = tmp_path / "v.csv"
     moved.to_csv(p, index=False, encoding="utf-8-sig")
-    rc = main(["run", "--circle", "fitness_15", "--villages", str(p), "--villages-crs", "gcj02", "--data-dir",
-               str(small_city), "--out", str(tmp_path / "o"), "--no-maps"])
+    rc = main(
+        [
+            "run",
+            "--circle",
+            "fitness_15",
+            "--villages",
+            str(p),
+            "--villages-crs",
+            "gcj02",
+            "--data-dir",
+            str(small_city),
+            "--out",
+            str(tmp_path / "o"),
+            "--no-maps",
+        ]
+    )
     assert rc == 0
     d = tmp_path / "o" / "fitness_15"
     vt = pd.read_csv(d / "villages.csv", dtype=str, encoding="utf-8-sig")
@@ -623,8 +743,20 @@ def test_raster_covering_part_of_the_city_marks_villages_outside(small_city, tmp
         dst = tmp_path / "west_half.tif"
         with rasterio.open(dst, "w", **prof) as w:
             w.write(arr[:, :half], 1)
-    rc = main(["run", "--circle", "fitness_15", "--population", str(dst), "--data-dir", str(small_city),
-               "--out", str(tmp_path / "o"), "--no-maps"])
+    rc = main(
+        [
+            "run",
+            "--circle",
+            "fitness_15",
+            "--population",
+            str(dst),
+            "--data-dir",
+            str(small_city),
+            "--out",
+            str(tmp_path / "o"),
+            "--no-maps",
+        ]
+    )
     assert rc == 0
     d = tmp_path / "o" / "fitness_15"
     s = json.loads((d / "summary.json").read_text(encoding="utf-8"))
@@ -647,8 +779,20 @@ def test_population_far_from_census_is_said_and_recorded(small_city, tmp_path):
     dst = tmp_path / "double.tif"
     with rasterio.open(dst, "w", **prof) as w:  # every household counted twice: plausible densities, 2x the census
         w.write(arr * 2, 1)
-    rc = main(["run", "--circle", "fitness_15", "--population", str(dst), "--data-dir", str(small_city),
-               "--out", str(tmp_path / "o"), "--no-maps"])
+    rc = main(
+        [
+            "run",
+            "--circle",
+            "fitness_15",
+            "--population",
+            str(dst),
+            "--data-dir",
+            str(small_city),
+            "--out",
+            str(tmp_path / "o"),
+            "--no-maps",
+        ]
+    )
     assert rc == 0
     s = json.loads((tmp_path / "o" / "fitness_15" / "summary.json").read_text(encoding="utf-8"))
     assert s["warnings"]["population_total_far_from_census"] == 1

@@ -47,13 +47,29 @@ def grid_network(k: int = 5, step_m: float = 120.0, circuity: float = 1.0) -> Ro
     v = np.concatenate([e[:, 1], e[:, 0]])
     length = np.round(haversine_m(lon[u], lat[u], lon[v], lat[v]) * circuity, 2)
     names = np.array([f"路{i % 7}" for i in range(len(u))])
-    return RoadNetwork(np.arange(k * k) + 500, lon, lat, u, v, length, names, np.full(len(u), "residential"),
-                       meta={"source": "test grid", "synthetic": False})
+    return RoadNetwork(
+        np.arange(k * k) + 500,
+        lon,
+        lat,
+        u,
+        v,
+        length,
+        names,
+        np.full(len(u), "residential"),
+        meta={"source": "test grid", "synthetic": False},
+    )
 
 
 def arrays(net: RoadNetwork) -> dict[str, np.ndarray]:
-    return {"node_id": net.node_id, "lon": net.lon.copy(), "lat": net.lat.copy(), "u": net.u.copy(), "v": net.v.copy(),
-            "length_m": net.length_m.copy(), "meta_json": np.array(json.dumps(net.meta))}
+    return {
+        "node_id": net.node_id,
+        "lon": net.lon.copy(),
+        "lat": net.lat.copy(),
+        "u": net.u.copy(),
+        "v": net.v.copy(),
+        "length_m": net.length_m.copy(),
+        "meta_json": np.array(json.dumps(net.meta)),
+    }
 
 
 def write(tmp_path, data: dict[str, np.ndarray], name: str = "net.npz"):
@@ -151,7 +167,9 @@ def test_negative_length(tmp_path):
 def test_lengths_in_kilometres(tmp_path):
     data = arrays(grid_network())
     data["length_m"] = data["length_m"] / 1000.0
-    with pytest.raises(InputFileError, match=r"look like kilometres.*median length/straight-line = 0\.001 .*Fix: store metres"):
+    with pytest.raises(
+        InputFileError, match=r"look like kilometres.*median length/straight-line = 0\.001 .*Fix: store metres"
+    ):
         load_network(write(tmp_path, data))
 
 
@@ -160,7 +178,9 @@ def test_lengths_in_degrees(tmp_path):
     data = arrays(net)
     # planar degrees, as a GIS computes them on unprojected data
     data["length_m"] = np.hypot(net.lon[net.u] - net.lon[net.v], net.lat[net.u] - net.lat[net.v])
-    with pytest.raises(InputFileError, match=r"look like degrees.*median length/straight-line = [0-9.]+e-06.*not in degrees"):
+    with pytest.raises(
+        InputFileError, match=r"look like degrees.*median length/straight-line = [0-9.]+e-06.*not in degrees"
+    ):
         load_network(write(tmp_path, data))
 
 
@@ -208,8 +228,12 @@ def test_unreadable_meta(tmp_path):
 
 def test_network_covers_study_area():
     net = grid_network()
-    inside = (float(net.lon.min()) - 0.01, float(net.lat.min()) - 0.01, float(net.lon.max()) + 0.01,
-              float(net.lat.max()) + 0.01)
+    inside = (
+        float(net.lon.min()) - 0.01,
+        float(net.lat.min()) - 0.01,
+        float(net.lon.max()) + 0.01,
+        float(net.lat.max()) + 0.01,
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         out = check_network_covers(net, inside, min_area_share=0.0)
@@ -224,9 +248,12 @@ def test_network_covers_study_area():
     assert out["area_share_covered"] < 0.01
     # most of the network outside a tiny study area
     with pytest.warns(UserWarning, match="lie in the study area"):
-        check_network_covers(net, (float(net.lon[0]) - 1e-5, float(net.lat[0]) - 1e-5, float(net.lon[0]) + 1e-5,
-                                   float(net.lat[0]) + 1e-5), min_node_share=0.1,
-                             min_area_share=0.0)
+        check_network_covers(
+            net,
+            (float(net.lon[0]) - 1e-5, float(net.lat[0]) - 1e-5, float(net.lon[0]) + 1e-5, float(net.lat[0]) + 1e-5),
+            min_node_share=0.1,
+            min_area_share=0.0,
+        )
 
 
 # ------------------------------------------------------------------ directed reachability
@@ -272,7 +299,9 @@ def test_one_way_trap_is_unreachable_and_two_way_twin_is_not():
 def test_one_way_loop_reaches_facility_with_exact_time():
     # square loop 0 -> 1 -> 2 -> 3 -> 0, one way, facility at 0; plus an island {4, 5} without facility
     nodes = [(0.0, 0.0), (100.0, 0.0), (100.0, 200.0), (0.0, 200.0), (900.0, 0.0), (900.0, 100.0)]
-    net = directed_network(nodes, [(0, 1), (1, 2), (2, 3), (3, 0), (4, 5), (5, 4)], [100.0, 200.0, 300.0, 400.0, 80.0, 80.0])
+    net = directed_network(
+        nodes, [(0, 1), (1, 2), (2, 3), (3, 0), (4, 5), (5, 4)], [100.0, 200.0, 300.0, 400.0, 80.0, 80.0]
+    )
     g = access_graph_from_network(net, 2.0)  # 2 m/s
     fac = np.array([0])
     nt = times_to_nearest_facility(g, fac, np.array([5.0]))  # 5 s from node 0 to the door
@@ -282,8 +311,14 @@ def test_one_way_loop_reaches_facility_with_exact_time():
     node = np.arange(6)
     t = point_times(nt, node, np.full(6, 10.0))  # each point 10 s from its node
     assert t[1] == pytest.approx(465.0)
-    assert classify_points(g, node, t, 400.0, fac).tolist() == [REACHED, BEYOND_LIMIT, REACHED, REACHED,
-                                                                 UNREACHABLE, UNREACHABLE]
+    assert classify_points(g, node, t, 400.0, fac).tolist() == [
+        REACHED,
+        BEYOND_LIMIT,
+        REACHED,
+        REACHED,
+        UNREACHABLE,
+        UNREACHABLE,
+    ]
     summ = component_summary(g, np.array([0, -1]), node, np.ones(6))
     assert summ["population_on_components_without_facility"] == 2.0
     assert summ["population_cannot_reach_facility"] == 2.0 and summ["population_cannot_reach_facility_one_way"] == 0.0
@@ -332,8 +367,13 @@ def test_pipeline_calls_a_one_way_dead_end_unreachable():
     circles, _ = load_config()
     # a north-south street 0..4 (100 m steps); village 2 sits at its north end, node 4
     nodes = [(0.0, 100.0 * i) for i in range(5)]
-    study = make_study(nodes, [(i, i + 1) for i in range(4)], [(20.0, 100.0 * i) for i in range(5)], [100.0] * 5,
-                       [(-500, -500, 500, 350), (-500, 350, 500, 900)])
+    study = make_study(
+        nodes,
+        [(i, i + 1) for i in range(4)],
+        [(20.0, 100.0 * i) for i in range(5)],
+        [100.0] * 5,
+        [(-500, -500, 500, 350), (-500, 350, 500, 900)],
+    )
     # make the last block one way northwards: from node 4 there is no way back
     net = study.net
     keep = ~((net.u == 4) & (net.v == 3))

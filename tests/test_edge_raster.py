@@ -30,8 +30,19 @@ def _write(path, bands, dtype="float32", crs=UTM, transform=UTM_TR, nodata=None,
     bands = np.asarray(bands)
     if bands.ndim == 2:
         bands = bands[None]
-    with rasterio.open(path, "w", driver="GTiff", height=bands.shape[1], width=bands.shape[2], count=bands.shape[0],
-                       dtype=dtype, crs=crs, transform=transform, nodata=nodata, **kw) as dst:
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        height=bands.shape[1],
+        width=bands.shape[2],
+        count=bands.shape[0],
+        dtype=dtype,
+        crs=crs,
+        transform=transform,
+        nodata=nodata,
+        **kw,
+    ) as dst:
         dst.write(bands.astype(dtype))
     return path
 
@@ -48,8 +59,9 @@ def _read(*args, **kwargs):
 
 def test_two_bands_without_choice_names_the_bands_and_the_fix(tmp_path):
     p = tmp_path / "two.tif"
-    with rasterio.open(p, "w", driver="GTiff", height=2, width=2, count=2, dtype="float32", crs=UTM,
-                       transform=UTM_TR) as dst:
+    with rasterio.open(
+        p, "w", driver="GTiff", height=2, width=2, count=2, dtype="float32", crs=UTM, transform=UTM_TR
+    ) as dst:
         dst.write(np.stack([np.full((2, 2), 10.0), np.full((2, 2), 20.0)]).astype("float32"))
         dst.set_band_description(1, "pop 2020")
         dst.set_band_description(2, "pop 2030")
@@ -87,20 +99,24 @@ def test_single_band_needs_no_choice_but_is_checked(tmp_path):
 
 
 def _palette(path):
-    with rasterio.open(path, "w", driver="GTiff", height=2, width=2, count=1, dtype="uint8", crs=UTM,
-                       transform=UTM_TR) as dst:
+    with rasterio.open(
+        path, "w", driver="GTiff", height=2, width=2, count=1, dtype="uint8", crs=UTM, transform=UTM_TR
+    ) as dst:
         dst.write(np.array([[1, 2], [3, 1]], dtype="uint8"), 1)
         dst.write_colormap(1, {1: (255, 0, 0, 255), 2: (0, 255, 0, 255), 3: (0, 0, 255, 255)})
     return path
 
 
-@pytest.mark.parametrize("case,kind", [
-    ("rgb", "RGB imagery"),
-    ("rgba", "RGBA imagery"),
-    ("palette", "palette"),
-    ("uint8x3_minisblack", "RGB imagery"),
-    ("float_rgb_interp", "RGB imagery"),
-])
+@pytest.mark.parametrize(
+    "case,kind",
+    [
+        ("rgb", "RGB imagery"),
+        ("rgba", "RGBA imagery"),
+        ("palette", "palette"),
+        ("uint8x3_minisblack", "RGB imagery"),
+        ("float_rgb_interp", "RGB imagery"),
+    ],
+)
 @pytest.mark.parametrize("band", [None, 1])
 def test_imagery_refused_even_with_a_band(tmp_path, case, kind, band):
     img = np.full((3, 2, 2), 40)
@@ -115,8 +131,11 @@ def test_imagery_refused_even_with_a_band(tmp_path, case, kind, band):
     else:
         p = _write(tmp_path / "f.tif", img)
         with rasterio.open(p, "r+") as dst:
-            dst.colorinterp = [rasterio.enums.ColorInterp.red, rasterio.enums.ColorInterp.green,
-                               rasterio.enums.ColorInterp.blue]
+            dst.colorinterp = [
+                rasterio.enums.ColorInterp.red,
+                rasterio.enums.ColorInterp.green,
+                rasterio.enums.ColorInterp.blue,
+            ]
     with pytest.raises(InputFileError, match=rf"is not a population raster: it looks like {kind}") as exc:
         population_from_raster(p, UTM, band=band)
     assert "people per pixel" in exc.value.fix
@@ -134,17 +153,20 @@ def test_three_band_float_population_is_not_imagery(tmp_path):
 REAL = np.array([[12.0, 0.0, 30.0], [5.0, 0.0, 600.0]])  # 600 people in a 100 m pixel = 60,000/km²: real, dense
 
 
-@pytest.mark.parametrize("dtype,fill,shown", [
-    ("uint16", 65535, "65535"),
-    ("int16", -9999, "-9999"),
-    ("float32", -9999, "-9999"),
-    ("int16", 32767, "32767"),
-    ("int32", 2147483647, "2147483647"),
-    ("float32", float(np.finfo(np.float32).min), "-3.4028235e+38"),
-    ("float32", -3.4e38, "-3.4e+38"),
-    ("float64", float(np.finfo(np.float64).min), "-1.7976931348623157e+308"),
-    ("float32", -99999, "-99999"),
-])
+@pytest.mark.parametrize(
+    "dtype,fill,shown",
+    [
+        ("uint16", 65535, "65535"),
+        ("int16", -9999, "-9999"),
+        ("float32", -9999, "-9999"),
+        ("int16", 32767, "32767"),
+        ("int32", 2147483647, "2147483647"),
+        ("float32", float(np.finfo(np.float32).min), "-3.4028235e+38"),
+        ("float32", -3.4e38, "-3.4e+38"),
+        ("float64", float(np.finfo(np.float64).min), "-1.7976931348623157e+308"),
+        ("float32", -99999, "-99999"),
+    ],
+)
 def test_undeclared_fill_zeroed_counted_and_named(tmp_path, dtype, fill, shown):
     arr = np.vstack([REAL, [fill, fill, 1.0]])  # 2 fill cells
     p = _write(tmp_path / "fill.tif", arr, dtype=dtype)
@@ -190,8 +212,7 @@ def test_positive_nines_fill_only_when_implausible_or_apart(tmp_path):
     assert g.total == 620.0 and g.meta["fill_values"] == {"9999": 1}
     # 9999 in a 1 km pixel amid values up to 8000 is ordinary: kept
     km = Affine(1000, 0, 400_000, 0, -1000, 2_550_000)
-    g, msgs = _read(_write(tmp_path / "n1k.tif", [[9999.0, 8000.0], [0.0, 20.0]], transform=km), UTM,
-                    resolution_m=1000)
+    g, msgs = _read(_write(tmp_path / "n1k.tif", [[9999.0, 8000.0], [0.0, 20.0]], transform=km), UTM, resolution_m=1000)
     assert g.total == 18019.0 and g.warnings == {} and msgs == []
 
 
@@ -200,8 +221,9 @@ def test_real_high_density_untouched(tmp_path):
     g, msgs = _read(_write(tmp_path / "dense.tif", REAL), UTM)
     assert g.total == REAL.sum() and g.warnings == {} and msgs == []
     km = Affine(1000, 0, 400_000, 0, -1000, 2_550_000)
-    g, msgs = _read(_write(tmp_path / "km.tif", [[60_000, 0], [45_000, 7]], dtype="uint16", transform=km), UTM,
-                    resolution_m=1000)
+    g, msgs = _read(
+        _write(tmp_path / "km.tif", [[60_000, 0], [45_000, 7]], dtype="uint16", transform=km), UTM, resolution_m=1000
+    )
     assert g.total == 105_007.0 and g.warnings == {} and msgs == []
     m30 = Affine(30, 0, 400_000, 0, -30, 2_550_000)
     g, msgs = _read(_write(tmp_path / "m30.tif", [[54.0, 0.0], [1.0, 2.0]], transform=m30), UTM, resolution_m=30)
@@ -219,8 +241,9 @@ def test_impossible_density_single_value_is_fill_many_values_are_wrong_units(tmp
 
 def test_fill_in_a_warped_raster(tmp_path):
     arr = np.array([[100.0, -9999.0, 0.0], [50.0, 400.0, -9999.0]])
-    g, msgs = _read(_write(tmp_path / "wf.tif", arr, crs="EPSG:4326", transform=Affine(0.01, 0, 113.7, 0, -0.01,
-                                                                                         23.05)), UTM)
+    g, msgs = _read(
+        _write(tmp_path / "wf.tif", arr, crs="EPSG:4326", transform=Affine(0.01, 0, 113.7, 0, -0.01, 23.05)), UTM
+    )
     assert g.total == pytest.approx(550.0, rel=1e-9)
     assert g.warnings == {"population_fill_cells_zeroed": 2} and "-9999 (2 cells)" in msgs[0]
 
@@ -242,8 +265,11 @@ def test_window_read_equals_whole_read(tmp_path, monkeypatch, case):
     if case.startswith("same"):
         p = _write(tmp_path / "utm.tif", arr)
         # unaligned bounds well inside the raster / running past its east and south edges
-        b = (402_030.0, 2_541_070.0, 407_480.0, 2_546_920.0) if case == "same_crs" else \
-            (409_050.0, 2_536_010.0, 420_000.0, 2_541_000.0)
+        b = (
+            (402_030.0, 2_541_070.0, 407_480.0, 2_546_920.0)
+            if case == "same_crs"
+            else (409_050.0, 2_536_010.0, 420_000.0, 2_541_000.0)
+        )
     else:
         p = _write(tmp_path / "wgs.tif", arr, crs="EPSG:4326", transform=WGS_TR)
         t = Transformer.from_crs(4326, UTM, always_xy=True)
@@ -261,7 +287,7 @@ def test_window_read_equals_whole_read(tmp_path, monkeypatch, case):
     if case == "same_crs":  # the grid (x from 402,000, y from 2,547,000) is the raster's own pixels from col 20, row 30
         assert win.transform.c == 402_000 and win.transform.f == 2_547_000
         rows, cols = win.array.shape
-        np.testing.assert_allclose(win.array, arr[30:30 + rows, 20:20 + cols].astype(np.float32), rtol=1e-9)
+        np.testing.assert_allclose(win.array, arr[30 : 30 + rows, 20 : 20 + cols].astype(np.float32), rtol=1e-9)
 
 
 def test_no_bounds_reads_the_whole_band(tmp_path):
@@ -284,9 +310,19 @@ def test_footprint_covering_half_a_study_polygon(tmp_path):
         g = population_from_raster(p, UTM, bounds=bounds)
         assert g.footprint.bounds[2] == 401_000.0
         assert g.footprint.contains(inside) and not g.footprint.intersects(outside)
-        got = share_outside(g.footprint, [study, inside, outside, shapely.Polygon(), None,
-                                          shapely.Point(400_200, 2_549_500), shapely.Point(405_000, 2_549_500),
-                                          shapely.LineString([(400_800, 2_549_500), (401_200, 2_549_500)])])
+        got = share_outside(
+            g.footprint,
+            [
+                study,
+                inside,
+                outside,
+                shapely.Polygon(),
+                None,
+                shapely.Point(400_200, 2_549_500),
+                shapely.Point(405_000, 2_549_500),
+                shapely.LineString([(400_800, 2_549_500), (401_200, 2_549_500)]),
+            ],
+        )
         np.testing.assert_array_equal(got, [0.5, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0, 0.5])
     assert share_outside(g.footprint, []).shape == (0,)
     assert share_outside(g.footprint, study).tolist() == [0.5]
@@ -306,8 +342,9 @@ def test_footprint_of_a_geographic_raster_in_utm(tmp_path):
     lon = np.concatenate([113.70 + 0.15 * s, np.full(s.size, 113.85), 113.85 - 0.15 * s, np.full(s.size, 113.70)])
     lat = np.concatenate([np.full(s.size, 22.98), 22.98 + 0.12 * s, np.full(s.size, 23.10), 23.10 - 0.12 * s])
     ref = shapely.Polygon(np.column_stack(t.transform(lon, lat)))
-    corners = shapely.Polygon([t.transform(x, y) for x, y in [(113.70, 22.98), (113.85, 22.98), (113.85, 23.10),
-                                                              (113.70, 23.10)]])
+    corners = shapely.Polygon(
+        [t.transform(x, y) for x, y in [(113.70, 22.98), (113.85, 22.98), (113.85, 23.10), (113.70, 23.10)]]
+    )
     assert g.footprint.is_valid and g.footprint.area == pytest.approx(ref.area, rel=1e-9)
     chord_error = corners.symmetric_difference(ref).area
     assert chord_error > 10_000  # the parallels are curved in UTM: four corners would be wrong by > 1 ha ...

@@ -69,8 +69,9 @@ def test_crash_inside_a_circle_run_keeps_previous_outputs(small_city, tmp_path, 
     assert {p.name: p.read_bytes() for p in d.iterdir()} == before  # nothing half-written, nothing lost
     assert not [p for p in out.rglob("*") if ".dgcoverage-staging" in str(p) or p.name.endswith(".tmp")]
     assert main(args) == 0
-    assert {p.name: p.read_bytes() for p in d.iterdir() if p.name != "timing.json"} == \
-           {k: v for k, v in before.items() if k != "timing.json"}
+    assert {p.name: p.read_bytes() for p in d.iterdir() if p.name != "timing.json"} == {
+        k: v for k, v in before.items() if k != "timing.json"
+    }
 
 
 # ------------------------------------------------------------------ network cache
@@ -83,7 +84,9 @@ def _osm(path: Path, shift: float = 0.0) -> Path:
         f'<node id="2" version="1" lat="23.001" lon="{113.75 + shift}"/>'
         f'<node id="3" version="1" lat="23.002" lon="113.75"/>'
         '<way id="1" version="1"><nd ref="1"/><nd ref="2"/><nd ref="3"/><tag k="highway" v="footway"/></way>'
-        "</osm>", encoding="utf-8")
+        "</osm>",
+        encoding="utf-8",
+    )
     return path
 
 
@@ -192,5 +195,6 @@ def test_cache_key_follows_the_way_filter(tmp_path):
     from dgcoverage.osm import network_filter
 
     osm = _osm(tmp_path / "a.osm")
-    assert cache_mod.network_cache_key(osm, "walk", network_filter("walk")) != \
-        cache_mod.network_cache_key(osm, "walk", network_filter("walk").replace("private", "private|no"))
+    assert cache_mod.network_cache_key(osm, "walk", network_filter("walk")) != cache_mod.network_cache_key(
+        osm, "walk", network_filter("walk").replace("private", "private|no")
+    )

@@ -70,8 +70,12 @@ def test_tapered_capsules_match_hull_of_discs():
     xa, ya, xb, yb = rng.uniform(0, 100, (4, 300))
     ra, rb = rng.uniform(0.5, 60, (2, 300))
     got = tapered_capsules(xa, ya, ra, xb, yb, rb)
-    ref = shapely.convex_hull(shapely.union(shapely.buffer(shapely.points(xa, ya), ra, quad_segs=128),
-                                            shapely.buffer(shapely.points(xb, yb), rb, quad_segs=128)))
+    ref = shapely.convex_hull(
+        shapely.union(
+            shapely.buffer(shapely.points(xa, ya), ra, quad_segs=128),
+            shapely.buffer(shapely.points(xb, yb), rb, quad_segs=128),
+        )
+    )
     np.testing.assert_allclose(shapely.area(got), shapely.area(ref), rtol=0.01)
     assert shapely.is_valid(got).all()
 
@@ -86,9 +90,16 @@ def city(small_city, tmp_path_factory):
     study = load_study(data_dir=small_city, settings=settings)
     fac = load_facilities(study, circle, data_dir=small_city)
     p0 = fac.geometry.iloc[0]
-    evil = gpd.GeoDataFrame({"facility_id": ["evil-1", "evil-2"], "name": [EVIL, EVIL2], "kind": ["x", "y"],
-                             "source": ["<script>alert(2)</script>.csv"] * 2},
-                            geometry=[Point(p0.x + 0.001, p0.y), Point(p0.x, p0.y + 0.001)], crs=4326)
+    evil = gpd.GeoDataFrame(
+        {
+            "facility_id": ["evil-1", "evil-2"],
+            "name": [EVIL, EVIL2],
+            "kind": ["x", "y"],
+            "source": ["<script>alert(2)</script>.csv"] * 2,
+        },
+        geometry=[Point(p0.x + 0.001, p0.y), Point(p0.x, p0.y + 0.001)],
+        crs=4326,
+    )
     fac = gpd.GeoDataFrame(gpd.pd.concat([evil, fac], ignore_index=True), crs=4326)
     study.villages.loc[0, "name"] = "<b onmouseover=alert(3)>村"
     res = run_circle(study, circle, fac)
@@ -143,7 +154,7 @@ def test_map_html_escapes_user_strings_and_is_offline(city):
 
 
 def test_report_xlsx_and_html(city):
-    _, res, *_ , out, _ = city
+    _, res, *_, out, _ = city
     wb = load_workbook(out / "report.xlsx")
     assert wb.sheetnames == ["说明 About", "fitness_15"]
     ws = wb["fitness_15"]
@@ -170,11 +181,22 @@ def _run_chromium(args: list[str], tmp_path: Path) -> subprocess.CompletedProces
     exe = _chromium()
     if exe is None:
         pytest.skip("chromium is not installed (apt-get install chromium); .ci/run installs it")
-    base = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run",
-            "--disable-component-update", "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}",
-            "--virtual-time-budget=5000",
-            # block every network request: all assets must be in the file
-            "--host-resolver-rules=MAP * ~NOTFOUND", "--proxy-server=127.0.0.1:9", "--proxy-bypass-list=<-loopback>"]
+    base = [
+        exe,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--no-first-run",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--virtual-time-budget=5000",
+        # block every network request: all assets must be in the file
+        "--host-resolver-rules=MAP * ~NOTFOUND",
+        "--proxy-server=127.0.0.1:9",
+        "--proxy-bypass-list=<-loopback>",
+    ]
     return subprocess.run(base + args, capture_output=True, text=True, timeout=60)
 
 
@@ -205,7 +227,11 @@ def test_map_in_headless_chromium(city, tmp_path):
     assert shot.exists() and shot.stat().st_size > 10_000
     idx = _run_chromium(["--dump-dom", (page.parent / "index.html").resolve().as_uri()], tmp_path).stdout
     m = re.search(r'<div id="dg-counts"[^>]*>', idx)
-    assert m and 'data-ready="1"' in m.group(0) and f'data-towns_fitness_15="{int(study.towns["has_polygon"].sum())}"' in m.group(0)
+    assert (
+        m
+        and 'data-ready="1"' in m.group(0)
+        and f'data-towns_fitness_15="{int(study.towns["has_polygon"].sum())}"' in m.group(0)
+    )
 
 
 def test_gcj02_switch_matches_python(city, tmp_path):
@@ -215,8 +241,10 @@ def test_gcj02_switch_matches_python(city, tmp_path):
     *_, maps = city
     probe = tmp_path / "probe.html"
     src = maps[0].read_text(encoding="utf-8")
-    hook = ("<script>window.addEventListener('load',function(){var g=window.dgWgs2Gcj(113.75,23.02);"
-            "document.body.setAttribute('data-gcj',g[0].toFixed(8)+','+g[1].toFixed(8));});</script></body>")
+    hook = (
+        "<script>window.addEventListener('load',function(){var g=window.dgWgs2Gcj(113.75,23.02);"
+        "document.body.setAttribute('data-gcj',g[0].toFixed(8)+','+g[1].toFixed(8));});</script></body>"
+    )
     probe.write_text(src.replace("</body>", hook), encoding="utf-8")
     dom = _run_chromium(["--dump-dom", probe.resolve().as_uri()], tmp_path).stdout
     m = re.search(r'data-gcj="([0-9.]+),([0-9.]+)"', dom)
@@ -233,11 +261,19 @@ def test_candidates_layer_in_browser(city, tmp_path):
     study, res, sa, gp, out, _ = city
     cdir = out / res.circle.id
     lon, lat = study.net.lon[:3], study.net.lat[:3]
-    pd.DataFrame({"rank 排名": [1, 2, 3], "site_id 候选点编号": ["a", "b", "c"], "lon 经度(WGS84)": lon,
-                  "lat 纬度(WGS84)": lat, "lon_gcj02 经度(GCJ-02高德)": lon + 0.005, "lat_gcj02 纬度(GCJ-02高德)": lat - 0.003,
-                  "town_name 镇街": [EVIL, "东城街道", "莞城街道"], "new_population 新增覆盖人口": [300.0, 200.0, 100.0],
-                  "cum_covered_share 累计覆盖率": [0.5, 0.6, 0.65]}).to_csv(cdir / "candidates.csv", index=False,
-                                                                          encoding="utf-8-sig")
+    pd.DataFrame(
+        {
+            "rank 排名": [1, 2, 3],
+            "site_id 候选点编号": ["a", "b", "c"],
+            "lon 经度(WGS84)": lon,
+            "lat 纬度(WGS84)": lat,
+            "lon_gcj02 经度(GCJ-02高德)": lon + 0.005,
+            "lat_gcj02 纬度(GCJ-02高德)": lat - 0.003,
+            "town_name 镇街": [EVIL, "东城街道", "莞城街道"],
+            "new_population 新增覆盖人口": [300.0, 200.0, 100.0],
+            "cum_covered_share 累计覆盖率": [0.5, 0.6, 0.65],
+        }
+    ).to_csv(cdir / "candidates.csv", index=False, encoding="utf-8-sig")
     cands = read_candidates(out, res.circle.id)
     assert list(cands["rank"]) == ["1", "2", "3"]
     page = tmp_path / "cand.html"

@@ -52,11 +52,14 @@ STRICT_ACCESS = '["access"!~"private|no|customers|delivery"]'
 def ox_filter():
     """OSMnx's private ``_get_network_filter``; the cross-checks skip if OSMnx removed it."""
     overpass = pytest.importorskip(
-        "osmnx._overpass", reason="OSMnx no longer has the private module osmnx._overpass to cross-check against")
+        "osmnx._overpass", reason="OSMnx no longer has the private module osmnx._overpass to cross-check against"
+    )
     fn = getattr(overpass, "_get_network_filter", None)
     if fn is None:
-        pytest.skip("OSMnx no longer has osmnx._overpass._get_network_filter; NETWORK_FILTERS cannot be "
-                    "cross-checked (it stays the copy of OSMnx 2.1.1's table)")
+        pytest.skip(
+            "OSMnx no longer has osmnx._overpass._get_network_filter; NETWORK_FILTERS cannot be "
+            "cross-checked (it stays the copy of OSMnx 2.1.1's table)"
+        )
     return fn
 
 
@@ -66,8 +69,10 @@ def helsinki_way_tags() -> list[dict[str, str]]:
 
 
 def _clause_tuples(filter_string: str) -> list[tuple]:
-    return [(c.key, c.op, c.value, None if c.regex is None else (c.regex.pattern, c.regex.flags))
-            for c in parse_overpass_filter(filter_string)]
+    return [
+        (c.key, c.op, c.value, None if c.regex is None else (c.regex.pattern, c.regex.flags))
+        for c in parse_overpass_filter(filter_string)
+    ]
 
 
 # ----------------------------------------------------------------- the strings
@@ -103,7 +108,9 @@ def test_clause_counts() -> None:
 
 def test_default_access_is_osmnx_default() -> None:
     assert DEFAULT_ACCESS == '["access"!~"private"]'
-    assert ox.settings.default_access == DEFAULT_ACCESS  # OSMnx's shipped default (no test changes it outside monkeypatch)
+    assert (
+        ox.settings.default_access == DEFAULT_ACCESS
+    )  # OSMnx's shipped default (no test changes it outside monkeypatch)
 
 
 @pytest.mark.parametrize("access", [STRICT_ACCESS, "", '["access"!="private"]'])
@@ -162,8 +169,7 @@ def test_every_excluded_value_is_excluded_like_osmnx(ox_filter, nt: str) -> None
             tags = {**base, clause.key: f"x{alt}x"}
             assert way_passes(tags, ours) is way_passes(tags, theirs) is False, tags
             n_tripped += 1
-    assert n_tripped == {"walk": 21, "bike": 21, "drive": 32, "drive_service": 29, "all": 11,
-                         "all_public": 13}[nt]
+    assert n_tripped == {"walk": 21, "bike": 21, "drive": 32, "drive_service": 29, "all": 11, "all_public": 13}[nt]
 
 
 @pytest.mark.parametrize("access", [None, STRICT_ACCESS])
@@ -181,8 +187,14 @@ def test_helsinki_way_passes_agrees(ox_filter, helsinki_way_tags, monkeypatch, a
     if access is None:
         assert kept == {nt: c[2] for nt, c in HELSINKI_COUNTS.items()}
     else:  # the stricter access clause really removes ways (access=no), except from "all" (no access clause)
-        assert kept == {"walk": 2384, "bike": 1266, "drive": 913, "drive_service": 1086, "all": 2538,
-                        "all_public": 2508}
+        assert kept == {
+            "walk": 2384,
+            "bike": 1266,
+            "drive": 913,
+            "drive_service": 1086,
+            "all": 2538,
+            "all_public": 2508,
+        }
 
 
 # ----------------------------------------------------------------- networks

@@ -39,8 +39,20 @@ DRIVE_NODES, DRIVE_EDGES, DRIVE_KM = 1875, 2976, 33.30921
 # Ways' tags that the OSMnx network filters look at (OSMnx keeps only
 # settings.useful_tags_way on edges, so the cross-check must widen that list).
 FILTER_KEYS = [
-    "highway", "area", "access", "service", "foot", "sidewalk", "sidewalk:both", "sidewalk:left",
-    "sidewalk:right", "motor_vehicle", "motorcar", "oneway", "junction", "name",
+    "highway",
+    "area",
+    "access",
+    "service",
+    "foot",
+    "sidewalk",
+    "sidewalk:both",
+    "sidewalk:left",
+    "sidewalk:right",
+    "motor_vehicle",
+    "motorcar",
+    "oneway",
+    "junction",
+    "name",
 ]
 
 
@@ -117,10 +129,16 @@ def _bad(data: dict, key: str, pattern: str) -> bool:
 def _walk_ok(d: dict) -> bool:
     """OSMnx 2.1 'walk' filter, written out by hand (independent of our parser)."""
     return "highway" in d and not (
-        _bad(d, "area", "yes") or _bad(d, "access", "private")
-        or _bad(d, "highway", "abandoned|bus_guideway|construction|cycleway|motor|no|planned|platform|"
-                              "proposed|raceway|razed|rest_area|services")
-        or _bad(d, "foot", "no") or _bad(d, "service", "private")
+        _bad(d, "area", "yes")
+        or _bad(d, "access", "private")
+        or _bad(
+            d,
+            "highway",
+            "abandoned|bus_guideway|construction|cycleway|motor|no|planned|platform|"
+            "proposed|raceway|razed|rest_area|services",
+        )
+        or _bad(d, "foot", "no")
+        or _bad(d, "service", "private")
         or any(_bad(d, k, "separate") for k in ("sidewalk", "sidewalk:both", "sidewalk:left", "sidewalk:right"))
     )
 
@@ -128,11 +146,17 @@ def _walk_ok(d: dict) -> bool:
 def _drive_ok(d: dict) -> bool:
     """OSMnx 2.1 'drive' filter, written out by hand."""
     return "highway" in d and not (
-        _bad(d, "area", "yes") or _bad(d, "access", "private")
-        or _bad(d, "highway", "abandoned|bridleway|bus_guideway|construction|corridor|cycleway|elevator|"
-                              "escalator|footway|no|path|pedestrian|planned|platform|proposed|raceway|razed|"
-                              "rest_area|service|services|steps|track")
-        or _bad(d, "motor_vehicle", "no") or _bad(d, "motorcar", "no")
+        _bad(d, "area", "yes")
+        or _bad(d, "access", "private")
+        or _bad(
+            d,
+            "highway",
+            "abandoned|bridleway|bus_guideway|construction|corridor|cycleway|elevator|"
+            "escalator|footway|no|path|pedestrian|planned|platform|proposed|raceway|razed|"
+            "rest_area|service|services|steps|track",
+        )
+        or _bad(d, "motor_vehicle", "no")
+        or _bad(d, "motorcar", "no")
         or _bad(d, "service", "alley|driveway|emergency_access|parking|parking_aisle|private")
     )
 
@@ -145,8 +169,14 @@ def test_helsinki_walk_counts(walk) -> None:
     assert walk.n_edges == WALK_EDGES
     assert walk.length_m.sum() / 1000 == pytest.approx(WALK_KM, abs=1e-3)
     assert walk.meta == {
-        "source": str(HELSINKI), "network_type": "walk", "synthetic": False, "ways_kept": 2397,
-        "missing_node_refs": 583, "bidirectional": True, "simplified": False, "parallel_edges_dropped": 2,
+        "source": str(HELSINKI),
+        "network_type": "walk",
+        "synthetic": False,
+        "ways_kept": 2397,
+        "missing_node_refs": 583,
+        "bidirectional": True,
+        "simplified": False,
+        "parallel_edges_dropped": 2,
     }
     # nodes sorted unique OSM ids; every node touches an edge; no self loops or parallel edges
     assert np.all(np.diff(walk.node_id) > 0)
@@ -199,22 +229,25 @@ def test_helsinki_xml_and_bz2_equal_pbf(helsinki_xml, walk, tmp_path) -> None:
         assert np.array_equal(other.name, walk.name)
         assert np.array_equal(other.highway, walk.highway)
         assert {k: v for k, v in other.meta.items() if k != "source"} == {
-            k: v for k, v in walk.meta.items() if k != "source"}
+            k: v for k, v in walk.meta.items() if k != "source"
+        }
     assert from_xml.meta["source"] == str(helsinki_xml["raw"])
 
 
 def test_helsinki_edge_lengths(walk) -> None:
     i = int(np.argmax(walk.length_m))
-    lon1, lat1, lon2, lat2 = (math.radians(c) for c in (walk.lon[walk.u[i]], walk.lat[walk.u[i]],
-                                                         walk.lon[walk.v[i]], walk.lat[walk.v[i]]))
+    lon1, lat1, lon2, lat2 = (
+        math.radians(c) for c in (walk.lon[walk.u[i]], walk.lat[walk.u[i]], walk.lon[walk.v[i]], walk.lat[walk.v[i]])
+    )
     h = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
     expected = 2 * 6_371_008.8 * math.asin(math.sqrt(h))
     assert walk.length_m[i] == pytest.approx(expected, rel=1e-12)
     # and it agrees with the WGS84 ellipsoid to well under 1 %
     from pyproj import Geod
 
-    _, _, geodesic = Geod(ellps="WGS84").inv(walk.lon[walk.u[i]], walk.lat[walk.u[i]],
-                                             walk.lon[walk.v[i]], walk.lat[walk.v[i]])
+    _, _, geodesic = Geod(ellps="WGS84").inv(
+        walk.lon[walk.u[i]], walk.lat[walk.u[i]], walk.lon[walk.v[i]], walk.lat[walk.v[i]]
+    )
     assert walk.length_m[i] == pytest.approx(geodesic, rel=5e-3)
     assert 50 < walk.length_m[i] < 2000
     assert walk.length_m.min() > 0
@@ -232,8 +265,11 @@ def test_helsinki_clip_bbox_and_polygon(walk) -> None:
     full = _edge_dict(walk)
     sub = _edge_dict(clipped)
     assert all(full[k] == le for k, le in sub.items())
-    inside = {int(n) for n, x, y in zip(walk.node_id, walk.lon, walk.lat)
-              if bbox[0] <= x <= bbox[2] and bbox[1] <= y <= bbox[3]}
+    inside = {
+        int(n)
+        for n, x, y in zip(walk.node_id, walk.lon, walk.lat)
+        if bbox[0] <= x <= bbox[2] and bbox[1] <= y <= bbox[3]
+    }
     assert set(sub) == {e for e in full if e[0] in inside and e[1] in inside}
     assert clipped.meta["clip_bounds"] == list(bbox)
     with pytest.raises(NetworkError, match="inside the clipping area"):
@@ -283,8 +319,9 @@ def test_helsinki_facilities_match_osmnx(helsinki_xml, tags) -> None:
     centroids = {f"{kind}/{osm_id}": g.centroid for (kind, osm_id), g in theirs.geometry.items()}
     for fid, point in zip(ours["facility_id"], ours.geometry):
         assert point.distance(centroids[fid]) < 1e-9
-    their_names = {f"{kind}/{osm_id}": (name if isinstance(name, str) else "")
-                   for (kind, osm_id), name in theirs["name"].items()}
+    their_names = {
+        f"{kind}/{osm_id}": (name if isinstance(name, str) else "") for (kind, osm_id), name in theirs["name"].items()
+    }
     assert dict(zip(ours["facility_id"], ours["name"])) == their_names
 
 
@@ -310,8 +347,13 @@ def test_helsinki_name_keywords() -> None:
     assert len(by_name) == 6
     assert set(by_name["osm_tag"]) == {"name"}
     stock = facilities_from_osm_file(HELSINKI, {}, name_keywords=["STOCKMANN"])
-    assert list(stock["facility_id"]) == ["node/1244282835", "node/5779372562", "node/6049453017",
-                                          "node/6241421796", "way/122595241"]
+    assert list(stock["facility_id"]) == [
+        "node/1244282835",
+        "node/5779372562",
+        "node/6049453017",
+        "node/6241421796",
+        "way/122595241",
+    ]
     both = facilities_from_osm_file(HELSINKI, {"amenity": ["library"]}, name_keywords=["Stockmann"])
     assert len(both) == 12
     assert (both["osm_tag"] == "amenity=library").sum() == 7
@@ -331,8 +373,9 @@ def test_helsinki_no_match_is_empty_frame() -> None:
 # ----------------------------------------------------------------- errors
 
 
-@pytest.mark.parametrize("func", [lambda p: network_from_osm_file(p),
-                                  lambda p: facilities_from_osm_file(p, {"amenity": True})])
+@pytest.mark.parametrize(
+    "func", [lambda p: network_from_osm_file(p), lambda p: facilities_from_osm_file(p, {"amenity": True})]
+)
 def test_missing_and_corrupt_files(tmp_path, func) -> None:
     missing = tmp_path / "nope.osm.pbf"
     with pytest.raises(InputNotFoundError) as info:
@@ -438,10 +481,14 @@ def tiny(tmp_path) -> Path:
 def test_tiny_drive_vs_walk_edges(tiny) -> None:
     drive = network_from_osm_file(tiny, "drive")
     assert set(_edge_dict(drive)) == {
-        (1, 2), (2, 3),                  # oneway=yes: forward only
-        (6, 3),                          # oneway=-1: reverse only
-        (6, 7), (7, 8), (8, 6),          # roundabout: one-way by default
-        (4, 5), (5, 4),                  # way 105 after the missing node 99 (8-99 dropped)
+        (1, 2),
+        (2, 3),  # oneway=yes: forward only
+        (6, 3),  # oneway=-1: reverse only
+        (6, 7),
+        (7, 8),
+        (8, 6),  # roundabout: one-way by default
+        (4, 5),
+        (5, 4),  # way 105 after the missing node 99 (8-99 dropped)
     }
     assert drive.n_edges == 8
     assert drive.meta["ways_kept"] == 4 and drive.meta["missing_node_refs"] == 1

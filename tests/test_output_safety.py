@@ -36,8 +36,17 @@ from dgcoverage.report import report_html, write_report
 
 from ._tiny import facilities_at, make_study
 
-HOSTILE = ['=HYPERLINK("http://x","y")', "+1+1", "-2+3", "@SUM(A1)", "\tx", "\rx",
-           "<script>alert(1)</script>", '" onmouseover="x', "</script><script>"]
+HOSTILE = [
+    '=HYPERLINK("http://x","y")',
+    "+1+1",
+    "-2+3",
+    "@SUM(A1)",
+    "\tx",
+    "\rx",
+    "<script>alert(1)</script>",
+    '" onmouseover="x',
+    "</script><script>",
+]
 VILLAGE_NAMES = [HOSTILE[0], HOSTILE[1], HOSTILE[2], HOSTILE[5], HOSTILE[4]]
 BIG_POP = 10466625.0
 CIRCLE = load_config()[0]["fitness_15"]
@@ -74,8 +83,12 @@ def _run(tmp_path: Path, hostile: bool):
         fac["kind"] = [HOSTILE[4], HOSTILE[5], HOSTILE[6]]
         fac["address"] = [HOSTILE[5], HOSTILE[3], HOSTILE[0]]
         fac["source"] = "<!--<script>x.csv"  # shown in popups: must not open a script-data escape
-        circle = dataclasses.replace(CIRCLE, name_zh="</title><script>alert(1)</script>健身",
-                                     name_en='" onmouseover="x', policy_source=HOSTILE[0])
+        circle = dataclasses.replace(
+            CIRCLE,
+            name_zh="</title><script>alert(1)</script>健身",
+            name_en='" onmouseover="x',
+            policy_source=HOSTILE[0],
+        )
     else:
         study.villages["name"] = [f"村{i}" for i in range(5)]
     res = run_circle(study, circle, fac)
@@ -155,8 +168,28 @@ def test_guard_text_prefixes_formula_like_text(text):
     assert unguard_text(guard_text(text)) == text
 
 
-@pytest.mark.parametrize("value", ["-0.1234567", "+3", "-12.5e3", "-113.7500000", "42", ".5", "-7.", "1E-05",
-                                   "abc", "村", "'=x", "", " =x", -1.5, -3, None, float("nan")])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "-0.1234567",
+        "+3",
+        "-12.5e3",
+        "-113.7500000",
+        "42",
+        ".5",
+        "-7.",
+        "1E-05",
+        "abc",
+        "村",
+        "'=x",
+        "",
+        " =x",
+        -1.5,
+        -3,
+        None,
+        float("nan"),
+    ],
+)
 def test_guard_text_leaves_numbers_and_plain_text(value):
     got = guard_text(value)
     assert got is value or (isinstance(value, float) and np.isnan(value) and np.isnan(got))
@@ -172,9 +205,15 @@ def test_guard_frame_headers_and_text_columns_only():
 
 
 def test_write_csv_numbers_exact(tmp_path):
-    df = pd.DataFrame({"population": [BIG_POP, 0.5, np.nan, -1e-9], "count": np.array([10466625, -3, 0, 7]),
-                       "share": [0.1234567891, 1.0, 0.0, -0.25], "lon": [113.12345678, -0.1234567, 0.0, 1e-7],
-                       "flag": [True, False, True, False]})
+    df = pd.DataFrame(
+        {
+            "population": [BIG_POP, 0.5, np.nan, -1e-9],
+            "count": np.array([10466625, -3, 0, 7]),
+            "share": [0.1234567891, 1.0, 0.0, -0.25],
+            "lon": [113.12345678, -0.1234567, 0.0, 1e-7],
+            "flag": [True, False, True, False],
+        }
+    )
     p = write_csv(df, tmp_path / "n.csv")
     text = p.read_text(encoding="utf-8-sig")
     assert "e+" not in text and "1.04666" not in text and "10466600" not in text
@@ -198,8 +237,14 @@ def test_write_csv_numbers_exact(tmp_path):
 
 
 def test_write_csv_guards_text_and_keeps_rows(tmp_path):
-    df = pd.DataFrame({"name": HOSTILE + ["a\rb=1", "ok"], "v": np.arange(11) - 5,
-                       "lon": ["-0.1234567"] * 11, "mixed": [1.5, "=x", None] + ["-2"] * 8})
+    df = pd.DataFrame(
+        {
+            "name": HOSTILE + ["a\rb=1", "ok"],
+            "v": np.arange(11) - 5,
+            "lon": ["-0.1234567"] * 11,
+            "mixed": [1.5, "=x", None] + ["-2"] * 8,
+        }
+    )
     p = write_csv(df, tmp_path / "h.csv")
     rows = _assert_csv_safe(p)
     assert len(rows) == 12
@@ -244,9 +289,21 @@ def test_html_key_and_page_href():
     assert href.startswith("./") and ":" not in href and "'" not in href and '"' not in href
     assert page_href("fitness_15") == "./fitness_15.html"
     with pytest.raises(ValueError):
-        render_page("t", [{"key": 'v" onmouseover="x', "label": "l", "style": "points",
-                           "data": {"type": "FeatureCollection", "features": []}, "show": True, "fit": False}],
-                    "", "")
+        render_page(
+            "t",
+            [
+                {
+                    "key": 'v" onmouseover="x',
+                    "label": "l",
+                    "style": "points",
+                    "data": {"type": "FeatureCollection", "features": []},
+                    "show": True,
+                    "fit": False,
+                }
+            ],
+            "",
+            "",
+        )
 
 
 # ---------------------------------------------------------------- end to end
@@ -282,8 +339,10 @@ def test_every_csv_is_guarded_and_numbers_round_trip(runs):
 def test_every_xlsx_keeps_text_as_strings(runs):
     _, res, out, _ = runs["hostile"]
     # hostile text that reaches each workbook (XML reads a bare CR back as LF)
-    expect = {"report.xlsx": {HOSTILE[0], HOSTILE[4], "\nx", HOSTILE[6], HOSTILE[7]},
-              "candidates.xlsx": {HOSTILE[0], HOSTILE[3], HOSTILE[4], "\nx", HOSTILE[6]}}
+    expect = {
+        "report.xlsx": {HOSTILE[0], HOSTILE[4], "\nx", HOSTILE[6], HOSTILE[7]},
+        "candidates.xlsx": {HOSTILE[0], HOSTILE[3], HOSTILE[4], "\nx", HOSTILE[6]},
+    }
     for path in (out / "report.xlsx", out / res.circle.id / "candidates.xlsx"):
         wb = load_workbook(path)
         numbers = 0
@@ -357,7 +416,7 @@ def test_html_pages_have_no_injected_elements(runs):
 def test_index_links_and_keys_from_ids(runs, tmp_path):
     study, res, *_ = runs["hostile"]
     idx = index_map_html(study, [res])
-    assert f"href='./{res.circle.id}.html'" in idx and f"data-towns_{res.circle.id}=\"\"" in idx
+    assert f"href='./{res.circle.id}.html'" in idx and f'data-towns_{res.circle.id}=""' in idx
     for bad in ("javascript:alert(1)//", "a' onclick='x", "../up"):
         evil = dataclasses.replace(res, circle=dataclasses.replace(res.circle, id=bad))
         with pytest.raises(ValueError, match="not allowed"):
@@ -366,8 +425,14 @@ def test_index_links_and_keys_from_ids(runs, tmp_path):
             write_maps(study, [evil], {}, tmp_path / "maps", index=False)
     assert not (tmp_path / "maps").exists()
     # a hostile label or title is escaped; the layer dicts given are not modified
-    layer = {"key": "pts", "label": "<b onmouseover=x>", "style": "points",
-             "data": {"type": "FeatureCollection", "features": []}, "show": True, "fit": False}
+    layer = {
+        "key": "pts",
+        "label": "<b onmouseover=x>",
+        "style": "points",
+        "data": {"type": "FeatureCollection", "features": []},
+        "show": True,
+        "fit": False,
+    }
     page = render_page("<script>t</script>", [layer], "", "")
     assert layer["label"] == "<b onmouseover=x>" and "onmouseover" not in _parse(page).attrs
     assert "<script>t</script>" not in page and _parse(page).tags["b"] == 0

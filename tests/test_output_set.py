@@ -39,8 +39,14 @@ def _env() -> dict[str, str]:
 
 
 def _spawn(script: str, *args: object, **kw) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", textwrap.dedent(script), *map(str, args)], env=_env(),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+    return subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(script), *map(str, args)],
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kw,
+    )
 
 
 def _tree(*roots: Path) -> dict[str, bytes]:
@@ -60,8 +66,12 @@ def _bookkeeping_left(*roots: Path) -> list[str]:
     for r in roots:
         for p in r.rglob("*"):
             n = p.name
-            if n.startswith(STAGING_PREFIX) or n in (JOURNAL_NAME, POINTER_NAME) or n.endswith(".tmp") \
-                    or n.startswith(".dgcoverage-commit"):
+            if (
+                n.startswith(STAGING_PREFIX)
+                or n in (JOURNAL_NAME, POINTER_NAME)
+                or n.endswith(".tmp")
+                or n.startswith(".dgcoverage-commit")
+            ):
                 bad.append(str(p))
     return sorted(bad)
 
@@ -82,10 +92,18 @@ def test_commit_publishes_everything_and_leaves_no_bookkeeping(tmp_path):
         (outs.stage(other) / "index.html").write_text("idx", encoding="utf-8")
         assert not (out / "fitness_15").exists()  # nothing published before commit
         published = outs.commit()
-    assert sorted(published) == sorted([out.resolve() / "fitness_15" / "villages.csv",
-                                        maps.resolve() / "fitness_15.html", other.resolve() / "index.html"])
-    assert _tree(out, other) == {"out/fitness_15/villages.csv": b"villages", "out/maps/fitness_15.html": b"map",
-                                 "elsewhere/index.html": b"idx"}
+    assert sorted(published) == sorted(
+        [
+            out.resolve() / "fitness_15" / "villages.csv",
+            maps.resolve() / "fitness_15.html",
+            other.resolve() / "index.html",
+        ]
+    )
+    assert _tree(out, other) == {
+        "out/fitness_15/villages.csv": b"villages",
+        "out/maps/fitness_15.html": b"map",
+        "elsewhere/index.html": b"idx",
+    }
     assert _bookkeeping_left(out, other) == []
     assert not pending_commit(out) and not pending_commit(maps) and not pending_commit(other)
     umask = os.umask(0)
@@ -229,8 +247,10 @@ def test_check_output_dir_unwritable_simulated(tmp_path, monkeypatch):
     monkeypatch.setattr(outputs_mod.tempfile, "mkstemp", denied)  # works as root too
     with pytest.raises(OutputDirError) as e:
         check_output_dir(tmp_path)
-    assert str(e.value) == (f"{tmp_path}: --out folder is not writable (Permission denied). "
-                            f"Fix: choose another --out folder, or give yourself write permission on it.")
+    assert str(e.value) == (
+        f"{tmp_path}: --out folder is not writable (Permission denied). "
+        f"Fix: choose another --out folder, or give yourself write permission on it."
+    )
 
 
 @pytest.mark.skipif(os.name == "posix" and os.geteuid() == 0, reason="root ignores permissions")
@@ -360,8 +380,12 @@ def _assert_one_run(out: Path, maps: Path, other: Path, n: int) -> bool:
     assert len(ids) == 1, f"outputs of several runs mixed: {sorted(ids)}"
     (rid,) = ids
     parity = "odd" if int(rid.rsplit("-", 1)[1]) % 2 else "even"
-    expected = {f"out/c{i % 3}/t{i}.csv" for i in range(n)} | {f"out/maps/m{i}.html" for i in range(n)} \
-        | {f"other/x{i}.json" for i in range(n)} | {f"out/{parity}.csv"}
+    expected = (
+        {f"out/c{i % 3}/t{i}.csv" for i in range(n)}
+        | {f"out/maps/m{i}.html" for i in range(n)}
+        | {f"other/x{i}.json" for i in range(n)}
+        | {f"out/{parity}.csv"}
+    )
     assert set(tree) == expected
     return True
 

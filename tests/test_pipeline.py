@@ -61,7 +61,9 @@ def test_cli_all_circles(cli_run):
         pop, cov = v.loc[ok, "population"], v.loc[ok, "covered_population"]
         assert (np.abs(v.loc[ok, "covered_share"] - cov / pop) <= 1e-6 + 1.0 / pop).all()
         curve = s["coverage_curve"]["population_share"]
-        assert curve == sorted(curve) and curve[int(s["circle"]["minutes"])] == pytest.approx(s["results"]["covered_share"], abs=1e-6)
+        assert curve == sorted(curve) and curve[int(s["circle"]["minutes"])] == pytest.approx(
+            s["results"]["covered_share"], abs=1e-6
+        )
         assert s["inputs"]["network"]["sha256"] and s["sizes"]["nodes"] > 1000
     eld = json.loads((cli_run / "elderly_care_15" / "summary.json").read_text(encoding="utf-8"))
     assert "policy_every_village" in eld and eld["policy_every_village"]["villages_with_data"] == 34
@@ -69,7 +71,10 @@ def test_cli_all_circles(cli_run):
 
 def test_more_minutes_never_lower_coverage(small_city, tmp_path):
     out = tmp_path / "o"
-    assert main(["run", "--circle", "fitness_15", "--minutes", "30", "--data-dir", str(small_city), "--out", str(out)]) == 0
+    assert (
+        main(["run", "--circle", "fitness_15", "--minutes", "30", "--data-dir", str(small_city), "--out", str(out)])
+        == 0
+    )
     s30 = json.loads((out / "fitness_15" / "summary.json").read_text(encoding="utf-8"))
     assert s30["circle"]["minutes"] == 30
     s15 = s30["coverage_curve"]["population_share"][15]
@@ -83,8 +88,9 @@ def _osm_xml_from_network(net, path: Path) -> None:
         lines.append(f'<node id="{i + 1}" version="1" lat="{la:.8f}" lon="{lo:.8f}"/>')
     pairs = {(min(a, b), max(a, b)) for a, b in zip(net.u.tolist(), net.v.tolist())}
     for k, (a, b) in enumerate(sorted(pairs)):
-        lines.append(f'<way id="{k + 1}" version="1"><nd ref="{a + 1}"/><nd ref="{b + 1}"/>'
-                     '<tag k="highway" v="footway"/></way>')
+        lines.append(
+            f'<way id="{k + 1}" version="1"><nd ref="{a + 1}"/><nd ref="{b + 1}"/><tag k="highway" v="footway"/></way>'
+        )
     lines.append("</osm>")
     path.write_text("\n".join(lines), encoding="utf-8")
 
@@ -112,15 +118,24 @@ def test_real_data_paths_agree_with_embedded(small_city, tmp_path):
         tr, w, h = calculate_default_transform(src.crs, "EPSG:4326", src.width, src.height, *src.bounds)
         dens = src.read(1)
         out = np.zeros((h, w), dtype="float32")
-        reproject(dens, out, src_transform=src.transform, src_crs=src.crs, dst_transform=tr, dst_crs="EPSG:4326",
-                  resampling=Resampling.nearest)
-        with rasterio.open(wtif, "w", driver="GTiff", height=h, width=w, count=1, dtype="float32", crs="EPSG:4326",
-                           transform=tr) as dst:
+        reproject(
+            dens,
+            out,
+            src_transform=src.transform,
+            src_crs=src.crs,
+            dst_transform=tr,
+            dst_crs="EPSG:4326",
+            resampling=Resampling.nearest,
+        )
+        with rasterio.open(
+            wtif, "w", driver="GTiff", height=h, width=w, count=1, dtype="float32", crs="EPSG:4326", transform=tr
+        ) as dst:
             dst.write(out, 1)
     # village polygons as GeoJSON (official 村界 stand-in), WGS84
     vgj = tmp_path / "villages.geojson"
-    gpd.GeoDataFrame({"code": base.villages["code"], "name": base.villages["name"]},
-                     geometry=base.villages.geometry, crs=4326).to_file(vgj, driver="GeoJSON")
+    gpd.GeoDataFrame(
+        {"code": base.villages["code"], "name": base.villages["name"]}, geometry=base.villages.geometry, crs=4326
+    ).to_file(vgj, driver="GeoJSON")
     study = load_study(osm, wtif, vgj, villages_crs="wgs84", data_dir=small_city, settings=settings)
     assert study.net.n_nodes == base.net.n_nodes and study.net.n_edges == base.net.n_edges
     assert study.cell_pop.sum() == pytest.approx(float(out.sum()), rel=1e-6)  # the loader conserves the file's people
@@ -138,11 +153,13 @@ def test_facilities_from_osm_file_through_pipeline(small_city, tmp_path):
     study = load_study(data_dir=small_city, settings=settings)
     osm = tmp_path / "pois.osm"
     lon, lat = float(np.median(study.net.lon)), float(np.median(study.net.lat))
-    osm.write_text(f'<?xml version="1.0"?><osm version="0.6"><node id="1" version="1" lat="{lat}" lon="{lon}">'
-                   '<tag k="amenity" v="library"/><tag k="name" v="&lt;b&gt;图书馆"/></node>'
-                   f'<node id="2" version="1" lat="{lat + 0.01}" lon="{lon}"><tag k="name" v="东城文化广场"/></node>'
-                   f'<node id="3" version="1" lat="{lat}" lon="{lon + 0.01}"><tag k="shop" v="bakery"/></node></osm>',
-                   encoding="utf-8")
+    osm.write_text(
+        f'<?xml version="1.0"?><osm version="0.6"><node id="1" version="1" lat="{lat}" lon="{lon}">'
+        '<tag k="amenity" v="library"/><tag k="name" v="&lt;b&gt;图书馆"/></node>'
+        f'<node id="2" version="1" lat="{lat + 0.01}" lon="{lon}"><tag k="name" v="东城文化广场"/></node>'
+        f'<node id="3" version="1" lat="{lat}" lon="{lon + 0.01}"><tag k="shop" v="bakery"/></node></osm>',
+        encoding="utf-8",
+    )
     fac = load_facilities(study, circles["culture_sports_10"], osm)
     assert sorted(fac["facility_id"]) == ["node/1", "node/2"] and not fac.attrs["synthetic"]
     res = run_circle(study, circles["culture_sports_10"], fac)
@@ -153,18 +170,58 @@ def test_facilities_from_osm_file_through_pipeline(small_city, tmp_path):
 def test_bad_inputs_give_clear_errors(small_city, tmp_path, capsys):
     empty = tmp_path / "empty.csv"
     empty.write_text("名称,经度,纬度\n", encoding="utf-8")
-    rc = main(["run", "--circle", "fitness_15", "--facilities", str(empty), "--data-dir", str(small_city), "--out", str(tmp_path)])
+    rc = main(
+        [
+            "run",
+            "--circle",
+            "fitness_15",
+            "--facilities",
+            str(empty),
+            "--data-dir",
+            str(small_city),
+            "--out",
+            str(tmp_path),
+        ]
+    )
     assert rc == 2 and "empty.csv" in capsys.readouterr().err
-    rc = main(["run", "--circle", "fitness_15", "--population", str(tmp_path / "nope.tif"), "--data-dir", str(small_city)])
+    rc = main(
+        ["run", "--circle", "fitness_15", "--population", str(tmp_path / "nope.tif"), "--data-dir", str(small_city)]
+    )
     err = capsys.readouterr().err
     assert rc == 2 and "nope.tif" in err and "not found" in err
     far = tmp_path / "far.csv"
     far.write_text("name,lon,lat\nA,24.94,60.17\n", encoding="utf-8")  # Helsinki
-    rc = main(["run", "--circle", "fitness_15", "--facilities", str(far), "--facilities-crs", "wgs84",
-               "--data-dir", str(small_city), "--out", str(tmp_path)])
+    rc = main(
+        [
+            "run",
+            "--circle",
+            "fitness_15",
+            "--facilities",
+            str(far),
+            "--facilities-crs",
+            "wgs84",
+            "--data-dir",
+            str(small_city),
+            "--out",
+            str(tmp_path),
+        ]
+    )
     assert rc == 2 and "no fitness_15 facilities" in capsys.readouterr().err
-    rc = main(["run", "--circle", "fitness_15", "--facilities", str(far), "--facilities-crs", "utm50",
-               "--data-dir", str(small_city), "--out", str(tmp_path)])
+    rc = main(
+        [
+            "run",
+            "--circle",
+            "fitness_15",
+            "--facilities",
+            str(far),
+            "--facilities-crs",
+            "utm50",
+            "--data-dir",
+            str(small_city),
+            "--out",
+            str(tmp_path),
+        ]
+    )
     assert rc == 2 and "unknown coordinate system" in capsys.readouterr().err
     assert not (tmp_path / "fitness_15").exists()  # nothing half-written
 
@@ -172,8 +229,23 @@ def test_bad_inputs_give_clear_errors(small_city, tmp_path, capsys):
 def test_module_and_script_entry_points(small_city, tmp_path):
     r = subprocess.run([sys.executable, "-m", "dgcoverage", "--help"], capture_output=True, text=True, cwd=REPO)
     assert r.returncode == 0 and "build-demo" in r.stdout
-    r = subprocess.run([sys.executable, str(REPO / "scripts" / "legal_aid_30min.py"), "--data-dir", str(small_city),
-                        "--out", str(tmp_path), "--mode", "walk", "--speed", "4"], capture_output=True, text=True, cwd=REPO)
+    r = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "scripts" / "legal_aid_30min.py"),
+            "--data-dir",
+            str(small_city),
+            "--out",
+            str(tmp_path),
+            "--mode",
+            "walk",
+            "--speed",
+            "4",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
     assert r.returncode == 0, r.stderr
     s = json.loads((tmp_path / "legal_aid_30" / "summary.json").read_text(encoding="utf-8"))
     assert s["circle"]["mode"] == "walk" and s["circle"]["speed_kmh"] == 4.0

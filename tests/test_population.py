@@ -32,8 +32,18 @@ def _wgs_raster(tmp_path, nodata=None, crs="EPSG:4326", values=None):
     arr = np.array([[100.0, 200.0, 0.0], [50.0, 400.0, 250.0]]) if values is None else values
     tr = Affine(0.01, 0, 113.70, 0, -0.01, 23.05)
     p = tmp_path / "wgs.tif"
-    with rasterio.open(p, "w", driver="GTiff", height=arr.shape[0], width=arr.shape[1], count=1, dtype="float32",
-                       crs=crs, transform=tr, nodata=nodata) as dst:
+    with rasterio.open(
+        p,
+        "w",
+        driver="GTiff",
+        height=arr.shape[0],
+        width=arr.shape[1],
+        count=1,
+        dtype="float32",
+        crs=crs,
+        transform=tr,
+        nodata=nodata,
+    ) as dst:
         dst.write(arr.astype("float32"), 1)
     return p
 
@@ -50,7 +60,7 @@ def test_reprojection_conserves_people(tmp_path):
     x1, y1 = t.transform(113.72, 23.03)
     c0, r0 = int((x0 - g.transform.c) / 100), int((g.transform.f - y0) / 100)
     c1, r1 = int((x1 - g.transform.c) / 100), int((g.transform.f - y1) / 100)
-    inner = g.array[r0 + 1:r1 - 1, c0 + 1:c1 - 1]
+    inner = g.array[r0 + 1 : r1 - 1, c0 + 1 : c1 - 1]
     assert inner.sum() == pytest.approx(400.0 * inner.size / ((r1 - r0) * (c1 - c0)), rel=0.1)
 
 
@@ -64,8 +74,9 @@ def test_bad_rasters(tmp_path):
     with pytest.raises(InputNotFoundError):
         population_from_raster(tmp_path / "missing.tif", UTM)
     p = tmp_path / "nocrs.tif"
-    with rasterio.open(p, "w", driver="GTiff", height=2, width=2, count=1, dtype="float32",
-                       transform=Affine(100, 0, 0, 0, -100, 200)) as dst:
+    with rasterio.open(
+        p, "w", driver="GTiff", height=2, width=2, count=1, dtype="float32", transform=Affine(100, 0, 0, 0, -100, 200)
+    ) as dst:
         dst.write(np.ones((2, 2), dtype="float32"), 1)
     with pytest.raises(CRSError, match="no CRS"):
         population_from_raster(p, UTM)

@@ -29,8 +29,9 @@ CIRCLES, _ = load_config()
 FITNESS = CIRCLES["fitness_15"]
 SIDE, STEP = 6, 250.0  # a 6 x 6 street grid, 250 m blocks (1.25 km across: limits of 5-15 min matter)
 NODES = [(x * STEP, y * STEP) for y in range(SIDE) for x in range(SIDE)]
-ALL_EDGES = [(i, i + 1) for i in range(SIDE * SIDE) if i % SIDE != SIDE - 1] + \
-            [(i, i + SIDE) for i in range(SIDE * (SIDE - 1))]
+ALL_EDGES = [(i, i + 1) for i in range(SIDE * SIDE) if i % SIDE != SIDE - 1] + [
+    (i, i + SIDE) for i in range(SIDE * (SIDE - 1))
+]
 VILLAGES = [(-200, -200, 600, 600), (600, -200, 1500, 600), (-200, 600, 600, 1500), (600, 600, 1500, 1500)]
 PROPS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -55,9 +56,13 @@ def _no_lower(after: np.ndarray, before: np.ndarray) -> None:
 
 
 @PROPS
-@given(removed=st.sets(st.integers(0, len(ALL_EDGES) - 1), max_size=25), cell_list=cells,
-       facs=st.lists(node_idx, min_size=1, max_size=4), extra=node_idx,
-       minutes=st.floats(3, 20))
+@given(
+    removed=st.sets(st.integers(0, len(ALL_EDGES) - 1), max_size=25),
+    cell_list=cells,
+    facs=st.lists(node_idx, min_size=1, max_size=4),
+    extra=node_idx,
+    minutes=st.floats(3, 20),
+)
 def test_adding_a_facility_never_lowers_covered_share(removed, cell_list, facs, extra, minutes):
     study = _study(removed, cell_list)
     circle = FITNESS.with_overrides(minutes=minutes)
@@ -65,8 +70,13 @@ def test_adding_a_facility_never_lowers_covered_share(removed, cell_list, facs, 
 
 
 @PROPS
-@given(removed=st.sets(st.integers(0, len(ALL_EDGES) - 1), max_size=25), cell_list=cells,
-       facs=st.lists(node_idx, min_size=1, max_size=4), m1=st.floats(1, 30), dm=st.floats(0, 30))
+@given(
+    removed=st.sets(st.integers(0, len(ALL_EDGES) - 1), max_size=25),
+    cell_list=cells,
+    facs=st.lists(node_idx, min_size=1, max_size=4),
+    m1=st.floats(1, 30),
+    dm=st.floats(0, 30),
+)
 def test_raising_the_limit_never_lowers_covered_share(removed, cell_list, facs, m1, dm):
     study = _study(removed, cell_list)
     low = _shares(study, FITNESS.with_overrides(minutes=m1), facs)

@@ -42,14 +42,14 @@ def test_coverage_sets_hand_graph_direction_and_legs():
     dem_node = np.array([0, 0, 1, 2, 3, -1, 4])
     dem_leg = np.array([0.0, 60.0, 0.0, 10.0, 0.0, 0.0, 5.0])
     A = siting.coverage_matrix(rev, speed, cand_node, cand_leg, dem_node, dem_leg, limit_s=100.0)
-    got = [sorted(A.indices[A.indptr[i]:A.indptr[i + 1]].tolist()) for i in range(4)]
+    got = [sorted(A.indices[A.indptr[i] : A.indptr[i + 1]].tolist()) for i in range(4)]
     # to node 3: from 0 via the one-way shortcut 50 s (+0 leg ok, +60 leg = 110 no), from 1: 150 (via 0) no,
     # from 2: 100 + 10 leg = 110 no, from 3: 0
     assert got[0] == [0, 4]
     # to node 0 with 20 s leg (budget 80): from 0: 0 (+0 ok, +60 ok: 80), from 1: 100 -> no; 3 -> 0 is 300 -> no
     assert got[1] == [0, 1]
-    assert got[2] == []          # off network covers nothing
-    assert got[3] == [6]         # an island covers its own people
+    assert got[2] == []  # off network covers nothing
+    assert got[3] == [6]  # an island covers its own people
     # exactly at the limit counts (same tolerance as classify_points)
     A2 = siting.coverage_matrix(rev, speed, np.array([3]), np.array([0.0]), np.array([2]), np.array([0.0]), 100.0)
     assert A2.nnz == 1
@@ -168,8 +168,11 @@ def test_exact_lscp_equals_brute_force(seed):
 
 
 def _village_gain(A, w, village, sites, nv):
-    hit = np.asarray(A[np.asarray(list(sites), dtype=np.int64)].sum(axis=0)).ravel() > 0 if len(sites) else \
-        np.zeros(A.shape[1], dtype=bool)
+    hit = (
+        np.asarray(A[np.asarray(list(sites), dtype=np.int64)].sum(axis=0)).ravel() > 0
+        if len(sites)
+        else np.zeros(A.shape[1], dtype=bool)
+    )
     ok = hit & (village >= 0)
     return np.bincount(village[ok], weights=w[ok], minlength=nv)
 
@@ -264,7 +267,8 @@ def test_aggregation_keeps_the_problem():
     assert (grp >= 0).tolist() == nonempty.tolist() and w2.sum() == pytest.approx(w[nonempty].sum())
     for k in (2, 4):
         assert siting.exact_mclp(A, w, k, aggregate=False).objective == pytest.approx(
-            siting.exact_mclp(A2, w2, k, aggregate=False).objective)
+            siting.exact_mclp(A2, w2, k, aggregate=False).objective
+        )
     order, gains = siting.order_sites(A, w, [0, 3, 7, 9])
     assert sorted(order) == [0, 3, 7, 9] and gains == sorted(gains, reverse=True)
     assert sum(gains) == pytest.approx(siting.covered_weight(A, w, [0, 3, 7, 9]))
@@ -280,7 +284,7 @@ def test_matches_spopt_on_hand_made_instance():
     weights = np.array([10, 40, 5, 30, 25, 8, 50, 12], dtype=float)
     cost = np.abs(clients[:, None] - facs[None, :])
     radius = 250.0
-    A = csr_array((cost.T <= radius).astype(np.uint8))
+    A = csr_array((radius >= cost.T).astype(np.uint8))
     for p in (1, 2, 3):
         m = spopt_locate.MCLP.from_cost_matrix(cost, weights, radius, p_facilities=p)
         m = m.solve(pulp.PULP_CBC_CMD(msg=False))
@@ -307,16 +311,23 @@ def _rerun_with_sites(small_city, cid: str, t: pd.DataFrame):
     circle = circles[cid]
     study = load_study(data_dir=small_city, settings=settings)
     fac = load_facilities(study, circle, data_dir=small_city)
-    new = gpd.GeoDataFrame({"facility_id": t["site_id"], "name": "new", "kind": "", "source": "test"},
-                           geometry=gpd.points_from_xy(t["lon"], t["lat"]), crs=4326)
+    new = gpd.GeoDataFrame(
+        {"facility_id": t["site_id"], "name": "new", "kind": "", "source": "test"},
+        geometry=gpd.points_from_xy(t["lon"], t["lat"]),
+        crs=4326,
+    )
     return study, run_circle(study, circle, fac), run_circle(study, circle, pd.concat([fac, new], ignore_index=True))
 
 
 @pytest.fixture(scope="module")
 def site_run(small_city, tmp_path_factory):
     out = tmp_path_factory.mktemp("site")
-    assert main(["site", "--circle", "fitness_15", "--k", "6", "--exact", "--data-dir", str(small_city),
-                 "--out", str(out)]) == 0
+    assert (
+        main(
+            ["site", "--circle", "fitness_15", "--k", "6", "--exact", "--data-dir", str(small_city), "--out", str(out)]
+        )
+        == 0
+    )
     return out
 
 
@@ -347,7 +358,9 @@ def test_cli_site_writes_planner_files(site_run, small_city):
     gained = after.summary["results"]["covered_population"] - base.summary["results"]["covered_population"]
     assert gained == pytest.approx(t["cum_new_population"].iloc[-1], abs=2)
     assert after.summary["results"]["covered_population"] == pytest.approx(t["cum_covered_population"].iloc[-1], abs=2)
-    assert float(study.cell_pop[base.cell_class == REACHED].sum()) < float(study.cell_pop[after.cell_class == REACHED].sum())
+    assert float(study.cell_pop[base.cell_class == REACHED].sum()) < float(
+        study.cell_pop[after.cell_class == REACHED].sum()
+    )
 
 
 def test_cli_site_candidate_file_lscp_and_budget(small_city, tmp_path, capsys):
@@ -360,10 +373,24 @@ def test_cli_site_candidate_file_lscp_and_budget(small_city, tmp_path, capsys):
     glon, glat = from_wgs84(lon, lat, "gcj02")
     f = tmp_path / "sites_gaode.csv"
     pd.DataFrame({"名称": [f"候选{k}" for k in range(len(lon))], "经度": glon, "纬度": glat}).to_csv(
-        f, index=False, encoding="utf-8-sig")
+        f, index=False, encoding="utf-8-sig"
+    )
     out = tmp_path / "o"
-    args = ["site", "--circle", "culture_sports_10", "--candidates", str(f), "--candidates-crs", "gcj02",
-            "--lscp", "--exact", "--data-dir", str(small_city), "--out", str(out)]
+    args = [
+        "site",
+        "--circle",
+        "culture_sports_10",
+        "--candidates",
+        str(f),
+        "--candidates-crs",
+        "gcj02",
+        "--lscp",
+        "--exact",
+        "--data-dir",
+        str(small_city),
+        "--out",
+        str(out),
+    ]
     assert main(args) == 0
     t = _read(out / "culture_sports_10" / "candidates.csv")
     s = json.loads((out / "culture_sports_10" / "siting_summary.json").read_text(encoding="utf-8"))
@@ -385,8 +412,9 @@ def test_cli_site_candidate_file_lscp_and_budget(small_city, tmp_path, capsys):
     assert t2.groupby("town_code").size().max() <= cap
     assert s2["solutions"]["mclp_exact"]["covered_population"] <= sol["mclp_exact"]["covered_population"] + 1e-6
     # the synthetic network has no road classes: clear error, exit code 2
-    rc = main(["site", "--circle", "fitness_15", "--road-class", "primary", "--data-dir", str(small_city),
-               "--out", str(out)])
+    rc = main(
+        ["site", "--circle", "fitness_15", "--road-class", "primary", "--data-dir", str(small_city), "--out", str(out)]
+    )
     assert rc == 2 and "road classes" in capsys.readouterr().err
 
 
@@ -396,9 +424,23 @@ def test_site_script_wrapper(small_city, tmp_path):
     from pathlib import Path
 
     repo = Path(__file__).resolve().parents[1]
-    r = subprocess.run([sys.executable, str(repo / "scripts" / "site_candidates.py"), "--circle", "elderly_care_15",
-                        "--k", "3", "--data-dir", str(small_city), "--out", str(tmp_path)],
-                       capture_output=True, text=True, cwd=repo)
+    r = subprocess.run(
+        [
+            sys.executable,
+            str(repo / "scripts" / "site_candidates.py"),
+            "--circle",
+            "elderly_care_15",
+            "--k",
+            "3",
+            "--data-dir",
+            str(small_city),
+            "--out",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=repo,
+    )
     assert r.returncode == 0, r.stderr
     t = _read(tmp_path / "elderly_care_15" / "candidates.csv")
     assert len(t) == 3 and t["method"].eq("mclp_greedy").all() and (t["new_population"].diff().dropna() <= 0).all()
@@ -407,8 +449,24 @@ def test_site_script_wrapper(small_city, tmp_path):
 @pytest.mark.parametrize("cid, limit", [("legal_aid_30", "60"), ("fitness_15", "8")])
 def test_cli_site_village_cover_makes_every_attainable_village_covered(small_city, tmp_path, cid, limit):
     """--lscp-villages: with the listed sites added, every village it targeted is 'covered' in villages.csv terms."""
-    assert main(["site", "--circle", cid, "--lscp-villages", "--exact", "--time-limit", limit,
-                 "--data-dir", str(small_city), "--out", str(tmp_path)]) == 0
+    assert (
+        main(
+            [
+                "site",
+                "--circle",
+                cid,
+                "--lscp-villages",
+                "--exact",
+                "--time-limit",
+                limit,
+                "--data-dir",
+                str(small_city),
+                "--out",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )
     d = tmp_path / cid
     s = json.loads((d / "siting_summary.json").read_text(encoding="utf-8"))
     t = _read(d / "candidates.csv")

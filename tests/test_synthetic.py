@@ -39,8 +39,9 @@ def test_population_equals_census_per_town(full_demo):
         assert src.crs.to_epsg() == 32649 and src.res == (100.0, 100.0)
         assert src.tags()["SYNTHETIC"] == "true"
         tp = towns[towns["has_polygon"]].to_crs(32649).reset_index(drop=True)
-        ids = rasterio.features.rasterize(((g, i + 1) for i, g in enumerate(tp.geometry)), out_shape=pop.shape,
-                                          transform=src.transform, dtype="int32")
+        ids = rasterio.features.rasterize(
+            ((g, i + 1) for i, g in enumerate(tp.geometry)), out_shape=pop.shape, transform=src.transform, dtype="int32"
+        )
     sums = np.bincount(ids.ravel(), weights=pop.ravel(), minlength=len(tp) + 1)[1:]
     census = tp["census_2020"].fillna(0).to_numpy()
     np.testing.assert_array_equal(sums, census)
@@ -54,7 +55,7 @@ def test_network_has_islands_river_and_density_contrast(full_demo):
     assert net.meta["synthetic"] is True
     assert 40_000 < net.n_nodes < 150_000
     g = access_graph_from_network(net, 1.0)
-    n_comp, labels = connected_components(g.rev[:net.n_nodes, :net.n_nodes], directed=True, connection="weak")
+    n_comp, labels = connected_components(g.rev[: net.n_nodes, : net.n_nodes], directed=True, connection="weak")
     sizes = np.sort(np.bincount(labels))[::-1]
     assert n_comp >= 4 and sizes[0] > 0.95 * net.n_nodes  # a main network plus islands
     assert m["network"]["bridges"] >= 5

@@ -69,8 +69,10 @@ def test_voronoi_areas_partition_the_town(towns):
         x, y = rng.uniform(minx, maxx), rng.uniform(miny, maxy)
         if g.contains(shapely.Point(x, y)):
             pts.append(shapely.Point(x, y))
-    p = gpd.GeoDataFrame({"code": [f"c{i}" for i in range(8)], "town_code": "441900006"},
-                         geometry=gpd.GeoSeries(pts, crs=DONGGUAN_UTM).to_crs(4326))
+    p = gpd.GeoDataFrame(
+        {"code": [f"c{i}" for i in range(8)], "town_code": "441900006"},
+        geometry=gpd.GeoSeries(pts, crs=DONGGUAN_UTM).to_crs(4326),
+    )
     areas = village_areas_from_points(p, towns).to_crs(DONGGUAN_UTM)
     assert areas.area.sum() == pytest.approx(g.area, rel=1e-6)
     for i in range(8):  # each area holds its own point
@@ -80,7 +82,8 @@ def test_voronoi_areas_partition_the_town(towns):
 def test_point_file_gcj02_with_chinese_headers_gbk(tmp_path):
     f = tmp_path / "v.csv"
     pd.DataFrame({"代码": ["441900006001"], "名称": ["西隅社区"], "经度": [113.7580], "纬度": [23.0460]}).to_csv(
-        f, index=False, encoding="gbk")
+        f, index=False, encoding="gbk"
+    )
     g = village_points_from_file(f, "gcj02")
     assert g["code"].iloc[0] == "441900006001"
     assert g.geometry.x.iloc[0] == pytest.approx(113.7580 - 0.00519, abs=3e-4)
@@ -100,7 +103,9 @@ def test_point_file_errors(tmp_path):
 
 def test_attach_to_official_list():
     off = dongguan_villages()
-    pts = gpd.GeoDataFrame({"code": ["441900006001", "999"]}, geometry=gpd.points_from_xy([113.75, 113.7], [23.04, 23.0]), crs=4326)
+    pts = gpd.GeoDataFrame(
+        {"code": ["441900006001", "999"]}, geometry=gpd.points_from_xy([113.75, 113.7], [23.04, 23.0]), crs=4326
+    )
     merged, counts = attach_villages_to_list(pts, off)
     assert len(merged) == 609 and counts == {"villages_without_location": 608, "village_rows_not_in_list": 1}
     with pytest.raises(DataMismatchError):
