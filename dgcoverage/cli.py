@@ -324,9 +324,11 @@ def _output_dirs(args: argparse.Namespace, maps: bool) -> tuple[Path, Path | Non
     from .outputs import check_output_dir
 
     out = check_output_dir(args.out, "--out")
-    maps_dir = (
-        check_output_dir(default_maps_dir(args.out, getattr(args, "maps_dir", None)), "--maps-dir") if maps else None
-    )
+    maps_dir = default_maps_dir(args.out, getattr(args, "maps_dir", None))
+    if maps:
+        maps_dir = check_output_dir(maps_dir, "--maps-dir")
+    elif not maps_dir.is_dir():
+        maps_dir = None  # no maps now and none from before: nothing there to keep consistent
     return out, maps_dir
 
 
@@ -365,6 +367,7 @@ def run_from_args(args: argparse.Namespace, circle_ids: Sequence[str] | None = N
     out, maps_dir = _output_dirs(args, maps)
     t0 = time.perf_counter()
     counts: dict[str, int] = {}
+    stale: list[Path] = []
     with OutputSet(out, *([maps_dir] if maps_dir else []), hint="--out") as outset:
         stage = outset.stage(out)
         results, areas, study = [], {}, None
@@ -388,6 +391,12 @@ def run_from_args(args: argparse.Namespace, circle_ids: Sequence[str] | None = N
                 write_circle(res, stage)
                 for name in ("candidates.csv", "candidates.xlsx", "candidates.geojson", "siting_summary.json"):
                     outset.remove(out / circle.id / name)  # made against the previous measurement: stale now
+                if not maps:  # areas and the circle's map of an earlier run would contradict the new tables
+                    stale += _remove_stale(
+                        outset,
+                        [out / circle.id / "service_area.geojson", out / circle.id / "gaps.geojson"]
+                        + ([maps_dir / f"{circle.id}.html"] if maps_dir else []),
+                    )
                 counts.update(
                     {
                         f"{circle.id}.{k}" if k.startswith("facilit") else k: v
@@ -406,6 +415,10 @@ def run_from_args(args: argparse.Namespace, circle_ids: Sequence[str] | None = N
                     f"{r['covered_share']:.1%}, villages covered {r['village_pass_rate']:.1%} -> "
                     f"{out / circle.id}" + ("  [SYNTHETIC]" if res.summary["synthetic"] else "")
                 )
+        if not maps:
+            stale += _remove_stale(
+                outset, [out / "report.xlsx", out / "report.html"] + ([maps_dir / "index.html"] if maps_dir else [])
+            )
         if results:
             from .maps import write_maps
             from .report import write_report
@@ -418,8 +431,22 @@ def run_from_args(args: argparse.Namespace, circle_ids: Sequence[str] | None = N
             f"maps -> {maps_dir}/ ({len(written)} files); report -> {out / 'report.xlsx'}, {out / 'report.html'}",
             flush=True,
         )
+    if stale:
+        print(
+            f"--no-maps: removed {len(stale)} file(s) an earlier run made from other tables (areas, maps, "
+            f"report): {', '.join(str(p) for p in stale[:6])}{' ...' if len(stale) > 6 else ''}",
+            flush=True,
+        )
     _print_counts(counts)
     return 0
+
+
+def _remove_stale(outset: Any, paths: list[Path]) -> list[Path]:
+    """Schedule the existing ones of ``paths`` for removal at commit; return them."""
+    found = [p for p in paths if p.exists()]
+    for p in found:
+        outset.remove(p)
+    return found
 
 
 def site_from_args(args: argparse.Namespace, circle_id: str | None = None) -> int:

@@ -96,6 +96,8 @@ JOURNAL_NAME = ".dgcoverage-commit.json"
 POINTER_NAME = ".dgcoverage-commit-pointer.json"
 #: Prefix of the hidden staging folders (``<root>/.dgcoverage-staging-<run id>/``).
 STAGING_PREFIX = ".dgcoverage-staging-"
+#: Prefix of the write probe of :func:`check_output_dir` (followed by the pid).
+PROBE_PREFIX = ".dgcoverage-probe-"
 _JOURNAL_VERSION = 1
 #: Temporary files written by :func:`dgcoverage.io.atomic_path` (``tempfile.mkstemp``): never published.
 _MKSTEMP_TMP = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$")
@@ -260,8 +262,9 @@ def check_output_dir(path: str | Path, what: str = "--out") -> Path:
                 f"{what} folder cannot be created ({e.strerror or e}).",
                 f"{fix_other}, or create it and give yourself write permission.",
             ) from e
+    _sweep_probes(p)
     try:
-        fd, probe = tempfile.mkstemp(prefix=".dgcoverage-probe-", suffix=".tmp", dir=p)
+        fd, probe = tempfile.mkstemp(prefix=f"{PROBE_PREFIX}{os.getpid()}-", suffix=".tmp", dir=p)
     except OSError as e:
         raise OutputDirError(
             p,
@@ -272,6 +275,15 @@ def check_output_dir(path: str | Path, what: str = "--out") -> Path:
     with contextlib.suppress(OSError):
         os.unlink(probe)
     return p
+
+
+def _sweep_probes(folder: Path) -> None:
+    """Remove write probes left by runs killed inside :func:`check_output_dir` (their pid is dead)."""
+    for f in folder.glob(f"{PROBE_PREFIX}*.tmp"):
+        m = re.match(rf"^{re.escape(PROBE_PREFIX)}(\d+)-", f.name)
+        if m is None or not pid_alive(int(m.group(1))):
+            with contextlib.suppress(OSError):
+                f.unlink()
 
 
 def pending_commit(root: str | Path) -> bool:

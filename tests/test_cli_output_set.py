@@ -22,7 +22,7 @@ The kill test draws SIGKILL times from the measured length of one run; a
 commit takes milliseconds, so it also runs the command with the test hook
 ``outputs._commit_pause_s`` and kills those runs after the commit point, one
 of them with ``--maps-dir`` outside ``--out`` (journal in one root, pointer in
-the other).  Two library bugs found here are kept as strict xfails at the end.
+the other).  Two library bugs found here are regression tests at the end.
 """
 
 from __future__ import annotations
@@ -56,8 +56,7 @@ MINUTES = {
     "A": {c: float(_CIRCLES[c].minutes) for c in ORDER},
     "B": {c: 5.0 for c in ORDER},
 }
-CIRCLE_FILES = ("villages.csv", "towns.csv", "facilities.csv", "summary.json", "service_area.geojson",
-                "gaps.geojson")
+CIRCLE_FILES = ("villages.csv", "towns.csv", "facilities.csv", "summary.json", "service_area.geojson", "gaps.geojson")
 SITE_FILES = ("candidates.csv", "candidates.xlsx", "candidates.geojson", "siting_summary.json")
 SITE_CIRCLE = "fitness_15"
 
@@ -85,8 +84,9 @@ def _run_args(data: Path, out: Path, which: str, *extra: object) -> list[str]:
 
 
 def _popen(args: list[str], cache: Path, cwd: Path) -> subprocess.Popen:
-    return subprocess.Popen(_cli(*args), env=_env(cache), cwd=cwd, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        _cli(*args), env=_env(cache), cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
 
 
 def _run(args: list[str], cache: Path, cwd: Path, timeout: float = 180) -> subprocess.CompletedProcess:
@@ -114,8 +114,9 @@ def _normalise(rel: str, data: bytes) -> bytes:
     if rel.endswith(".xlsx"):
         try:
             with zipfile.ZipFile(io.BytesIO(data)) as z:  # docProps/core.xml holds the creation time
-                return b"\0".join(n.encode() + b"\0" + z.read(n) for n in sorted(z.namelist())
-                                  if n != "docProps/core.xml")
+                return b"\0".join(
+                    n.encode() + b"\0" + z.read(n) for n in sorted(z.namelist()) if n != "docProps/core.xml"
+                )
         except zipfile.BadZipFile:
             return b"<not a zip>" + data
     return data
@@ -154,8 +155,11 @@ def _leftovers(root: Path) -> list[str]:
 def _cache_leftovers(cache: Path) -> list[str]:
     if not cache.exists():
         return []
-    return sorted(p.relative_to(cache).as_posix() for p in cache.rglob("*")
-                  if p.name.startswith(".tmp-") or p.name.endswith(".tmp"))
+    return sorted(
+        p.relative_to(cache).as_posix()
+        for p in cache.rglob("*")
+        if p.name.startswith(".tmp-") or p.name.endswith(".tmp")
+    )
 
 
 def _snapshot(root: Path) -> dict[str, object]:
@@ -210,8 +214,12 @@ def _assert_minutes(root: Path, expected: dict[str, float], full: bool = True, m
     wrong = {k: v for k, v in seen.items() if v != expected[k.split("#")[1]]}
     assert not wrong, f"files of another run: {wrong} (expected {expected})"
     if full:
-        want = {f"{c}/summary.json#{c}" for c in expected} | {f"maps/{c}.html#{c}" for c in expected} \
-            | {f"report.html#{c}" for c in expected} | {f"report.xlsx#{c}" for c in expected}
+        want = (
+            {f"{c}/summary.json#{c}" for c in expected}
+            | {f"maps/{c}.html#{c}" for c in expected}
+            | {f"report.html#{c}" for c in expected}
+            | {f"report.xlsx#{c}" for c in expected}
+        )
         assert want <= set(seen), f"no time limit found in {sorted(want - set(seen))}"
 
 
@@ -274,9 +282,15 @@ def test_consistency_checker_flags_mixed_sets(refs: Refs, tmp_path: Path) -> Non
     assert refs.identify(refs.dirs["A"]) == "A" and refs.identify(refs.dirs["B"]) == "B"
 
     # one file of each kind taken from B into a copy of A: both checks notice
-    for rel, has_minutes in ((f"{SITE_CIRCLE}/villages.csv", False), (f"{SITE_CIRCLE}/summary.json", True),
-                             (f"{ORDER[1]}/gaps.geojson", False), ("maps/index.html", False),
-                             (f"maps/{SITE_CIRCLE}.html", True), ("report.html", True), ("report.xlsx", True)):
+    for rel, has_minutes in (
+        (f"{SITE_CIRCLE}/villages.csv", False),
+        (f"{SITE_CIRCLE}/summary.json", True),
+        (f"{ORDER[1]}/gaps.geojson", False),
+        ("maps/index.html", False),
+        (f"maps/{SITE_CIRCLE}.html", True),
+        ("report.html", True),
+        ("report.xlsx", True),
+    ):
         mixed = tmp_path / f"mixed_{rel.replace('/', '_')}"
         shutil.copytree(refs.dirs["A"], mixed)
         shutil.copyfile(refs.dirs["B"] / rel, mixed / rel)
@@ -322,8 +336,10 @@ def test_consistency_checker_flags_mixed_sets(refs: Refs, tmp_path: Path) -> Non
 def test_two_concurrent_runs_into_one_out(refs: Refs, tmp_path: Path) -> None:
     for attempt in range(4):
         out = tmp_path / f"race{attempt}"
-        procs = {"A": _popen(_run_args(refs.data, out, "A"), refs.cache, tmp_path),
-                 "B": _popen(_run_args(refs.data, out, "B"), refs.cache, tmp_path)}
+        procs = {
+            "A": _popen(_run_args(refs.data, out, "A"), refs.cache, tmp_path),
+            "B": _popen(_run_args(refs.data, out, "B"), refs.cache, tmp_path),
+        }
         res = {k: (p, *p.communicate(timeout=180)) for k, p in procs.items()}
         codes = {k: p.returncode for k, p in procs.items()}
         if codes == {"A": 0, "B": 0}:  # one finished before the other reached the lock: inconclusive, retry
@@ -364,8 +380,14 @@ with OutputSet(*sys.argv[1:], hint="--out"):
 def test_refused_run_changes_nothing(refs: Refs, tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch) -> None:
     out = tmp_path / "out"
     shutil.copytree(refs.dirs["A"], out)
-    holder = subprocess.Popen([sys.executable, "-c", _HOLDER, str(out), str(out / "maps")], env=_env(refs.cache),
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLDER, str(out), str(out / "maps")],
+        env=_env(refs.cache),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "locked", holder.stderr.read()
         before = _snapshot(out)
@@ -379,8 +401,26 @@ def test_refused_run_changes_nothing(refs: Refs, tmp_path: Path, capsys, monkeyp
         # another --out sharing the locked maps folder is refused too (here in-process), and changes nothing
         out2 = tmp_path / "out2"
         capsys.readouterr()
-        assert _main_in_process(["run", "--circle", SITE_CIRCLE, "--minutes", "5", "--data-dir", str(refs.data),
-                                 "--out", str(out2), "--maps-dir", str(out / "maps")], refs.cache, monkeypatch) == 2
+        assert (
+            _main_in_process(
+                [
+                    "run",
+                    "--circle",
+                    SITE_CIRCLE,
+                    "--minutes",
+                    "5",
+                    "--data-dir",
+                    str(refs.data),
+                    "--out",
+                    str(out2),
+                    "--maps-dir",
+                    str(out / "maps"),
+                ],
+                refs.cache,
+                monkeypatch,
+            )
+            == 2
+        )
         err = capsys.readouterr().err
         assert f"(pid {holder.pid}, started " in err and str((out / "maps").resolve()) in err, err
         assert _snapshot(out) == before
@@ -421,8 +461,9 @@ def _journal_in(*roots: Path) -> Path | None:
     return next((r / JOURNAL_NAME for r in roots if (r / JOURNAL_NAME).exists()), None)
 
 
-def test_sigkill_at_random_moments_never_publishes_a_mixed_set(refs: Refs, tmp_path: Path,
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_sigkill_at_random_moments_never_publishes_a_mixed_set(
+    refs: Refs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # how long does B take, writing over a complete set of A?
     calib = tmp_path / "calibrate"
     shutil.copytree(refs.dirs["A"], calib)
@@ -434,8 +475,9 @@ def test_sigkill_at_random_moments_never_publishes_a_mixed_set(refs: Refs, tmp_p
 
     rng = random.Random(KILL_SEED)
     n_moves = len(refs.trees["B"]) + len(ORDER)  # + timing.json
-    trials = [("plain", rng.uniform(0.0, duration)) for _ in range(PLAIN_TRIALS)] \
-        + [("slow-commit", rng.uniform(0.1, 0.8) * n_moves * SLOW_PAUSE_S) for _ in range(SLOW_TRIALS)]
+    trials = [("plain", rng.uniform(0.0, duration)) for _ in range(PLAIN_TRIALS)] + [
+        ("slow-commit", rng.uniform(0.1, 0.8) * n_moves * SLOW_PAUSE_S) for _ in range(SLOW_TRIALS)
+    ]
     landed: list[tuple[str, float, str, str]] = []
     mixed_before_recovery = 0
     for i, (kind, delay) in enumerate(trials):
@@ -452,8 +494,9 @@ def test_sigkill_at_random_moments_never_publishes_a_mixed_set(refs: Refs, tmp_p
         args = _run_args(refs.data, out, "B", *(("--maps-dir", maps) if separate else ()))
         cmd = _cli(*args) if kind == "plain" else [sys.executable, "-c", _SLOW_COMMIT, str(SLOW_PAUSE_S), *args]
         t0 = time.monotonic()
-        child = subprocess.Popen(cmd, env=_env(refs.cache), cwd=tmp_path, stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE, text=True)
+        child = subprocess.Popen(
+            cmd, env=_env(refs.cache), cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
         if kind == "slow-commit":  # kill `delay` seconds after the commit point (the journal) is reached
             while _journal_in(*roots) is None and child.poll() is None and time.monotonic() - t0 < 120:
                 time.sleep(0.002)
@@ -498,8 +541,9 @@ def test_sigkill_at_random_moments_never_publishes_a_mixed_set(refs: Refs, tmp_p
             assert not pending_commit(out) and not pending_commit(maps)
             assert {d: d.read_bytes() for d in want} == want, f"trial {i}: roll-forward published other bytes"
             assert not any(Path(f).exists() for f in j["delete"])
-            assert refs.identify(out, maps=maps) == "B", \
+            assert refs.identify(out, maps=maps) == "B", (
                 f"trial {i}: roll-forward did not give B:\n{refs.explain(out, maps)}"
+            )
         else:
             assert not pending_commit(out) and not pending_commit(maps)
         who = refs.identify(out, maps=maps)
@@ -528,12 +572,19 @@ def test_sigkill_at_random_moments_never_publishes_a_mixed_set(refs: Refs, tmp_p
 # ------------------------------------------------------------------ 4. site after run
 
 
-def test_site_after_run_keeps_or_replaces_the_circle_consistently(refs: Refs, tmp_path: Path, capsys,
-                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_site_after_run_keeps_or_replaces_the_circle_consistently(
+    refs: Refs, tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
     c = SITE_CIRCLE
     ref20 = tmp_path / "ref20"  # what `run` alone makes of the circle at 20 minutes
-    assert _main_in_process(["run", "--circle", c, "--minutes", "20", "--data-dir", str(refs.data),
-                             "--out", str(ref20)], refs.cache, monkeypatch) == 0
+    assert (
+        _main_in_process(
+            ["run", "--circle", c, "--minutes", "20", "--data-dir", str(refs.data), "--out", str(ref20)],
+            refs.cache,
+            monkeypatch,
+        )
+        == 0
+    )
     tree20 = _published(ref20)
     out = tmp_path / "out"
     shutil.copytree(refs.dirs["A"], out)
@@ -570,8 +621,11 @@ def test_site_after_run_keeps_or_replaces_the_circle_consistently(refs: Refs, tm
     assert b'"key":"candidates"' in (out / "maps" / f"{c}.html").read_bytes()
     _assert_minutes(out, {**MINUTES["A"], c: 20.0}, full=False)
     seen = _minutes_seen(out)
-    assert {k for k in seen if k.startswith((f"{c}/", f"maps/{c}."))} == \
-        {f"{c}/summary.json#{c}", f"{c}/siting_summary.json#{c}", f"maps/{c}.html#{c}"}
+    assert {k for k in seen if k.startswith((f"{c}/", f"maps/{c}."))} == {
+        f"{c}/summary.json#{c}",
+        f"{c}/siting_summary.json#{c}",
+        f"maps/{c}.html#{c}",
+    }
     assert not any(k.startswith("report.") for k in seen)
     assert _leftovers(out) == []
 
@@ -581,18 +635,16 @@ def test_site_after_run_keeps_or_replaces_the_circle_consistently(refs: Refs, tm
     assert _leftovers(out) == [] and _cache_leftovers(refs.cache) == []
 
 
-# ------------------------------------------------------------------ library bugs found (documented, not fixed)
+# ------------------------------------------------------------------ two bugs these tests found (now fixed)
 
 
 class KnownBug(AssertionError):
-    """The documented library bug showed (the xfail marks expect exactly this, not any failure)."""
+    """A regression of a bug these tests once found."""
 
 
-@pytest.mark.xfail(strict=True, raises=KnownBug,
-                   reason="library bug: `run --no-maps` replaces a circle's tables but leaves its service/gap areas, "
-                          "its map and the town report of the previous run beside them")
-def test_run_without_maps_over_a_full_set_leaves_no_mixed_circle(refs: Refs, tmp_path: Path,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_run_without_maps_over_a_full_set_leaves_no_mixed_circle(
+    refs: Refs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     out = tmp_path / "out"
     shutil.copytree(refs.dirs["A"], out)
     c = SITE_CIRCLE
@@ -601,16 +653,16 @@ def test_run_without_maps_over_a_full_set_leaves_no_mixed_circle(refs: Refs, tmp
     tree = _published(out)
     assert tree[f"{c}/villages.csv"] == refs.trees["B"][f"{c}/villages.csv"]  # the 5-minute tables are published
     # ... so every file of the circle, and what is made from it, must be from this run too (or be gone)
-    stale = [f"{c}/{n}" for n in ("service_area.geojson", "gaps.geojson")
-             if tree.get(f"{c}/{n}") not in (None, refs.trees["B"][f"{c}/{n}"])]
+    stale = [
+        f"{c}/{n}"
+        for n in ("service_area.geojson", "gaps.geojson")
+        if tree.get(f"{c}/{n}") not in (None, refs.trees["B"][f"{c}/{n}"])
+    ]
     stale += [k for k, v in _minutes_seen(out).items() if k.endswith(f"#{c}") and v != 5.0]
     if stale:
         raise KnownBug(f"{c}: 5-minute tables published beside 15-minute files {stale}")
 
 
-@pytest.mark.xfail(strict=True, raises=KnownBug,
-                   reason="library bug: the write probe of check_output_dir (.dgcoverage-probe-*.tmp) that a run "
-                          "killed between mkstemp and unlink leaves in --out is never removed")
 def test_probe_left_by_a_killed_run_is_cleaned(refs: Refs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     out = tmp_path / "out"
     shutil.copytree(refs.dirs["A"], out)
