@@ -29,6 +29,7 @@ LAYERS = {
     "coverage": 4,
     "quality": 4,
     "network": 4,
+    "supply": 4,
     "pipeline": 5,
     "gaps": 5,
     "maps": 5,
