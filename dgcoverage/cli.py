@@ -256,7 +256,16 @@ def _ensure_demo(args: argparse.Namespace) -> None:
     from .embedded import DemoPaths
 
     uses_demo = args.network is None or args.population is None or args.villages is None or args.facilities is None
-    if uses_demo and not DemoPaths(args.data_dir).built:
+    paths = DemoPaths(args.data_dir)
+    if uses_demo and not paths.built:
+        if paths.root.is_dir() and any(paths.root.iterdir()):  # never write the generator's files over a user's
+            present = sorted(p.name for p in paths.root.iterdir())[:8]
+            raise DgCoverageError(
+                f"{paths.root}: --data-dir is not a complete embedded default (it holds {present}, but not all of "
+                "MANIFEST.json, network.npz and population_100m.tif), and it is not empty, so it is not rebuilt "
+                "over your files. Fix: point --data-dir at an empty or missing folder to build the default there, "
+                "or give your inputs with --network, --population, --villages and --facilities."
+            )
         from .synthetic import build_demo
 
         print(
@@ -287,8 +296,30 @@ def describe_input(key: str, rec: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
+def _check_options(args: argparse.Namespace) -> None:
+    """Refuse option values that could never work, before anything is read (even options unused in this run)."""
+    from .coords import canonical_crs
+
+    for opt in ("facilities_crs", "villages_crs", "candidates_crs"):
+        if getattr(args, opt, None) is not None:
+            canonical_crs(getattr(args, opt))
+    for opt, low in (("band", 1), ("k", 0), ("max_candidates", 1), ("exact_max_nnz", 1)):
+        v = getattr(args, opt, None)
+        if v is not None and v < low:
+            raise DgCoverageError(f"--{opt.replace('_', '-')} must be >= {low}, got {v}")
+    for opt in ("time_limit", "min_spacing"):
+        v = getattr(args, opt, None)
+        if v is not None and not (0 < v < float("inf")):
+            raise DgCoverageError(f"--{opt.replace('_', '-')} must be a positive number, got {v}")
+    if (getattr(args, "lon_col", None) is None) != (getattr(args, "lat_col", None) is None):
+        raise DgCoverageError("--lon-col and --lat-col go together: give both")
+    if (getattr(args, "villages_lon_col", None) is None) != (getattr(args, "villages_lat_col", None) is None):
+        raise DgCoverageError("--villages-lon-col and --villages-lat-col go together: give both")
+
+
 def _circles_to_run(args: argparse.Namespace, circle_ids: Sequence[str] | None) -> tuple[list[Any], Any]:
     """Return the circles the options name (checked against the config in use, with overrides) and the settings."""
+    _check_options(args)
     circles, settings = load_config(args.config)
     ids = list(circle_ids or (list(circles) if getattr(args, "all", False) else args.circle))
     unknown = [i for i in ids if i not in circles]

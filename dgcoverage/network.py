@@ -123,6 +123,15 @@ def network_from_file(path: str | Path, network_type: str = "walk", *, use_cache
     path = Path(path)
     if not path.exists():
         raise InputNotFoundError(path, "road network file")
+    try:
+        return _network_from_file(path, network_type, use_cache)
+    except NetworkError as exc:  # name the file in every network problem
+        if str(path) in str(exc):
+            raise
+        raise NetworkError(f"{path}: {exc}") from exc
+
+
+def _network_from_file(path: Path, network_type: str, use_cache: bool) -> RoadNetwork:
     name = path.name.lower()
     if name.endswith(".npz"):
         return load_network(path)

@@ -368,6 +368,28 @@ def _check_values(path: Path, data: dict[str, np.ndarray], n: int, m: int) -> di
     return check
 
 
+#: Below this share of edges with a reverse twin, a network looks stored "one row per street" (undirected).
+MIN_REVERSE_SHARE = 0.05
+
+
+def reverse_edge_share(u: np.ndarray, v: np.ndarray) -> float:
+    """Share of directed edges ``u -> v`` whose reverse ``v -> u`` also exists.
+
+    Street networks are mostly two-way, so real walk networks are near 1 and
+    drive networks well above :data:`MIN_REVERSE_SHARE`; a share near 0 means
+    each street was stored once, in one direction, and every street would be
+    one-way.
+    """
+    u = np.asarray(u, dtype=np.int64)
+    v = np.asarray(v, dtype=np.int64)
+    if u.size == 0:
+        return 1.0
+    n = int(max(u.max(), v.max())) + 1
+    fwd = np.unique(u * n + v)
+    rev = v * n + u
+    return float(np.isin(rev, fwd).mean())
+
+
 def load_network(path: str | Path) -> RoadNetwork:
     """Load and check a network written by :func:`save_network`.
 
@@ -405,14 +427,31 @@ def load_network(path: str | Path) -> RoadNetwork:
     path = Path(path)
     if not path.exists():
         raise InputNotFoundError(path, "network file")
+    with open(path, "rb") as fh:
+        head = fh.read(64)
+    if not head.startswith(b"PK"):  # an .npz is a zip archive
+        kind = (
+            "an OSM PBF file"
+            if b"OSMHeader" in head
+            else "OSM XML"
+            if b"<osm" in head or b"<?xml" in head
+            else "not a NumPy archive"
+        )
+        raise InputFileError(
+            path,
+            f"is not a dgcoverage network archive (.npz): it looks like {kind}.",
+            "give OSM files their own extension (.osm.pbf / .osm), or save a network with dgcoverage.save_network.",
+        )
     try:
         with np.load(path, allow_pickle=False) as z:
             data = {k: z[k] for k in z.files}
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - any failure to read is the same problem for the user
+        why = "it holds Python objects, which are never loaded" if "pickle" in str(exc) else str(exc)
         raise InputFileError(
             path,
-            f"not a readable dgcoverage network archive ({exc}).",
-            "rebuild it with `dgcoverage build-demo` or pass an .osm/.osm.pbf file.",
+            f"is not a readable dgcoverage network archive ({why}).",
+            "rebuild it with `dgcoverage build-demo`, save it with dgcoverage.save_network, or pass an .osm/.osm.pbf "
+            "file.",
         ) from exc
     meta: dict[str, Any] = {}
     if "meta_json" in data:
@@ -426,6 +465,10 @@ def load_network(path: str | Path) -> RoadNetwork:
     meta.pop("edges_shorter_than_chord", None)
     if check["edges_shorter_than_chord"]:
         meta["edges_shorter_than_chord"] = check["edges_shorter_than_chord"]
+    meta.pop("edges_with_reverse_share", None)
+    share = reverse_edge_share(data["u"], data["v"])
+    if share < MIN_REVERSE_SHARE:
+        meta["edges_with_reverse_share"] = round(share, 4)
     fields = {k: data[k] for k in (*REQUIRED_ARRAYS, "name", "highway") if k in data}
     try:
         return RoadNetwork(meta=meta, **fields)

@@ -13,7 +13,7 @@ import pandas as pd
 from .errors import ColumnError, InputFileError, InputNotFoundError
 
 #: Encodings tried in order for CSV files exported by Excel/WPS in China.
-CSV_ENCODINGS = ("utf-8-sig", "gb18030")
+CSV_ENCODINGS = ("utf-8-sig", "gb18030", "big5")
 #: Delimiters a CSV may use (Excel in some locales writes ``;``).
 CSV_DELIMITERS = ",\t;|"
 #: How many leading rows are searched for the header row (title rows above it are skipped and said).
@@ -199,14 +199,7 @@ def _csv_rows(path: Path, delimiter: str | None) -> tuple[list[tuple[int, list[s
             "is a binary file, not CSV text (UTF-16 or a spreadsheet renamed to .csv?).",
             "save it from Excel as 'CSV UTF-8', or pass the .xlsx itself.",
         )
-    for enc in CSV_ENCODINGS:
-        try:
-            text = raw.decode(enc)
-        except UnicodeDecodeError:
-            continue
-        break
-    else:
-        raise InputFileError(path, "is neither UTF-8 nor GBK/GB18030 text.", "save it as 'CSV UTF-8' from Excel.")
+    text, enc = _decode(path, raw)
     if delimiter is None:
         sample = "\n".join(text.splitlines()[:50])
         try:
@@ -223,6 +216,33 @@ def _csv_rows(path: Path, delimiter: str | None) -> tuple[list[tuple[int, list[s
     return rows, enc
 
 
+def _decode(path: Path, raw: bytes) -> tuple[str, str]:
+    """Decode CSV bytes: UTF-8 (BOM or not), else GB18030 unless that gives mojibake and Big5 reads cleanly."""
+    try:
+        return raw.decode("utf-8-sig"), "utf-8-sig"
+    except UnicodeDecodeError:
+        pass
+    candidates = []
+    for enc in ("gb18030", "big5"):
+        try:
+            text = raw.decode(enc)
+        except UnicodeDecodeError:
+            continue
+        # GB18030 decodes almost any bytes; private-use characters betray another encoding (e.g. Big5)
+        pua = sum(1 for ch in text if 0xE000 <= ord(ch) <= 0xF8FF)
+        candidates.append((pua, enc, text))
+        if pua == 0:
+            return text, enc
+    if candidates:
+        pua, enc, _ = min(candidates)
+        raise InputFileError(
+            path,
+            f"is not readable text in UTF-8, GBK/GB18030 or Big5 ({pua} undecodable characters as {enc}).",
+            "save it as 'CSV UTF-8' from Excel.",
+        )
+    raise InputFileError(path, "is neither UTF-8, GBK/GB18030 nor Big5 text.", "save it as 'CSV UTF-8' from Excel.")
+
+
 def _workbook_rows(path: Path, sheet: str | None, names: set[str]) -> tuple[list[tuple[int, list[str]]], str]:
     try:
         book = pd.read_excel(path, sheet_name=None, header=None, dtype=str)
@@ -236,6 +256,49 @@ def _workbook_rows(path: Path, sheet: str | None, names: set[str]) -> tuple[list
         return [(i + 1, r) for i, r in enumerate(vals)]
 
     sheets = {str(k): rows_of(v) for k, v in book.items()}
+    states, unsaved = _sheet_states(path)
+    key = _choose_sheet(path, sheets, sheet, names, states)
+    if unsaved.get(key):
+        raise InputFileError(
+            path,
+            f"sheet {key!r} has {unsaved[key]} formula cells with no saved value (the workbook was written by a "
+            "program, not saved by Excel), so they read as empty.",
+            "open and save it in Excel or WPS (or paste the cells as values), then run again.",
+        )
+    return sheets[key], key
+
+
+def _sheet_states(path: Path) -> tuple[dict[str, str], dict[str, int]]:
+    """Visibility of every sheet and how many of its cells are formulas without a saved value."""
+    from openpyxl import load_workbook
+
+    states: dict[str, str] = {}
+    unsaved: dict[str, int] = {}
+    try:
+        formulas = load_workbook(path, read_only=False, data_only=False)
+        values = load_workbook(path, read_only=False, data_only=True)
+    except Exception:  # noqa: BLE001 - xls or an odd workbook: pandas already read it, so say nothing more
+        return states, unsaved
+    for ws in formulas.worksheets:
+        states[ws.title] = ws.sheet_state
+        vs = values[ws.title]
+        n = 0
+        for row in ws.iter_rows():
+            for cell in row:
+                if cell.data_type == "f" and vs[cell.coordinate].value is None:
+                    n += 1
+        unsaved[ws.title] = n
+    return states, unsaved
+
+
+def _choose_sheet(
+    path: Path,
+    sheets: dict[str, list[tuple[int, list[str]]]],
+    sheet: str | None,
+    names: set[str],
+    states: dict[str, str],
+) -> str:
+    """Choose the sheet to read: the chosen one, the only one, or the only visible one with coordinates."""
     if sheet is not None:
         key = str(sheet)
         if key not in sheets and key.isdigit() and 1 <= int(key) <= len(sheets):
@@ -246,13 +309,22 @@ def _workbook_rows(path: Path, sheet: str | None, names: set[str]) -> tuple[list
                 f"has no sheet {sheet!r}; its sheets are {list(sheets)}.",
                 "pass one of those names (or a 1-based number) to --sheet.",
             )
-        return sheets[key], key
-    if len(sheets) == 1:
-        key = next(iter(sheets))
-        return sheets[key], key
+        return key
+    hidden = [k for k in sheets if states.get(k, "visible") != "visible"]
     with_cols = [k for k, rows in sheets.items() if names and _has_header(rows, names)]
+    visible_cols = [k for k in with_cols if k not in hidden]
+    if len(sheets) == 1 and not hidden:
+        return next(iter(sheets))
+    if not visible_cols and with_cols:
+        raise ColumnError(
+            path,
+            f"the only sheet(s) with coordinate columns ({with_cols}) are hidden; a hidden sheet is often an old "
+            "or helper table.",
+            f"if it is the right table, choose it with --sheet {with_cols[0]!r} (or unhide it).",
+        )
+    with_cols = visible_cols
     if len(with_cols) == 1:
-        return sheets[with_cols[0]], with_cols[0]
+        return with_cols[0]
     if len(with_cols) > 1:
         raise ColumnError(
             path,
@@ -297,7 +369,7 @@ COORD_HEADER_NAMES = (
 #: ``lon 经度(WGS84)``); the Chinese ones may sit anywhere (``高德经度``).
 _LON_TOKENS = ("longitude", "lon", "lng", "x", "point_x")
 _LAT_TOKENS = ("latitude", "lat", "y", "point_y")
-_LON_ZH, _LAT_ZH = ("经度", "东经"), ("纬度", "北纬")
+_LON_ZH, _LAT_ZH = ("经度", "东经", "經度", "東經"), ("纬度", "北纬", "緯度", "北緯")
 #: Words in a column name that state its coordinate system.
 _CRS_WORDS = (
     ("wgs84", "wgs84"),

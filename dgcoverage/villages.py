@@ -9,6 +9,7 @@ partition of each town, clipped to the town.  The embedded Dongguan layers
 
 from __future__ import annotations
 
+import warnings
 from importlib import resources
 from pathlib import Path
 
@@ -190,6 +191,17 @@ def village_points_from_file(
                 "drop --lon-col/--lat-col/--sheet, which are for tables.",
             )
         gdf = read_vector(path)
+        nogeom = (gdf.geometry.isna() | gdf.geometry.is_empty).to_numpy()
+        if nogeom.all():
+            raise InputFileError(path, "no feature has a geometry.", "export the villages with their locations.")
+        if nogeom.any():
+            counts["village_rows_no_geometry"] = int(nogeom.sum())
+            warnings.warn(
+                f"{path}: {int(nogeom.sum())} village features without geometry were not used (features "
+                f"{np.nonzero(nogeom)[0].tolist()[:10]}); their villages have no location",
+                stacklevel=2,
+            )
+            gdf = gdf[~nogeom].reset_index(drop=True)
         if not (gdf.geom_type == "Point").all():
             kinds = sorted(str(k) for k in set(gdf.geom_type.fillna("None")))
             raise InputFileError(
@@ -354,8 +366,6 @@ def attach_villages_to_list(
         The official list (all rows) with geometry where matched and a
         ``location_note`` (why a village has no location, or ``""``), and the counts.
     """
-    import warnings
-
     counts: dict[str, int] = {}
     off = official.copy()
     pts = points.copy()
@@ -378,6 +388,23 @@ def attach_villages_to_list(
                 stacklevel=2,
             )
         pts["code"] = code
+        malformed = ~sci & ~code.str.fullmatch(r"\d{12}")
+        if malformed.any():
+            counts["village_codes_malformed"] = int(malformed.sum())
+            warnings.warn(
+                f"{path}: {int(malformed.sum())} village codes are not 12-digit NBS codes (e.g. "
+                f"{code[malformed].iloc[0]!r}, {label}s {pts.loc[malformed, 'line'].tolist()[:10]}) and cannot be "
+                "matched. Fix: use the 12-digit 统计用区划代码 of each 村/社区 (e.g. 441900003001), not a town code",
+                stacklevel=2,
+            )
+        unusable = sci | malformed
+        if unusable.all():
+            raise DataMismatchError(
+                f"{path}: no village code is a 12-digit NBS code (e.g. {code.iloc[0]!r}). Fix: format the code "
+                "column as text (Excel turns long numbers into 4.419E+11) and use 12-digit codes such as "
+                "441900003001, or match by town and name (columns 镇街 and 名称) instead."
+            )
+        pts = pts[~unusable]
     else:
         if "town_name" not in pts.columns:
             raise ColumnError(
@@ -406,19 +433,22 @@ def attach_villages_to_list(
     )
     not_in_list = ~pts[key].isin(off[key])
     counts["village_rows_not_in_list"] = int(not_in_list.sum())
+    by = "code" if key == "code" else "town and short name (e.g. 东城街道 + 岗贝社区, not 岗贝社区居民委员会)"
     if counts["village_rows_not_in_list"] == len(pts) and len(pts) > 0:
         raise DataMismatchError(
-            f"{path}: none of the village rows match the official list by {key}. "
-            "Fix: use 12-digit NBS codes or the official short names with their towns."
+            f"{path}: none of the village rows match the official list of the study's towns by {by} (e.g. "
+            f"{pts[key].iloc[0].replace('|', ' + ')!r}). Fix: use 12-digit NBS codes, or the official short names "
+            "with their towns."
         )
     if not_in_list.any():
         warnings.warn(
-            f"{path}: {int(not_in_list.sum())} village rows match no code of the official list and were "
-            f"not used (e.g. {pts.loc[not_in_list, key].head(5).tolist()}, {label}s "
-            f"{pts.loc[not_in_list, 'line'].tolist()[:10]}); check their codes",
+            f"{path}: {int(not_in_list.sum())} village rows match no village of the official list by {by} and were "
+            f"not used (e.g. {[str(k).replace('|', ' + ') for k in pts.loc[not_in_list, key].head(5)]}, {label}s "
+            f"{pts.loc[not_in_list, 'line'].tolist()[:10]})",
             stacklevel=2,
         )
     merged["location_note"] = ""
+    _drop_shared_points(merged, path, label, counts)
     if towns is not None:
         _drop_points_outside_towns(merged, towns, path, label, counts)
     counts["villages_without_location"] = int(merged["geometry"].isna().sum())
@@ -433,8 +463,6 @@ def _one_row_per_village(
     pts: gpd.GeoDataFrame, key: str, path: str | Path | None, label: str, counts: dict[str, int]
 ) -> gpd.GeoDataFrame:
     """Drop rows repeating a village at the same place (counted); repeats at different places are an error."""
-    import warnings
-
     dup = pts[key].duplicated(keep=False) & (pts[key].astype(str) != "")
     if not dup.any():
         return pts
@@ -461,12 +489,51 @@ def _one_row_per_village(
     return pts[first]
 
 
+#: Village points closer than this to another village's point are taken as one geocoded place (m).
+SHARED_POINT_M = 1.0
+
+
+def _drop_shared_points(merged: pd.DataFrame, path: str | Path | None, label: str, counts: dict[str, int]) -> None:
+    """Clear the location of villages that share their point with another village (in place), with the reason.
+
+    A geocoder that cannot find a 村委会 often falls back to the town centre, so
+    several villages get one point; their Voronoi areas would be slivers and
+    their people would go to one of them.  Which point is right cannot be told.
+    """
+    pts = merged["geometry"]
+    is_point = np.array([g is not None and getattr(g, "geom_type", "") == "Point" for g in pts])
+    if is_point.sum() < 2:
+        return
+    idx = np.nonzero(is_point)[0]
+    xy = gpd.GeoSeries(pts.to_numpy()[idx], crs=4326).to_crs(DONGGUAN_UTM).get_coordinates().to_numpy()
+    key = np.round(xy / SHARED_POINT_M).astype(np.int64)
+    _, inverse, n_at = np.unique(key, axis=0, return_inverse=True, return_counts=True)
+    shared = n_at[inverse.ravel()] > 1
+    if not shared.any():
+        return
+    rows = idx[shared]
+    groups = inverse.ravel()[shared]
+    for r, gi in zip(rows, groups):
+        col = next(c for c in ("short_name", "name", "code") if c in merged)
+        others = [str(o) for o in merged.loc[idx[shared & (inverse.ravel() == gi)], col] if o != merged.at[r, col]]
+        merged.at[r, "location_note"] = (
+            f"its point is the same as that of {len(others)} other village(s) ({', '.join(others[:4])}): "
+            "a geocoder's fallback? Give each village its own point"
+        )
+        merged.at[r, "geometry"] = None
+    counts["village_points_shared"] = int(len(rows))
+    warnings.warn(
+        f"{path}: {len(rows)} villages share their point with another village ({label}s "
+        f"{merged.loc[rows, '_line'].astype('Int64').tolist()[:10]}); those villages get status no_data with the "
+        "reason. Fix: geocode each 村委会/居委会 to its own address",
+        stacklevel=3,
+    )
+
+
 def _drop_points_outside_towns(
     merged: pd.DataFrame, towns: gpd.GeoDataFrame, path: str | Path | None, label: str, counts: dict[str, int]
 ) -> None:
     """Clear the location of villages whose point lies outside their own town (in place), with the reason."""
-    import warnings
-
     located = merged["geometry"].notna().to_numpy()
     if not located.any():
         return

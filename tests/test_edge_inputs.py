@@ -702,7 +702,8 @@ def test_village_points_outside_their_town_reach_villages_csv(small_city, tmp_pa
     moved = src.copy()
     i = int(np.nonzero((moved["代码"].str[:9] == "441900003").to_numpy())[0][0])
     j = int(np.nonzero((moved["代码"].str[:9] == "441900006").to_numpy())[0][0])
-    moved.loc[i, ["经度", "纬度"]] = moved.loc[j, ["经度", "纬度"]].to_numpy()  # a 东城 code at a 莞城 place
+    lon, lat = (float(v) for v in moved.loc[j, ["经度", "纬度"]])
+    moved.loc[i, ["经度", "纬度"]] = [f"{lon + 0.002:.7f}", f"{lat:.7f}"]  # a 东城 code at a 莞城 place
     p = tmp_path / "v.csv"
     moved.to_csv(p, index=False, encoding="utf-8-sig")
     rc = main(

@@ -107,7 +107,11 @@ def test_attach_to_official_list():
         {"code": ["441900006001", "999"]}, geometry=gpd.points_from_xy([113.75, 113.7], [23.04, 23.0]), crs=4326
     )
     merged, counts = attach_villages_to_list(pts, off)
-    assert len(merged) == 609 and counts == {"villages_without_location": 608, "village_rows_not_in_list": 1}
+    assert len(merged) == 609 and counts == {
+        "villages_without_location": 608,
+        "village_rows_not_in_list": 0,
+        "village_codes_malformed": 1,
+    }
     with pytest.raises(DataMismatchError):
         attach_villages_to_list(pts.iloc[1:], off)
 
