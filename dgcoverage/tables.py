@@ -208,7 +208,18 @@ def _csv_rows(path: Path, delimiter: str | None) -> tuple[list[tuple[int, list[s
             delimiter = ","
     try:
         reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
-        rows = [(reader.line_num, row) for row in reader]
+        rows = []
+        last = 0
+        for row in reader:
+            start, last = last + 1, reader.line_num
+            if last > start and any(delimiter in cell and "\n" in cell for cell in row):
+                raise InputFileError(
+                    path,
+                    f"a quote opened on line {start} is closed only on line {last}, so the lines between were read "
+                    "as one value (a stray quote mark).",
+                    f"remove or close the quote on line {start}.",
+                )
+            rows.append((start, row))
     except csv.Error as exc:
         raise InputFileError(
             path, f"cannot be parsed as CSV (line {reader.line_num}: {exc}).", "check the quoting on that line."

@@ -315,7 +315,7 @@ def village_areas_from_points(
             if owner[k] >= 0:
                 areas[i] = shapely.make_valid(shapely.intersection(cells[owner[k]], tg))
     out = pts.copy()
-    out["geometry"] = gpd.GeoSeries(areas, crs=crs)
+    out["geometry"] = gpd.GeoSeries(areas, crs=crs, index=out.index)  # by position: the index may have gaps
     return out.set_geometry("geometry").to_crs(4326)
 
 

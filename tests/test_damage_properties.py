@@ -30,12 +30,11 @@ a change of data, not damage, and is not generated.
 Beyond the counting invariant, the village property checks that every village with an area holds its own
 point (damage only ever moves a point far away or drops it).
 
-Library bugs found (each has a strict xfail; the property steps around them until they are fixed):
+Library bugs this property found, now fixed and kept as regression tests:
 
-* ``AREA_SHIFT_BUG``: when one village has no location, the villages after it get their neighbour's area, so
-  the own-area check runs only when every village is located;
-* ``QUOTED_LINES_BUG``: a stray quote can swallow a whole CSV line (a facility lost, nothing counted), so a
-  silent change in a file whose quoted field spans a line break is reported as that bug (an event), not failed.
+* ``AREA_SHIFT_BUG``: when one village had no location, the villages after it got their neighbour's area;
+* ``QUOTED_LINES_BUG``: a stray quote could swallow a whole CSV line (a facility lost, nothing counted); such a
+  file is now refused with the line of the quote.
 """
 
 from __future__ import annotations
@@ -611,7 +610,7 @@ def _facility_baseline(w: World, cid: str, keep: tuple[int, ...]):
     return w.baselines[key]
 
 
-def _damage_facilities(w: World, cid: str, ops: list, fmt: tuple, excuse_known_bugs: bool = True) -> str:
+def _damage_facilities(w: World, cid: str, ops: list, fmt: tuple, excuse_known_bugs: bool = False) -> str:
     header, rows = w.clean_tables[cid]
     d = Damaged.of(header, rows)
     for op in ops:
@@ -670,7 +669,6 @@ def test_the_facility_examples_end_as_described(world, kw, outcome):
     assert _damage_facilities(world, **kw) == outcome
 
 
-@pytest.mark.xfail(strict=True, reason=QUOTED_LINES_BUG)
 def test_a_stray_quote_does_not_swallow_a_facility_silently(world):
     """Found by the facility property: ``"fitness_15-0001,...`` on one row, ``fitness_15-0002",...`` on the next."""
     ops = [("stray_quote", 0, 0, True), ("stray_quote", 1, 0, False)]
@@ -696,7 +694,7 @@ def villages_not_in_their_own_area(study) -> list[str]:
     ]
 
 
-def _damage_villages(w: World, ops: list, fmt: tuple, own_areas: str = "when_all_located") -> str:
+def _damage_villages(w: World, ops: list, fmt: tuple, own_areas: str = "always") -> str:
     """Damage the village table, run, check the invariant; and that each located village keeps its own area.
 
     ``own_areas``: ``"always"`` checks every village's area holds its own point; ``"when_all_located"`` only
@@ -761,19 +759,16 @@ AREA_SHIFT_BUG = (
         pytest.param(
             [("delete", 6)],
             id="row_of_441900003007_deleted",
-            marks=pytest.mark.xfail(strict=True, reason=AREA_SHIFT_BUG),
         ),
         pytest.param(
             [("text_coord", 6, "lon", "na")],
             id="longitude_N/A_on_one_row",
-            marks=pytest.mark.xfail(strict=True, reason=AREA_SHIFT_BUG),
         ),
         pytest.param(
             [("code", 6, "fullwidth")],
             id="code_in_fullwidth_digits",
-            marks=pytest.mark.xfail(strict=True, reason=AREA_SHIFT_BUG),
         ),
-        pytest.param([("delete", 33)], id="last_village_deleted"),  # no village after the gap: passes today
+        pytest.param([("delete", 33)], id="last_village_deleted"),
     ],
 )
 def test_a_village_without_location_leaves_the_others_their_own_areas(world, ops):
