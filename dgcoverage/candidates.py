@@ -44,7 +44,7 @@ from scipy.spatial import cKDTree
 from . import siting
 from .access import REACHED, project_lonlat
 from .coords import from_wgs84
-from .coverage import bilingual
+from .coverage import bilingual, table_for_output
 from .errors import EmptyInputError, NetworkError
 from .facilities import facilities_from_file
 from .io import atomic_path, write_csv, write_json, write_text
@@ -607,10 +607,12 @@ def _rank_table(
 
 
 def _clean(v: Any) -> Any:
+    if v is pd.NA:
+        return None
     if isinstance(v, (np.integer,)):
         return int(v)
     if isinstance(v, (np.floating, float)):
-        return None if not math.isfinite(float(v)) else float(v)
+        return None if not math.isfinite(float(v)) else round(float(v), 7)
     if isinstance(v, np.bool_):
         return bool(v)
     return v
@@ -627,9 +629,10 @@ def write_sites(result: SitingResult, circle_id: str, out_dir: str | Path) -> Pa
 
     d = Path(out_dir) / circle_id
     d.mkdir(parents=True, exist_ok=True)
-    t = result.table
-    # coordinates to 7 decimals (~1 cm, as facilities.csv), everything else fixed 6 decimals; text formula-guarded
-    write_csv(bilingual(t), d / "candidates.csv", decimals={"lon": 7, "lat": 7, "lon_gcj02": 7, "lat_gcj02": 7})
+    # people and counts as whole numbers; coordinates to 7 decimals (~1 cm, as facilities.csv), other floats 6
+    t, decimals = table_for_output(result.table)
+    decimals.update({c: 7 for c in ("lon", "lat", "lon_gcj02", "lat_gcj02") if c in t})
+    write_csv(bilingual(t), d / "candidates.csv", decimals=decimals)
     with atomic_path(d / "candidates.xlsx") as tmp, pd.ExcelWriter(tmp, engine="openpyxl") as xw:
         xlsx_frame(bilingual(t)).to_excel(xw, index=False, sheet_name="candidates")
         note = pd.DataFrame(

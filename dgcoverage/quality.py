@@ -104,6 +104,72 @@ def gcj02_suspicion(graph: AccessGraph, lon: np.ndarray, lat: np.ndarray, max_sn
     }
 
 
+def datum_suspicion(
+    graph: AccessGraph, lon: np.ndarray, lat: np.ndarray, declared: str, max_snap_m: float
+) -> dict[str, Any] | None:
+    """Tell whether facilities read in one coordinate system fit the roads far better in another.
+
+    The generalisation of :func:`gcj02_suspicion` to every system a table can
+    be read in: the points as used (WGS84 after the conversion from
+    ``declared``) are compared with the same file values read as each other
+    system (``wgs84``, ``gcj02``, ``bd09``).  An alternative is suspect when the
+    median snap distance as used is at least ``GCJ02_MIN_BEFORE_M`` and the
+    alternative's is at most ``GCJ02_MAX_RATIO`` of it.  One-sided like its
+    model: silence proves nothing.
+
+    Parameters
+    ----------
+    graph
+        The access graph.
+    lon, lat
+        Facility coordinates as used (WGS84).
+    declared
+        The system they were read in (canonical name).
+    max_snap_m
+        Snap distance limit.
+
+    Returns
+    -------
+    dict or None
+        ``median_snap_m``, ``best_alternative``, ``median_snap_if_alternative_m``,
+        ``facilities_compared`` and ``suspect``, or ``None`` when too few
+        facilities can be compared.
+    """
+    from .coords import from_wgs84, to_wgs84
+
+    lon = np.asarray(lon, dtype=np.float64)
+    lat = np.asarray(lat, dtype=np.float64)
+    if lon.size < GCJ02_MIN_FACILITIES:
+        return None
+    raw_lon, raw_lat = from_wgs84(lon, lat, declared)  # the values in the file
+    x, y = project_lonlat(lon, lat, graph.crs)
+    _, d0 = snap_points(graph, x, y, max_snap_m)
+    best = None
+    for alt in ("wgs84", "gcj02", "bd09"):
+        if alt == declared:
+            continue
+        alon, alat = to_wgs84(raw_lon, raw_lat, alt)
+        ax, ay = project_lonlat(alon, alat, graph.crs)
+        _, d1 = snap_points(graph, ax, ay, max_snap_m)
+        both = np.isfinite(d0) & np.isfinite(d1)
+        if int(both.sum()) < GCJ02_MIN_FACILITIES:
+            continue
+        before, after = float(np.median(d0[both])), float(np.median(d1[both]))
+        if best is None or after < best[1]:
+            best = (alt, after, before, int(both.sum()))
+    if best is None:
+        return None
+    alt, after, before, n = best
+    return {
+        "read_as": declared,
+        "median_snap_m": round(before, 1),
+        "best_alternative": alt,
+        "median_snap_if_alternative_m": round(after, 1),
+        "facilities_compared": n,
+        "suspect": bool(before >= GCJ02_MIN_BEFORE_M and after <= GCJ02_MAX_RATIO * before),
+    }
+
+
 def facility_report(
     graph: AccessGraph, node_id: np.ndarray, fnode: np.ndarray, fdist: np.ndarray, village_code: np.ndarray
 ) -> pd.DataFrame:

@@ -216,3 +216,29 @@ def test_options_are_checked_even_when_unused(small_city, tmp_path, capsys, opt,
 def test_site_options_checked(small_city, tmp_path, capsys, opt, match):
     rc = main(["site", "--circle", "fitness_15", *opt, "--data-dir", str(small_city), "--out", str(tmp_path / "o")])
     assert rc == 2 and match in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ coordinate systems read wrongly
+
+
+@pytest.mark.parametrize(
+    "truth,read_as", [("wgs84", "gcj02"), ("bd09", "gcj02"), ("gcj02", "wgs84"), ("wgs84", "bd09")]
+)
+def test_datum_suspicion_in_every_direction(truth, read_as):
+    """Points digitised on the roads but read in the wrong system are flagged with the system that fits."""
+    from dgcoverage.coords import from_wgs84, to_wgs84
+    from dgcoverage.quality import datum_suspicion
+
+    from ._tiny import facilities_at, make_study
+
+    nodes = [(x * 150.0, y * 150.0) for y in range(8) for x in range(8)]
+    edges = [(i, i + 1) for i in range(64) if i % 8 != 7] + [(i, i + 8) for i in range(56)]
+    study = make_study(nodes, edges, [(10.0, 10.0)], [1.0], [(-100, -100, 1200, 1200)])
+    on = facilities_at([nodes[i] for i in (9, 20, 27, 34, 45, 50)])
+    lon, lat = on.geometry.x.to_numpy(), on.geometry.y.to_numpy()
+    file_lon, file_lat = from_wgs84(lon, lat, truth)  # the values a file in `truth` holds
+    used_lon, used_lat = to_wgs84(file_lon, file_lat, read_as)  # what reading it as `read_as` gives
+    r = datum_suspicion(study.graph, used_lon, used_lat, read_as, 500.0)
+    assert r["suspect"] is True and r["best_alternative"] == truth and r["median_snap_if_alternative_m"] < 1.0
+    right = datum_suspicion(study.graph, lon, lat, truth, 500.0)
+    assert right["suspect"] is False and right["median_snap_m"] < 1.0
