@@ -126,7 +126,7 @@ def datum_suspicion(
     declared
         The system they were read in (canonical name).
     max_snap_m
-        Snap distance limit.
+        Snap distance limit (distances are compared up to at least 3 km).
 
     Returns
     -------
@@ -142,15 +142,16 @@ def datum_suspicion(
     if lon.size < GCJ02_MIN_FACILITIES:
         return None
     raw_lon, raw_lat = from_wgs84(lon, lat, declared)  # the values in the file
+    radius = max(max_snap_m, 3000.0)  # BD-09 is up to ~1 km from WGS84: compare beyond the snap limit
     x, y = project_lonlat(lon, lat, graph.crs)
-    _, d0 = snap_points(graph, x, y, max_snap_m)
+    _, d0 = snap_points(graph, x, y, radius)
     best = None
     for alt in ("wgs84", "gcj02", "bd09"):
         if alt == declared:
             continue
         alon, alat = to_wgs84(raw_lon, raw_lat, alt)
         ax, ay = project_lonlat(alon, alat, graph.crs)
-        _, d1 = snap_points(graph, ax, ay, max_snap_m)
+        _, d1 = snap_points(graph, ax, ay, radius)
         both = np.isfinite(d0) & np.isfinite(d1)
         if int(both.sum()) < GCJ02_MIN_FACILITIES:
             continue
