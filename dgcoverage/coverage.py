@@ -57,6 +57,24 @@ LABELS_ZH = {
     "facility_in_every_village": "村(社区)设施全覆盖",
     "synthetic": "合成数据",
     "share_outside_raster": "人口栅格外面积占比",
+    # supply standards (towns.csv, villages.csv; see dgcoverage.supply)
+    "facilities": "设施数",
+    "facilities_capacity_known": "容量已知设施数",
+    "facilities_capacity_unknown": "容量未知设施数",
+    "supply": "供给量(已知容量合计)",
+    "elderly": "老年人口(60岁及以上)",
+    "elderly_basis": "老年人口来源",
+    "supply_ratio": "人均(每千人)供给",
+    "target_ratio": "供给标准",
+    "ratio_unit": "单位",
+    "required_supply": "达标所需供给量",
+    "deficit": "供给缺口",
+    "supply_status": "供给状态",
+    "supply_status_zh": "供给状态(中文)",
+    "supply_reason": "供给说明",
+    "access_supply": "可达供给(2SFCA)",
+    "access_meets_target_share": "可达供给达标人口占比",
+    "access_unknown_share": "可达范围内有容量未知设施的人口占比",
     # candidate sites (candidates.csv)
     "rank": "排名",
     "site_id": "候选点编号",
@@ -282,10 +300,14 @@ INTEGER_COLUMNS = (
     "new_population",
     "cum_new_population",
     "cum_covered_population",
+    "elderly",
 )
 #: Decimals per kind of float column when written (shares are fractions 0-1).
 TIME_DECIMALS = 2
 SHARE_DECIMALS = 6
+#: Amounts of supply (m² or beds) are written with 2 decimals; ratios and shares keep 6.
+SUPPLY_DECIMALS = 2
+SUPPLY_AMOUNT_COLUMNS = ("supply", "required_supply", "deficit")
 
 
 def table_for_output(df: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
@@ -298,7 +320,7 @@ def table_for_output(df: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
     -------
     table, decimals
         The table (integer columns as nullable ``Int64``) and, per column,
-        the number of decimals to write (times 2, everything else 6).
+        the number of decimals to write (times and amounts of supply 2, everything else 6).
     """
     out = df.copy()
     for c in out.columns:
@@ -309,7 +331,7 @@ def table_for_output(df: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
         ):
             out[c] = pd.array(np.rint(out[c].to_numpy(dtype=float)), dtype="Float64").astype("Int64")
     decimals = {
-        c: (TIME_DECIMALS if c.endswith("_min") else SHARE_DECIMALS)
+        c: (TIME_DECIMALS if c.endswith("_min") else SUPPLY_DECIMALS if c in SUPPLY_AMOUNT_COLUMNS else SHARE_DECIMALS)
         for c in out.columns
         if pd.api.types.is_float_dtype(out[c])
     }

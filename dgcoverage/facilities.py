@@ -2,7 +2,11 @@
 
 Every loader returns a GeoDataFrame in EPSG:4326 with columns
 ``facility_id, name, kind, address, source, geometry`` and ``attrs["warnings"]``,
-a dict of counted repairs (rows dropped, duplicates removed, ...).
+a dict of counted repairs (rows dropped, duplicates removed, ...).  With
+``keep_columns=True`` the table loaders also keep every other column of the
+input, as read, under ``raw:<header>`` (and the file line of each row as
+``raw_line``), so that a caller can read more from the rows kept, e.g. the
+capacities of :func:`dgcoverage.supply.capacity_from_table`.
 """
 
 from __future__ import annotations
@@ -26,6 +30,9 @@ FACILITY_ALIASES = {
 }
 
 COLUMNS = ["facility_id", "name", "kind", "address", "source", "geometry"]
+#: Prefix of the input's own columns kept with ``keep_columns=True``; ``raw_line`` holds the file line.
+RAW_PREFIX = "raw:"
+RAW_LINE = "raw_line"
 
 
 def facilities_from_file(
@@ -37,6 +44,7 @@ def facilities_from_file(
     sheet: str | None = None,
     lon_col: str | None = None,
     lat_col: str | None = None,
+    keep_columns: bool = False,
 ) -> gpd.GeoDataFrame:
     """Read facilities from CSV/XLSX (lon/lat columns) or GeoJSON/GPKG (points or areas).
 
@@ -63,6 +71,10 @@ def facilities_from_file(
         Workbook sheet to read (required when several sheets have coordinates).
     lon_col, lat_col
         Coordinate columns to use (required when a table has several pairs that disagree).
+    keep_columns
+        Also keep the input's other columns (as read: text for tables and
+        GeoJSON properties) as ``raw:<header>``, and the file line of each
+        row of a table as ``raw_line``.
 
     Returns
     -------
@@ -153,6 +165,9 @@ def facilities_from_file(
     counts.update(ccounts)
     df = df[keep].reset_index(drop=True)
     lon, lat = to_wgs84(lon, lat, declared)
+    raw = _raw_columns(df, [coords["lon"], coords["lat"], "__lon", "__lat"]) if keep_columns else {}
+    if keep_columns and lines is not None:
+        raw[RAW_LINE] = np.asarray(lines)[np.asarray(keep, dtype=bool)]
 
     def text(key: str) -> pd.Series:
         if key not in cols:
@@ -171,6 +186,7 @@ def facilities_from_file(
             "kind": text("kind").to_numpy(),
             "address": text("address").to_numpy(),
             "source": str(path),
+            **raw,
         },
         geometry=gpd.points_from_xy(lon, lat),
         crs=4326,
@@ -187,6 +203,7 @@ def facilities_from_frame(
     *,
     bounds: tuple[float, float, float, float] | None = None,
     source: str = "facilities GeoDataFrame",
+    keep_columns: bool = False,
 ) -> gpd.GeoDataFrame:
     """Facilities from a GeoDataFrame already in memory (points, or areas replaced by a point inside them).
 
@@ -203,6 +220,8 @@ def facilities_from_frame(
         Optional WGS84 bounds; facilities outside are dropped and counted.
     source
         Name used in messages and in the ``source`` column.
+    keep_columns
+        Also keep the frame's other columns (values unchanged) as ``raw:<name>``.
 
     Returns
     -------
@@ -239,8 +258,16 @@ def facilities_from_frame(
         return df[cols[key]].fillna("").astype(str).str.strip().to_numpy()
 
     ids = text("facility_id") if "facility_id" in cols else np.array([f"row:{i}" for i in range(len(df))], dtype=object)
+    raw = _raw_columns(df, []) if keep_columns else {}
     out = gpd.GeoDataFrame(
-        {"facility_id": ids, "name": text("name"), "kind": text("kind"), "address": text("address"), "source": source},
+        {
+            "facility_id": ids,
+            "name": text("name"),
+            "kind": text("kind"),
+            "address": text("address"),
+            "source": source,
+            **raw,
+        },
         geometry=gpd.points_from_xy(lon, lat),
         crs=4326,
     )
@@ -254,10 +281,19 @@ def facilities_from_frame(
     return out
 
 
+def _raw_columns(df: pd.DataFrame, skip: list[str]) -> dict[str, np.ndarray]:
+    """Return the input's own columns (values as read) under ``raw:<header>``, for ``keep_columns=True``."""
+    return {f"{RAW_PREFIX}{c}": df[c].to_numpy() for c in df.columns if c not in skip}
+
+
 def finish_facilities(
     gdf: gpd.GeoDataFrame, counts: dict[str, int], bounds: tuple[float, float, float, float] | None, source: str
 ) -> gpd.GeoDataFrame:
-    """Drop facilities outside ``bounds`` and exact duplicates (same name, same place), counting both."""
+    """Drop facilities outside ``bounds`` and exact duplicates (same name, same place), counting both.
+
+    The standard columns are kept, and the ``raw:*``/``raw_line`` columns of ``keep_columns=True`` and a
+    ``capacity`` column when present (before ``geometry``).
+    """
     if bounds is not None and len(gdf):
         x, y = gdf.geometry.x.to_numpy(), gdf.geometry.y.to_numpy()
         inside = (x >= bounds[0]) & (x <= bounds[2]) & (y >= bounds[1]) & (y <= bounds[3])
@@ -283,7 +319,8 @@ def finish_facilities(
     for col in COLUMNS:
         if col not in gdf.columns:
             gdf[col] = ""
-    gdf = gdf.reset_index(drop=True)[COLUMNS]
+    extra = [c for c in gdf.columns if str(c).startswith(RAW_PREFIX) or c in (RAW_LINE, "capacity")]
+    gdf = gdf.reset_index(drop=True)[[*COLUMNS[:-1], *extra, COLUMNS[-1]]]
     gdf.attrs["warnings"] = counts
     return gdf
 

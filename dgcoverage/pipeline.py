@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import time
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,14 +37,33 @@ from .config import Circle, Settings, validate_settings
 from .coords import to_wgs84
 from .coverage import bilingual, bilingual_name, table_for_output, town_table, village_table
 from .embedded import SYNTHETIC_NOTE, SYNTHETIC_NOTE_ZH, DemoPaths, demo_paths
-from .errors import ColumnError, CRSError, DataMismatchError, EmptyInputError, InputFileError, InputNotFoundError
-from .facilities import facilities_from_file, facilities_from_frame, facilities_from_osm
+from .errors import (
+    ColumnError,
+    ConfigError,
+    CRSError,
+    DataMismatchError,
+    EmptyInputError,
+    InputFileError,
+    InputNotFoundError,
+)
+from .facilities import RAW_LINE, RAW_PREFIX, facilities_from_file, facilities_from_frame, facilities_from_osm
 from .io import file_sha256, write_csv, write_json
 from .network import network_from_file, network_from_graph
 from .population import PopulationGrid, population_from_raster
 from .quality import component_summary, facility_report, facility_table, gcj02_suspicion, package_versions
 from .roadnet import RoadNetwork, check_network_covers
 from .study import CircleResult, CircleSummary, Study
+from .supply import (
+    CAPACITY_COUNT_TEXT,
+    ELDERLY_SHARE_DEFAULT,
+    ELDERLY_SHARE_SOURCE,
+    capacity_column,
+    capacity_from_table,
+    supply_ratios,
+    town_accessibility,
+    two_step_fca,
+    village_accessibility,
+)
 from .villages import (
     analysis_crs,
     attach_villages_to_list,
@@ -60,6 +80,18 @@ DEFAULT_DATA_DIR = Path("data/raw")
 DEFAULT_OUT_DIR = Path("data/processed")
 #: A population total further than this from the census total of the study's towns is warned and recorded.
 CENSUS_TOLERANCE = 0.30
+#: What supply ratios are measured against (``summary.json`` → ``supply.population_base``).
+POPULATION_BASE = (
+    "study population: the people of the population raster inside each town's villages (towns.csv population), "
+    "the same people the time circle measures; not the 2020 census per town"
+)
+#: How the number of people aged 60+ was obtained (``elderly_basis`` in the tables).
+ELDERLY_BASES = {
+    "default_share": "the documented default share (dgcoverage.supply.ELDERLY_SHARE_DEFAULT)",
+    "settings_share": "one share for every town from the settings (elderly_share)",
+    "settings_town_shares": "a share per town from the settings ([settings.elderly_share])",
+    "settings_town_counts": "people aged 60+ per town from the settings ([settings.elderly_population])",
+}
 
 
 def _input_record(path: Path | None, kind: str, **extra: Any) -> dict[str, Any]:
@@ -569,30 +601,89 @@ def load_facilities(
         ``facility_id, name, kind, address, source, geometry`` (EPSG:4326);
         ``attrs["warnings"]`` counts repairs, ``attrs["input_record"]`` says
         what was read and how (``summary.json`` → ``inputs.facilities``) and
-        ``attrs["synthetic"]`` whether the set is synthetic.
+        ``attrs["synthetic"]`` whether the set is synthetic.  For a circle with
+        a supply standard (``circle.capacity``) also ``capacity`` (m² or beds,
+        float; ``NaN`` = unknown, never imputed), read by
+        :func:`dgcoverage.supply.capacity_from_table` from the column
+        ``circle.capacity_column``, else a recognised Chinese/English header
+        (面积, 建筑面积, 场地面积, 床位..., or ``capacity``); its counts join
+        ``attrs["warnings"]`` (``facilities_capacity_*``) and ``attrs["capacity"]``
+        says the kind, the column and how many are known.
     """
     bounds = study.bounds_wgs84
     synthetic = False
+    keep = bool(circle.capacity)
     if source is None:
         p = demo_paths(data_dir).facilities(circle.id)
-        gdf = facilities_from_file(p, "gcj02", bounds=bounds, expected_bounds=bounds)
+        gdf = facilities_from_file(p, "gcj02", bounds=bounds, expected_bounds=bounds, keep_columns=keep)
         record, synthetic = _input_record(p, "facilities (SYNTHETIC)", **gdf.attrs.get("input", {})), True
+        where = str(p)
     elif isinstance(source, gpd.GeoDataFrame):
-        gdf = facilities_from_frame(source, crs, bounds=bounds)
+        gdf = facilities_from_frame(source, crs, bounds=bounds, keep_columns=keep)
         record = {"kind": "facilities (GeoDataFrame)", **gdf.attrs.get("input", {})}
+        where = "facilities GeoDataFrame"
     elif Path(source).name.lower().endswith((".osm", ".pbf", ".osm.bz2")):
         gdf = facilities_from_osm(source, circle.osm_tags, circle.name_keywords, bounds=bounds)
         record = _input_record(
             Path(source), "facilities from OSM tags", tags=circle.osm_tags, crs="wgs84", crs_source="OSM (WGS84)"
         )
+        where = str(source)
     else:
         gdf = facilities_from_file(
-            source, crs, bounds=bounds, expected_bounds=bounds, sheet=sheet, lon_col=lon_col, lat_col=lat_col
+            source,
+            crs,
+            bounds=bounds,
+            expected_bounds=bounds,
+            sheet=sheet,
+            lon_col=lon_col,
+            lat_col=lat_col,
+            keep_columns=keep,
         )
         record = _input_record(Path(source), "facilities", **gdf.attrs.get("input", {}))
+        where = str(source)
+    if keep:
+        gdf = _attach_capacity(gdf, circle, where)
+        cap = gdf.attrs["capacity"]
+        record["capacity"] = {k: cap[k] for k in ("kind", "column", "known", "unknown")}
+        if synthetic:
+            record["capacity"]["synthetic"] = True
     gdf.attrs["input_record"] = record
     gdf.attrs["synthetic"] = synthetic
     return gdf
+
+
+def _capacity_warnings(counts: dict[str, int]) -> dict[str, int]:
+    """Name the counted outcomes of :func:`~dgcoverage.supply.capacity_from_table` as facility warnings."""
+    keys = ("capacity_unknown", "capacity_column_missing", *CAPACITY_COUNT_TEXT)
+    return {f"facilities_{k}": int(counts[k]) for k in keys if counts.get(k, 0) > 0}
+
+
+def _read_capacity(table: pd.DataFrame, circle: Circle, where: str) -> tuple[np.ndarray, dict[str, int], str | None]:
+    """Capacities of ``table``'s rows for the circle's kind: values (NaN = unknown), counts and the column used."""
+    col = capacity_column(table, circle.capacity, circle.capacity_column or None)
+    if col is None and "capacity" in table.columns:
+        col = "capacity"  # our own facilities.csv, or a frame with a capacity column in the circle's unit
+    values, counts = capacity_from_table(table, circle.capacity, where, column=col)
+    return values, counts, col
+
+
+def _attach_capacity(gdf: gpd.GeoDataFrame, circle: Circle, where: str) -> gpd.GeoDataFrame:
+    """Replace the ``raw:*`` columns of a loader by the facilities' ``capacity`` (NaN = unknown), counted."""
+    raw = [c for c in gdf.columns if str(c).startswith(RAW_PREFIX)]
+    table = pd.DataFrame({c[len(RAW_PREFIX) :]: gdf[c].to_numpy() for c in raw}, index=pd.RangeIndex(len(gdf)))
+    if RAW_LINE in gdf.columns:
+        table.attrs["line"] = gdf[RAW_LINE].to_numpy()
+    values, counts, col = _read_capacity(table, circle, where)
+    out = gdf.drop(columns=[*raw, *([RAW_LINE] if RAW_LINE in gdf.columns else [])])
+    out.insert(out.columns.get_loc("geometry"), "capacity", values)
+    out.attrs["warnings"] = {**dict(gdf.attrs.get("warnings", {})), **_capacity_warnings(counts)}
+    out.attrs["capacity"] = {
+        "kind": circle.capacity,
+        "column": col,
+        "known": int(counts["capacity_known"]),
+        "unknown": int(counts["capacity_unknown"]),
+    }
+    return out
 
 
 def run_circle(
@@ -602,8 +693,15 @@ def run_circle(
     *,
     facilities_input: dict[str, Any] | None = None,
     facilities_synthetic: bool | None = None,
+    supply: bool = True,
 ) -> CircleResult:
     """Measure one circle: time from every populated cell to the nearest facility, then tabulate.
+
+    For a circle with a supply standard (``circle.capacity`` and ``circle.supply_target``) the run also
+    measures supply (:func:`_supply`): the policy ratio per town and city-wide against the target, with
+    the deficit (``towns.csv``), and the access-weighted supply of every cell by 2SFCA with the circle's
+    limit as catchment, as people-weighted means per village and town; ``summary.supply`` records the
+    standard, its source, the city figures and which elderly figure was used.
 
     Parameters
     ----------
@@ -618,6 +716,8 @@ def run_circle(
         set by :func:`load_facilities`).
     facilities_synthetic
         Whether the facilities are synthetic (default: ``facilities.attrs["synthetic"]``).
+    supply
+        Measure the circle's supply standard, if it has one (``False``: coverage only).
 
     Returns
     -------
@@ -671,6 +771,11 @@ def run_circle(
         study.villages["has_area"].to_numpy(),
     )
     tt = town_table(vt, study.towns)
+    sup = None
+    if supply and circle.has_supply:
+        sup = _supply(study, circle, facilities, fnode, fdist, fac_village, tt, bool(facilities_synthetic))
+        vt = pd.concat([vt, sup["villages"]], axis=1)
+        tt = tt.merge(sup["towns"], on="town_code", how="left", validate="one_to_one")
     pop_total = float(study.cell_pop.sum())
     covered = float(study.cell_pop[cell_cls == REACHED].sum())
     curve_min = np.arange(0, int(settings.report_cap_minutes) + 1)
@@ -680,6 +785,8 @@ def run_circle(
     fac_warn = dict(facilities.attrs.get("warnings", {}))
     if n_off:
         fac_warn["facilities_off_network"] = n_off
+    if sup is not None:
+        fac_warn.update(sup["warnings"])
     gcj = None
     if facilities.attrs.get("declared_crs") == "wgs84":  # declared WGS84: check it is not GCJ-02 (quality.py)
         gcj = gcj02_suspicion(
@@ -766,19 +873,282 @@ def run_circle(
     summary["components"] = component_summary(g, fnode, study.cell_node, study.cell_pop)
     if gcj is not None:
         summary["checks"] = {"gcj02_suspicion": gcj}
-    vcode = np.where(fac_village >= 0, study.villages["code"].astype(str).to_numpy()[np.maximum(fac_village, 0)], "")
-    report = facility_report(g, study.net.node_id, fnode, fdist, vcode)
-    facilities = facilities.copy()
-    for col in report.columns:
-        facilities[col] = report[col].to_numpy()
+    if sup is not None:
+        summary["supply"] = sup["summary"]
+    facilities = _facilities_used(
+        study, facilities, fnode, fdist, fac_village, None if sup is None else sup["facilities"]
+    )
     vt.insert(len(vt.columns), "synthetic", synthetic)
     vt = gpd.GeoDataFrame(vt, geometry=study.villages.geometry.to_numpy(), crs=4326)
     tt["synthetic"] = synthetic
-    return CircleResult(circle, vt, tt, CircleSummary(**summary), cell_t, cell_cls, facilities, fnode, node_t)
+    return CircleResult(
+        circle,
+        vt,
+        tt,
+        CircleSummary(**summary),
+        cell_t,
+        cell_cls,
+        facilities,
+        fnode,
+        node_t,
+        None if sup is None else sup["cell_access"],
+    )
+
+
+def _facilities_used(
+    study: Study,
+    facilities: gpd.GeoDataFrame,
+    fnode: np.ndarray,
+    fdist: np.ndarray,
+    fac_village: np.ndarray,
+    extra: dict[str, np.ndarray] | None,
+) -> gpd.GeoDataFrame:
+    """Return a copy of the facilities with their snap, node, component and village (and supply columns)."""
+    vcode = np.where(fac_village >= 0, study.villages["code"].astype(str).to_numpy()[np.maximum(fac_village, 0)], "")
+    report = facility_report(study.graph, study.net.node_id, fnode, fdist, vcode)
+    out = facilities.copy()
+    for col in report.columns:
+        out[col] = report[col].to_numpy()
+    for col, values in (extra or {}).items():
+        out[col] = values
+    return out
+
+
+def _facility_capacity(facilities: gpd.GeoDataFrame, circle: Circle) -> tuple[np.ndarray, dict[str, int], str | None]:
+    """Capacity per facility for the circle (NaN = unknown), new counted warnings and the column read.
+
+    Facilities from :func:`load_facilities` carry it already (counted there); any other GeoDataFrame is
+    read here, from ``circle.capacity_column``, a recognised header or a ``capacity`` column.
+    """
+    meta = facilities.attrs.get("capacity")
+    if isinstance(meta, dict) and meta.get("kind") not in (None, circle.capacity):
+        raise DataMismatchError(
+            f"the facilities carry {meta['kind']} capacities but {circle.id} counts {circle.capacity}. "
+            "Fix: load them for this circle: load_facilities(study, circle, ...)"
+        )
+    col = facilities["capacity"] if "capacity" in facilities.columns else None
+    if isinstance(meta, dict) and col is not None and pd.api.types.is_float_dtype(col):
+        cap = col.to_numpy(dtype=float)
+        bad = ~np.isnan(cap) & ~(np.isfinite(cap) & (cap > 0))
+        if bad.any():
+            raise DataMismatchError(
+                f"{circle.id}: capacities must be > 0 or NaN (unknown); rows {np.nonzero(bad)[0].tolist()[:10]} "
+                "are not. Fix: set an unknown capacity to NaN, never to 0"
+            )
+        return cap, {}, meta.get("column")
+    table = pd.DataFrame(facilities.drop(columns="geometry")).reset_index(drop=True)
+    values, counts, used = _read_capacity(table, circle, f"{circle.id} facilities")
+    return values, _capacity_warnings(counts), used
+
+
+def _elderly_basis(settings: Settings, towns: pd.DataFrame) -> tuple[pd.DataFrame, Any, str, str]:
+    """Towns (with an ``elderly`` column for counts), the ``elderly_share`` argument, the basis and its source.
+
+    A per-town table must hold every town of the study with people (:class:`ConfigError` naming the key).
+    """
+    with_people = sorted(towns.loc[(towns["town_code"] != "441900") & (towns["population"] > 0), "town_code"])
+    for key in ("elderly_population", "elderly_share"):
+        table = getattr(settings, key)
+        if isinstance(table, Mapping):
+            missing = [c for c in with_people if c not in table]
+            if missing:
+                raise ConfigError(
+                    f"settings {key} lacks {len(missing)} town(s) of the study with people: {missing[:10]}. "
+                    f"Fix: give every town, or one share for all (elderly_share = 0.0547)"
+                )
+    if settings.elderly_population is not None:
+        counts = {str(k): float(v) for k, v in settings.elderly_population.items()}
+        return (
+            towns.assign(elderly=towns["town_code"].map(counts).astype(float)),
+            None,
+            "settings_town_counts",
+            ELDERLY_BASES["settings_town_counts"],
+        )
+    share = settings.elderly_share
+    if isinstance(share, Mapping):
+        return (
+            towns,
+            {str(k): float(v) for k, v in share.items()},
+            "settings_town_shares",
+            ELDERLY_BASES["settings_town_shares"],
+        )
+    if share is not None:
+        return towns, float(share), "settings_share", f"{ELDERLY_BASES['settings_share']}: {float(share):.6g}"
+    return towns, None, "default_share", ELDERLY_SHARE_SOURCE
+
+
+def _sigma_minutes(circle: Circle) -> float | None:
+    """Gaussian width used by the circle's 2SFCA (default half the limit); None for other decays."""
+    if circle.fca_decay != "gaussian":
+        return None
+    return circle.fca_sigma_minutes if circle.fca_sigma_minutes is not None else circle.minutes / 2.0
+
+
+def _round(x: Any, n: int) -> float | None:
+    """``x`` rounded to ``n`` decimals for summary.json (None when missing or not finite)."""
+    return round(float(x), n) if x is not None and np.isfinite(float(x)) else None
+
+
+def _supply(
+    study: Study,
+    circle: Circle,
+    facilities: gpd.GeoDataFrame,
+    fnode: np.ndarray,
+    fdist: np.ndarray,
+    fac_village: np.ndarray,
+    tt: pd.DataFrame,
+    synthetic: bool,
+) -> dict[str, Any]:
+    """Supply against the circle's standard: policy ratios per town, 2SFCA per cell, village and town.
+
+    Returns
+    -------
+    dict
+        ``villages`` and ``towns`` (columns to join), ``facilities`` (``capacity``, ``fca_ratio``),
+        ``cell_access`` (2SFCA per cell, in the standard's unit), ``summary`` (``summary.json`` →
+        ``supply``) and ``warnings`` (new counts).
+    """
+    cap, warn, cap_col = _facility_capacity(facilities, circle)
+    vtown = study.villages["town_code"].astype(str).to_numpy()
+    ftown = np.array([vtown[i] if i >= 0 else None for i in fac_village], dtype=object)
+    elderly = circle.supply_base == "elderly"
+    towns_in = tt[["town_code", "town_name", "population"]]
+    share_arg, basis, basis_source = None, None, None
+    if elderly:
+        towns_in, share_arg, basis, basis_source = _elderly_basis(study.settings, towns_in)
+    unit = "m2" if circle.capacity == "area_m2" else "beds"
+    per = circle.supply_per
+    target = float(circle.supply_target) if circle.supply_target is not None else np.nan
+    kw = {"target_per_capita": target} if per == 1 else {"target_per_1000": target}
+    st = supply_ratios(ftown, cap, towns_in, elderly=elderly, elderly_share=share_arg, supply_unit=unit, **kw)
+    outside = int(st.attrs["facilities_outside_towns"])
+    if outside:
+        warn["facilities_left_out_of_supply"] = outside
+    # demand per cell: residents, or residents x the share aged 60+ of the cell's town (cells in no village:
+    # the city-wide share)
+    demand = study.cell_pop.astype(float)
+    if elderly:
+        t = st.set_index("town_code")
+        with np.errstate(invalid="ignore", divide="ignore"):
+            share_t = (t["elderly"] / t["population"].where(t["population"] > 0)).astype(float)
+        city_share = float(share_t.get("441900", np.nan))
+        cv = study.cell_village
+        cell_town = np.where(cv >= 0, vtown[np.maximum(cv, 0)], "")
+        s = pd.Series(cell_town).map(share_t.drop("441900")).to_numpy(dtype=float)
+        demand = demand * np.where(np.isfinite(s), s, city_share if np.isfinite(city_share) else 0.0)
+    a_mps = circle.access_speed_mps
+    res = two_step_fca(
+        study.graph,
+        fnode,
+        fdist / a_mps,
+        cap,
+        study.cell_node,
+        study.cell_snap_m / a_mps,
+        demand,
+        circle.limit_s,
+        circle.speed_mps,
+        circle.fca_decay,
+        sigma_s=None if circle.fca_sigma_minutes is None else circle.fca_sigma_minutes * 60.0,
+        steps=[(m * 60.0, w) for m, w in circle.fca_steps] or None,
+    )
+    cell_access = res.access * per
+    nv = len(study.villages)
+    cv = study.cell_village
+    per_cell = {
+        "access_supply": cell_access,
+        "access_meets_target_share": (cell_access >= target * (1 - 1e-12)).astype(float),
+        "access_unknown_share": (res.unknown_within > 0).astype(float),
+    }
+    vcols = pd.DataFrame({k: village_accessibility(cv, demand, v, nv) for k, v in per_cell.items()})
+    inv = cv >= 0
+    v_demand = np.bincount(cv[inv], weights=demand[inv], minlength=nv)
+    tcols = st.drop(columns=["town_name", "population", "capacity_unknown_share"]).rename(
+        columns={"status": "supply_status", "status_zh": "supply_status_zh", "reason": "supply_reason"}
+    )
+    for k in per_cell:
+        acc = town_accessibility(vtown, v_demand, vcols[k].to_numpy(), tt)
+        tcols = tcols.merge(acc[["town_code", "access"]].rename(columns={"access": k}), on="town_code", how="left")
+    vcols["ratio_unit"] = st["ratio_unit"].iloc[0]
+    if elderly:
+        tcols.insert(tcols.columns.get_loc("elderly") + 1, "elderly_basis", basis)
+        vcols["elderly_basis"] = basis
+    city = st[st["town_code"] == "441900"].iloc[0]
+    tacc = tcols.set_index("town_code").loc["441900"]
+    towns_only = st[st["town_code"] != "441900"]
+    summary: dict[str, Any] = {
+        "indicator": circle.supply_indicator,
+        "source": circle.supply_source,
+        "capacity": circle.capacity,
+        "capacity_column": cap_col,
+        "capacity_synthetic": synthetic,
+        "target": target,
+        "per": per,
+        "base": circle.supply_base,
+        "ratio_unit": str(city["ratio_unit"]),
+        "population_base": POPULATION_BASE,
+        "facilities": {
+            "total": len(cap),
+            "capacity_known": int(np.isfinite(cap).sum()),
+            "capacity_unknown": int((~np.isfinite(cap)).sum()),
+            "outside_towns": outside,
+        },
+        "city": {
+            "population": int(round(float(city["population"]))),
+            "supply": _round(city["supply"], 2),
+            "supply_ratio": _round(city["supply_ratio"], 6),
+            "target_ratio": target,
+            "required_supply": _round(city["required_supply"], 2),
+            "deficit": _round(city["deficit"], 2),
+            "status": str(city["status"]),
+            "status_zh": str(city["status_zh"]),
+            "reason": str(city["reason"]),
+        },
+        "towns_by_status": towns_only["status"]
+        .value_counts()
+        .reindex(["pass", "fail", "unknown", "no_data"], fill_value=0)
+        .astype(int)
+        .to_dict(),
+        "towns_deficit_sum": _round(towns_only["deficit"].sum(), 2),
+        "access": {
+            "method": "2SFCA" if circle.fca_decay == "none" else f"2SFCA with {circle.fca_decay} distance decay",
+            "references": "Luo & Wang 2003 (2SFCA); Luo & Qi 2009 (E2SFCA, stepwise)",
+            "catchment_minutes": circle.minutes,
+            "decay": circle.fca_decay,
+            "sigma_minutes": _sigma_minutes(circle),
+            "steps_minutes": [list(p) for p in circle.fca_steps] or None,
+            "weights": "older people (60+)" if elderly else "residents",
+            "pairs_within_catchment": int(res.pairs),
+            "facilities_serving_nobody": int((np.isfinite(cap) & ~np.isfinite(res.facility_ratio)).sum()),
+            "city_access_supply": _round(tacc["access_supply"], 6),
+            "population_share_meeting_target": _round(tacc["access_meets_target_share"], 6),
+            "population_share_unknown_in_reach": _round(tacc["access_unknown_share"], 6),
+        },
+    }
+    if elderly:
+        summary["city"]["elderly"] = _round(city["elderly"], 1)
+        summary["elderly"] = {
+            "basis": basis,
+            "source": basis_source,
+            "city_share": _round(float(city["elderly"]) / float(city["population"]), 6)
+            if float(city["population"]) > 0
+            else None,
+            "default_share": ELDERLY_SHARE_DEFAULT,
+        }
+    return {
+        "villages": vcols,
+        "towns": tcols,
+        "facilities": {"capacity": cap, "fca_ratio": res.facility_ratio * per},
+        "cell_access": cell_access,
+        "summary": summary,
+        "warnings": warn,
+    }
 
 
 def write_circle(result: CircleResult, out_dir: str | Path = DEFAULT_OUT_DIR) -> Path:
     """Write ``<out_dir>/<circle>/villages.csv, towns.csv, facilities.csv, summary.json, timing.json``.
+
+    For a circle with a supply standard the tables carry its columns (see :func:`run_circle`) and
+    ``facilities.csv`` each facility's ``capacity`` (empty = unknown) and ``fca_ratio``.
 
     Every file is written atomically; CSVs are UTF-8 with BOM.  Identical
     inputs and settings give byte-identical CSVs and ``summary.json``; the
@@ -798,5 +1168,38 @@ def write_circle(result: CircleResult, out_dir: str | Path = DEFAULT_OUT_DIR) ->
     # timings differ between runs: they go to timing.json so summary.json is byte-identical for identical inputs
     write_json(result.summary.to_dict(timing=False), d / "summary.json")
     write_json({"circle": result.circle.id, "timing_s": result.summary.timing_s}, d / "timing.json")
-    write_csv(facility_table(result.facilities), d / "facilities.csv")
+    ftable, fdec = _facility_output(result)
+    if fdec:
+        write_csv(ftable, d / "facilities.csv", decimals=fdec)
+    else:
+        write_csv(ftable, d / "facilities.csv")
     return d
+
+
+def _facility_output(result: CircleResult) -> tuple[pd.DataFrame, dict[str, int]]:
+    """``facilities.csv`` (:func:`~dgcoverage.quality.facility_table`) with the supply columns of the circle.
+
+    ``capacity`` (m² or beds; empty = unknown) with ``capacity_unit``, and ``fca_ratio``: the facility's
+    capacity per person (or per 1,000) of the weighted demand in its catchment (2SFCA step 1).
+    """
+    fac = result.facilities
+    table = facility_table(fac)
+    if "capacity" not in fac.columns or not result.circle.has_supply:
+        return table, {}
+    # facility_table sorts its rows stably by these keys: sorting the same keys gives its row order
+    key = pd.DataFrame(
+        {
+            c: fac[c].astype(str).to_numpy() if c in fac else np.full(len(fac), "", dtype=object)
+            for c in ("facility_id", "name")
+        }
+    )
+    key["lon"] = [f"{v:.7f}" for v in fac.geometry.x.to_numpy()]
+    key["lat"] = [f"{v:.7f}" for v in fac.geometry.y.to_numpy()]
+    order = key.sort_values(["facility_id", "name", "lon", "lat"], kind="stable").index.to_numpy()
+    table["capacity"] = fac["capacity"].to_numpy(dtype=float)[order]
+    table["capacity_unit"] = "m2" if result.circle.capacity == "area_m2" else "beds"
+    decimals = {"capacity": 2}
+    if "fca_ratio" in fac.columns:
+        table["fca_ratio"] = fac["fca_ratio"].to_numpy(dtype=float)[order]
+        decimals["fca_ratio"] = 6
+    return table, decimals

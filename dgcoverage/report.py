@@ -2,7 +2,11 @@
 
 One sheet/section per circle: a row per town with village counts by status,
 pass rates and the worst villages, and the circle's coverage curve (share of
-people within 0..60 minutes).  Synthetic data is marked on every sheet.
+people within 0..60 minutes).  Circles with a supply standard add its columns
+(supply per resident or per 1,000 older people, the target, status, deficit,
+facilities of unknown capacity, access-weighted supply by 2SFCA) and a line
+stating the standard, its source and the elderly figure used.  Synthetic data
+is marked on every sheet.
 """
 
 from __future__ import annotations
@@ -39,6 +43,49 @@ COLUMNS = [
     ("population", "人口 population"),
     ("worst", "覆盖最差的村(社区) worst villages (covered share)"),
 ]
+#: Supply columns shown for circles with a supply standard (before ``worst``).
+SUPPLY_COLUMNS = [
+    ("facilities", "设施数 facilities"),
+    ("facilities_capacity_unknown", "容量未知 capacity unknown"),
+    ("supply", "供给量 supply (known capacities)"),
+    ("elderly", "老年人口 people 60+"),
+    ("supply_ratio", "人均(每千人)供给 supply ratio"),
+    ("target_ratio", "标准 target"),
+    ("deficit", "缺口 deficit"),
+    ("supply_status_zh", "供给状态 supply status"),
+    ("access_supply", "可达供给 2SFCA access"),
+]
+
+
+def columns_for(result: CircleResult) -> list[tuple[str, str]]:
+    """Return the report columns of a circle: the coverage columns, and its supply columns when it has them."""
+    if "supply_ratio" not in result.towns.columns:
+        return COLUMNS
+    extra = [(c, h) for c, h in SUPPLY_COLUMNS if c in result.towns.columns]
+    return [*COLUMNS[:-1], *extra, COLUMNS[-1]]
+
+
+def supply_note(result: CircleResult) -> str:
+    """Describe the circle's supply standard in one line (empty for circles without one)."""
+    sup = result.summary.get("supply")
+    if not sup:
+        return ""
+    city = sup["city"]
+    ratio = "–" if city["supply_ratio"] is None else f"{city['supply_ratio']:.4g}"
+    deficit = "–" if city["deficit"] is None else f"{city['deficit']:,.0f}"
+    unit = "m²" if sup["capacity"] == "area_m2" else "beds 张"
+    text = (
+        f"供给标准 supply standard: {sup['indicator']} {sup['target']:g} ({sup['ratio_unit']}) — {sup['source']}. "
+        f"全市 city: {ratio} ({city['status_zh']} {city['status']}), 缺口 deficit {deficit} {unit}; "
+        f"容量未知设施 facilities of unknown capacity {sup['facilities']['capacity_unknown']} of "
+        f"{sup['facilities']['total']}"
+    )
+    if "elderly" in sup:
+        e = sup["elderly"]
+        text += f"; 老年人口 people 60+: {e['basis']} (share {e['city_share']}) — {e['source']}"
+    if sup.get("capacity_synthetic"):
+        text += "; 容量为合成数据 capacities are SYNTHETIC"
+    return text
 
 
 def town_rows(result: CircleResult, worst_n: int = WORST_N) -> pd.DataFrame:
@@ -58,7 +105,7 @@ def town_rows(result: CircleResult, worst_n: int = WORST_N) -> pd.DataFrame:
         f"{n}({tn}) {s:.0%}"
         for n, tn, s in zip(ok["name"].head(worst_n), ok["town_name"].head(worst_n), ok["covered_share"].head(worst_n))
     )
-    return pd.concat([t[~city], t[city]])[[c for c, _ in COLUMNS]]
+    return pd.concat([t[~city], t[city]])[[c for c, _ in columns_for(result)]]
 
 
 def _safe(v: Any) -> Any:
@@ -93,6 +140,8 @@ def write_xlsx(results: Sequence[CircleResult], path: str | Path) -> Path:
     for r in results:
         c = r.circle
         ws0.append([f"{c.id}: {c.name_zh} {c.minutes:g} min {c.mode} {c.speed_kmh:g} km/h — {c.policy_source}"])
+        if supply_note(r):
+            ws0.append([xlsx_text(f"    {supply_note(r)}")])
     for r in results:
         c = r.circle
         ws = wb.create_sheet(sheet_title(c.id, wb.sheetnames))
@@ -105,21 +154,20 @@ def write_xlsx(results: Sequence[CircleResult], path: str | Path) -> Path:
             ]
         )
         ws["A1"].font = Font(bold=True, size=12, color="B2182B" if r.summary.get("synthetic") else "000000")
-        ws.append([h for _, h in COLUMNS])
+        cols = columns_for(r)
+        ws.append([h for _, h in cols])
         for cell in ws[2]:
             cell.font = Font(bold=True)
         rows = town_rows(r)
         for rec in rows.itertuples(index=False):
             ws.append([_safe(v) for v in rec])
-        for row in ws.iter_rows(min_row=3):
-            for cell in row:
-                if cell.column in (9, 10) and isinstance(cell.value, float):
-                    cell.number_format = "0.0%"
-        for col, width in zip("ABCDEFGHIJKL", (12, 22, 10, 8, 8, 8, 8, 8, 14, 14, 12, 60)):
-            ws.column_dimensions[col].width = width
+        _formats(ws, [c for c, _ in cols])
+        note = supply_note(r)
+        if note:
+            ws.cell(row=len(rows) + 4, column=1, value=xlsx_text(note))
         # coverage curve
         cc = r.summary["coverage_curve"]
-        col0 = len(COLUMNS) + 2
+        col0 = len(cols) + 2
         ws.cell(row=2, column=col0, value="分钟 minutes")
         ws.cell(row=2, column=col0 + 1, value="人口占比 population share")
         for i, (mnt, sh) in enumerate(zip(cc["minutes"], cc["population_share"])):
@@ -134,8 +182,44 @@ def write_xlsx(results: Sequence[CircleResult], path: str | Path) -> Path:
         ch.add_data(Reference(ws, min_col=col0 + 1, min_row=2, max_row=2 + n), titles_from_data=True)
         ch.set_categories(Reference(ws, min_col=col0, min_row=3, max_row=2 + n))
         ch.width, ch.height = 18, 9
-        ws.add_chart(ch, ws.cell(row=len(rows) + 5, column=2).coordinate)
+        ws.add_chart(ch, ws.cell(row=len(rows) + (6 if note else 5), column=2).coordinate)
     return save_workbook(wb, path)  # every text cell a string cell, never a formula
+
+
+#: Column widths and number formats of the town sheets, by column id.
+_WIDTHS = {
+    "town_code": 12,
+    "town_name": 22,
+    "villages": 10,
+    "pass_rate_villages": 14,
+    "pass_rate_population": 14,
+    "population": 12,
+    "worst": 60,
+}
+_FORMATS = {
+    "pass_rate_villages": "0.0%",
+    "pass_rate_population": "0.0%",
+    "supply": "#,##0",
+    "elderly": "#,##0",
+    "deficit": "#,##0",
+    "supply_ratio": "0.000",
+    "target_ratio": "0.00",
+    "access_supply": "0.000",
+}
+
+
+def _formats(ws: Any, ids: list[str]) -> None:
+    """Set the widths and number formats of a town sheet's columns."""
+    from openpyxl.utils import get_column_letter
+
+    for j, cid in enumerate(ids, start=1):
+        ws.column_dimensions[get_column_letter(j)].width = _WIDTHS.get(cid, 12 if cid.startswith("supply") else 8)
+        fmt = _FORMATS.get(cid)
+        if fmt is None:
+            continue
+        for (cell,) in ws.iter_rows(min_row=3, min_col=j, max_col=j):
+            if isinstance(cell.value, float):
+                cell.number_format = fmt
 
 
 def curve_svg(minutes: Sequence[float], share: Sequence[float], limit_min: float, w: int = 520, h: int = 240) -> str:
@@ -196,26 +280,34 @@ def report_html(results: Sequence[CircleResult]) -> str:
             f"<p>{e(str(c.policy_source))}. 人口覆盖率 population covered {res['covered_share']:.1%}; "
             f"村(社区)达标率 village pass rate {res['village_pass_rate']:.1%}.</p>"
         )
+        if supply_note(r):
+            out.append(f"<p class='supply'>{e(supply_note(r))}</p>")
         cc = r.summary["coverage_curve"]
         out.append(curve_svg(cc["minutes"], cc["population_share"], c.minutes))
-        out.append("<table><tr>" + "".join(f"<th>{e(h)}</th>" for _, h in COLUMNS) + "</tr>")
+        cols = columns_for(r)
+        out.append("<table><tr>" + "".join(f"<th>{e(h)}</th>" for _, h in cols) + "</tr>")
         for rec in town_rows(r).to_dict("records"):
-            cells = []
-            for k, _ in COLUMNS:
-                v = rec[k]
-                if k.startswith("pass_rate"):
-                    cells.append(f"<td class='n'>{'–' if pd.isna(v) else f'{v:.1%}'}</td>")
-                elif k == "population":
-                    cells.append(f"<td class='n'>{v:,.0f}</td>")
-                elif isinstance(v, (int, float)) and not isinstance(v, bool):
-                    cells.append(f"<td class='n'>{v}</td>")
-                else:
-                    cells.append(f"<td>{e(str(v))}</td>")
+            cells = [_html_cell(k, rec[k]) for k, _ in cols]
             cls = " class='city'" if rec["town_code"] == "441900" else ""
             out.append(f"<tr{cls}>" + "".join(cells) + "</tr>")
         out.append("</table></section>")
     out.append("</body></html>")
     return "\n".join(out)
+
+
+def _html_cell(k: str, v: Any) -> str:
+    """Render one cell of a town table (numbers right-aligned, text escaped)."""
+    if k.startswith("pass_rate"):
+        return f"<td class='n'>{'–' if pd.isna(v) else f'{v:.1%}'}</td>"
+    if isinstance(v, float) and pd.isna(v):
+        return "<td class='n'>–</td>"
+    if k in ("population", "elderly", "supply", "deficit"):
+        return f"<td class='n'>{v:,.0f}</td>"
+    if k in ("supply_ratio", "access_supply"):
+        return f"<td class='n'>{v:.3f}</td>"
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return f"<td class='n'>{v}</td>"
+    return f"<td>{e(str(v))}</td>"
 
 
 def write_report(results: Sequence[CircleResult], out_dir: str | Path) -> tuple[Path, Path]:

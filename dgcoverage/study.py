@@ -91,6 +91,11 @@ class CircleSummary:
     policy_every_village, checks
         The policy-literal "facility inside every 村(社区)" check (circles with
         ``every_village``) and input checks such as the GCJ-02 suspicion; ``None`` when absent.
+    supply
+        The supply standard (circles with a target; ``None`` otherwise, and then not written):
+        indicator, policy source, capacity kind and column, target and unit, the population base,
+        the elderly figure used and its source, facilities with unknown capacity, the city-wide
+        ratio, status and deficit, towns by status, and the access-weighted supply (2SFCA).
     """
 
     dgcoverage_version: str
@@ -109,6 +114,7 @@ class CircleSummary:
     components: dict[str, Any] = field(default_factory=dict)
     policy_every_village: dict[str, Any] | None = None
     checks: dict[str, Any] | None = None
+    supply: dict[str, Any] | None = None
 
     def to_dict(self, timing: bool = True) -> dict[str, Any]:
         """Return the summary as a JSON-ready dict (``None`` fields left out; ``timing=False`` drops ``timing_s``)."""
@@ -155,6 +161,9 @@ class CircleResult:
         Network node of each facility (``-1``: off the network).
     node_time_s
         Seconds from each network node to its nearest facility (``inf``: beyond the cap).
+    cell_access_supply
+        Access-weighted supply (2SFCA) of every demand cell in the unit of the circle's standard
+        (e.g. m² per resident, beds per 1,000 older people); ``None`` for circles without a target.
     """
 
     circle: Circle
@@ -166,3 +175,4 @@ class CircleResult:
     facilities: gpd.GeoDataFrame
     facility_node: np.ndarray
     node_time_s: np.ndarray | None = None
+    cell_access_supply: np.ndarray | None = None

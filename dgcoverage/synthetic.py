@@ -6,7 +6,7 @@ Real (packaged in ``dgcoverage/data/dongguan``):
 Synthetic (generated here, deterministically from a seed):
     village point locations inside their towns, a walking road network,
     a 100 m population raster whose per-town totals equal the census, and
-    facility sets for the four circles.
+    facility sets for the four circles (with synthetic capacities: beds, m²).
 
 Nothing synthetic is real: every output built from it carries
 ``synthetic = true`` and says so on maps and in tables.
@@ -346,6 +346,51 @@ _FACILITY_PLAN = {
 }
 
 
+#: SYNTHETIC capacities per circle with a supply standard: (header, smallest, largest, rounding step).
+#: Sizes are drawn log-uniformly between the bounds (many small, few large facilities):
+#: community home-care stations / care homes with 8-60 beds, community sports parks of 0.3-6 ha of
+#: sports ground, and community culture centres of 400-4,000 m² of floor space.
+CAPACITY_PLAN = {
+    "elderly_care_15": ("床位数(张)", 8.0, 60.0, 1.0),
+    "fitness_15": ("场地面积(平方米)", 3_000.0, 60_000.0, 100.0),
+    "culture_sports_10": ("建筑面积(平方米)", 400.0, 4_000.0, 10.0),
+}
+#: Share of SYNTHETIC facilities left without a capacity (an empty cell), so the demo shows "capacity unknown".
+CAPACITY_UNKNOWN_SHARE = 0.05
+#: The column that labels every synthetic capacity as such.
+CAPACITY_NOTE_COLUMN = "容量说明"
+CAPACITY_NOTE = "合成数据 SYNTHETIC"
+
+
+def synthetic_capacities(cid: str, n: int, seed: int = 2020) -> pd.DataFrame:
+    """Return SYNTHETIC capacity columns for ``n`` facilities of circle ``cid`` (deterministic; empty = unknown).
+
+    Parameters
+    ----------
+    cid
+        Circle id, a key of :data:`CAPACITY_PLAN` (other circles get no columns).
+    n
+        Number of facilities.
+    seed
+        Random seed (a stream of its own: facility places do not change).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The capacity column (header with its unit, e.g. ``床位数(张)``; whole numbers as text, about
+        :data:`CAPACITY_UNKNOWN_SHARE` of the cells empty) and :data:`CAPACITY_NOTE_COLUMN`.
+    """
+    if cid not in CAPACITY_PLAN:
+        return pd.DataFrame(index=range(n))
+    header, low, high, step = CAPACITY_PLAN[cid]
+    rng = _rng(seed, "capacity", cid)
+    size = np.exp(rng.uniform(np.log(low), np.log(high), n))
+    size = np.maximum(np.round(size / step) * step, step)
+    unknown = rng.random(n) < CAPACITY_UNKNOWN_SHARE
+    cells = ["" if u else f"{v:.0f}" for v, u in zip(size, unknown)]
+    return pd.DataFrame({header: cells, CAPACITY_NOTE_COLUMN: CAPACITY_NOTE})
+
+
 def facilities(
     towns: gpd.GeoDataFrame, vpts: gpd.GeoDataFrame, pop: np.ndarray, transform: Affine, seed: int = 2020
 ) -> dict[str, pd.DataFrame]:
@@ -356,7 +401,9 @@ def facilities(
     (cells drawn with probability proportional to population).  Legal aid gets
     one centre per town, at the village nearest the town's centre, plus the
     per-resident extras.  Returned as GCJ-02 tables (编号, 名称, 经度, 纬度, 类型),
-    as a Gaode export would give them.
+    as a Gaode export would give them; circles with a supply standard also get
+    SYNTHETIC capacities (:func:`synthetic_capacities`: 床位数(张), 场地面积(平方米)
+    or 建筑面积(平方米), and 容量说明 saying they are synthetic).
     """
     from pyproj import Transformer
 
@@ -405,7 +452,7 @@ def facilities(
         df = df[inside].reset_index(drop=True)
         lon, lat = to_ll.transform(df["x"].to_numpy(), df["y"].to_numpy())
         glon, glat = from_wgs84(np.asarray(lon), np.asarray(lat), "gcj02")
-        out[cid] = pd.DataFrame(
+        table = pd.DataFrame(
             {
                 "编号": [f"{cid}-{i + 1:04d}" for i in range(len(df))],
                 "名称": df["名称"],
@@ -414,6 +461,7 @@ def facilities(
                 "类型": label,
             }
         )
+        out[cid] = pd.concat([table, synthetic_capacities(cid, len(table), seed)], axis=1)
     return out
 
 
@@ -422,7 +470,8 @@ def build_demo(root: str | Path, scale: float = 1.0, seed: int = 2020, town_code
 
     Writes ``towns_wgs84.geojson`` (real), ``village_points_gcj02.csv``,
     ``network.npz``, ``population_100m.tif`` and ``facilities/<circle>_gcj02.csv``
-    (synthetic), and ``MANIFEST.json`` describing what is real and what is not.
+    (synthetic, with synthetic capacities for the circles with a supply standard),
+    and ``MANIFEST.json`` describing what is real and what is not.
 
     Parameters
     ----------
@@ -500,6 +549,16 @@ def build_demo(root: str | Path, scale: float = 1.0, seed: int = 2020, town_code
             "not_placed_no_polygon": sorted(set(vl["code"]) - set(vpts["code"])),
         },
         "facilities": {cid: len(df) for cid, df in fac.items()},
+        "facility_capacities": {
+            cid: {
+                "synthetic": True,
+                "column": CAPACITY_PLAN[cid][0],
+                "drawn": f"log-uniform between {CAPACITY_PLAN[cid][1]:g} and {CAPACITY_PLAN[cid][2]:g}",
+                "unknown": int((df[CAPACITY_PLAN[cid][0]] == "").sum()),
+            }
+            for cid, df in fac.items()
+            if cid in CAPACITY_PLAN
+        },
         "towns_overlap_removed_km2": {
             r.town_name: r.overlap_removed_km2 for r in towns.itertuples() if r.overlap_removed_km2 > 0
         },
