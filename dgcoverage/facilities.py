@@ -11,6 +11,7 @@ capacities of :func:`dgcoverage.supply.capacity_from_table`.
 
 from __future__ import annotations
 
+import re
 import warnings
 from pathlib import Path
 
@@ -110,28 +111,7 @@ def facilities_from_file(
         if ignored:
             counts["facilities_crs_option_ignored"] = 1
         record.update(crs=declared, crs_source=source, coordinates="geometry")
-        nogeom = (gdf.geometry.isna() | gdf.geometry.is_empty).to_numpy()
-        if nogeom.all():
-            raise ColumnError(path, "no feature has a geometry.", "export the facilities with their locations.")
-        if nogeom.any():
-            counts["facility_rows_no_geometry"] = int(nogeom.sum())
-            warnings.warn(
-                f"{path}: {int(nogeom.sum())} features without geometry dropped "
-                f"(features {np.nonzero(nogeom)[0].tolist()[:10]})",
-                stacklevel=2,
-            )
-            gdf = gdf[~nogeom].reset_index(drop=True)
-        nonpoint = ~gdf.geom_type.isin(["Point"])
-        if nonpoint.any():
-            kinds = sorted(set(gdf.geom_type[nonpoint]))
-            counts["facility_areas_as_points"] = int(nonpoint.sum())
-            warnings.warn(
-                f"{path}: mixed geometry types; {int(nonpoint.sum())} {kinds} features replaced by a point inside them",
-                stacklevel=2,
-            )
-            pts = gdf.geometry.copy()
-            pts[nonpoint] = gdf.geometry[nonpoint].representative_point()
-            gdf = gdf.set_geometry(pts)
+        gdf = _points_of_features(gdf, path, counts)
         df = pd.DataFrame(gdf.drop(columns="geometry")).astype(str)
         df["__lon"] = gdf.geometry.x.to_numpy()
         df["__lat"] = gdf.geometry.y.to_numpy()
@@ -141,6 +121,7 @@ def facilities_from_file(
         df = read_table(path, sheet=sheet, header_names=COORD_HEADER_NAMES, what="facility")
         counts.update(df.attrs.get("warnings", {}))
         lines = df.attrs.get("line")
+        row_label = "row" if df.attrs.get("encoding") == "xlsx" else "line"
         coords = choose_coordinates(df, path, crs, lon_col=lon_col, lat_col=lat_col, crs_option="--facilities-crs")
         declared = coords["crs"]
         record.update(
@@ -195,6 +176,44 @@ def facilities_from_file(
     out.attrs["declared_crs"] = declared
     out.attrs["input"] = record
     return out
+
+
+def _points_of_features(gdf: gpd.GeoDataFrame, path: Path, counts: dict[str, int]) -> gpd.GeoDataFrame:
+    """One point per facility: features without geometry dropped, multi-part ones split, areas as a point inside."""
+    nogeom = (gdf.geometry.isna() | gdf.geometry.is_empty).to_numpy()
+    if nogeom.all():
+        raise ColumnError(path, "no feature has a geometry.", "export the facilities with their locations.")
+    if nogeom.any():
+        counts["facility_rows_no_geometry"] = int(nogeom.sum())
+        warnings.warn(
+            f"{path}: {int(nogeom.sum())} features without geometry dropped "
+            f"(features {np.nonzero(nogeom)[0].tolist()[:10]})",
+            stacklevel=4,
+        )
+        gdf = gdf[~nogeom].reset_index(drop=True)
+    multi = gdf.geom_type.isin(["MultiPoint", "GeometryCollection"]).to_numpy()
+    if multi.any():
+        n_before = len(gdf)
+        gdf = gdf.explode(index_parts=False).reset_index(drop=True)
+        counts["facility_multipoints_split"] = int(multi.sum())
+        warnings.warn(
+            f"{path}: {int(multi.sum())} multi-part features (MultiPoint/GeometryCollection) split into "
+            f"{len(gdf) - n_before + int(multi.sum())} facilities, one per part (features "
+            f"{np.nonzero(multi)[0].tolist()[:10]})",
+            stacklevel=4,
+        )
+    nonpoint = ~gdf.geom_type.isin(["Point"])
+    if nonpoint.any():
+        kinds = sorted(set(gdf.geom_type[nonpoint]))
+        counts["facility_areas_as_points"] = int(nonpoint.sum())
+        warnings.warn(
+            f"{path}: mixed geometry types; {int(nonpoint.sum())} {kinds} features replaced by a point inside them",
+            stacklevel=4,
+        )
+        pts = gdf.geometry.copy()
+        pts[nonpoint] = gdf.geometry[nonpoint].representative_point()
+        gdf = gdf.set_geometry(pts)
+    return gdf
 
 
 def facilities_from_frame(
@@ -319,10 +338,50 @@ def finish_facilities(
     for col in COLUMNS:
         if col not in gdf.columns:
             gdf[col] = ""
+    gdf = _clean_text(gdf, counts, source)
+    _check_ids(gdf, counts, source)
     extra = [c for c in gdf.columns if str(c).startswith(RAW_PREFIX) or c in (RAW_LINE, "capacity")]
     gdf = gdf.reset_index(drop=True)[[*COLUMNS[:-1], *extra, COLUMNS[-1]]]
     gdf.attrs["warnings"] = counts
     return gdf
+
+
+#: Characters that garble tables and pages without showing: C0/C1 controls (but tab and newline) and the
+#: bidirectional overrides and isolates (U+202A-U+202E, U+2066-U+2069), e.g. a name written backwards by U+202E.
+_INVISIBLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def _clean_text(gdf: gpd.GeoDataFrame, counts: dict[str, int], source: str) -> gpd.GeoDataFrame:
+    """Remove control and text-direction characters from the text columns (counted)."""
+    hit = 0
+    for col in ("facility_id", "name", "kind", "address"):
+        vals = gdf[col].astype(str)
+        bad = vals.str.contains(_INVISIBLE)
+        if bad.any():
+            hit += int(bad.sum())
+            gdf[col] = vals.str.replace(_INVISIBLE, "", regex=True)
+    if hit:
+        counts["facility_text_control_characters_removed"] = hit
+        warnings.warn(
+            f"{source}: {hit} facility text cells held control or text-direction characters (e.g. U+202E, which "
+            "shows a name backwards); they were removed",
+            stacklevel=4,
+        )
+    return gdf
+
+
+def _check_ids(gdf: gpd.GeoDataFrame, counts: dict[str, int], source: str) -> None:
+    """Count facility ids used more than once."""
+    ids = gdf["facility_id"].astype(str)
+    dup = ids.duplicated(keep=False) & (ids != "")
+    if dup.any():
+        counts["facility_ids_repeated"] = int(dup.sum())
+        warnings.warn(
+            f"{source}: {int(dup.sum())} facilities share an id with another facility (e.g. "
+            f"{ids[dup].iloc[0]!r}); each is kept and counted as its own facility. Fix: give every facility its "
+            "own id, or remove the repeated rows",
+            stacklevel=4,
+        )
 
 
 def facilities_from_osm(

@@ -45,12 +45,20 @@ from .errors import (
     EmptyInputError,
     InputFileError,
     InputNotFoundError,
+    NetworkError,
 )
 from .facilities import RAW_LINE, RAW_PREFIX, facilities_from_file, facilities_from_frame, facilities_from_osm
 from .io import file_sha256, write_csv, write_json
 from .network import network_from_file, network_from_graph
 from .population import PopulationGrid, population_from_raster
-from .quality import component_summary, facility_report, facility_table, gcj02_suspicion, package_versions
+from .quality import (
+    component_summary,
+    datum_suspicion,
+    facility_report,
+    facility_table,
+    gcj02_suspicion,
+    package_versions,
+)
 from .roadnet import RoadNetwork, check_network_covers
 from .study import CircleResult, CircleSummary, Study
 from .supply import (
@@ -167,9 +175,21 @@ def load_study(
     demo = demo_paths(data_dir) if network is None or population is None or villages is None else None
     towns = _study_towns(towns, demo, inputs)
     net = _study_network(network, demo, network_type, inputs, synthetic_parts)
-    check_network_covers(net, tuple(towns[towns["has_polygon"]].total_bounds))
+    source = inputs["network"].get("path") or inputs["network"].get("kind", "network")
+    try:
+        check_network_covers(net, tuple(towns[towns["has_polygon"]].total_bounds))
+    except NetworkError as exc:
+        raise NetworkError(f"{source}: {exc}") from exc
     if net.meta.get("edges_shorter_than_chord"):
         counts["network_edges_shorter_than_straight_line"] = int(net.meta["edges_shorter_than_chord"])
+    if "edges_with_reverse_share" in net.meta:
+        counts["network_streets_one_direction_only"] = 1
+        warnings.warn(
+            f"{source}: only {net.meta['edges_with_reverse_share']:.1%} of the edges have a reverse twin, so almost "
+            "every street is one-way: a network stored one row per street? People may wrongly be 'unreachable'. "
+            "Fix: store both directions of two-way streets (dgcoverage.save_network does)",
+            stacklevel=2,
+        )
     graph = access_graph_from_network(net, 1.0, crs=analysis_crs(net.lon, net.lat))
     grid, pop_source = _study_population(population, demo, towns, graph.crs, population_band, inputs, synthetic_parts)
     counts.update(grid.warnings)
@@ -647,6 +667,7 @@ def load_facilities(
         record["capacity"] = {k: cap[k] for k in ("kind", "column", "known", "unknown")}
         if synthetic:
             record["capacity"]["synthetic"] = True
+    _village_list_given_as_facilities(gdf, study, source)
     gdf.attrs["input_record"] = record
     gdf.attrs["synthetic"] = synthetic
     return gdf
@@ -684,6 +705,18 @@ def _attach_capacity(gdf: gpd.GeoDataFrame, circle: Circle, where: str) -> gpd.G
         "unknown": int(counts["capacity_unknown"]),
     }
     return out
+
+
+def _village_list_given_as_facilities(gdf: gpd.GeoDataFrame, study: Study, source: Any) -> None:
+    """Warn (and count) when most facility ids are the study's 村/社区 codes: the village list passed by mistake."""
+    ids = gdf["facility_id"].astype(str)
+    if len(ids) and ids.isin(set(study.villages["code"].astype(str))).mean() > 0.5:
+        gdf.attrs.setdefault("warnings", {})["facilities_look_like_village_list"] = 1
+        warnings.warn(
+            f"{source}: most facility ids are official 村/社区 codes: is this the village list rather than a "
+            "facility list? Fix: pass the facilities with --facilities and the villages with --villages",
+            stacklevel=3,
+        )
 
 
 def run_circle(
@@ -728,26 +761,11 @@ def run_circle(
         facilities_input = facilities.attrs.get("input_record")
     if facilities_synthetic is None:
         facilities_synthetic = bool(facilities.attrs.get("synthetic", False))
-    if len(facilities) == 0:
-        raise EmptyInputError(
-            f"no {circle.id} facilities to measure access to. Fix: pass a facility file with at "
-            "least one facility inside the study area (check its coordinate system)."
-        )
+    _check_run(study, circle, facilities)
     settings = study.settings
     g = study.graph
     fx, fy = project_lonlat(facilities.geometry.x.to_numpy(), facilities.geometry.y.to_numpy(), g.crs)
-    fnode, fdist = snap_points(g, fx, fy, settings.max_snap_m)
-    n_off = int((fnode < 0).sum())
-    if n_off == len(fnode):
-        raise EmptyInputError(
-            f"all {len(fnode)} {circle.id} facilities are more than {settings.max_snap_m:.0f} m from "
-            "the road network. Fix: check the facilities' coordinate system (wgs84/gcj02/bd09) "
-            "and that the network covers them."
-        )
-    if n_off:
-        warnings.warn(
-            f"{circle.id}: {n_off} facilities off the network (> {settings.max_snap_m:.0f} m) ignored", stacklevel=2
-        )
+    fnode, fdist, n_off = _snap_facilities(g, fx, fy, settings.max_snap_m, circle.id)
     v_mps, a_mps = circle.speed_mps, circle.access_speed_mps
     cap_s = max(circle.limit_s, settings.report_cap_minutes * 60.0)
     node_t = times_at_speed(g, fnode, fdist / a_mps, cap_s, v_mps)
@@ -777,7 +795,6 @@ def run_circle(
         vt = pd.concat([vt, sup["villages"]], axis=1)
         tt = tt.merge(sup["towns"], on="town_code", how="left", validate="one_to_one")
     pop_total = float(study.cell_pop.sum())
-    covered = float(study.cell_pop[cell_cls == REACHED].sum())
     curve_min = np.arange(0, int(settings.report_cap_minutes) + 1)
     curve = [round(float(study.cell_pop[cell_t <= m * 60.0].sum()) / pop_total, 6) for m in curve_min]
     synthetic = study.synthetic or facilities_synthetic
@@ -787,92 +804,18 @@ def run_circle(
         fac_warn["facilities_off_network"] = n_off
     if sup is not None:
         fac_warn.update(sup["warnings"])
-    gcj = None
-    if facilities.attrs.get("declared_crs") == "wgs84":  # declared WGS84: check it is not GCJ-02 (quality.py)
-        gcj = gcj02_suspicion(
-            g, facilities.geometry.x.to_numpy(), facilities.geometry.y.to_numpy(), settings.max_snap_m
-        )
-        if gcj is not None and gcj["suspect"]:
-            fac_warn["facilities_maybe_gcj02"] = gcj["facilities_compared"]
-            warnings.warn(
-                f"{circle.id}: facilities declared WGS84 look like GCJ-02 (Gaode/Tencent): their median "
-                f"distance to the road network falls from {gcj['median_snap_m']} m to "
-                f"{gcj['median_snap_if_gcj02_m']} m after a GCJ-02 -> WGS84 correction. Fix: if they come "
-                "from Gaode/Tencent, pass --facilities-crs gcj02",
-                stacklevel=2,
-            )
-    summary = {
-        "dgcoverage_version": __version__,
-        "synthetic": synthetic,
-        "note": SYNTHETIC_NOTE if synthetic else "Computed from the inputs listed here.",
-        "note_zh": SYNTHETIC_NOTE_ZH if synthetic else "根据所列输入数据计算。",
-        "circle": {
-            "id": circle.id,
-            "name_zh": circle.name_zh,
-            "name_en": circle.name_en,
-            "minutes": circle.minutes,
-            "mode": circle.mode,
-            "speed_kmh": circle.speed_kmh,
-            "access_speed_kmh": circle.access_speed_kmh,
-            "covered_min_share": circle.covered_min_share,
-            "policy_source": circle.policy_source,
-            "policy_quote": circle.policy_quote,
-            "speed_basis": circle.speed_basis,
-        },
-        "settings": {
-            "max_snap_m": settings.max_snap_m,
-            "report_cap_minutes": settings.report_cap_minutes,
-            "cell_size_m": float(abs(study.grid.transform.a)),
-            "analysis_crs": study.graph.crs.to_string(),
-        },
-        "inputs": {**study.inputs, "facilities": facilities_input or {}},
-        "sizes": {
-            "nodes": study.net.n_nodes,
-            "directed_edges": study.net.n_edges,
-            "cells": int(len(study.cell_pop)),
-            "villages": int(len(study.villages)),
-            "villages_with_area": int(study.villages["has_area"].sum()),
-            "towns": int(len(study.towns)),
-            "facilities": int(len(facilities)),
-            "facilities_on_network": int((fnode >= 0).sum()),
-            "components": int(g.component.max() + 1),
-        },
-        "warnings": {**study.warnings, **fac_warn},
-        "results": {
-            "population": round(pop_total, 1),
-            "covered_population": round(covered, 1),
-            "covered_share": round(covered / pop_total, 6) if pop_total else None,
-            "village_pass_rate": None
-            if pd.isna(city["pass_rate_villages"])
-            else round(float(city["pass_rate_villages"]), 6),
-            "villages_by_status": vt["status"]
-            .value_counts()
-            .reindex(["covered", "partial", "gap", "unreachable", "no_data"], fill_value=0)
-            .astype(int)
-            .to_dict(),
-            "population_by_reach": {
-                lab: round(float(study.cell_pop[cell_cls == k].sum()), 1)
-                for k, lab in ((0, "within_limit"), (1, "beyond_limit"), (2, "unreachable"), (3, "off_network"))
-            },
-        },
-        "coverage_curve": {"minutes": curve_min.tolist(), "population_share": curve},
-        "timing_s": {"search": round(t_search, 3), "total": round(time.perf_counter() - t0, 3)},
-    }
+    gcj = _datum_check(g, facilities, circle.id, settings.max_snap_m, fac_warn)
+    summary = _summary_base(study, circle, facilities_input, synthetic, len(facilities), fnode)
+    summary["warnings"] = {**study.warnings, **fac_warn}
+    summary["results"] = _results(study, vt, city, cell_cls)
+    summary["coverage_curve"] = {"minutes": curve_min.tolist(), "population_share": curve}
+    summary["timing_s"] = {"search": round(t_search, 3), "total": round(time.perf_counter() - t0, 3)}
     if circle.every_village:
-        with_data = vt["status"] != "no_data"
-        lacking = vt[with_data & ~vt["has_facility_inside"]]
-        summary["policy_every_village"] = {
-            "rule": "养老服务设施100%覆盖村(社区): at least one facility inside every village/community",
-            "villages_with_data": int(with_data.sum()),
-            "villages_with_facility_inside": int((with_data & vt["has_facility_inside"]).sum()),
-            "share": round(float((with_data & vt["has_facility_inside"]).sum() / max(int(with_data.sum()), 1)), 6),
-            "met": bool(len(lacking) == 0),
-            "villages_lacking": int(len(lacking)),
-        }
+        summary["policy_every_village"] = _every_village(vt)
     summary["versions"] = package_versions()
     summary["components"] = component_summary(g, fnode, study.cell_node, study.cell_pop)
     if gcj is not None:
-        summary["checks"] = {"gcj02_suspicion": gcj}
+        summary["checks"] = {"gcj02_suspicion" if "median_snap_if_gcj02_m" in gcj else "datum_suspicion": gcj}
     if sup is not None:
         summary["supply"] = sup["summary"]
     facilities = _facilities_used(
@@ -893,6 +836,165 @@ def run_circle(
         node_t,
         None if sup is None else sup["cell_access"],
     )
+
+
+def _check_run(study: Study, circle: Circle, facilities: gpd.GeoDataFrame) -> None:
+    """Refuse a run whose settings or inputs cannot give figures (before any search)."""
+    if study.settings.report_cap_minutes < circle.minutes:
+        raise ConfigError(
+            f"[settings] report_cap_minutes ({study.settings.report_cap_minutes:g}) is below the {circle.id} limit "
+            f"({circle.minutes:g} min): times up to the limit could not be reported. Fix: raise report_cap_minutes "
+            "to at least the longest circle's minutes"
+        )
+    if float(study.cell_pop.sum()) <= 0:
+        raise EmptyInputError(
+            "the population raster puts nobody in the study area. Fix: check that the raster covers the towns "
+            "and holds people per pixel"
+        )
+    if len(facilities) == 0:
+        raise EmptyInputError(
+            f"no {circle.id} facilities to measure access to. Fix: pass a facility file with at "
+            "least one facility inside the study area (check its coordinate system)."
+        )
+
+
+def _snap_facilities(
+    g: AccessGraph, fx: np.ndarray, fy: np.ndarray, max_snap_m: float, circle_id: str
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Snap facilities to the network; refuse when none is on it, warn about those that are not."""
+    fnode, fdist = snap_points(g, fx, fy, max_snap_m)
+    n_off = int((fnode < 0).sum())
+    if n_off == len(fnode):
+        raise EmptyInputError(
+            f"all {len(fnode)} {circle_id} facilities are more than {max_snap_m:g} m (max_snap_m) from "
+            "the road network. Fix: check the facilities' coordinate system (wgs84/gcj02/bd09), that the network "
+            "covers them, and that [settings] max_snap_m is not too small."
+        )
+    if n_off:
+        warnings.warn(f"{circle_id}: {n_off} facilities off the network (> {max_snap_m:.0f} m) ignored", stacklevel=2)
+    return fnode, fdist, n_off
+
+
+def _datum_check(
+    g: AccessGraph, facilities: gpd.GeoDataFrame, circle_id: str, max_snap_m: float, fac_warn: dict[str, int]
+) -> dict[str, Any] | None:
+    """Compare the facilities with the roads in the other coordinate systems; count and warn if one fits better."""
+    gcj = None
+    if facilities.attrs.get("declared_crs") == "wgs84":  # declared WGS84: check it is not GCJ-02 (quality.py)
+        gcj = gcj02_suspicion(g, facilities.geometry.x.to_numpy(), facilities.geometry.y.to_numpy(), max_snap_m)
+        if gcj is not None and gcj["suspect"]:
+            fac_warn["facilities_maybe_gcj02"] = gcj["facilities_compared"]
+            warnings.warn(
+                f"{circle_id}: facilities declared WGS84 look like GCJ-02 (Gaode/Tencent): their median "
+                f"distance to the road network falls from {gcj['median_snap_m']} m to "
+                f"{gcj['median_snap_if_gcj02_m']} m after a GCJ-02 -> WGS84 correction. Fix: if they come "
+                "from Gaode/Tencent, pass --facilities-crs gcj02",
+                stacklevel=2,
+            )
+    elif facilities.attrs.get("declared_crs") in ("gcj02", "bd09"):  # read as Chinese datum: check the others
+        read_as = facilities.attrs["declared_crs"]
+        gcj = datum_suspicion(
+            g, facilities.geometry.x.to_numpy(), facilities.geometry.y.to_numpy(), read_as, max_snap_m
+        )
+        if gcj is not None and gcj["suspect"]:
+            alt = gcj["best_alternative"]
+            fac_warn[f"facilities_maybe_{alt}"] = gcj["facilities_compared"]
+            how = (facilities.attrs.get("input") or {}).get("crs_source", "declared")
+            warnings.warn(
+                f"{circle_id}: facilities read as {read_as} ({how}) fit the road network far better read as {alt}: "
+                f"their median distance to it would fall from {gcj['median_snap_m']} m to "
+                f"{gcj['median_snap_if_alternative_m']} m. Fix: if the file is in {alt}, pass --facilities-crs {alt}",
+                stacklevel=2,
+            )
+    return gcj
+
+
+def _summary_base(
+    study: Study,
+    circle: Circle,
+    facilities_input: dict[str, Any] | None,
+    synthetic: bool,
+    n_fac: int,
+    fnode: np.ndarray,
+) -> dict[str, Any]:
+    """Provenance, circle, settings, inputs and sizes of a circle's summary."""
+    settings = study.settings
+    return {
+        "dgcoverage_version": __version__,
+        "synthetic": synthetic,
+        "note": SYNTHETIC_NOTE if synthetic else "Computed from the inputs listed here.",
+        "note_zh": SYNTHETIC_NOTE_ZH if synthetic else "根据所列输入数据计算。",
+        "circle": {
+            k: getattr(circle, k)
+            for k in (
+                "id",
+                "name_zh",
+                "name_en",
+                "minutes",
+                "mode",
+                "speed_kmh",
+                "access_speed_kmh",
+                "covered_min_share",
+                "policy_source",
+                "policy_quote",
+                "speed_basis",
+            )
+        },
+        "settings": {
+            "max_snap_m": settings.max_snap_m,
+            "report_cap_minutes": settings.report_cap_minutes,
+            "cell_size_m": float(abs(study.grid.transform.a)),
+            "analysis_crs": study.graph.crs.to_string(),
+        },
+        "inputs": {**study.inputs, "facilities": facilities_input or {}},
+        "sizes": {
+            "nodes": study.net.n_nodes,
+            "directed_edges": study.net.n_edges,
+            "cells": int(len(study.cell_pop)),
+            "villages": int(len(study.villages)),
+            "villages_with_area": int(study.villages["has_area"].sum()),
+            "towns": int(len(study.towns)),
+            "facilities": int(n_fac),
+            "facilities_on_network": int((fnode >= 0).sum()),
+            "components": int(study.graph.component.max() + 1),
+        },
+    }
+
+
+def _results(study: Study, vt: pd.DataFrame, city: pd.Series, cell_cls: np.ndarray) -> dict[str, Any]:
+    """City-wide figures of a circle (``summary.json`` → ``results``)."""
+    pop_total = float(study.cell_pop.sum())
+    covered = float(study.cell_pop[cell_cls == REACHED].sum())
+    rate = city["pass_rate_villages"]
+    return {
+        "population": round(pop_total, 1),
+        "covered_population": round(covered, 1),
+        "covered_share": round(covered / pop_total, 6) if pop_total else None,
+        "village_pass_rate": None if pd.isna(rate) else round(float(rate), 6),
+        "villages_by_status": vt["status"]
+        .value_counts()
+        .reindex(["covered", "partial", "gap", "unreachable", "no_data"], fill_value=0)
+        .astype(int)
+        .to_dict(),
+        "population_by_reach": {
+            lab: round(float(study.cell_pop[cell_cls == k].sum()), 1)
+            for k, lab in ((0, "within_limit"), (1, "beyond_limit"), (2, "unreachable"), (3, "off_network"))
+        },
+    }
+
+
+def _every_village(vt: pd.DataFrame) -> dict[str, Any]:
+    """Check 养老服务设施100%覆盖村(社区) literally: a facility inside every village with data."""
+    with_data = vt["status"] != "no_data"
+    served = with_data & vt["has_facility_inside"]
+    return {
+        "rule": "养老服务设施100%覆盖村(社区): at least one facility inside every village/community",
+        "villages_with_data": int(with_data.sum()),
+        "villages_with_facility_inside": int(served.sum()),
+        "share": round(float(served.sum() / max(int(with_data.sum()), 1)), 6),
+        "met": bool(int((with_data & ~vt["has_facility_inside"]).sum()) == 0),
+        "villages_lacking": int((with_data & ~vt["has_facility_inside"]).sum()),
+    }
 
 
 def _facilities_used(
@@ -1169,10 +1271,8 @@ def write_circle(result: CircleResult, out_dir: str | Path = DEFAULT_OUT_DIR) ->
     write_json(result.summary.to_dict(timing=False), d / "summary.json")
     write_json({"circle": result.circle.id, "timing_s": result.summary.timing_s}, d / "timing.json")
     ftable, fdec = _facility_output(result)
-    if fdec:
-        write_csv(ftable, d / "facilities.csv", decimals=fdec)
-    else:
-        write_csv(ftable, d / "facilities.csv")
+    fdec = {"snap_m": 1, **fdec}
+    write_csv(bilingual(ftable), d / "facilities.csv", decimals={bilingual_name(c): n for c, n in fdec.items()})
     return d
 
 

@@ -741,7 +741,10 @@ def clean_lonlat(
     )
     lon, lat = lon.copy(), lat.copy()
     counts: dict[str, int] = {}
-    where = "file line numbers" if row_label == "line" else f"{row_label} numbers from {row_offset}"
+    if lines is not None:
+        where = "file line numbers" if row_label == "line" else "sheet row numbers"
+    else:
+        where = "file line numbers" if row_label == "line" else f"{row_label} numbers from {row_offset}"
     line_of = (lambda idx: np.asarray(lines)[idx]) if lines is not None else (lambda idx: idx + row_offset)
     finite = np.isfinite(lon) & np.isfinite(lat)
     # swapped columns

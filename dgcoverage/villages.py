@@ -221,6 +221,7 @@ def village_points_from_file(
         df = read_table(path, sheet=sheet, header_names=COORD_HEADER_NAMES, what="village")
         counts.update(df.attrs.get("warnings", {}))
         lines = df.attrs.get("line")
+        row_label = "row" if df.attrs.get("encoding") == "xlsx" else "line"
         coords = choose_coordinates(df, path, crs, lon_col=lon_col, lat_col=lat_col, crs_option="--villages-crs")
         declared = coords["crs"]
         record = {

@@ -4,10 +4,12 @@ blame, or counted, never a silent change of figures."""
 from __future__ import annotations
 
 import json
+import re
 import warnings
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from dgcoverage.cli import main
@@ -242,3 +244,90 @@ def test_datum_suspicion_in_every_direction(truth, read_as):
     assert r["suspect"] is True and r["best_alternative"] == truth and r["median_snap_if_alternative_m"] < 1.0
     right = datum_suspicion(study.graph, lon, lat, truth, 500.0)
     assert right["suspect"] is False and right["median_snap_m"] < 1.0
+
+
+# ------------------------------------------------------------------ facilities
+
+
+def test_multipoint_features_become_one_facility_per_part(tmp_path):
+    fc = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "properties": {"name": "五站"},
+                "geometry": {"type": "MultiPoint", "coordinates": [[113.75 + i * 0.003, 23.02] for i in range(5)]},
+            }
+        ],
+    }
+    p = tmp_path / "f.geojson"
+    p.write_text(json.dumps(fc, ensure_ascii=False), encoding="utf-8")
+    g, msgs = _quiet(facilities_from_file, p)
+    assert len(g) == 5 and g.attrs["warnings"]["facility_multipoints_split"] == 1
+    assert any("split into 5 facilities" in m for m in msgs)
+
+
+def test_repeated_ids_and_invisible_characters_are_counted(tmp_path):
+    p = tmp_path / "f.csv"
+    p.write_text(
+        "编号,名称,经度,纬度\nA1,东城\u202e馆,113.7512,23.0203\nA1,旗峰\x01站,113.7650,23.0310\n", encoding="utf-8"
+    )
+    g, _ = _quiet(facilities_from_file, p, "wgs84")
+    assert g.attrs["warnings"]["facility_ids_repeated"] == 2
+    assert g.attrs["warnings"]["facility_text_control_characters_removed"] == 2
+    assert g["name"].tolist() == ["东城馆", "旗峰站"]
+
+
+def test_village_list_passed_as_facilities_is_said(small_city, tmp_path):
+    from dgcoverage.config import load_config
+    from dgcoverage.pipeline import load_facilities, load_study
+
+    study = load_study(data_dir=small_city)
+    v = pd.read_csv(small_city / "village_points_gcj02.csv", dtype=str, encoding="utf-8-sig")
+    p = tmp_path / "v_as_f.csv"
+    v.rename(columns={"代码": "编号"}).to_csv(p, index=False, encoding="utf-8-sig")
+    g, msgs = _quiet(load_facilities, study, load_config()[0]["fitness_15"], p, "gcj02")
+    assert g.attrs["warnings"]["facilities_look_like_village_list"] == 1 and any("village list" in m for m in msgs)
+
+
+def test_xlsx_rows_are_called_sheet_rows(tmp_path):
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    wb.active.append(["名称", "经度", "纬度"])
+    wb.active.append(["a", "abc", 23.02])
+    wb.active.append(["b", 113.75, 23.02])
+    p = tmp_path / "f.xlsx"
+    wb.save(p)
+    _, msgs = _quiet(facilities_from_file, p, "wgs84")
+    assert any("sheet row numbers" in m and "[2]" in m for m in msgs)
+
+
+@pytest.mark.parametrize(
+    "setting,match",
+    [("report_cap_minutes = 5", "report_cap_minutes \\(5\\) is below"), ("max_snap_m = 0.001", "max_snap_m")],
+)
+def test_settings_that_cannot_work_blame_the_setting(small_city, tmp_path, capsys, setting, match):
+    from dgcoverage.config import default_config_path
+
+    cfg = tmp_path / "c.toml"
+    text = default_config_path().read_text(encoding="utf-8")
+    key = setting.split(" = ")[0]
+    text = "\n".join(line for line in text.splitlines() if not line.startswith(key + " ")) + f"\n{setting}\n"
+    cfg.write_text(text, encoding="utf-8")
+    rc = main(
+        [
+            "run",
+            "--circle",
+            "fitness_15",
+            "--config",
+            str(cfg),
+            "--data-dir",
+            str(small_city),
+            "--out",
+            str(tmp_path / "o"),
+            "--no-maps",
+        ]
+    )
+    err = capsys.readouterr().err
+    assert rc == 2 and re.search(match, err), err

@@ -509,6 +509,7 @@ def test_every_facility_repair_is_counted_in_summary_json(small_city, tmp_path):
     assert w["facility_duplicates_removed"] == 1
     assert s["sizes"]["facilities"] == n + 2  # n + 重复 (other name) + 反 (fixed)
     table = pd.read_csv(out / "fitness_15" / "facilities.csv", encoding="utf-8-sig", dtype=str)
+    table.columns = [c.split()[0] for c in table.columns]  # bilingual headers
     assert len(table) == n + 2 and {"component", "on_network", "village_code"} <= set(table.columns)
 
 

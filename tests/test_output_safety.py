@@ -326,7 +326,8 @@ def test_every_csv_is_guarded_and_numbers_round_trip(runs):
     t = pd.read_csv(d / "towns.csv", encoding="utf-8-sig")
     t.columns = [c.split(" ")[0] for c in t.columns]
     assert t["population"].max() == pytest.approx(res.towns["population"].max(), abs=1e-6)
-    f = pd.read_csv(d / "facilities.csv", encoding="utf-8-sig", dtype={"facility_id": str})
+    f = pd.read_csv(d / "facilities.csv", encoding="utf-8-sig", dtype={"facility_id 设施编号": str})
+    f.columns = [c.split()[0] for c in f.columns]  # bilingual headers
     assert f["lon"].dtype == np.float64 and f["lat"].dtype == np.float64
     assert set(f["name"]) == {"'" + HOSTILE[0], HOSTILE[7], HOSTILE[8]}
     c = pd.read_csv(d / "candidates.csv", encoding="utf-8-sig")
