@@ -16,6 +16,15 @@ A raster is never read partially or wrongly and then called whole:
 * with ``bounds``, only the window of the study area (plus a margin of two
   source pixels) is read, so memory does not grow with the file; the result
   equals a whole-band read;
+* a window of more than one tile (:data:`TILE_PX` × :data:`TILE_PX` source
+  pixels, e.g. a 1 m raster under a town) is read tile by tile, so memory
+  does not grow with the window either: each tile is cleaned by the rules
+  below, written as people per m² to a temporary compressed GeoTIFF, and GDAL
+  warps from that file in its own chunks (with a 64 MiB block cache), which
+  gives the same cells as warping the window held in memory.  Peak memory is
+  one tile, GDAL's buffers and the output grid; an output grid over
+  :data:`MEMORY_BUDGET_BYTES` raises :class:`~dgcoverage.errors.InputFileError`
+  naming the raster and the fix, instead of running out of memory;
 * the grid keeps the raster's :attr:`PopulationGrid.footprint`, so a caller
   can tell "the raster does not cover this place" (:func:`share_outside`)
   from "nobody lives here".
@@ -51,12 +60,16 @@ A real 0, and real dense cells (60,000/km² is 600 people in a 100 m pixel),
 are never touched.  Negative values that are no marker keep their own count
 (``population_negative_cells_zeroed``).  Pixel areas are those of the source
 pixels (spherical areas for geographic rasters).  All counts refer to the
-cells read (the window of ``bounds`` when given).
+cells read (the window of ``bounds`` when given); a window read tile by tile
+follows the same rule over the whole window (values, counts and maxima are
+gathered across tiles, and a weak marker found to be real data is restored in
+the tiles holding it), so each count is the window's.
 """
 
 from __future__ import annotations
 
 import math
+import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,6 +93,14 @@ WEAK_MARKER_DENSITY_KM2 = 100_000.0
 _HUGE = 1e30
 _INT_MAXIMA = (32767.0, 65535.0, 2147483647.0, 4294967295.0)
 _WINDOW_MARGIN_PX = 2
+#: source windows of more than TILE_PX² pixels are read, cleaned and warped tile by tile
+TILE_PX = 2048
+#: an output grid needing more than this (``_BYTES_PER_CELL`` per cell) is refused with a clear error
+MEMORY_BUDGET_BYTES = 1 << 30
+_BYTES_PER_CELL = 16  # the float64 grid and one working copy of it
+_GDAL_CACHE_BYTES = 64 << 20  # GDAL block cache while reading tiles (its default is 5 % of RAM)
+_TEMP_BLOCK_PX = 512  # block size of the temporary density GeoTIFF (TILE_PX is a multiple of it)
+_MAX_MARKER_VALUES = 100_000  # distinct fill-like values tracked across tiles before the band is refused
 _FOOTPRINT_EDGE_POINTS = 101  # points per raster edge when the footprint is reprojected
 _EARTH_RADIUS_M = 6_371_008.8
 
@@ -234,8 +255,10 @@ def population_from_raster(
     If the raster is already in ``dst_crs`` at ``resolution_m`` and no
     ``bounds`` are given it is read as is; otherwise the window of the grid
     is read and warped as people per m² (average resampling) and rescaled so
-    that the people in the covered area are conserved.  See the module
-    docstring for the band, imagery and fill-value rules.
+    that the people in the covered area are conserved.  A window of more
+    than :data:`TILE_PX` ² source pixels is read tile by tile, in memory
+    bounded by a tile and the output grid, with the same result.  See the
+    module docstring for the band, imagery and fill-value rules.
 
     Parameters
     ----------
@@ -263,7 +286,8 @@ def population_from_raster(
         The file does not exist.
     InputFileError
         Unreadable; several bands and none chosen; band out of range;
-        imagery rather than population; impossible densities (wrong units).
+        imagery rather than population; impossible densities (wrong units);
+        an output grid over :data:`MEMORY_BUDGET_BYTES` (pass ``bounds``).
     CRSError
         ``dst_crs`` is not projected or the raster has no CRS.
     EmptyInputError
@@ -304,18 +328,36 @@ def population_from_raster(
         else:
             dst_transform, shape = _target_grid(src.bounds, src_crs, dst_crs, resolution_m, bounds, str(path))
             window = whole if bounds is None else _source_window(src, src_crs, dst_crs, dst_transform, shape, str(path))
-        win_transform = src.window_transform(window)
-        data = src.read(band, window=window, masked=True)
+        _check_memory(src, path, band, window, shape)
         meta["read_window"] = (int(window.col_off), int(window.row_off), int(window.width), int(window.height))
-        areas_m2 = _pixel_areas_m2(win_transform, src_crs, data.shape[0])
-        arr = _clean(data, np.dtype(src.dtypes[band - 1]), float(areas_m2.max()) / 1e6, path, counts, meta)
+        win_transform = src.window_transform(window)
+        areas_m2 = _pixel_areas_m2(win_transform, src_crs, int(window.height))
+        dtype = np.dtype(src.dtypes[band - 1])
         footprint = _footprint(src.window_bounds(window), src_crs, dst_crs)
-        if dst_transform is None:
-            grid = PopulationGrid(arr, src_transform, dst_crs, str(path), counts, meta, footprint)
-        else:
-            grid = _warp(
-                arr, areas_m2, win_transform, src_crs, dst_crs, dst_transform, shape, str(path), counts, meta, footprint
+        if window.width * window.height > TILE_PX * TILE_PX:
+            grid, fills = _read_by_tiles(
+                src, band, window, areas_m2, dtype, path, dst_crs, dst_transform, shape, counts, meta, footprint
             )
+        else:
+            data = src.read(band, window=window, masked=True)
+            arr, fills = _clean(data, dtype, float(areas_m2.max()) / 1e6, path, counts)
+            if dst_transform is None:
+                grid = PopulationGrid(arr, src_transform, dst_crs, str(path), counts, meta, footprint)
+            else:
+                grid = _warp(
+                    arr,
+                    areas_m2,
+                    win_transform,
+                    src_crs,
+                    dst_crs,
+                    dst_transform,
+                    shape,
+                    str(path),
+                    counts,
+                    meta,
+                    footprint,
+                )
+        _report_repairs(path, dtype, fills, counts, meta)
     if grid.total <= 0:
         raise EmptyInputError(
             f"{path}: no population inside the study area (all cells are 0, nodata, or the raster "
@@ -458,6 +500,15 @@ def _pixel_areas_m2(transform: Affine, crs: CRS, nrows: int) -> np.ndarray:
     return np.full(nrows, abs(transform.a * transform.e) * unit * unit)
 
 
+def _pixel_sizes_m(transform: Affine, crs: CRS) -> tuple[float, float]:
+    """Rough width and height of a pixel in metres (at the equator for geographic grids)."""
+    if crs.is_geographic:
+        k = math.radians(1.0) * _EARTH_RADIUS_M
+        return abs(transform.a) * k, abs(transform.e) * k
+    unit = crs.axis_info[0].unit_conversion_factor if crs.axis_info else 1.0
+    return abs(transform.a) * unit, abs(transform.e) * unit
+
+
 def _footprint(window_bounds: tuple[float, float, float, float], src_crs: CRS, dst_crs: CRS) -> shapely.Geometry:
     """Return the source extent read, in ``dst_crs``, its edges densified so curved reprojections stay exact."""
     left, bottom, right, top = window_bounds
@@ -499,64 +550,160 @@ def _nines(v: float) -> bool:
     return len(digits) >= 3 and set(digits) == {"9"}
 
 
+def _marker_kind(v: float, info: Any, impossible: float) -> str:
+    """Kind of fill marker ``v`` is (module docstring rule): "strong", "weak", "dense", or "" for none."""
+    if (
+        abs(v) >= _HUGE
+        or (v < 0 and _nines(v))
+        or (info is not None and ((info.bits >= 16 and v == info.max) or (info.min < 0 and v == info.min)))
+    ):
+        return "strong"
+    if v > 0 and (
+        (v >= 9999 and _nines(v)) or (info is not None and info.bits == 8 and v == info.max) or v in _INT_MAXIMA
+    ):
+        return "weak"
+    return "dense" if v > impossible else ""
+
+
+class _FillScan:
+    """The undeclared-fill rule (module docstring) gathered over one array or over the tiles of a window.
+
+    :meth:`add` takes each block (cleaned of non-finite values) and returns the
+    cells holding a fill-like value; :meth:`decide` applies the rule to what
+    was gathered, exactly as to the whole window at once.
+    """
+
+    def __init__(self, dtype: np.dtype, area_km2: float, path: Path, cap: int | None = None) -> None:
+        """Start an empty scan of a band of ``dtype`` whose largest pixel covers ``area_km2``."""
+        self.area_km2, self.path, self.cap = area_km2, path, cap
+        self.impossible = IMPLAUSIBLE_DENSITY_KM2 * area_km2  # people in one pixel
+        self.info = np.iinfo(dtype) if np.issubdtype(dtype, np.integer) else None
+        self.kind: dict[float, str] = {}  # fill-like value -> its kind
+        self.count: dict[float, int] = {}  # fill-like value -> cells holding it
+        self.blocks: dict[float, set[int]] = {}  # weak marker -> blocks holding it
+        self.below_max: float | None = None  # largest value that is no candidate
+        self.rest_max: float | None = None  # largest candidate that is no marker
+
+    def add_zeros(self) -> None:
+        """Count a block holding nothing but zeros and nodata."""
+        self.below_max = 0.0 if self.below_max is None else max(self.below_max, 0.0)
+
+    def add(self, arr: np.ndarray, block: int = 0) -> np.ndarray | None:
+        """Gather one block's values; return the mask of its cells holding fill-like values (None if none)."""
+        cand = (arr <= -128.0) | (arr >= min(127.0, self.impossible))
+        n_cand = int(np.count_nonzero(cand))
+        if n_cand < arr.size:
+            top = float(np.max(arr, where=~cand, initial=-np.inf))
+            self.below_max = top if self.below_max is None else max(self.below_max, top)
+        if n_cand == 0:
+            return None
+        vals, cnts = np.unique(arr[cand], return_counts=True)
+        markers = []
+        for v, n in zip(vals.tolist(), cnts.tolist()):
+            kind = self.kind.get(v) or _marker_kind(v, self.info, self.impossible)
+            if not kind:
+                self.rest_max = v if self.rest_max is None else max(self.rest_max, v)
+                continue
+            self._note(v, kind, n, block)
+            markers.append(v)
+        return np.isin(arr, markers) if markers else None
+
+    def _note(self, v: float, kind: str, n: int, block: int) -> None:
+        if v not in self.kind:
+            if self.cap is not None and len(self.kind) >= self.cap:
+                raise InputFileError(
+                    self.path,
+                    f"holds more than {self.cap:,} distinct fill-like values (at most -128, or above "
+                    f"{min(127.0, self.impossible):.6g} people in one {self.area_km2:.4g} km² pixel, as fill markers "
+                    "or impossible densities): these are not people per pixel.",
+                    "pass a raster of people per pixel, or declare its fill value as nodata: "
+                    "gdal_edit.py -a_nodata V file.",
+                )
+            self.kind[v], self.count[v] = kind, 0
+        self.count[v] += n
+        if kind == "weak":
+            self.blocks.setdefault(v, set()).add(block)
+
+    def decide(self) -> dict[float, int]:
+        """Return the undeclared fill values -> cells holding each, in value order.
+
+        Raises
+        ------
+        InputFileError
+            More than two distinct physically impossible values: wrong units.
+        """
+        by_kind: dict[str, list[float]] = {"strong": [], "weak": [], "dense": []}
+        for v in sorted(self.kind):
+            by_kind[self.kind[v]].append(v)
+        data_max = max(
+            0.0 if self.below_max is None else self.below_max, 0.0 if self.rest_max is None else self.rest_max
+        )  # largest value that is no marker
+        fill = by_kind["strong"] + [
+            v for v in by_kind["weak"] if v > WEAK_MARKER_DENSITY_KM2 * self.area_km2 or v > 2.0 * data_max
+        ]
+        dense = by_kind["dense"]
+        if len(dense) > 2:
+            n = sum(self.count[v] for v in dense)
+            raise InputFileError(
+                self.path,
+                f"{n} pixels hold more than {IMPLAUSIBLE_DENSITY_KM2:,.0f} people per km² "
+                f"({len(dense)} distinct values, up to {max(dense):.6g} people in one "
+                f"{self.area_km2:.4g} km² pixel), which no place reaches: these are not people per pixel.",
+                "pass a raster of people per pixel (multiply a density in people/km² by the pixel "
+                "area in km²), or declare its fill value as nodata: gdal_edit.py -a_nodata V file.",
+            )
+        return {v: self.count[v] for v in sorted(fill + dense)}
+
+    def restored_blocks(self, fills: dict[float, int]) -> set[int]:
+        """Blocks holding a weak marker that :meth:`decide` kept as real people."""
+        return {b for v, blocks in self.blocks.items() if v not in fills for b in blocks}
+
+
 def _undeclared_fill(arr: np.ndarray, dtype: np.dtype, area_km2: float, path: Path) -> dict[float, int]:
     """Undeclared fill values among ``arr``'s finite values (module docstring rule) -> cells holding each."""
-    impossible = IMPLAUSIBLE_DENSITY_KM2 * area_km2  # people in one pixel
-    cand = (arr <= -128.0) | (arr >= min(127.0, impossible))
-    vals, cnts = np.unique(arr[cand], return_counts=True)
-    if vals.size == 0:
-        return {}
-    info = np.iinfo(dtype) if np.issubdtype(dtype, np.integer) else None
-    strong: list[float] = []
-    weak: list[float] = []
-    dense: list[float] = []
-    for v in vals.tolist():
-        if (
-            abs(v) >= _HUGE
-            or (v < 0 and _nines(v))
-            or (info is not None and ((info.bits >= 16 and v == info.max) or (info.min < 0 and v == info.min)))
-        ):
-            strong.append(v)
-        elif v > 0 and (
-            (v >= 9999 and _nines(v)) or (info is not None and info.bits == 8 and v == info.max) or v in _INT_MAXIMA
-        ):
-            weak.append(v)
-        elif v > impossible:
-            dense.append(v)
-    markers = set(strong) | set(weak) | set(dense)
-    rest = [v for v in vals.tolist() if v not in markers]
-    below = arr[~cand]
-    data_max = max(float(below.max()) if below.size else 0.0, max(rest, default=0.0))  # largest value no marker
-    fill = strong + [v for v in weak if v > WEAK_MARKER_DENSITY_KM2 * area_km2 or v > 2.0 * data_max]
-    if len(dense) > 2:
-        n = int(np.isin(arr, dense).sum())
-        raise InputFileError(
-            path,
-            f"{n} pixels hold more than {IMPLAUSIBLE_DENSITY_KM2:,.0f} people per km² "
-            f"({len(dense)} distinct values, up to {max(dense):.6g} people in one "
-            f"{area_km2:.4g} km² pixel), which no place reaches: these are not people per pixel.",
-            "pass a raster of people per pixel (multiply a density in people/km² by the pixel "
-            "area in km²), or declare its fill value as nodata: gdal_edit.py -a_nodata V file.",
-        )
-    fill += dense
-    return {v: int(c) for v, c in zip(vals.tolist(), cnts.tolist()) if v in set(fill)}
+    scan = _FillScan(dtype, area_km2, path)
+    scan.add(arr)
+    return scan.decide()
+
+
+def _zero_nonfinite(arr: np.ndarray, counts: dict[str, int] | None) -> None:
+    bad = ~np.isfinite(arr)
+    n = int(np.count_nonzero(bad))
+    if n:
+        if counts is not None:
+            counts["population_nonfinite_cells_zeroed"] = counts.get("population_nonfinite_cells_zeroed", 0) + n
+        arr[bad] = 0.0
+
+
+def _zero_negative(arr: np.ndarray, counts: dict[str, int] | None) -> None:
+    neg = arr < 0
+    n = int(np.count_nonzero(neg))
+    if n:
+        if counts is not None:
+            counts["population_negative_cells_zeroed"] = counts.get("population_negative_cells_zeroed", 0) + n
+        arr[neg] = 0.0
 
 
 def _clean(
-    data: np.ma.MaskedArray, dtype: np.dtype, area_km2: float, path: Path, counts: dict[str, int], meta: dict[str, Any]
-) -> np.ndarray:
+    data: np.ma.MaskedArray, dtype: np.dtype, area_km2: float, path: Path, counts: dict[str, int]
+) -> tuple[np.ndarray, dict[float, int]]:
     """People per pixel: declared nodata, non-finite, undeclared fill and negative values set to 0 and counted."""
     arr = np.ma.asarray(data).astype(np.float64).filled(0.0)
-    bad = ~np.isfinite(arr)
-    if bad.any():
-        counts["population_nonfinite_cells_zeroed"] = int(bad.sum())
-        arr[bad] = 0.0
+    _zero_nonfinite(arr, counts)
     fills = _undeclared_fill(arr, dtype, area_km2, path)
+    if fills:
+        arr[np.isin(arr, list(fills))] = 0.0
+    _zero_negative(arr, counts)
+    return arr, fills
+
+
+def _report_repairs(
+    path: Path, dtype: np.dtype, fills: dict[float, int], counts: dict[str, int], meta: dict[str, Any]
+) -> None:
+    """Record the fill values zeroed and warn (at the caller of :func:`population_from_raster`) of every repair."""
     meta["fill_values"] = {_fmt(v, dtype): n for v, n in fills.items()}
     if fills:
-        hit = np.isin(arr, list(fills))
-        n = int(hit.sum())
-        arr[hit] = 0.0
+        n = sum(fills.values())
         counts["population_fill_cells_zeroed"] = n
         ranked = sorted(fills.items(), key=lambda kv: -kv[1])
         listed = ", ".join(f"{_fmt(v, dtype)} ({c} cell{'s' if c > 1 else ''})" for v, c in ranked)
@@ -567,12 +714,267 @@ def _clean(
             f"{more}",
             stacklevel=3,
         )
-    neg = arr < 0
-    if neg.any():
-        counts["population_negative_cells_zeroed"] = int(neg.sum())
-        warnings.warn(f"{path}: {int(neg.sum())} negative population cells set to 0 (undeclared nodata?)", stacklevel=3)
-        arr[neg] = 0.0
-    return arr
+    neg = counts.get("population_negative_cells_zeroed", 0)
+    if neg:
+        warnings.warn(f"{path}: {neg} negative population cells set to 0 (undeclared nodata?)", stacklevel=3)
+
+
+# ------------------------------------------------------------------ large windows, tile by tile
+
+
+def _check_memory(src: Any, path: Path, band: int, window: Window, shape: tuple[int, int] | None) -> None:
+    """Refuse, with the fix, an output grid that would not fit :data:`MEMORY_BUDGET_BYTES`."""
+    rows, cols = (int(window.height), int(window.width)) if shape is None else shape
+    need = rows * cols * _BYTES_PER_CELL
+    if need <= MEMORY_BUDGET_BYTES:
+        return
+    what = "the raster's own grid" if shape is None else "the output grid"
+    raise InputFileError(
+        path,
+        f"is {src.width:,} × {src.height:,} pixels ({src.dtypes[band - 1]}); {what} to build from it is {rows:,} × "
+        f"{cols:,} cells, about {need / 2**30:.1f} GiB in memory, over the {MEMORY_BUDGET_BYTES / 2**30:.3g} GiB "
+        "budget for a population grid.",
+        "pass the study area's bounds (bounds=..., as `dgcoverage run` does) so only its window is read, or clip "
+        "the raster to the study area first, e.g. `gdalwarp -te XMIN YMIN XMAX YMAX -te_srs EPSG:4326 "
+        f"{path.name} clipped.tif`, and read the clipped file.",
+    )
+
+
+def _tiles(height: int, width: int) -> list[tuple[int, int, int, int]]:
+    """(row, col, height, width) of the TILE_PX tiles covering a window, row by row."""
+    t = TILE_PX
+    return [(r, c, min(t, height - r), min(t, width - c)) for r in range(0, height, t) for c in range(0, width, t)]
+
+
+def _read_tile(src: Any, band: int, window: Window, tile: tuple[int, int, int, int]) -> np.ndarray | None:
+    """float64 values of one tile, nodata as 0 (like :func:`_clean`); None if it holds only zeros and nodata."""
+    r, c, h, w = tile
+    data = src.read(band, window=Window(int(window.col_off) + c, int(window.row_off) + r, w, h), masked=True)
+    raw = np.ma.asarray(data).filled(0)
+    if not raw.any():
+        return None
+    return raw.astype(np.float64)
+
+
+class _GridSink:
+    """Cleaned tiles placed straight onto the raster's own grid (no warp)."""
+
+    def __init__(self, shape: tuple[int, int]) -> None:
+        self.array = np.zeros(shape, dtype=np.float64)
+
+    def put(self, tile: tuple[int, int, int, int], arr: np.ndarray) -> None:
+        r, c, h, w = tile
+        self.array[r : r + h, c : c + w] = arr
+
+
+class _WarpSink:
+    """Cleaned tiles as people per m² in a temporary GeoTIFF, warped from it by GDAL in its own chunks."""
+
+    def __init__(
+        self,
+        folder: str,
+        src: Any,
+        window: Window,
+        areas_m2: np.ndarray,
+        src_crs: CRS,
+        dst_crs: CRS,
+        dst_transform: Affine,
+        shape: tuple[int, int],
+    ) -> None:
+        self.path = Path(folder) / "density.tif"
+        self.transform, self.areas_m2 = src.window_transform(window), areas_m2
+        self.src_crs, self.dst_crs, self.dst_transform, self.shape = src_crs, dst_crs, dst_transform, shape
+        self.to_dst = Transformer.from_crs(src_crs, dst_crs, always_xy=True)
+        self.inside: dict[tuple[int, int], float] = {}  # tile -> people whose pixel centres fall in the grid
+        b = _TEMP_BLOCK_PX
+        self.written = np.zeros((-(-int(window.height) // b), -(-int(window.width) // b)), dtype=bool)  # file blocks
+        # sparse: tiles never written read back as 0; zstd level 1 keeps writing cheap
+        self.ds = rasterio.open(
+            self.path,
+            "w",
+            driver="GTiff",
+            height=int(window.height),
+            width=int(window.width),
+            count=1,
+            dtype="float64",
+            crs=src.crs,
+            transform=self.transform,
+            tiled=True,
+            blockxsize=_TEMP_BLOCK_PX,
+            blockysize=_TEMP_BLOCK_PX,
+            compress="zstd",
+            zstd_level=1,
+            sparse_ok=True,
+            bigtiff="IF_SAFER",
+        )
+
+    def put(self, tile: tuple[int, int, int, int], arr: np.ndarray) -> None:
+        r, c, h, w = tile
+        if self._well_inside(r, c, h, w):  # every pixel centre falls in the grid: no need to test them one by one
+            self.inside[(r, c)] = float(arr.sum())
+        else:
+            self.inside[(r, c)] = _people_inside(arr, self.transform, self.to_dst, self.dst_transform, self.shape, r, c)
+        b = _TEMP_BLOCK_PX
+        for i in range(0, h, b):  # only the file's blocks holding people are written (the file is sparse)
+            for j in range(0, w, b):
+                part = arr[i : i + b, j : j + b]
+                if part.any():
+                    (ph, pw), r0, c0 = part.shape, r + i, c + j
+                    self.ds.write(part / self.areas_m2[r0 : r0 + ph, None], 1, window=Window(c0, r0, pw, ph))
+                    self.written[r0 // b : (r0 + ph - 1) // b + 1, c0 // b : (c0 + pw - 1) // b + 1] = True
+
+    def _well_inside(self, r: int, c: int, h: int, w: int) -> bool:
+        """Whether the tile's footprint (reprojected, edges densified) lies in the output grid, 1 m from its edge."""
+        t = self.transform * Affine.translation(c, r)
+        west, south, east, north = rasterio.transform.array_bounds(h, w, t)
+        x0, y0, x1, y1 = transform_bounds(self.src_crs, self.dst_crs, west, south, east, north, densify_pts=21)
+        g = self.dst_transform
+        gx0, gy1 = g.c, g.f
+        gx1, gy0 = gx0 + self.shape[1] * g.a, gy1 + self.shape[0] * g.e
+        return (
+            bool(np.all(np.isfinite((x0, y0, x1, y1))))
+            and gx0 + 1 < x0
+            and x1 < gx1 - 1
+            and gy0 + 1 < y0
+            and y1 < gy1 - 1
+        )
+
+    def warp(self) -> tuple[np.ndarray, float]:
+        """Return people per m² averaged onto the output grid, and the people inside it (after closing).
+
+        Between grids of one CRS, when people fill under half of the file's blocks, the grid is warped in
+        chunks of about a tile and the chunks over empty blocks only are left 0 (which is what GDAL gives
+        them): the same cells as one warp, as each cell averages exactly the source pixels under it.  Across
+        CRSs GDAL's average depends on how it chunks the source at the edges of its chunks, so the grid is
+        warped in one call, which GDAL chunks as it chunks the window held in memory (same cells, to the bit).
+        """
+        out = np.zeros(self.shape, dtype=np.float64)
+        if not self.written.any():
+            return out, math.fsum(self.inside.values())
+        with rasterio.open(self.path) as density:
+            for r0, r1, c0, c1 in self._chunks():
+                part = np.zeros((r1 - r0, c1 - c0), dtype=np.float64)
+                # as _warp: average of the density, exact transformer
+                reproject(
+                    rasterio.band(density, 1),
+                    part,
+                    dst_transform=self.dst_transform * Affine.translation(c0, r0),
+                    dst_crs=self.dst_crs,
+                    resampling=Resampling.average,
+                    src_nodata=None,
+                    dst_nodata=0.0,
+                    tolerance=0.0,
+                )
+                out[r0:r1, c0:c1] = part
+        return out, math.fsum(self.inside.values())
+
+    def _chunks(self) -> list[tuple[int, int, int, int]]:
+        """(row0, row1, col0, col1) of the parts of the output grid to warp: all of it, or the chunks near people."""
+        rows, cols = self.shape
+        if self.src_crs != self.dst_crs or self.written.mean() > 0.5:
+            return [(0, rows, 0, cols)]
+        b, res = _TEMP_BLOCK_PX, abs(self.dst_transform.a)
+        src_px = min(abs(p) for p in _pixel_sizes_m(self.transform, self.src_crs))
+        k = max(8, int(TILE_PX * src_px / res))  # output cells per chunk side: about a tile of source pixels
+        inv, margin = ~self.transform, _WINDOW_MARGIN_PX + 1
+        keep = []
+        for r0 in range(0, rows, k):
+            for c0 in range(0, cols, k):
+                r1, c1 = min(r0 + k, rows), min(c0 + k, cols)
+                west, south, east, north = rasterio.transform.array_bounds(
+                    r1 - r0, c1 - c0, self.dst_transform * Affine.translation(c0, r0)
+                )
+                sb = transform_bounds(self.dst_crs, self.src_crs, west, south, east, north, densify_pts=21)
+                if not np.all(np.isfinite(sb)):
+                    keep.append((r0, r1, c0, c1))
+                    continue
+                x, y = np.array([sb[0], sb[2], sb[2], sb[0]]), np.array([sb[1], sb[1], sb[3], sb[3]])
+                xs, ys = inv.a * x + inv.b * y + inv.c, inv.d * x + inv.e * y + inv.f  # source pixel coordinates
+                i0, i1 = max(int(np.floor(ys.min())) - margin, 0) // b, max(int(np.ceil(ys.max())) + margin, -1)
+                j0, j1 = max(int(np.floor(xs.min())) - margin, 0) // b, max(int(np.ceil(xs.max())) + margin, -1)
+                if self.written[i0 : i1 // b + 1, j0 : j1 // b + 1].any():  # blocks under the chunk, with a margin
+                    keep.append((r0, r1, c0, c1))
+        return keep
+
+
+def _cache_bytes() -> int:
+    """GDAL block cache for tile reads: :data:`_GDAL_CACHE_BYTES`, or less if the caller set less."""
+    try:
+        current = int(rasterio.env.get_gdal_config("GDAL_CACHEMAX"))
+    except (TypeError, ValueError):
+        return _GDAL_CACHE_BYTES
+    return min(current, _GDAL_CACHE_BYTES) if current > 0 else _GDAL_CACHE_BYTES
+
+
+def _read_by_tiles(
+    src: Any,
+    band: int,
+    window: Window,
+    areas_m2: np.ndarray,
+    dtype: np.dtype,
+    path: Path,
+    dst_crs: CRS,
+    dst_transform: Affine | None,
+    shape: tuple[int, int] | None,
+    counts: dict[str, int],
+    meta: dict[str, Any],
+    footprint: shapely.Geometry,
+) -> tuple[PopulationGrid, dict[float, int]]:
+    """Read, clean and (if ``dst_transform``) warp a large window tile by tile; memory bounded by a tile."""
+    src_crs = CRS.from_user_input(src.crs)
+    tiles = _tiles(int(window.height), int(window.width))
+    meta["tiles_read"] = len(tiles)
+    area_km2 = float(areas_m2.max()) / 1e6
+    with rasterio.Env(GDAL_CACHEMAX=_cache_bytes()):
+        if dst_transform is None or shape is None:
+            grid_sink = _GridSink((int(window.height), int(window.width)))
+            fills = _clean_tiles(src, band, window, tiles, dtype, area_km2, path, counts, grid_sink)
+            return PopulationGrid(grid_sink.array, src.transform, dst_crs, str(path), counts, meta, footprint), fills
+        with tempfile.TemporaryDirectory(prefix="dgcoverage-pop-") as tmp:
+            sink = _WarpSink(tmp, src, window, areas_m2, src_crs, dst_crs, dst_transform, shape)
+            try:
+                fills = _clean_tiles(src, band, window, tiles, dtype, area_km2, path, counts, sink)
+            finally:
+                sink.ds.close()
+            out, src_total = sink.warp()
+    return _conserve(out, src_total, src_crs, dst_crs, dst_transform, str(path), counts, meta, footprint), fills
+
+
+def _clean_tiles(
+    src: Any,
+    band: int,
+    window: Window,
+    tiles: list[tuple[int, int, int, int]],
+    dtype: np.dtype,
+    area_km2: float,
+    path: Path,
+    counts: dict[str, int],
+    sink: Any,
+) -> dict[float, int]:
+    """Clean every tile into ``sink`` by the window-wide fill rule; return the fill values zeroed."""
+    scan = _FillScan(dtype, area_km2, path, cap=_MAX_MARKER_VALUES)
+    for i, tile in enumerate(tiles):
+        arr = _read_tile(src, band, window, tile)
+        if arr is None:
+            scan.add_zeros()
+            continue
+        _zero_nonfinite(arr, counts)
+        hit = scan.add(arr, i)
+        if hit is not None:  # every fill-like value, until the whole window is seen
+            arr[hit] = 0.0
+        _zero_negative(arr, counts)
+        sink.put(tile, arr)
+    fills = scan.decide()
+    for i in sorted(scan.restored_blocks(fills)):  # weak markers that turned out to be people: read those tiles again
+        arr = _read_tile(src, band, window, tiles[i])
+        if arr is None:  # pragma: no cover - the tile held the marker when first read
+            continue
+        _zero_nonfinite(arr, None)
+        if fills:
+            arr[np.isin(arr, list(fills))] = 0.0
+        _zero_negative(arr, None)
+        sink.put(tiles[i], arr)
+    return fills
 
 
 # ------------------------------------------------------------------ warp
@@ -593,9 +995,9 @@ def _warp(
 ) -> PopulationGrid:
     # people per m² on the source grid (pixel area varies with latitude on geographic grids)
     density = arr / areas_m2[:, None]
-    res2 = abs(dst_transform.a * dst_transform.e)
     out = np.zeros(shape, dtype=np.float64)
-    # tolerance=0: the exact transformer, so the result does not depend on how GDAL chunks the source read
+    # tolerance=0: the exact transformer.  Across CRSs GDAL's average still depends on how GDAL chunks the source
+    # (at the edges of its chunks), so a large window goes through _WarpSink, which GDAL chunks the same way
     reproject(
         density,
         out,
@@ -608,9 +1010,25 @@ def _warp(
         dst_nodata=0.0,
         tolerance=0.0,
     )
-    out *= res2
-    # conserve the people of the source pixels whose centres fall in the output grid
-    src_total = _people_inside(arr, src_transform, src_crs, dst_crs, dst_transform, out.shape)
+    del density
+    to_dst = Transformer.from_crs(src_crs, dst_crs, always_xy=True)
+    src_total = _people_inside(arr, src_transform, to_dst, dst_transform, out.shape)
+    return _conserve(out, src_total, src_crs, dst_crs, dst_transform, source, counts, meta, footprint)
+
+
+def _conserve(
+    out: np.ndarray,
+    src_total: float,
+    src_crs: CRS,
+    dst_crs: CRS,
+    dst_transform: Affine,
+    source: str,
+    counts: dict[str, int],
+    meta: dict[str, Any],
+    footprint: shapely.Geometry,
+) -> PopulationGrid:
+    """Turn averaged people per m² into people per cell, conserving those of the source pixels inside the grid."""
+    out *= abs(dst_transform.a * dst_transform.e)
     if out.sum() > 0 and src_total > 0:
         out *= src_total / out.sum()
     meta.update(resampled_from=src_crs.to_string(), source_total=src_total)
@@ -618,13 +1036,20 @@ def _warp(
 
 
 def _people_inside(
-    arr: np.ndarray, src_transform: Affine, src_crs: CRS, dst_crs: CRS, dst_transform: Affine, shape: tuple[int, int]
+    arr: np.ndarray,
+    src_transform: Affine,
+    to_dst: Transformer,
+    dst_transform: Affine,
+    shape: tuple[int, int],
+    row_off: int = 0,
+    col_off: int = 0,
 ) -> float:
+    """People of the pixels (``arr`` placed at ``row_off``, ``col_off``) whose centres fall in the output grid."""
     r, c = np.nonzero(arr > 0)
     if r.size == 0:
         return 0.0
-    xs, ys = rasterio.transform.xy(src_transform, r, c, offset="center")
-    tx, ty = Transformer.from_crs(src_crs, dst_crs, always_xy=True).transform(np.asarray(xs), np.asarray(ys))
+    xs, ys = rasterio.transform.xy(src_transform, r + row_off, c + col_off, offset="center")
+    tx, ty = to_dst.transform(np.asarray(xs), np.asarray(ys))
     col = (np.asarray(tx) - dst_transform.c) / dst_transform.a
     row = (np.asarray(ty) - dst_transform.f) / dst_transform.e
     inside = (row >= 0) & (row < shape[0]) & (col >= 0) & (col < shape[1])
