@@ -370,6 +370,8 @@ def _check_values(path: Path, data: dict[str, np.ndarray], n: int, m: int) -> di
 
 #: Below this share of edges with a reverse twin, a network looks stored "one row per street" (undirected).
 MIN_REVERSE_SHARE = 0.05
+#: ... judged only on networks of at least this many edges (a hand-made graph may be one-way on purpose).
+MIN_EDGES_FOR_REVERSE_CHECK = 100
 
 
 def reverse_edge_share(u: np.ndarray, v: np.ndarray) -> float:
@@ -467,7 +469,7 @@ def load_network(path: str | Path) -> RoadNetwork:
         meta["edges_shorter_than_chord"] = check["edges_shorter_than_chord"]
     meta.pop("edges_with_reverse_share", None)
     share = reverse_edge_share(data["u"], data["v"])
-    if share < MIN_REVERSE_SHARE:
+    if data["u"].shape[0] >= MIN_EDGES_FOR_REVERSE_CHECK and share < MIN_REVERSE_SHARE:
         meta["edges_with_reverse_share"] = round(share, 4)
     fields = {k: data[k] for k in (*REQUIRED_ARRAYS, "name", "highway") if k in data}
     try:

@@ -146,15 +146,15 @@ def test_village_feature_without_geometry_is_named(tmp_path):
 # ------------------------------------------------------------------ networks
 
 
-def _line_net(both_ways: bool) -> RoadNetwork:
-    lon = 113.75 + np.arange(5) * 0.001
-    lat = np.full(5, 23.0)
-    u, v = np.arange(4), np.arange(1, 5)
+def _line_net(both_ways: bool, n: int = 200) -> RoadNetwork:
+    lon = 113.75 + np.arange(n) * 0.001
+    lat = np.full(n, 23.0)
+    u, v = np.arange(n - 1), np.arange(1, n)
     if both_ways:
         u, v = np.concatenate([u, v]), np.concatenate([v, u])
     from dgcoverage.roadnet import haversine_m
 
-    return RoadNetwork(np.arange(5), lon, lat, u, v, haversine_m(lon[u], lat[u], lon[v], lat[v]))
+    return RoadNetwork(np.arange(n), lon, lat, u, v, haversine_m(lon[u], lat[u], lon[v], lat[v]))
 
 
 def test_streets_stored_once_are_flagged(tmp_path):
@@ -163,6 +163,8 @@ def test_streets_stored_once_are_flagged(tmp_path):
     assert load_network(p).meta["edges_with_reverse_share"] == 0.0
     q = save_network(_line_net(True), tmp_path / "twice.npz")
     assert "edges_with_reverse_share" not in load_network(q).meta
+    small = save_network(_line_net(False, n=5), tmp_path / "hand.npz")  # a tiny hand-made graph: not judged
+    assert "edges_with_reverse_share" not in load_network(small).meta
 
 
 def test_pbf_renamed_npz_is_named_and_no_unsafe_advice(tmp_path):

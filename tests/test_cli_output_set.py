@@ -276,7 +276,8 @@ def test_consistency_checker_flags_mixed_sets(refs: Refs, tmp_path: Path) -> Non
     A, B = refs.trees["A"], refs.trees["B"]
     assert set(A) == set(B)
     same = sorted(rel for rel in A if A[rel] == B[rel])
-    assert same == sorted(f"{c}/facilities.csv" for c in ORDER)  # same facilities; everything else tells A from B
+    # only facilities.csv may be the same (its 2SFCA ratios follow the limit); everything else tells A from B
+    assert set(same) <= {f"{c}/facilities.csv" for c in ORDER}
     _assert_minutes(refs.dirs["A"], MINUTES["A"])
     _assert_minutes(refs.dirs["B"], MINUTES["B"])
     assert refs.identify(refs.dirs["A"]) == "A" and refs.identify(refs.dirs["B"]) == "B"
