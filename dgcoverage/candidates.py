@@ -45,7 +45,7 @@ from . import siting
 from .access import REACHED, project_lonlat
 from .coords import from_wgs84
 from .coverage import bilingual, table_for_output
-from .errors import EmptyInputError, NetworkError
+from .errors import DgCoverageWarning, EmptyInputError, NetworkError
 from .facilities import facilities_from_file
 from .io import atomic_path, write_csv, write_json, write_text
 
@@ -265,7 +265,7 @@ def build_candidates(
         rejected["thinned"] = before - len(t)
     for k, v in rejected.items():
         if v and k != "thinned":
-            warnings.warn(f"{v} candidate site(s) rejected: {k.replace('_', ' ')}", stacklevel=2)
+            warnings.warn(f"{v} candidate site(s) rejected: {k.replace('_', ' ')}", DgCoverageWarning, stacklevel=2)
     return CandidateSet(t, rejected, generated)
 
 

@@ -189,15 +189,23 @@ _DEVELOPER_WARNINGS = (DeprecationWarning, PendingDeprecationWarning, FutureWarn
 
 
 def _print_warnings(caught: list[warnings.WarningMessage], debug: bool = False) -> None:
-    """Print each distinct warning about the inputs or results once (dependency deprecations only with --debug)."""
+    """Print each distinct warning about the inputs or results once; libraries' own notices only with --debug."""
+    from .errors import DgCoverageWarning
+
     seen: set[str] = set()
+    hidden = 0
     for w in caught:
-        if issubclass(w.category, _DEVELOPER_WARNINGS) and not debug:
+        if not debug and issubclass(w.category, _DEVELOPER_WARNINGS):
+            continue
+        if not debug and not issubclass(w.category, DgCoverageWarning):
+            hidden += 1
             continue
         text = str(w.message)
         if text not in seen:
             seen.add(text)
             print(f"warning: {text}", file=sys.stderr)
+    if hidden:
+        print(f"({hidden} notice(s) from the libraries used were not shown; --debug shows them)", file=sys.stderr)
 
 
 def _build_demo(args: argparse.Namespace) -> int:

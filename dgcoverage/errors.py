@@ -113,3 +113,7 @@ class OutputCommitError(DgCoverageError, OSError):
 
 class OutputSetUsageError(DgCoverageError, RuntimeError):
     """:class:`OutputSet` used wrongly (stage outside the ``with`` block, a path outside every root)."""
+
+
+class DgCoverageWarning(UserWarning):
+    """A repair or check about the inputs or results: counted in ``summary.json`` and shown by the command line."""

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from .coords import to_wgs84
-from .errors import ColumnError, EmptyInputError, InputFileError, InputNotFoundError
+from .errors import ColumnError, DgCoverageWarning, EmptyInputError, InputFileError, InputNotFoundError
 from .tables import COORD_HEADER_NAMES, choose_coordinates, clean_lonlat, read_table, resolve_columns, vector_crs
 
 FACILITY_ALIASES = {
@@ -188,6 +188,7 @@ def _points_of_features(gdf: gpd.GeoDataFrame, path: Path, counts: dict[str, int
         warnings.warn(
             f"{path}: {int(nogeom.sum())} features without geometry dropped "
             f"(features {np.nonzero(nogeom)[0].tolist()[:10]})",
+            DgCoverageWarning,
             stacklevel=4,
         )
         gdf = gdf[~nogeom].reset_index(drop=True)
@@ -200,6 +201,7 @@ def _points_of_features(gdf: gpd.GeoDataFrame, path: Path, counts: dict[str, int
             f"{path}: {int(multi.sum())} multi-part features (MultiPoint/GeometryCollection) split into "
             f"{len(gdf) - n_before + int(multi.sum())} facilities, one per part (features "
             f"{np.nonzero(multi)[0].tolist()[:10]})",
+            DgCoverageWarning,
             stacklevel=4,
         )
     nonpoint = ~gdf.geom_type.isin(["Point"])
@@ -208,6 +210,7 @@ def _points_of_features(gdf: gpd.GeoDataFrame, path: Path, counts: dict[str, int
         counts["facility_areas_as_points"] = int(nonpoint.sum())
         warnings.warn(
             f"{path}: mixed geometry types; {int(nonpoint.sum())} {kinds} features replaced by a point inside them",
+            DgCoverageWarning,
             stacklevel=4,
         )
         pts = gdf.geometry.copy()
@@ -264,7 +267,7 @@ def facilities_from_frame(
         raise ColumnError(None, f"{source}: no facility has a geometry.", "give the facilities their locations.")
     if nogeom.any():
         counts["facility_rows_no_geometry"] = int(nogeom.sum())
-        warnings.warn(f"{source}: {int(nogeom.sum())} rows without geometry dropped", stacklevel=2)
+        warnings.warn(f"{source}: {int(nogeom.sum())} rows without geometry dropped", DgCoverageWarning, stacklevel=2)
         g = g[~nogeom].reset_index(drop=True)
     pts = g.geometry.representative_point()
     lon, lat = to_wgs84(pts.x.to_numpy(), pts.y.to_numpy(), declared)
@@ -318,7 +321,11 @@ def finish_facilities(
         inside = (x >= bounds[0]) & (x <= bounds[2]) & (y >= bounds[1]) & (y <= bounds[3])
         if (~inside).any():
             counts["facilities_outside_area"] = int((~inside).sum())
-            warnings.warn(f"{source}: {int((~inside).sum())} facilities outside the study area dropped", stacklevel=3)
+            warnings.warn(
+                f"{source}: {int((~inside).sum())} facilities outside the study area dropped",
+                DgCoverageWarning,
+                stacklevel=3,
+            )
         gdf = gdf[inside]
     if len(gdf):
         key = (
@@ -332,7 +339,9 @@ def finish_facilities(
         if dup.any():
             counts["facility_duplicates_removed"] = int(dup.sum())
             warnings.warn(
-                f"{source}: {int(dup.sum())} duplicate facilities (same name and place) removed", stacklevel=3
+                f"{source}: {int(dup.sum())} duplicate facilities (same name and place) removed",
+                DgCoverageWarning,
+                stacklevel=3,
             )
             gdf = gdf[~dup]
     for col in COLUMNS:
@@ -365,6 +374,7 @@ def _clean_text(gdf: gpd.GeoDataFrame, counts: dict[str, int], source: str) -> g
         warnings.warn(
             f"{source}: {hit} facility text cells held control or text-direction characters (e.g. U+202E, which "
             "shows a name backwards); they were removed",
+            DgCoverageWarning,
             stacklevel=4,
         )
     return gdf
@@ -380,6 +390,7 @@ def _check_ids(gdf: gpd.GeoDataFrame, counts: dict[str, int], source: str) -> No
             f"{source}: {int(dup.sum())} facilities share an id with another facility (e.g. "
             f"{ids[dup].iloc[0]!r}); each is kept and counted as its own facility. Fix: give every facility its "
             "own id, or remove the repeated rows",
+            DgCoverageWarning,
             stacklevel=4,
         )
 

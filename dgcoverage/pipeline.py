@@ -42,6 +42,7 @@ from .errors import (
     ConfigError,
     CRSError,
     DataMismatchError,
+    DgCoverageWarning,
     EmptyInputError,
     InputFileError,
     InputNotFoundError,
@@ -188,6 +189,7 @@ def load_study(
             f"{source}: only {net.meta['edges_with_reverse_share']:.1%} of the edges have a reverse twin, so almost "
             "every street is one-way: a network stored one row per street? People may wrongly be 'unreachable'. "
             "Fix: store both directions of two-way streets (dgcoverage.save_network does)",
+            DgCoverageWarning,
             stacklevel=2,
         )
     graph = access_graph_from_network(net, 1.0, crs=analysis_crs(net.lon, net.lat))
@@ -512,6 +514,7 @@ def _population_checks(
                 )
                 + f"; towns missing most: {ex}. Villages outside it get status no_data. Fix: use a raster "
                 "that covers the whole study area",
+                DgCoverageWarning,
                 stacklevel=3,
             )
     if "census_2020" in poly:
@@ -527,6 +530,7 @@ def _population_checks(
                     f"the 2020 census total of its towns ({census_total:,.0f}); beyond ±"
                     f"{CENSUS_TOLERANCE:.0%}. Check the raster's units (people per pixel, not per km²), "
                     "its year and that it covers the whole area",
+                    DgCoverageWarning,
                     stacklevel=3,
                 )
     return out
@@ -554,6 +558,7 @@ def _mark_outside_raster(vgdf: gpd.GeoDataFrame, grid: PopulationGrid, crs: Any,
         warnings.warn(
             f"{int(out.sum())} villages lie outside the population raster (e.g. "
             f"{vgdf.loc[out, 'name'].head(5).tolist()}): status no_data",
+            DgCoverageWarning,
             stacklevel=3,
         )
     if part.any():
@@ -562,6 +567,7 @@ def _mark_outside_raster(vgdf: gpd.GeoDataFrame, grid: PopulationGrid, crs: Any,
             f"{int(part.sum())} villages lie partly outside the population raster (e.g. "
             f"{vgdf.loc[part, 'name'].head(5).tolist()}); their figures count only the people inside it "
             "(share_outside_raster in villages.csv)",
+            DgCoverageWarning,
             stacklevel=3,
         )
 
@@ -715,6 +721,7 @@ def _village_list_given_as_facilities(gdf: gpd.GeoDataFrame, study: Study, sourc
         warnings.warn(
             f"{source}: most facility ids are official 村/社区 codes: is this the village list rather than a "
             "facility list? Fix: pass the facilities with --facilities and the villages with --villages",
+            DgCoverageWarning,
             stacklevel=3,
         )
 
@@ -871,7 +878,11 @@ def _snap_facilities(
             "covers them, and that [settings] max_snap_m is not too small."
         )
     if n_off:
-        warnings.warn(f"{circle_id}: {n_off} facilities off the network (> {max_snap_m:.0f} m) ignored", stacklevel=2)
+        warnings.warn(
+            f"{circle_id}: {n_off} facilities off the network (> {max_snap_m:.0f} m) ignored",
+            DgCoverageWarning,
+            stacklevel=2,
+        )
     return fnode, fdist, n_off
 
 
@@ -889,6 +900,7 @@ def _datum_check(
                 f"distance to the road network falls from {gcj['median_snap_m']} m to "
                 f"{gcj['median_snap_if_gcj02_m']} m after a GCJ-02 -> WGS84 correction. Fix: if they come "
                 "from Gaode/Tencent, pass --facilities-crs gcj02",
+                DgCoverageWarning,
                 stacklevel=2,
             )
     elif facilities.attrs.get("declared_crs") in ("gcj02", "bd09"):  # read as Chinese datum: check the others
@@ -904,6 +916,7 @@ def _datum_check(
                 f"{circle_id}: facilities read as {read_as} ({how}) fit the road network far better read as {alt}: "
                 f"their median distance to it would fall from {gcj['median_snap_m']} m to "
                 f"{gcj['median_snap_if_alternative_m']} m. Fix: if the file is in {alt}, pass --facilities-crs {alt}",
+                DgCoverageWarning,
                 stacklevel=2,
             )
     return gcj

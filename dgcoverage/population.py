@@ -84,7 +84,7 @@ from rasterio.errors import RasterioIOError
 from rasterio.warp import Resampling, reproject, transform_bounds
 from rasterio.windows import Window, from_bounds
 
-from .errors import CRSError, EmptyInputError, InputFileError, InputNotFoundError
+from .errors import CRSError, DgCoverageWarning, EmptyInputError, InputFileError, InputNotFoundError
 
 #: people per km² of a pixel's area above which a value cannot be people (two per m² of ground)
 IMPLAUSIBLE_DENSITY_KM2 = 2_000_000.0
@@ -712,11 +712,14 @@ def _report_repairs(
             f"{path}: {n} cells hold undeclared fill value(s) {listed}, not people; set to 0. "
             f"Fix: declare it as nodata: gdal_edit.py -a_nodata {_fmt(ranked[0][0], dtype)} {path.name}"
             f"{more}",
+            DgCoverageWarning,
             stacklevel=3,
         )
     neg = counts.get("population_negative_cells_zeroed", 0)
     if neg:
-        warnings.warn(f"{path}: {neg} negative population cells set to 0 (undeclared nodata?)", stacklevel=3)
+        warnings.warn(
+            f"{path}: {neg} negative population cells set to 0 (undeclared nodata?)", DgCoverageWarning, stacklevel=3
+        )
 
 
 # ------------------------------------------------------------------ large windows, tile by tile

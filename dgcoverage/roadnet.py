@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import InputFileError, InputNotFoundError, NetworkError
+from .errors import DgCoverageWarning, InputFileError, InputNotFoundError, NetworkError
 
 EARTH_RADIUS_M = 6_371_008.8
 
@@ -561,6 +561,7 @@ def check_network_covers(
         warnings.warn(
             f"only {k} of {net.n_nodes} road network nodes ({share:.1%}) lie in the study area; "
             "the rest only slow the searches down (clip the network to the study area)",
+            DgCoverageWarning,
             stacklevel=2,
         )
     if area_share < min_area_share:
@@ -568,6 +569,7 @@ def check_network_covers(
             f"the road network covers only {area_share:.0%} of the study area's bounding box "
             f"(network lon {nb[0]:.4f}..{nb[2]:.4f}, lat {nb[1]:.4f}..{nb[3]:.4f}); demand outside it "
             "will be off the network",
+            DgCoverageWarning,
             stacklevel=2,
         )
     return {"nodes_inside": k, "node_share_inside": round(share, 6), "area_share_covered": round(area_share, 6)}

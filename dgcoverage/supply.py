@@ -49,7 +49,7 @@ from scipy.sparse import csr_array
 from scipy.sparse.csgraph import dijkstra
 
 from .access import AccessGraph
-from .errors import ConfigError, DataMismatchError, NetworkError
+from .errors import ConfigError, DataMismatchError, DgCoverageWarning, NetworkError
 from .siting import TIME_TOL_S
 
 #: Code and name of the city-wide row of every town table.
@@ -288,6 +288,7 @@ def capacity_column(df: pd.DataFrame, kind: str, column: str | None = None) -> s
         warnings.warn(
             f"several {kind} columns {found}: {found[0]!r} was used. Fix: choose one explicitly (column=...) if "
             "another is the one the standard means (indoor floor space: 建筑面积; sports ground: 场地面积)",
+            DgCoverageWarning,
             stacklevel=3,
         )
     return found[0] if found else None
@@ -371,6 +372,7 @@ def capacity_from_table(
         warnings.warn(
             f"{where}no {kind} column (one of {list(CAPACITY_ALIASES[kind])}): the capacity of all {n} "
             "facilities is unknown; they count for the time circle but not for the supply check",
+            DgCoverageWarning,
             stacklevel=2,
         )
         return np.full(n, np.nan), {"capacity_known": 0, "capacity_unknown": n, "capacity_column_missing": 1}
@@ -399,6 +401,7 @@ def capacity_from_table(
         shown = (np.asarray(lines)[rows] if lines is not None else np.asarray(rows))[:10].tolist()
         warnings.warn(
             f"{where}{len(rows)} facilities {CAPACITY_COUNT_TEXT[key]} (column {col!r}, {label} {shown})",
+            DgCoverageWarning,
             stacklevel=2,
         )
     return values, counts
@@ -555,7 +558,9 @@ def supply_ratios(
     idx, outside = _town_index(ftown, t)
     if outside:
         warnings.warn(
-            f"{outside} facilities lie in no town of the table and are left out of the supply ratios", stacklevel=2
+            f"{outside} facilities lie in no town of the table and are left out of the supply ratios",
+            DgCoverageWarning,
+            stacklevel=2,
         )
     nt = len(t)
     inside = idx >= 0

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .errors import ColumnError, InputFileError, InputNotFoundError
+from .errors import ColumnError, DgCoverageWarning, InputFileError, InputNotFoundError
 
 #: Encodings tried in order for CSV files exported by Excel/WPS in China.
 CSV_ENCODINGS = ("utf-8-sig", "gb18030", "big5")
@@ -97,6 +97,7 @@ def read_table(
         warnings.warn(
             f"{path}: {where}header found on {unit} {rows[h][0]}; the {h} row(s) above it (title "
             f"{title!r}) were skipped",
+            DgCoverageWarning,
             stacklevel=3,
         )
     header = _header(rows[h], path, where, unit)
@@ -167,7 +168,9 @@ def _data_rows(
     ):
         if hit:
             counts[f"{what}_{key}"] = len(hit)
-            warnings.warn(f"{path}: {where}{len(hit)} {what} rows {text} ({unit}s {hit[:10]})", stacklevel=4)
+            warnings.warn(
+                f"{path}: {where}{len(hit)} {what} rows {text} ({unit}s {hit[:10]})", DgCoverageWarning, stacklevel=4
+            )
     if not data:
         if shifted:
             raise ColumnError(
@@ -635,6 +638,7 @@ def vector_crs(path: Path, gdf: Any, crs: str | None, crs_option: str) -> tuple[
             f"{path}: the file declares its coordinate system ({source}); {crs_option} {declared} was "
             "ignored so the points are not shifted twice. Fix: remove the file's crs member if the "
             "coordinates really are " + declared,
+            DgCoverageWarning,
             stacklevel=3,
         )
     return gdf, "wgs84", source, ignored
@@ -765,6 +769,7 @@ def clean_lonlat(
         warnings.warn(
             f"{path}: {int(swap.sum())} {what} rows had latitude and longitude swapped and were fixed "
             f"(rows {rows}, {where}); check the column order of the file",
+            DgCoverageWarning,
             stacklevel=3,
         )
     bad = ~(finite & (np.abs(lon) <= 180) & (np.abs(lat) <= 90))
@@ -781,6 +786,7 @@ def clean_lonlat(
         warnings.warn(
             f"{path}: {int(bad.sum())} {what} rows with missing, non-numeric or out-of-range coordinates "
             f"dropped (rows {rows}, {where}); fill them in or remove them",
+            DgCoverageWarning,
             stacklevel=3,
         )
     keep = ~bad

@@ -20,7 +20,7 @@ import shapely
 from pyproj import CRS
 
 from .coords import to_wgs84, transform_geometry
-from .errors import ColumnError, DataMismatchError, InputFileError, InputNotFoundError
+from .errors import ColumnError, DataMismatchError, DgCoverageWarning, InputFileError, InputNotFoundError
 from .tables import read_table, resolve_columns
 
 DONGGUAN_UTM = CRS.from_epsg(32649)
@@ -199,6 +199,7 @@ def village_points_from_file(
             warnings.warn(
                 f"{path}: {int(nogeom.sum())} village features without geometry were not used (features "
                 f"{np.nonzero(nogeom)[0].tolist()[:10]}); their villages have no location",
+                DgCoverageWarning,
                 stacklevel=2,
             )
             gdf = gdf[~nogeom].reset_index(drop=True)
@@ -386,6 +387,7 @@ def attach_villages_to_list(
                 f"{code[sci].iloc[0]!r}, {label}s {pts.loc[sci, 'line'].tolist()[:10]}): a spreadsheet has "
                 "rounded them and they cannot be matched. Fix: format the code column as text and export "
                 "again",
+                DgCoverageWarning,
                 stacklevel=2,
             )
         pts["code"] = code
@@ -396,6 +398,7 @@ def attach_villages_to_list(
                 f"{path}: {int(malformed.sum())} village codes are not 12-digit NBS codes (e.g. "
                 f"{code[malformed].iloc[0]!r}, {label}s {pts.loc[malformed, 'line'].tolist()[:10]}) and cannot be "
                 "matched. Fix: use the 12-digit 统计用区划代码 of each 村/社区 (e.g. 441900003001), not a town code",
+                DgCoverageWarning,
                 stacklevel=2,
             )
         unusable = sci | malformed
@@ -425,6 +428,7 @@ def attach_villages_to_list(
             warnings.warn(
                 f"{path}: {int(clash.sum())} village rows name a town that differs from the official "
                 f"town of their code (code kept as authoritative; e.g. {ex}); check the town column",
+                DgCoverageWarning,
                 stacklevel=2,
             )
     merged = off.merge(
@@ -446,6 +450,7 @@ def attach_villages_to_list(
             f"{path}: {int(not_in_list.sum())} village rows match no village of the official list by {by} and were "
             f"not used (e.g. {[str(k).replace('|', ' + ') for k in pts.loc[not_in_list, key].head(5)]}, {label}s "
             f"{pts.loc[not_in_list, 'line'].tolist()[:10]})",
+            DgCoverageWarning,
             stacklevel=2,
         )
     merged["location_note"] = ""
@@ -485,6 +490,7 @@ def _one_row_per_village(
     warnings.warn(
         f"{path}: {n} village rows repeat another row's {key.strip('_')} at the same place and were read "
         f"once ({label}s {pts.loc[~first, 'line'].tolist()[:10]})",
+        DgCoverageWarning,
         stacklevel=3,
     )
     return pts[first]
@@ -527,6 +533,7 @@ def _drop_shared_points(merged: pd.DataFrame, path: str | Path | None, label: st
         f"{path}: {len(rows)} villages share their point with another village ({label}s "
         f"{merged.loc[rows, '_line'].astype('Int64').tolist()[:10]}); those villages get status no_data with the "
         "reason. Fix: geocode each 村委会/居委会 to its own address",
+        DgCoverageWarning,
         stacklevel=3,
     )
 
@@ -577,5 +584,6 @@ def _drop_points_outside_towns(
                 f"{path}: {len(hit)} village points {text} (more than {TOWN_TOLERANCE_M:.0f} m outside "
                 f"their code's town; e.g. {ex}, {label}s {merged.loc[hit, '_line'].tolist()[:10]}); those "
                 "villages get status no_data with the reason. Fix: check their coordinates and CRS",
+                DgCoverageWarning,
                 stacklevel=3,
             )
