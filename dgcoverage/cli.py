@@ -390,7 +390,7 @@ def run_from_args(args: argparse.Namespace, circle_ids: Sequence[str] | None = N
     from tqdm.auto import tqdm
 
     from .outputs import OutputSet
-    from .pipeline import load_facilities, run_circle, write_circle
+    from .pipeline import run_circle, write_circle
 
     circles, settings = _circles_to_run(args, circle_ids)
     if (
@@ -414,16 +414,7 @@ def run_from_args(args: argparse.Namespace, circle_ids: Sequence[str] | None = N
             study = _load_study(args, settings, t0, network_type)
             counts.update(study.warnings)
             for circle in tqdm(group, desc="circles", unit="circle", disable=len(group) == 1):
-                fac = load_facilities(
-                    study,
-                    circle,
-                    args.facilities,
-                    args.facilities_crs,
-                    args.data_dir,
-                    sheet=args.sheet,
-                    lon_col=args.lon_col,
-                    lat_col=args.lat_col,
-                )
+                fac = _facilities(args, study, circle)
                 if args.facilities is not None:
                     tqdm.write(f"  {describe_input('facilities', fac.attrs['input_record'])}")
                 res = run_circle(study, circle, fac)
@@ -480,6 +471,22 @@ def run_from_args(args: argparse.Namespace, circle_ids: Sequence[str] | None = N
     return 0
 
 
+def _facilities(args: argparse.Namespace, study: Any, circle: Any) -> Any:
+    """Load the circle's facilities as the options describe them."""
+    from .pipeline import load_facilities
+
+    return load_facilities(
+        study,
+        circle,
+        args.facilities,
+        args.facilities_crs,
+        args.data_dir,
+        sheet=args.sheet,
+        lon_col=args.lon_col,
+        lat_col=args.lat_col,
+    )
+
+
 def _remove_stale(outset: Any, paths: list[Path]) -> list[Path]:
     """Schedule the existing ones of ``paths`` for removal at commit; return them."""
     found = [p for p in paths if p.exists()]
@@ -500,7 +507,7 @@ def site_from_args(args: argparse.Namespace, circle_id: str | None = None) -> in
     from .gaps import write_areas
     from .maps import write_maps
     from .outputs import OutputSet
-    from .pipeline import load_facilities, run_circle, write_circle
+    from .pipeline import run_circle, write_circle
 
     if args.k < 0:
         raise DgCoverageError("--k must be >= 0")
@@ -516,16 +523,7 @@ def site_from_args(args: argparse.Namespace, circle_id: str | None = None) -> in
         stage = outset.stage(out)
         network_type = next(iter(_network_groups(args, [circle])))
         study = _load_study(args, settings, t0, network_type)
-        fac = load_facilities(
-            study,
-            circle,
-            args.facilities,
-            args.facilities_crs,
-            args.data_dir,
-            sheet=args.sheet,
-            lon_col=args.lon_col,
-            lat_col=args.lat_col,
-        )
+        fac = _facilities(args, study, circle)
         base = run_circle(study, circle, fac)
         print(
             f"  {len(fac):,} existing facilities cover "

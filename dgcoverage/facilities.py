@@ -21,7 +21,15 @@ import pandas as pd
 
 from .coords import to_wgs84
 from .errors import ColumnError, DgCoverageWarning, EmptyInputError, InputFileError, InputNotFoundError
-from .tables import COORD_HEADER_NAMES, choose_coordinates, clean_lonlat, read_table, resolve_columns, vector_crs
+from .tables import (
+    COORD_HEADER_NAMES,
+    choose_coordinates,
+    clean_lonlat,
+    drop_empty_geometries,
+    read_table,
+    resolve_columns,
+    vector_crs,
+)
 
 FACILITY_ALIASES = {
     "facility_id": ["facility_id", "id", "编号", "序号", "poi_id"],
@@ -180,18 +188,7 @@ def facilities_from_file(
 
 def _points_of_features(gdf: gpd.GeoDataFrame, path: Path, counts: dict[str, int]) -> gpd.GeoDataFrame:
     """One point per facility: features without geometry dropped, multi-part ones split, areas as a point inside."""
-    nogeom = (gdf.geometry.isna() | gdf.geometry.is_empty).to_numpy()
-    if nogeom.all():
-        raise ColumnError(path, "no feature has a geometry.", "export the facilities with their locations.")
-    if nogeom.any():
-        counts["facility_rows_no_geometry"] = int(nogeom.sum())
-        warnings.warn(
-            f"{path}: {int(nogeom.sum())} features without geometry dropped "
-            f"(features {np.nonzero(nogeom)[0].tolist()[:10]})",
-            DgCoverageWarning,
-            stacklevel=4,
-        )
-        gdf = gdf[~nogeom].reset_index(drop=True)
+    gdf = drop_empty_geometries(gdf, path, "facility", counts)
     multi = gdf.geom_type.isin(["MultiPoint", "GeometryCollection"]).to_numpy()
     if multi.any():
         n_before = len(gdf)

@@ -791,3 +791,24 @@ def clean_lonlat(
         )
     keep = ~bad
     return keep, lon[keep], lat[keep], counts
+
+
+def drop_empty_geometries(gdf: Any, path: str | Path, what: str, counts: dict[str, int]) -> Any:
+    """Drop features without geometry, naming them and counting ``<what>_rows_no_geometry``; none left: refuse."""
+    import warnings
+
+    from .errors import DgCoverageWarning
+
+    nogeom = (gdf.geometry.isna() | gdf.geometry.is_empty).to_numpy()
+    if nogeom.all():
+        raise ColumnError(path, "no feature has a geometry.", f"export the {what} features with their locations.")
+    if nogeom.any():
+        counts[f"{what}_rows_no_geometry"] = int(nogeom.sum())
+        warnings.warn(
+            f"{path}: {int(nogeom.sum())} {what} features without geometry were not used "
+            f"(features {np.nonzero(nogeom)[0].tolist()[:10]})",
+            DgCoverageWarning,
+            stacklevel=3,
+        )
+        gdf = gdf[~nogeom].reset_index(drop=True)
+    return gdf

@@ -178,7 +178,7 @@ def village_points_from_file(
         dropped (``village_rows_bad_coordinates``) or repaired;
         ``attrs["input"]`` records the system used, its source and the columns.
     """
-    from .tables import COORD_HEADER_NAMES, choose_coordinates, clean_lonlat, vector_crs
+    from .tables import COORD_HEADER_NAMES, choose_coordinates, clean_lonlat, drop_empty_geometries, vector_crs
 
     path = Path(path)
     row_label, row_offset, lines = "line", 2, None
@@ -191,18 +191,7 @@ def village_points_from_file(
                 "drop --lon-col/--lat-col/--sheet, which are for tables.",
             )
         gdf = read_vector(path)
-        nogeom = (gdf.geometry.isna() | gdf.geometry.is_empty).to_numpy()
-        if nogeom.all():
-            raise InputFileError(path, "no feature has a geometry.", "export the villages with their locations.")
-        if nogeom.any():
-            counts["village_rows_no_geometry"] = int(nogeom.sum())
-            warnings.warn(
-                f"{path}: {int(nogeom.sum())} village features without geometry were not used (features "
-                f"{np.nonzero(nogeom)[0].tolist()[:10]}); their villages have no location",
-                DgCoverageWarning,
-                stacklevel=2,
-            )
-            gdf = gdf[~nogeom].reset_index(drop=True)
+        gdf = drop_empty_geometries(gdf, path, "village", counts)
         if not (gdf.geom_type == "Point").all():
             kinds = sorted(str(k) for k in set(gdf.geom_type.fillna("None")))
             raise InputFileError(
