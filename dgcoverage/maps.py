@@ -221,6 +221,28 @@ def villages_layer(study: Study, result: CircleResult) -> dict[str, Any]:
     return _fc(_display(study.villages.geometry, study.graph.crs), props)
 
 
+def supply_layer(study: Study, result: CircleResult) -> dict[str, Any] | None:
+    """Draw villages by access-weighted supply (2SFCA) as a share of the standard; ``None`` without a standard."""
+    sup = result.summary.get("supply")
+    vt = result.villages
+    if not sup or "access_supply" not in vt or not sup.get("target"):
+        return None
+    target = float(sup["target"])
+    unit = e(str(sup.get("ratio_unit", "")))
+    props = []
+    for name, town, acc in zip(vt["name"], vt["town_name"], vt["access_supply"]):
+        ok = acc is not None and not pd.isna(acc)
+        rate = round(min(float(acc) / target, 1.0), 4) if ok else None
+        tip = f"{e(str(name))}（{e(str(town))}）可达供给 {_fmt(acc, nd=2)} / {target:g} {unit}"
+        rows = [
+            ("村(社区) village", e(str(name))),
+            ("可达供给 access-weighted supply (2SFCA)", f"{_fmt(acc, nd=2)} {unit}"),
+            ("标准 standard", f"{target:g} {unit} ({e(str(sup.get('source', '')))})"),
+        ]
+        props.append({"rate": rate, "tip": tip, "pop": _table(rows)})
+    return _fc(_display(study.villages.geometry, study.graph.crs), props)
+
+
 def facilities_layer(result: CircleResult) -> dict[str, Any]:
     """Draw the facility points with popups (name, kind, address, snap distance, village)."""
     f = result.facilities
@@ -585,6 +607,19 @@ def circle_map_html(
             "fit": False,
         },
     ]
+    supply = supply_layer(study, result)
+    if supply is not None:
+        layers.insert(
+            2,
+            {
+                "key": "supply",
+                "label": "可达供给/标准 supply within reach vs standard (2SFCA)",
+                "style": "choropleth",
+                "data": supply,
+                "show": False,
+                "fit": False,
+            },
+        )
     if candidates is not None and len(candidates):
         layers.append(
             {
@@ -602,6 +637,13 @@ def circle_map_html(
         _status_legend()
         + "<br><span class='dg-sw' style='background:#4393c3'></span>服务范围 service area"
         + "<br><span class='dg-sw' style='background:#d6604d'></span>盲区人口 gap area"
+        + (
+            "<br>可达供给/标准 supply within reach vs standard (layer off by default): "
+            + " ".join(f"<span class='dg-sw' style='background:{col}'></span>&lt;{b:.0%}" for b, col in RATE_BINS[:-1])
+            + f" <span class='dg-sw' style='background:{RATE_BINS[-1][1]}'></span>≥80%"
+            if supply is not None
+            else ""
+        )
         + "<br><span class='dg-sw' style='background:#08306b;border-radius:7px'></span>设施 facility"
         + (
             "<br><span class='dg-sw' style='background:#ff7f00;border-radius:7px'></span>候选站点 candidate site"

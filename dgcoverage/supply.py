@@ -479,7 +479,7 @@ def _status(
         elif u:
             status.append("unknown")
             reason.append(
-                f"known capacities fall {r - s:.6g} short; the {u} facilities of unknown capacity could close the gap"
+                f"known capacities fall {r - s:,.0f} short; the {u} facilities of unknown capacity could close the gap"
             )
         else:
             status.append("fail")

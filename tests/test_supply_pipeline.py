@@ -529,3 +529,34 @@ def test_capacity_from_an_xlsx_with_numeric_cells_and_fullwidth_header(tmp_path)
     # culture: 0.24 m² per resident; A 850 / 1000 = 0.85 pass; B 1200.5 / 3000 (+1 unknown) = 0.40 pass
     np.testing.assert_allclose(t["supply_ratio"], [0.85, 1200.5 / 3000, 2050.5 / 4000])
     assert t["supply_status"].tolist() == ["pass", "pass", "pass"] and (t["deficit"] == 0).all()
+
+
+def test_circle_map_draws_the_supply_layer_only_with_a_standard(small_city):
+    """The 2SFCA layer: villages coloured by access-weighted supply as a share of the standard, off by default."""
+    import json as _json
+    import re as _re
+
+    from dgcoverage.config import load_config
+    from dgcoverage.gaps import circle_service_area, gap_areas
+    from dgcoverage.maps import circle_map_html
+    from dgcoverage.pipeline import load_facilities, load_study, run_circle
+
+    study = load_study(data_dir=small_city)
+    circles, _ = load_config()
+    for cid, expect in (("fitness_15", True), ("legal_aid_30", False)):
+        res = run_circle(study, circles[cid], load_facilities(study, circles[cid], data_dir=small_city))
+        page = circle_map_html(study, res, circle_service_area(study, res), gap_areas(study, res))
+        data = _json.loads(
+            _re.search(r'<script type="application/json" id="dg-data">(.*?)</script>', page, _re.S)
+            .group(1)
+            .replace("\\u003c", "<")
+        )
+        layer = [lyr for lyr in data["layers"] if lyr["key"] == "supply"]
+        assert bool(layer) is expect, cid
+        if expect:
+            assert layer[0]["show"] is False and "2SFCA" in layer[0]["label"]
+            rates = [f["properties"]["rate"] for f in layer[0]["data"]["features"]]
+            target = res.summary.supply["target"]
+            drawn = res.villages[res.villages.geometry.notna() & ~res.villages.geometry.is_empty]
+            expected = [None if a != a else round(min(a / target, 1.0), 4) for a in drawn["access_supply"]]
+            assert rates == expected and any(r is not None and 0 < r < 1 for r in rates)
