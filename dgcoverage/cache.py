@@ -9,6 +9,8 @@ The cache key is the SHA-256 of
 
 * the input file's bytes,
 * the network type (``walk``, ``drive``, ...),
+* the clip, if any (:func:`dgcoverage.network.clip_description`: a bbox, or the
+  SHA-256 of a polygon), so a clipped network never stands for an unclipped one,
 * the dgcoverage version (a new version may parse differently),
 * a cache format number.
 
@@ -73,15 +75,18 @@ def cache_dir() -> Path | None:
     return Path(env)
 
 
-def network_cache_key(path: str | Path, network_type: str, way_filter: str = "") -> str:
-    """SHA-256 (hex) of the file's bytes + network type + way filter + package version + cache format.
+def network_cache_key(path: str | Path, network_type: str, way_filter: str = "", *, clip: str = "") -> str:
+    """SHA-256 (hex) of the file's bytes + network type + way filter + clip + package version + cache format.
 
     ``way_filter`` is the OSM filter the network type stands for (it follows
     ``osmnx.settings.default_access``), so a changed setting never reads a network
-    parsed under the old one.
+    parsed under the old one.  ``clip`` describes the clipping area
+    (:func:`dgcoverage.network.clip_description`; ``""`` for the whole file).
     """
     h = hashlib.sha256()
     h.update(f"dgcoverage-network-cache/{CACHE_FORMAT}\0{__version__}\0{network_type}\0{way_filter}\0".encode())
+    if clip:
+        h.update(f"clip\0{clip}\0".encode())
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)

@@ -24,7 +24,18 @@ def _add_run_options(p: argparse.ArgumentParser, circle_choice: bool = True) -> 
         g = p.add_mutually_exclusive_group(required=True)
         g.add_argument("--circle", action="append", help="circle id of the config in use (repeatable)")
         g.add_argument("--all", action="store_true", help="run all circles in the config")
-    p.add_argument("--network", type=Path, help=".osm/.osm.pbf file or saved .npz (default: embedded synthetic)")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--network", type=Path, help=".osm/.osm.pbf file or saved .npz (default: embedded synthetic)")
+    src.add_argument(
+        "--network-place",
+        help="download the network by place name through OSMnx (cached), e.g. 东莞市 or 'Dongguan, Guangdong, China'",
+    )
+    p.add_argument(
+        "--clip",
+        help="clip the network: auto (default for OSM files and --network-place: the study towns buffered by the "
+        "longest circle's reach, minutes x speed) | none (whole file) | W,S,E,N (degrees) | a polygon file "
+        "(GeoJSON, WGS84); default for a saved .npz: none",
+    )
     p.add_argument(
         "--network-type",
         choices=NETWORK_TYPES,
@@ -227,14 +238,22 @@ def _build_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load_study(args: argparse.Namespace, settings: Any, t0: float, network_type: str = "walk") -> Any:
-    """Load the study the options describe, saying what was loaded (building the embedded default if needed)."""
+def _load_study(
+    args: argparse.Namespace, settings: Any, t0: float, network_type: str = "walk", circles: Sequence[Any] = ()
+) -> Any:
+    """Load the study the options describe, saying what was loaded (building the embedded default if needed).
+
+    A network file or place is loaded here (clipped as ``--clip`` says) and handed to
+    :func:`~dgcoverage.pipeline.load_study` as a ``RoadNetwork``; its record in
+    ``inputs["network"]`` (path, SHA-256, network type, clip) is then written here.
+    """
     from .pipeline import load_study
 
     _ensure_demo(args)
     print("loading network, population and villages ...", flush=True)
+    network, record = _cli_network(args, network_type, circles)
     study = load_study(
-        args.network,
+        network,
         args.population,
         args.villages,
         args.villages_crs,
@@ -246,6 +265,8 @@ def _load_study(args: argparse.Namespace, settings: Any, t0: float, network_type
         villages_lon_col=args.villages_lon_col,
         villages_lat_col=args.villages_lat_col,
     )
+    if record is not None:
+        study.inputs["network"] = {**record, "fingerprint": study.net.fingerprint()}
     print(
         f"  {study.net.n_nodes:,} nodes, {study.net.n_edges:,} edges, {len(study.cell_pop):,} populated cells, "
         f"{len(study.villages)} villages ({time.perf_counter() - t0:.1f} s)"
@@ -259,11 +280,175 @@ def _load_study(args: argparse.Namespace, settings: Any, t0: float, network_type
     return study
 
 
+_OSM_SUFFIXES = (".osm", ".pbf", ".bz2", ".gz", ".xml")
+
+
+def _is_osm(args: argparse.Namespace) -> bool:
+    """Whether the network comes from OSM (a file or ``--network-place``), so network types and clipping apply."""
+    if getattr(args, "network_place", None):
+        return True
+    return args.network is not None and args.network.name.lower().endswith(_OSM_SUFFIXES)
+
+
+def parse_clip(value: str | None) -> tuple[str, Any]:
+    """Parse ``--clip``: ``("auto", None)``, ``("none", None)``, ``("bbox", (W, S, E, N))`` or ``("file", Path)``.
+
+    Parameters
+    ----------
+    value
+        The option's text (``None``: not given, which counts as ``auto``).
+
+    Returns
+    -------
+    tuple
+        The kind and its value.
+
+    Raises
+    ------
+    DgCoverageError
+        A malformed bounding box or a missing polygon file (one line, exit 2).
+    """
+    text = "auto" if value is None else value.strip()
+    if text.lower() in ("auto", "none"):
+        return text.lower(), None
+    if "," in text and not Path(text).exists():
+        try:
+            w, s, e, n = (float(c) for c in text.split(","))
+        except ValueError:
+            raise DgCoverageError(
+                f"--clip {value!r}: a bounding box is four numbers W,S,E,N in degrees, e.g. 113.5,22.6,114.3,23.2"
+            ) from None
+        if not (-180 <= w < e <= 180 and -90 <= s < n <= 90):
+            raise DgCoverageError(
+                f"--clip {value!r}: need west < east within -180..180 and south < north within -90..90 (degrees)"
+            )
+        return "bbox", (w, s, e, n)
+    path = Path(text)
+    if not path.is_file():
+        raise DgCoverageError(
+            f"--clip {value!r}: not auto, none, a bounding box W,S,E,N or an existing polygon file (GeoJSON)"
+        )
+    return "file", path
+
+
+def _clip_polygon_file(path: Path) -> Any:
+    """Read a polygon file (any CRS geopandas reads; WGS84 when undeclared) as one WGS84 (Multi)Polygon."""
+    import geopandas as gpd
+
+    try:
+        gdf = gpd.read_file(path)
+    except Exception as exc:  # noqa: BLE001 - any reader failure is a bad input
+        raise DgCoverageError(f"--clip {path}: cannot read it as a polygon file: {exc}") from None
+    if gdf.crs is not None:
+        gdf = gdf.to_crs("EPSG:4326")
+    geom = gdf.geometry.union_all() if len(gdf) else None
+    if geom is None or geom.is_empty or geom.geom_type not in ("Polygon", "MultiPolygon"):
+        raise DgCoverageError(f"--clip {path}: holds no polygon (need Polygon or MultiPolygon features)")
+    return geom
+
+
+def circle_reach_m(circles: Sequence[Any]) -> float:
+    """Return the longest network reach of the circles in metres: minutes x speed (30 min at 12 km/h -> 6,000 m)."""
+    return max((float(c.minutes) * float(c.speed_kmh) * 1000.0 / 60.0 for c in circles), default=0.0)
+
+
+def buffered_towns(towns: Any, reach_m: float, tolerance_m: float = 100.0) -> Any:
+    """Return the towns' union buffered by ``reach_m`` metres, as one WGS84 (Multi)Polygon.
+
+    The union is buffered in its UTM zone by ``reach_m + tolerance_m`` and then
+    simplified by ``tolerance_m``, so the result is light to test points
+    against and still contains every point within ``reach_m`` of a town.
+    """
+    import geopandas as gpd
+
+    towns = towns[towns["has_polygon"]] if "has_polygon" in towns else towns
+    utm = towns.estimate_utm_crs()
+    area = towns.to_crs(utm).geometry.union_all().buffer(reach_m + tolerance_m).simplify(tolerance_m)
+    return gpd.GeoSeries([area], crs=utm).to_crs("EPSG:4326").iloc[0]
+
+
+def _study_towns_for_clip(args: argparse.Namespace) -> Any:
+    """Return the study's towns: the embedded default's when it supplies an input, else the real Dongguan layer."""
+    import geopandas as gpd
+
+    from .embedded import DemoPaths
+    from .villages import dongguan_towns
+
+    demo = DemoPaths(args.data_dir)
+    if (args.population is None or args.villages is None) and demo.towns.exists():
+        return gpd.read_file(demo.towns)
+    return dongguan_towns()
+
+
+def _resolve_clip(args: argparse.Namespace, circles: Sequence[Any]) -> tuple[dict[str, Any], Any, Any]:
+    """Return the clip record and the ``(bbox, polygon)`` to load the network with."""
+    kind, value = parse_clip(getattr(args, "clip", None))
+    if kind == "auto" and not _is_osm(args) and getattr(args, "clip", None) is None:
+        kind = "none"  # a saved .npz is taken whole unless a clip is asked for
+    if kind == "none":
+        return {"mode": "none"}, None, None
+    if kind == "bbox":
+        return {"mode": "bbox", "bbox": list(value)}, value, None
+    if kind == "file":
+        from .io import file_sha256
+
+        return {"mode": "file", "path": str(value), "sha256": file_sha256(value)}, None, _clip_polygon_file(value)
+    reach = circle_reach_m(circles)
+    towns = _study_towns_for_clip(args)
+    polygon = buffered_towns(towns, reach)
+    record = {"mode": "auto", "towns": int(len(towns)), "reach_m": round(reach, 1)}
+    return {**record, "bounds": [round(float(c), 6) for c in polygon.bounds]}, None, polygon
+
+
+def _cli_network(args: argparse.Namespace, network_type: str, circles: Sequence[Any]) -> tuple[Any, Any]:
+    """Load the network the options name, clipped; return it (None: the embedded default) and its record."""
+    place = getattr(args, "network_place", None)
+    if args.network is None and not place:
+        if getattr(args, "clip", None) not in (None, "auto", "none"):
+            raise DgCoverageError("--clip applies to --network or --network-place; neither was given")
+        return None, None
+    from .network import clip_description, clip_network, network_from_file, network_from_place
+
+    clip, bbox, polygon = _resolve_clip(args, circles)
+    if bbox is not None or polygon is not None:
+        clip["key"] = clip_description(bbox, polygon)
+    print(f"  clip: {describe_clip(clip)}", flush=True)
+    if place:
+        net = clip_network(network_from_place(place, network_type), bbox, polygon)
+        record: dict[str, Any] = {"kind": "network (OSMnx place)", "place": place, "network_type": network_type}
+    else:
+        from .io import file_sha256
+
+        net = network_from_file(args.network, network_type, bbox=bbox, polygon=polygon)
+        record = {"kind": "network", "path": str(args.network), "sha256": file_sha256(args.network)}
+        if _is_osm(args):
+            record["network_type"] = network_type
+    return net, {**record, "clip": clip}
+
+
+def describe_clip(clip: dict[str, Any]) -> str:
+    """One line saying how the network was clipped."""
+    mode = clip.get("mode")
+    if mode == "none":
+        return "none (the whole network)"
+    if mode == "bbox":
+        return "bbox W,S,E,N = " + ",".join(f"{c:g}" for c in clip["bbox"])
+    if mode == "file":
+        return f"polygon file {clip['path']}"
+    bounds = ", ".join(f"{c:.4f}" for c in clip.get("bounds", ()))
+    return f"auto: {clip['towns']} study towns buffered by {clip['reach_m']:,.0f} m (bounds {bounds})"
+
+
 def _ensure_demo(args: argparse.Namespace) -> None:
     """Build the embedded default when an input is left to it and it has not been built yet."""
     from .embedded import DemoPaths
 
-    uses_demo = args.network is None or args.population is None or args.villages is None or args.facilities is None
+    uses_demo = (
+        (args.network is None and not getattr(args, "network_place", None))
+        or args.population is None
+        or args.villages is None
+        or args.facilities is None
+    )
     paths = DemoPaths(args.data_dir)
     if uses_demo and not paths.built:
         if paths.root.is_dir() and any(paths.root.iterdir()):  # never write the generator's files over a user's
@@ -323,6 +508,7 @@ def _check_options(args: argparse.Namespace) -> None:
         raise DgCoverageError("--lon-col and --lat-col go together: give both")
     if (getattr(args, "villages_lon_col", None) is None) != (getattr(args, "villages_lat_col", None) is None):
         raise DgCoverageError("--villages-lon-col and --villages-lat-col go together: give both")
+    parse_clip(getattr(args, "clip", None))
 
 
 def _circles_to_run(args: argparse.Namespace, circle_ids: Sequence[str] | None) -> tuple[list[Any], Any]:
@@ -349,7 +535,7 @@ def _circles_to_run(args: argparse.Namespace, circle_ids: Sequence[str] | None) 
 
 def _network_groups(args: argparse.Namespace, circles: Sequence[Any]) -> dict[str, list[Any]]:
     """Circles grouped by the OSM network type they need (one group when the network is not an OSM file)."""
-    osm = args.network is not None and args.network.name.lower().endswith((".osm", ".pbf", ".bz2"))
+    osm = _is_osm(args)
     groups: dict[str, list[Any]] = {}
     for c in circles:
         nt = args.network_type or NETWORK_TYPE_FOR_MODE.get(c.mode, "walk")
@@ -411,7 +597,7 @@ def run_from_args(args: argparse.Namespace, circle_ids: Sequence[str] | None = N
         stage = outset.stage(out)
         results, areas, study = [], {}, None
         for network_type, group in _network_groups(args, circles).items():
-            study = _load_study(args, settings, t0, network_type)
+            study = _load_study(args, settings, t0, network_type, circles)
             counts.update(study.warnings)
             for circle in tqdm(group, desc="circles", unit="circle", disable=len(group) == 1):
                 fac = _facilities(args, study, circle)
@@ -522,7 +708,7 @@ def site_from_args(args: argparse.Namespace, circle_id: str | None = None) -> in
     with OutputSet(out, maps_dir, hint="--out") as outset:
         stage = outset.stage(out)
         network_type = next(iter(_network_groups(args, [circle])))
-        study = _load_study(args, settings, t0, network_type)
+        study = _load_study(args, settings, t0, network_type, [circle])
         fac = _facilities(args, study, circle)
         base = run_circle(study, circle, fac)
         print(

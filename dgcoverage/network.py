@@ -9,6 +9,8 @@ parsed by :mod:`dgcoverage.osm` and kept in the :mod:`dgcoverage.cache`).
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +21,7 @@ from .roadnet import RoadNetwork, haversine_m, load_network
 
 if TYPE_CHECKING:  # pragma: no cover
     import networkx as nx
+    from shapely.geometry.base import BaseGeometry
 
 
 def network_from_graph(G: nx.MultiDiGraph, meta: dict[str, Any] | None = None) -> RoadNetwork:
@@ -101,8 +104,15 @@ def network_from_place(query: str, network_type: str = "walk") -> RoadNetwork:
     return network_from_graph(G, meta={"source": f"osmnx:{query}", "network_type": network_type, "synthetic": False})
 
 
-def network_from_file(path: str | Path, network_type: str = "walk", *, use_cache: bool = True) -> RoadNetwork:
-    """Load a network from ``.npz`` (saved), ``.osm``, ``.osm.pbf``/``.pbf`` or ``.osm.bz2``.
+def network_from_file(
+    path: str | Path,
+    network_type: str = "walk",
+    *,
+    use_cache: bool = True,
+    bbox: Sequence[float] | None = None,
+    polygon: BaseGeometry | None = None,
+) -> RoadNetwork:
+    """Load a network from ``.npz`` (saved), ``.osm``, ``.osm.pbf``/``.pbf`` or ``.osm.bz2``, optionally clipped.
 
     Parameters
     ----------
@@ -113,43 +123,144 @@ def network_from_file(path: str | Path, network_type: str = "walk", *, use_cache
     use_cache
         For OSM files, reuse the network parsed earlier from the same bytes
         (see :mod:`dgcoverage.cache`: keyed by SHA-256 of the file + network
-        type + package version, stored under ``.cache/dgcoverage/`` or
+        type + clip + package version, stored under ``.cache/dgcoverage/`` or
         ``$DGCOVERAGE_CACHE``).
+    bbox
+        Optional ``(west, south, east, north)`` in WGS84 degrees.
+    polygon
+        Optional shapely (Multi)Polygon in WGS84 lon/lat (not with ``bbox``).
 
     Returns
     -------
     RoadNetwork
+        With a clip, only the edges whose two ends lie inside the area (or on
+        its border) are kept, and the nodes ending at least one of them (the
+        rule of :func:`dgcoverage.osm.network_from_osm_file`; a saved ``.npz``
+        is clipped by the same rule).  ``meta["clip"]`` describes the clip.
     """
     path = Path(path)
     if not path.exists():
         raise InputNotFoundError(path, "road network file")
     try:
-        return _network_from_file(path, network_type, use_cache)
+        return _network_from_file(path, network_type, use_cache, bbox, polygon)
     except NetworkError as exc:  # name the file in every network problem
         if str(path) in str(exc):
             raise
         raise NetworkError(f"{path}: {exc}") from exc
 
 
-def _network_from_file(path: Path, network_type: str, use_cache: bool) -> RoadNetwork:
+def clip_description(bbox: Sequence[float] | None = None, polygon: BaseGeometry | None = None) -> str:
+    """Describe a clip as a stable string: ``""``, ``"bbox:W,S,E,N"`` or ``"polygon:<sha256 of its WKB>"``.
+
+    Parameters
+    ----------
+    bbox
+        ``(west, south, east, north)`` in degrees, or None.
+    polygon
+        A shapely (Multi)Polygon in WGS84, or None.
+
+    Returns
+    -------
+    str
+        Part of the network cache key, so clipped and unclipped networks never share an entry.
+    """
+    from .osm import _clip_geometry
+
+    _clip_geometry(bbox, polygon)  # validates (ConfigError)
+    if bbox is not None:
+        return "bbox:" + ",".join(repr(float(c)) for c in bbox)
+    if polygon is not None:
+        import shapely
+
+        wkb = shapely.to_wkb(shapely.normalize(polygon), hex=False, output_dimension=2)
+        return "polygon:" + hashlib.sha256(wkb).hexdigest()
+    return ""
+
+
+def clip_network(
+    net: RoadNetwork, bbox: Sequence[float] | None = None, polygon: BaseGeometry | None = None
+) -> RoadNetwork:
+    """Keep the edges whose two ends lie inside the clip (or on its border), and the nodes they end.
+
+    Parameters
+    ----------
+    net
+        The network.
+    bbox, polygon
+        The clip, as for :func:`network_from_file`.
+
+    Returns
+    -------
+    RoadNetwork
+        The clipped network (``net`` itself when there is no clip).
+
+    Raises
+    ------
+    NetworkError
+        No edge is left.
+    """
+    from .osm import _clip_geometry, _inside
+
+    geom = _clip_geometry(bbox, polygon)
+    if geom is None:
+        return net
+    inside = _inside(geom, net.lon, net.lat)
+    keep = inside[net.u] & inside[net.v]
+    if not keep.any():
+        raise NetworkError(f"no road edge lies inside the clipping area {tuple(geom.bounds)}.")
+    used = np.zeros(net.n_nodes, dtype=bool)
+    used[net.u[keep]] = True
+    used[net.v[keep]] = True
+    new_index = np.cumsum(used) - 1
+    meta = {**net.meta, "clip": clip_description(bbox, polygon), "clip_bounds": [float(c) for c in geom.bounds]}
+    return RoadNetwork(
+        net.node_id[used],
+        net.lon[used],
+        net.lat[used],
+        new_index[net.u[keep]],
+        new_index[net.v[keep]],
+        net.length_m[keep],
+        None if net.name is None else net.name[keep],
+        None if net.highway is None else net.highway[keep],
+        meta,
+    )
+
+
+def _network_from_file(
+    path: Path,
+    network_type: str,
+    use_cache: bool,
+    bbox: Sequence[float] | None = None,
+    polygon: BaseGeometry | None = None,
+) -> RoadNetwork:
     name = path.name.lower()
+    clip = clip_description(bbox, polygon)
     if name.endswith(".npz"):
-        return load_network(path)
+        return clip_network(load_network(path), bbox, polygon)
     if name.endswith((".osm", ".pbf", ".osm.bz2", ".osm.gz", ".xml")):
         from .cache import cache_dir, load_cached_network, network_cache_key, store_cached_network
         from .osm import network_filter, network_from_osm_file
 
         directory = cache_dir() if use_cache else None
         if directory is None:
-            return network_from_osm_file(path, network_type=network_type)
-        key = network_cache_key(path, network_type, network_filter(network_type))
+            return _parse_osm(network_from_osm_file, path, network_type, bbox, polygon, clip)
+        key = network_cache_key(path, network_type, network_filter(network_type), clip=clip)
         cached = load_cached_network(key, directory)
         if cached is not None:
             cached.meta["source"] = str(path)
             return cached
-        net = network_from_osm_file(path, network_type=network_type)
+        net = _parse_osm(network_from_osm_file, path, network_type, bbox, polygon, clip)
         store_cached_network(net, key, directory)
         return net
     raise InputFileError(
         path, "unsupported road network file type.", "use .osm, .osm.pbf or a .npz saved by dgcoverage."
     )
+
+
+def _parse_osm(
+    parse: Any, path: Path, network_type: str, bbox: Sequence[float] | None, polygon: BaseGeometry | None, clip: str
+) -> RoadNetwork:
+    net = parse(path, network_type=network_type, bbox=bbox, polygon=polygon)
+    if clip:
+        net.meta["clip"] = clip
+    return net
