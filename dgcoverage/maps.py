@@ -23,6 +23,13 @@ otherwise; circle ids are ``[a-z0-9_]+``).  Links to the circle pages are
 relative, percent-encoded file names (:func:`page_href`), never a URL scheme.
 
 Display geometry is simplified (20 m) and rounded to 6 decimals.
+
+Shared outlines: :func:`write_maps` writes the village and town outlines once per maps folder, as
+``outlines.js`` (:data:`OUTLINES_JS`, a script defining ``window.DG_OUTLINES``), and every page it
+writes loads it with a relative ``<script src>`` (works from ``file://``, where ``fetch`` is blocked)
+and embeds only the per-page properties (status, shares, popups) keyed by village/town code, joined
+to the shared geometry in the browser.  Pages rendered on their own (:func:`circle_map_html`,
+:func:`index_map_html` without ``outlines=True``) stay self-contained.
 """
 
 from __future__ import annotations
@@ -53,6 +60,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 VENDOR = Path(__file__).parent / "data" / "vendor" / "leaflet-1.9.4"
 SIMPLIFY_M = 20.0
+OUTLINES_JS = "outlines.js"  # shared village/town outlines, written beside the pages by write_maps
 STATUS_COLOURS = {
     "covered": "#1a9850",
     "partial": "#fdae61",
@@ -156,12 +164,76 @@ def _fc(geoms: Sequence[Any], props: Sequence[dict[str, Any]]) -> dict[str, Any]
     return {"type": "FeatureCollection", "features": feats}
 
 
+def _keys(codes: Sequence[Any]) -> list[str]:
+    """Join keys from codes: the code as text, repeats made unique as ``code#2``, ``code#3`` (deterministic)."""
+    seen: dict[str, int] = {}
+    out = []
+    for c in codes:
+        k = str(c)
+        seen[k] = seen.get(k, 0) + 1
+        out.append(k if seen[k] == 1 else f"{k}#{seen[k]}")
+    return out
+
+
+def _has_geom(geoms: Sequence[Any]) -> list[bool]:
+    return [g is not None and not shapely.is_missing(g) and not g.is_empty for g in geoms]
+
+
+def _fc_shared(keys: Sequence[str], drawn: Sequence[bool], props: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Features without geometry, ``id`` = key into the shared outlines (only those that have a shape)."""
+    feats = [
+        {"type": "Feature", "id": k, "properties": p, "geometry": None} for k, ok, p in zip(keys, drawn, props) if ok
+    ]
+    return {"type": "FeatureCollection", "features": feats}
+
+
+def _outline_fc(
+    study: Study, geoms: gpd.GeoSeries, codes: Sequence[Any], props: Sequence[dict[str, Any]], outlines: bool
+) -> dict[str, Any]:
+    """Embed the displayed geometry, or (``outlines``) only the keys into the shared ``outlines.js``."""
+    if outlines:
+        return _fc_shared(_keys(codes), _has_geom(list(geoms)), props)
+    return _fc(_display(geoms, study.graph.crs), props)
+
+
+def _towns_drawn(study: Study) -> pd.DataFrame:
+    return study.towns[study.towns["has_polygon"]].reset_index(drop=True)
+
+
+def _pairs(keys: Sequence[str], geoms: Sequence[Any]) -> list[list[Any]]:
+    return [[k, json.loads(shapely.to_geojson(g))] for k, g in zip(keys, geoms) if g is not None and not g.is_empty]
+
+
+def outlines_js(study: Study) -> str:
+    r"""Return the shared outlines script: ``window.DG_OUTLINES = {villages: [[key, geometry], ...], towns: ...}``.
+
+    Geometry is displayed as in the pages (simplified :data:`SIMPLIFY_M` m, 6 decimals); keys are the
+    village and town codes (:func:`_keys`).  The JSON is written with ``<``, U+2028 and U+2029 as
+    ``\u`` escapes, so it is a valid script literal that no string can break out of; it is a list of
+    pairs (not an object), so no code can touch ``__proto__``.
+    """
+    t = _towns_drawn(study)
+    data = {
+        "villages": _pairs(_keys(study.villages["code"]), _display(study.villages.geometry, study.graph.crs)),
+        "towns": _pairs(_keys(t["town_code"]), _display(t.geometry, study.graph.crs)),
+    }
+    txt = _json_script(data).replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+    return (
+        "/* dgcoverage: village and town outlines shared by the map pages in this folder */\nwindow.DG_OUTLINES = "
+        + txt
+        + ";\n"
+    )
+
+
 # ---------------------------------------------------------------- layers
 
 
-def towns_layer(study: Study, towns_table: pd.DataFrame | None = None) -> dict[str, Any]:
-    """Town boundaries; with a town table, each town carries its pass rates (for the choropleth)."""
-    t = study.towns[study.towns["has_polygon"]].reset_index(drop=True)
+def towns_layer(study: Study, towns_table: pd.DataFrame | None = None, outlines: bool = False) -> dict[str, Any]:
+    """Town boundaries; with a town table, each town carries its pass rates (for the choropleth).
+
+    With ``outlines`` the features carry no geometry, only their key into the shared ``outlines.js``.
+    """
+    t = _towns_drawn(study)
     rates = towns_table.set_index("town_code") if towns_table is not None else None
     props = []
     for _, r in t.iterrows():
@@ -186,11 +258,14 @@ def towns_layer(study: Study, towns_table: pd.DataFrame | None = None) -> dict[s
             )
             p["tip"] += f"：达标率 {_fmt(rate, pct=True)}"
         props.append(p)
-    return _fc(_display(t.geometry, study.graph.crs), props)
+    return _outline_fc(study, t.geometry, t["town_code"], props, outlines)
 
 
-def villages_layer(study: Study, result: CircleResult) -> dict[str, Any]:
-    """Villages coloured by status, with popups (name, town, population, covered share, times)."""
+def villages_layer(study: Study, result: CircleResult, outlines: bool = False) -> dict[str, Any]:
+    """Villages coloured by status, with popups (name, town, population, covered share, times).
+
+    With ``outlines`` the features carry no geometry, only their key into the shared ``outlines.js``.
+    """
     vt = result.villages
     props = []
     for i in range(len(vt)):
@@ -218,11 +293,14 @@ def villages_layer(study: Study, result: CircleResult) -> dict[str, Any]:
                 "pop": _table(rows),
             }
         )
-    return _fc(_display(study.villages.geometry, study.graph.crs), props)
+    return _outline_fc(study, study.villages.geometry, study.villages["code"], props, outlines)
 
 
-def supply_layer(study: Study, result: CircleResult) -> dict[str, Any] | None:
-    """Draw villages by access-weighted supply (2SFCA) as a share of the standard; ``None`` without a standard."""
+def supply_layer(study: Study, result: CircleResult, outlines: bool = False) -> dict[str, Any] | None:
+    """Draw villages by access-weighted supply (2SFCA) as a share of the standard; ``None`` without a standard.
+
+    With ``outlines`` the features carry no geometry, only their key into the shared ``outlines.js``.
+    """
     sup = result.summary.get("supply")
     vt = result.villages
     if not sup or "access_supply" not in vt or not sup.get("target"):
@@ -240,7 +318,7 @@ def supply_layer(study: Study, result: CircleResult) -> dict[str, Any] | None:
             ("标准 standard", f"{target:g} {unit} ({e(str(sup.get('source', '')))})"),
         ]
         props.append({"rate": rate, "tip": tip, "pop": _table(rows)})
-    return _fc(_display(study.villages.geometry, study.graph.crs), props)
+    return _outline_fc(study, study.villages.geometry, study.villages["code"], props, outlines)
 
 
 def facilities_layer(result: CircleResult) -> dict[str, Any]:
@@ -382,13 +460,34 @@ _JS = r"""
         return {color: '#000', weight: 1.5, fillColor: '#ff7f00', fillOpacity: 0.95}; }
       return {color: '#fff', weight: 1, fillColor: f.properties.on === false ? '#999' : '#08306b', fillOpacity: 0.95}; }
   };
+  // layers with `outlines` carry keys only: join them to the shared geometry of outlines.js (once)
+  var joined = {}, unmatched = 0;
+  function warnOutlines(state, zh, en) {
+    document.getElementById('dg-counts').setAttribute('data-outlines', state);
+    var warn = document.createElement('div'); warn.className = 'dg-syn'; warn.textContent = zh + ' — ' + en;
+    document.getElementById('dg-note').appendChild(warn);
+  }
+  function layerData(s) {
+    if (!s.outlines) return s.data;
+    if (joined[s.key]) return joined[s.key];
+    var src = (window.DG_OUTLINES && window.DG_OUTLINES[s.outlines]) || [], m = new Map(), feats = [];
+    src.forEach(function (p) { m.set(p[0], p[1]); });
+    s.data.features.forEach(function (f) { var g = m.get(f.id);
+      if (g) feats.push({type: 'Feature', id: f.id, properties: f.properties, geometry: g}); else unmatched++; });
+    joined[s.key] = {type: 'FeatureCollection', features: feats};
+    return joined[s.key];
+  }
+  if (DG.layers.some(function (s) { return s.outlines; }) && !window.DG_OUTLINES) {
+    warnOutlines('missing', '缺少 outlines.js：村(社区)/镇街边界未显示', 'outlines.js (village and town outlines) ' +
+      'was not found beside this page; keep the maps folder together.');
+  }
   var groups = {}, overlays = {};
   DG.layers.forEach(function (s) { groups[s.key] = L.featureGroup(); overlays[s.label] = groups[s.key];
     if (s.show) groups[s.key].addTo(map); });
   function build() {
     DG.layers.forEach(function (s) {
       var g = groups[s.key]; g.clearLayers();
-      var lyr = L.geoJSON(s.data, {
+      var lyr = L.geoJSON(layerData(s), {
         coordsToLatLng: c2ll,
         style: STYLES[s.style],
         pointToLayer: function (f, ll) { return L.circleMarker(ll, {radius: f.properties.rank !== undefined ? 7 : 5,
@@ -420,6 +519,10 @@ _JS = r"""
   map.on('baselayerchange', function (ev) { var want = (ev.layer === gaode);
     if (want !== gcjOn) { gcjOn = want; build(); } });
   build();
+  if (unmatched && window.DG_OUTLINES) {
+    warnOutlines('mismatch', 'outlines.js 与本页不符：' + unmatched + ' 个边界缺失', 'outlines.js beside this page ' +
+      'comes from other inputs: ' + unmatched + ' outlines are missing; write the maps folder again.');
+  }
   var b = L.latLngBounds([]); DG.layers.forEach(function (s) { if (s.fit) b.extend(groups[s.key].getBounds()); });
   if (b.isValid()) map.fitBounds(b, {padding: [10, 10]});
   if (location.hash.indexOf('dg-open') >= 0) {  // test hook: show every tooltip and one popup per layer
@@ -478,12 +581,14 @@ def render_page(
     note_html: str,
     legend_html: str,
     centre: tuple[float, float] = (22.95, 113.85),
+    outlines_src: str | None = None,
 ) -> str:
     """Render a self-contained offline Leaflet page (folium figure) with the given overlay layers.
 
     ``layers``: dicts ``key, label, style, data (GeoJSON), show, fit``; ``title`` and ``label`` are escaped
     here, ``key`` must pass :func:`html_key` (and be unique), ``note_html``/``legend_html`` must already be
-    escaped.  The caller's dicts are not modified.
+    escaped.  The caller's dicts are not modified.  ``outlines_src``: relative URL of the shared
+    outlines script (:data:`OUTLINES_JS`), loaded before the map script, for layers with ``outlines``.
     """
     keys = [html_key(s["key"]) for s in layers]
     if len(set(keys)) != len(keys):
@@ -494,6 +599,9 @@ def render_page(
     root = m.get_root()
     root.title = e(title)  # folium's template does not escape it
     root.header.add_child(Element(_vendor_head()), name="dg_vendor")
+    if outlines_src is not None:
+        src = e("./" + quote(outlines_src))
+        root.header.add_child(Element(f'<script src="{src}"></script>'), name="dg_outlines")
     layers = [{**s, "label": e(s["label"])} for s in layers]
     data = {
         "layers": layers,
@@ -562,9 +670,15 @@ def circle_map_html(
     sa: gpd.GeoDataFrame,
     gp: gpd.GeoDataFrame,
     candidates: pd.DataFrame | None = None,
+    outlines: bool = False,
 ) -> str:
-    """Render one circle's map (with a ranked candidate-sites layer when ``candidates`` is given)."""
+    """Render one circle's map (with a ranked candidate-sites layer when ``candidates`` is given).
+
+    ``outlines``: take the village and town outlines from :data:`OUTLINES_JS` beside the page
+    (written by :func:`write_maps`) instead of embedding them.
+    """
     c = result.circle
+    shared = {"outlines": "villages"} if outlines else {}
     layers = [
         {
             "key": "service",
@@ -578,9 +692,10 @@ def circle_map_html(
             "key": "villages",
             "label": "村(社区)状态 villages by status",
             "style": "villages",
-            "data": villages_layer(study, result),
+            "data": villages_layer(study, result, outlines),
             "show": True,
             "fit": True,
+            **shared,
         },
         {
             "key": "gaps",
@@ -594,9 +709,10 @@ def circle_map_html(
             "key": "towns",
             "label": "镇街边界 town boundaries",
             "style": "towns",
-            "data": towns_layer(study),
+            "data": towns_layer(study, outlines=outlines),
             "show": True,
             "fit": False,
+            **({"outlines": "towns"} if outlines else {}),
         },
         {
             "key": "facilities",
@@ -607,7 +723,7 @@ def circle_map_html(
             "fit": False,
         },
     ]
-    supply = supply_layer(study, result)
+    supply = supply_layer(study, result, outlines)
     if supply is not None:
         layers.insert(
             2,
@@ -618,6 +734,7 @@ def circle_map_html(
                 "data": supply,
                 "show": False,
                 "fit": False,
+                **shared,
             },
         )
     if candidates is not None and len(candidates):
@@ -653,11 +770,16 @@ def circle_map_html(
         + f"<hr style='margin:4px 0'>人口覆盖率 population covered {_fmt(r['covered_share'], pct=True)}"
         + f"<br>村(社区)达标率 villages covered {_fmt(r['village_pass_rate'], pct=True)}"
     )
-    return render_page(title, layers, _note([result.summary]), legend, _centre(study))
+    return render_page(
+        title, layers, _note([result.summary]), legend, _centre(study), OUTLINES_JS if outlines else None
+    )
 
 
-def index_map_html(study: Study, results: Sequence[CircleResult]) -> str:
-    """Overview: per circle a town pass-rate choropleth and the villages by status, as layers."""
+def index_map_html(study: Study, results: Sequence[CircleResult], outlines: bool = False) -> str:
+    """Overview: per circle a town pass-rate choropleth and the villages by status, as layers.
+
+    ``outlines``: take the outlines from :data:`OUTLINES_JS` beside the page instead of embedding them.
+    """
     layers = []
     for k, res in enumerate(results):
         c = res.circle
@@ -666,9 +788,10 @@ def index_map_html(study: Study, results: Sequence[CircleResult]) -> str:
                 "key": f"towns_{c.id}",
                 "label": f"{c.name_zh} 镇街达标率 town pass rate",
                 "style": "choropleth",
-                "data": towns_layer(study, res.towns),
+                "data": towns_layer(study, res.towns, outlines),
                 "show": k == 0,
                 "fit": k == 0,
+                **({"outlines": "towns"} if outlines else {}),
             }
         )
         layers.append(
@@ -676,9 +799,10 @@ def index_map_html(study: Study, results: Sequence[CircleResult]) -> str:
                 "key": f"villages_{c.id}",
                 "label": f"{c.name_zh} 村(社区)状态 villages",
                 "style": "villages",
-                "data": villages_layer(study, res),
+                "data": villages_layer(study, res, outlines),
                 "show": False,
                 "fit": False,
+                **({"outlines": "villages"} if outlines else {}),
             }
         )
     links = " · ".join(f"<a href='{page_href(r.circle.id)}'>{e(r.circle.name_zh)}</a>" for r in results)
@@ -689,6 +813,7 @@ def index_map_html(study: Study, results: Sequence[CircleResult]) -> str:
         _note([r.summary for r in results]),
         legend,
         _centre(study),
+        OUTLINES_JS if outlines else None,
     )
 
 
@@ -712,7 +837,11 @@ def write_maps(
     out_dir: str | Path | None = None,
     index: bool = True,
 ) -> list[Path]:
-    """Write ``<maps_dir>/<circle>.html`` for each result and ``<maps_dir>/index.html``.
+    """Write ``<maps_dir>/<circle>.html`` for each result, ``<maps_dir>/index.html`` and the shared outlines.
+
+    The village and town outlines are written once, to ``<maps_dir>/outlines.js`` (:data:`OUTLINES_JS`,
+    also with ``index=False``), and every page loads them from there; keep the folder together.
+    Returns the pages written (the shared file is not listed).
 
     When ``out_dir`` holds a circle's ``candidates.csv`` (from ``dgcoverage site``), that
     circle's map gets a ranked candidate-sites layer.
@@ -725,7 +854,9 @@ def write_maps(
     for res in results:
         sa, gp = areas[res.circle.id]
         cands = read_candidates(out_dir, res.circle.id) if out_dir is not None else None
-        out.append(write_text(circle_map_html(study, res, sa, gp, cands), d / f"{res.circle.id}.html"))
+        page = circle_map_html(study, res, sa, gp, cands, outlines=True)
+        out.append(write_text(page, d / f"{res.circle.id}.html"))
     if index:
-        out.append(write_text(index_map_html(study, results), d / "index.html"))
+        out.append(write_text(index_map_html(study, results, outlines=True), d / "index.html"))
+    write_text(outlines_js(study), d / OUTLINES_JS)  # not in the returned list, which names the pages
     return out
