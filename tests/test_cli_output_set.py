@@ -265,7 +265,8 @@ def refs(small_city: Path, tmp_path_factory: pytest.TempPathFactory) -> Refs:
         assert p.returncode == 0, f"reference run {k} failed: {errs[k]}"
     dirs = {k: root / f"ref_{k}" for k in jobs}
     refs = Refs(root, cache, small_city, dirs, {k: _published(d) for k, d in dirs.items()})
-    assert len(refs.trees["A"]) == len(ORDER) * len(CIRCLE_FILES) + len(ORDER) + 3  # + maps, index, report x2
+    # + circle maps, index, report x2 and the shared outlines.js
+    assert len(refs.trees["A"]) == len(ORDER) * len(CIRCLE_FILES) + len(ORDER) + 4
     return refs
 
 
@@ -276,8 +277,8 @@ def test_consistency_checker_flags_mixed_sets(refs: Refs, tmp_path: Path) -> Non
     A, B = refs.trees["A"], refs.trees["B"]
     assert set(A) == set(B)
     same = sorted(rel for rel in A if A[rel] == B[rel])
-    # only facilities.csv may be the same (its 2SFCA ratios follow the limit); everything else tells A from B
-    assert set(same) <= {f"{c}/facilities.csv" for c in ORDER}
+    # only facilities.csv (its 2SFCA ratios follow the limit) and the shared outlines may be the same
+    assert set(same) <= {f"{c}/facilities.csv" for c in ORDER} | {"maps/outlines.js"}
     _assert_minutes(refs.dirs["A"], MINUTES["A"])
     _assert_minutes(refs.dirs["B"], MINUTES["B"])
     assert refs.identify(refs.dirs["A"]) == "A" and refs.identify(refs.dirs["B"]) == "B"
