@@ -22,11 +22,9 @@ import pandas as pd
 from .coords import to_wgs84
 from .errors import ColumnError, DgCoverageWarning, EmptyInputError, InputFileError, InputNotFoundError
 from .tables import (
-    COORD_HEADER_NAMES,
-    choose_coordinates,
     clean_lonlat,
     drop_empty_geometries,
-    read_table,
+    read_coordinate_table,
     resolve_columns,
     vector_crs,
 )
@@ -126,20 +124,12 @@ def facilities_from_file(
         coords = {"lon": "__lon", "lat": "__lat"}
         row_label, row_offset = "feature", 0
     else:
-        df = read_table(path, sheet=sheet, header_names=COORD_HEADER_NAMES, what="facility")
-        counts.update(df.attrs.get("warnings", {}))
-        lines = df.attrs.get("line")
-        row_label = "row" if df.attrs.get("encoding") == "xlsx" else "line"
-        coords = choose_coordinates(df, path, crs, lon_col=lon_col, lat_col=lat_col, crs_option="--facilities-crs")
-        declared = coords["crs"]
-        record.update(
-            crs=declared,
-            crs_source=coords["crs_source"],
-            lon_column=coords["lon"],
-            lat_column=coords["lat"],
-            sheet=df.attrs.get("sheet"),
-            header_line=df.attrs.get("header_line"),
+        df, coords, table_record = read_coordinate_table(
+            path, crs, what="facility", crs_option="--facilities-crs", sheet=sheet, lon_col=lon_col, lat_col=lat_col
         )
+        counts.update(df.attrs.get("warnings", {}))
+        lines, row_label, declared = df.attrs.get("line"), df.attrs["row_label"], coords["crs"]
+        record.update(table_record)
     cols = resolve_columns(df.drop(columns=[coords["lon"], coords["lat"]]), FACILITY_ALIASES, path=path)
     keep, lon, lat, ccounts = clean_lonlat(
         df[coords["lon"]],

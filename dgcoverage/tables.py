@@ -812,3 +812,37 @@ def drop_empty_geometries(gdf: Any, path: str | Path, what: str, counts: dict[st
         )
         gdf = gdf[~nogeom].reset_index(drop=True)
     return gdf
+
+
+def read_coordinate_table(
+    path: str | Path,
+    crs: str | None,
+    *,
+    what: str,
+    crs_option: str,
+    sheet: str | None = None,
+    lon_col: str | None = None,
+    lat_col: str | None = None,
+) -> tuple[pd.DataFrame, dict[str, str], dict[str, Any]]:
+    """Read a table of points: :func:`read_table` with the coordinate columns and system chosen (never guessed).
+
+    Returns
+    -------
+    df, coords, record
+        The table (``attrs``: ``warnings``, ``line``, and ``row_label``, "row" for
+        workbooks and "line" for text files), :func:`choose_coordinates`'s choice,
+        and the input record for ``summary.json`` (system and its source, columns,
+        sheet, header line).
+    """
+    df = read_table(path, sheet=sheet, header_names=COORD_HEADER_NAMES, what=what)
+    df.attrs["row_label"] = "row" if df.attrs.get("encoding") == "xlsx" else "line"
+    coords = choose_coordinates(df, path, crs, lon_col=lon_col, lat_col=lat_col, crs_option=crs_option)
+    record = {
+        "crs": coords["crs"],
+        "crs_source": coords["crs_source"],
+        "lon_column": coords["lon"],
+        "lat_column": coords["lat"],
+        "sheet": df.attrs.get("sheet"),
+        "header_line": df.attrs.get("header_line"),
+    }
+    return df, coords, record

@@ -21,7 +21,7 @@ from pyproj import CRS
 
 from .coords import to_wgs84, transform_geometry
 from .errors import ColumnError, DataMismatchError, DgCoverageWarning, InputFileError, InputNotFoundError
-from .tables import read_table, resolve_columns
+from .tables import resolve_columns
 
 DONGGUAN_UTM = CRS.from_epsg(32649)
 
@@ -178,7 +178,7 @@ def village_points_from_file(
         dropped (``village_rows_bad_coordinates``) or repaired;
         ``attrs["input"]`` records the system used, its source and the columns.
     """
-    from .tables import COORD_HEADER_NAMES, choose_coordinates, clean_lonlat, drop_empty_geometries, vector_crs
+    from .tables import clean_lonlat, drop_empty_geometries, read_coordinate_table, vector_crs
 
     path = Path(path)
     row_label, row_offset, lines = "line", 2, None
@@ -208,20 +208,11 @@ def village_points_from_file(
         coords = {"lon": "__lon", "lat": "__lat"}
         row_label, row_offset = "feature", 0
     else:
-        df = read_table(path, sheet=sheet, header_names=COORD_HEADER_NAMES, what="village")
+        df, coords, record = read_coordinate_table(
+            path, crs, what="village", crs_option="--villages-crs", sheet=sheet, lon_col=lon_col, lat_col=lat_col
+        )
         counts.update(df.attrs.get("warnings", {}))
-        lines = df.attrs.get("line")
-        row_label = "row" if df.attrs.get("encoding") == "xlsx" else "line"
-        coords = choose_coordinates(df, path, crs, lon_col=lon_col, lat_col=lat_col, crs_option="--villages-crs")
-        declared = coords["crs"]
-        record = {
-            "crs": declared,
-            "crs_source": coords["crs_source"],
-            "lon_column": coords["lon"],
-            "lat_column": coords["lat"],
-            "sheet": df.attrs.get("sheet"),
-            "header_line": df.attrs.get("header_line"),
-        }
+        lines, row_label, declared = df.attrs.get("line"), df.attrs["row_label"], coords["crs"]
     cols = resolve_columns(df.drop(columns=[coords["lon"], coords["lat"]]), VILLAGE_ALIASES, path=path)
     if "code" not in cols and "name" not in cols:
         raise ColumnError(path, "no village code or name column.", "add a 'code' (12-digit NBS) or 'name' column.")
