@@ -283,25 +283,26 @@ def _workbook_rows(path: Path, sheet: str | None, names: set[str]) -> tuple[list
 
 
 def _sheet_states(path: Path) -> tuple[dict[str, str], dict[str, int]]:
-    """Visibility of every sheet and how many of its cells are formulas without a saved value."""
+    """Visibility of every sheet and how many of its cells are formulas without a saved value.
+
+    The workbook is opened once for its formulas; its saved values are read only when it has formulas.
+    """
     from openpyxl import load_workbook
 
-    states: dict[str, str] = {}
-    unsaved: dict[str, int] = {}
     try:
         formulas = load_workbook(path, read_only=False, data_only=False)
-        values = load_workbook(path, read_only=False, data_only=True)
     except Exception:  # noqa: BLE001 - xls or an odd workbook: pandas already read it, so say nothing more
-        return states, unsaved
-    for ws in formulas.worksheets:
-        states[ws.title] = ws.sheet_state
-        vs = values[ws.title]
-        n = 0
-        for row in ws.iter_rows():
-            for cell in row:
-                if cell.data_type == "f" and vs[cell.coordinate].value is None:
-                    n += 1
-        unsaved[ws.title] = n
+        return {}, {}
+    states = {ws.title: ws.sheet_state for ws in formulas.worksheets}
+    cells = {
+        ws.title: [c.coordinate for row in ws.iter_rows() for c in row if c.data_type == "f"]
+        for ws in formulas.worksheets
+    }
+    unsaved = dict.fromkeys(states, 0)
+    if any(cells.values()):
+        values = load_workbook(path, read_only=False, data_only=True)
+        for title, coords in cells.items():
+            unsaved[title] = sum(1 for c in coords if values[title][c].value is None)
     return states, unsaved
 
 
