@@ -87,21 +87,36 @@ def gcj02_suspicion(graph: AccessGraph, lon: np.ndarray, lat: np.ndarray, max_sn
     lat = np.asarray(lat, dtype=np.float64)
     if lon.size < GCJ02_MIN_FACILITIES:
         return None
-    x, y = project_lonlat(lon, lat, graph.crs)
-    _, d0 = snap_points(graph, x, y, max_snap_m)
-    lon2, lat2 = gcj02_to_wgs84(lon, lat)
-    x2, y2 = project_lonlat(lon2, lat2, graph.crs)
-    _, d1 = snap_points(graph, x2, y2, max_snap_m)
-    both = np.isfinite(d0) & np.isfinite(d1)
-    if int(both.sum()) < GCJ02_MIN_FACILITIES:
+    d0 = _snap_distances(graph, lon, lat, max_snap_m)
+    fit = _median_fit(d0, _snap_distances(graph, *gcj02_to_wgs84(lon, lat), max_snap_m))
+    if fit is None:
         return None
-    before, after = float(np.median(d0[both])), float(np.median(d1[both]))
+    before, after, n = fit
     return {
         "median_snap_m": round(before, 1),
         "median_snap_if_gcj02_m": round(after, 1),
-        "facilities_compared": int(both.sum()),
-        "suspect": bool(before >= GCJ02_MIN_BEFORE_M and after <= GCJ02_MAX_RATIO * before),
+        "facilities_compared": n,
+        "suspect": _suspect(before, after),
     }
+
+
+def _snap_distances(graph: AccessGraph, lon: np.ndarray, lat: np.ndarray, radius_m: float) -> np.ndarray:
+    """Distance (m) from each WGS84 point to its nearest node, ``inf`` beyond ``radius_m``."""
+    x, y = project_lonlat(lon, lat, graph.crs)
+    return snap_points(graph, x, y, radius_m)[1]
+
+
+def _median_fit(d0: np.ndarray, d1: np.ndarray) -> tuple[float, float, int] | None:
+    """Median snap distance as used and as the alternative, over points snapped both ways (``None``: too few)."""
+    both = np.isfinite(d0) & np.isfinite(d1)
+    if int(both.sum()) < GCJ02_MIN_FACILITIES:
+        return None
+    return float(np.median(d0[both])), float(np.median(d1[both])), int(both.sum())
+
+
+def _suspect(before: float, after: float) -> bool:
+    """Apply the rule of both checks: far from the roads as used, at most half as far in another system."""
+    return bool(before >= GCJ02_MIN_BEFORE_M and after <= GCJ02_MAX_RATIO * before)
 
 
 def datum_suspicion(
@@ -143,31 +158,24 @@ def datum_suspicion(
         return None
     raw_lon, raw_lat = from_wgs84(lon, lat, declared)  # the values in the file
     radius = max(max_snap_m, 3000.0)  # BD-09 is up to ~1 km from WGS84: compare beyond the snap limit
-    x, y = project_lonlat(lon, lat, graph.crs)
-    _, d0 = snap_points(graph, x, y, radius)
+    d0 = _snap_distances(graph, lon, lat, radius)
     best = None
     for alt in ("wgs84", "gcj02", "bd09"):
         if alt == declared:
             continue
-        alon, alat = to_wgs84(raw_lon, raw_lat, alt)
-        ax, ay = project_lonlat(alon, alat, graph.crs)
-        _, d1 = snap_points(graph, ax, ay, radius)
-        both = np.isfinite(d0) & np.isfinite(d1)
-        if int(both.sum()) < GCJ02_MIN_FACILITIES:
-            continue
-        before, after = float(np.median(d0[both])), float(np.median(d1[both]))
-        if best is None or after < best[1]:
-            best = (alt, after, before, int(both.sum()))
+        fit = _median_fit(d0, _snap_distances(graph, *to_wgs84(raw_lon, raw_lat, alt), radius))
+        if fit is not None and (best is None or fit[1] < best[2]):
+            best = (alt, *fit)
     if best is None:
         return None
-    alt, after, before, n = best
+    alt, before, after, n = best
     return {
         "read_as": declared,
         "median_snap_m": round(before, 1),
         "best_alternative": alt,
         "median_snap_if_alternative_m": round(after, 1),
         "facilities_compared": n,
-        "suspect": bool(before >= GCJ02_MIN_BEFORE_M and after <= GCJ02_MAX_RATIO * before),
+        "suspect": _suspect(before, after),
     }
 
 
