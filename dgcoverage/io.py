@@ -349,6 +349,101 @@ def xlsx_frame(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def text_width(value: Any) -> int:
+    """Display width of a cell value in Excel character units (CJK and other wide characters count 2)."""
+    import unicodedata
+
+    s = "" if value is None else str(value)
+    return max(
+        (sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in line) for line in s.split("\n")), default=0
+    )
+
+
+#: Number formats by column id (the English id, the first word of a bilingual header); see :func:`style_table_sheet`.
+NUMBER_FORMATS: dict[str, str] = {"population": "#,##0", "covered_population": "#,##0"}
+
+
+def _default_format(cid: str, values: list[Any]) -> str | None:
+    """Choose the number format of a column id: shares as %, people and counts with thousands separators."""
+    if cid in NUMBER_FORMATS:
+        return NUMBER_FORMATS[cid]
+    nums = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    if not nums:
+        return None
+    low = cid.lower()
+    if low in {"lon", "lat", "lon_gcj02", "lat_gcj02"} or low.endswith(("_lon", "_lat")):
+        return "0.0000000"
+    if "share" in low or "rate" in low or low.endswith(("_pct", "_frac")):
+        return "0.0%"
+    if all(float(v).is_integer() for v in nums):
+        return "#,##0"
+    return "#,##0.00"
+
+
+def style_table_sheet(
+    ws: Any,
+    header_row: int = 1,
+    formats: Mapping[str, str] | None = None,
+    max_width: int = 48,
+    landscape: bool = True,
+) -> Any:
+    """Make a worksheet holding one table readable in Excel and on paper.
+
+    Freezes the rows down to the header, puts an autofilter on the table, sizes every column to show its
+    header and values (wide characters count double, capped at ``max_width``), gives numbers a format by
+    column id (the first word of a bilingual header: ``share``/``rate`` → ``0.0%``, whole numbers →
+    ``#,##0``, other numbers ``#,##0.00``, coordinates 7 decimals; ``formats`` overrides by id) and sets
+    landscape, fit-to-width printing with the header rows repeated on every page.
+
+    Parameters
+    ----------
+    ws
+        An openpyxl worksheet whose table header is on ``header_row`` and data below it, from column A.
+    header_row
+        1-based row of the header (rows above it are titles).
+    formats
+        Number formats by column id, overriding the defaults.
+    max_width
+        Widest column, in characters.
+    landscape
+        Print in landscape.
+
+    Returns
+    -------
+    openpyxl.worksheet.worksheet.Worksheet
+        ``ws``, modified in place.
+    """
+    from openpyxl.utils import get_column_letter
+
+    formats = dict(formats or {})
+    max_row, max_col = ws.max_row, ws.max_column
+    if max_col == 0:
+        return ws
+    for j in range(1, max_col + 1):
+        header = ws.cell(row=header_row, column=j).value
+        cid = str(header).split()[0] if isinstance(header, str) and header.strip() else ""
+        cells = [ws.cell(row=i, column=j) for i in range(header_row + 1, max_row + 1)]
+        values = [c.value for c in cells]
+        fmt = formats.get(cid) or _default_format(cid, values)
+        if fmt:
+            for c in cells:
+                if isinstance(c.value, (int, float)) and not isinstance(c.value, bool):
+                    c.number_format = fmt
+        shown = [text_width(header)] + [
+            text_width(f"{v:,.2f}" if isinstance(v, float) else v) for v in values[:2000] if v is not None
+        ]
+        ws.column_dimensions[get_column_letter(j)].width = min(max_width, max(8, max(shown) + 2))
+    ws.freeze_panes = ws.cell(row=header_row + 1, column=1)
+    if max_row > header_row:
+        ws.auto_filter.ref = f"A{header_row}:{get_column_letter(max_col)}{max_row}"
+    ws.print_title_rows = f"1:{header_row}"
+    ws.page_setup.orientation = "landscape" if landscape else "portrait"
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    return ws
+
+
 def guard_workbook(wb: Workbook) -> Workbook:
     """Make every text cell of every sheet a string cell, never a formula or error value.
 
