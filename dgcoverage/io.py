@@ -287,6 +287,31 @@ def write_csv(
     return path
 
 
+def read_output_csv(path: str | Path) -> pd.DataFrame | None:
+    """Read back a CSV written by :func:`write_csv` with bilingual headers, as text, keyed by the English ids.
+
+    Headers ``"id 中文"`` become ``"id"``; the formula guard is removed from text (names appear as the
+    planner wrote them). Returns ``None`` when the file does not exist or has no rows.
+
+    Parameters
+    ----------
+    path
+        A ``candidates.csv``, ``villages.csv`` … written by dgcoverage.
+
+    Returns
+    -------
+    pandas.DataFrame or None
+        Every cell as ``str`` (empty cells ``NaN``).
+    """
+    p = Path(path)
+    if not p.exists():
+        return None
+    df = pd.read_csv(p, encoding="utf-8-sig", dtype=str)
+    df.columns = [str(c).split(" ")[0] for c in df.columns]
+    df = df.map(unguard_text)
+    return df if len(df) else None
+
+
 # ---------------------------------------------------------------- XLSX
 
 

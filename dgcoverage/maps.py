@@ -53,7 +53,7 @@ from branca.element import Element, MacroElement
 from jinja2 import Template
 
 from .coverage import STATUS_ZH, STATUSES
-from .io import unguard_text, write_text
+from .io import read_output_csv, write_text
 
 if TYPE_CHECKING:  # pragma: no cover
     from .study import CircleResult, Study
@@ -367,13 +367,7 @@ def candidates_layer(cands: pd.DataFrame) -> dict[str, Any]:
 
 def read_candidates(out_dir: str | Path, circle_id: str) -> pd.DataFrame | None:
     """Read the ranked sites written by ``dgcoverage site`` for a circle, or ``None`` if there are none."""
-    p = Path(out_dir) / circle_id / "candidates.csv"
-    if not p.exists():
-        return None
-    df = pd.read_csv(p, encoding="utf-8-sig", dtype=str)
-    df.columns = [c.split(" ")[0] for c in df.columns]
-    df = df.map(unguard_text)  # show names as written by the planner, without the CSV formula guard
-    return df if len(df) else None
+    return read_output_csv(Path(out_dir) / circle_id / "candidates.csv")
 
 
 def service_area_layer(study: Study, sa: gpd.GeoDataFrame, result: CircleResult) -> dict[str, Any]:
