@@ -387,3 +387,19 @@ def test_pipeline_calls_a_one_way_dead_end_unreachable():
     comp = res.summary["components"]
     assert comp["count"] == 1 and comp["population_on_components_without_facility"] == 0.0
     assert comp["population_cannot_reach_facility"] == 100.0 == comp["population_cannot_reach_facility_one_way"]
+
+
+def test_reverse_edge_share_matches_the_set_definition():
+    from dgcoverage.roadnet import reverse_edge_share
+
+    rng = np.random.default_rng(7)
+    for n in (3, 50, 2000):
+        u = rng.integers(0, n, 5 * n)
+        v = rng.integers(0, n, 5 * n)
+        keep = rng.random(u.size) < 0.5  # half of the edges get their twin
+        u2, v2 = np.r_[u, v[keep]], np.r_[v, u[keep]]
+        pairs = set(zip(u2.tolist(), v2.tolist()))
+        expect = np.mean([(b, a) in pairs for a, b in zip(u2.tolist(), v2.tolist())])
+        assert reverse_edge_share(u2, v2) == pytest.approx(expect, abs=1e-12)
+    # the largest node id is the last position of the encoding
+    assert reverse_edge_share(np.array([0, 1, 1, 2]), np.array([1, 0, 2, 3])) == 0.5
