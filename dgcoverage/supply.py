@@ -678,7 +678,12 @@ def catchment_times(
     People travel to the facility, so each facility's search runs over the reversed graph
     (``graph.rev``) from its node, stopping at the limit; ``t_ij = cell leg + network time(cell node ->
     facility node) at speed_mps + facility leg``, kept when ``t_ij <= limit_s`` (+1e-9 s, as the circles).
-    Searches run a chunk of facilities at a time (only a ``chunk x nodes`` block is dense).
+
+    Facilities are searched a batch at a time, batches being neighbours in space.  One multi-source
+    search (``min_only``) finds the nodes within the limit of any facility of the batch; every shortest
+    path of a facility within the limit runs through those nodes only, so the batch's own searches run
+    on the subgraph they induce and give the same times as searches over the whole graph, while only a
+    ``batch x reached nodes`` block is dense (not ``batch x all nodes``).
 
     Parameters
     ----------
@@ -693,9 +698,10 @@ def catchment_times(
     speed_mps
         Network travel speed, m/s.
     chunk, dense_budget
-        Facilities per search call; default keeps ``chunk x nodes`` under ``dense_budget`` values (<= 64).
+        Facilities per batch (default 64), and the most values a batch's dense block may hold (a larger
+        batch is split).
     progress
-        Show a progress bar over the chunks (long runs only).
+        Show a progress bar over the batches (long runs only).
 
     Returns
     -------
@@ -714,60 +720,108 @@ def catchment_times(
     k = speed_mps / graph.speed_mps  # graph seconds per real second
     m, nc = fnode.shape[0], cnode.shape[0]
     lim = limit_s + TIME_TOL_S
-    if chunk is None:
-        chunk = int(np.clip(dense_budget // max(graph.rev.shape[0], 1), 1, 64))
-    on = np.nonzero(cnode >= 0)[0]
-    order = on[np.argsort(cnode[on], kind="stable")]
-    uniq, start, cnt = np.unique(cnode[order], return_index=True, return_counts=True)
+    chunk = 64 if chunk is None else max(int(chunk), 1)
+    cells = _CellsByNode(cnode, cleg, graph.rev.shape[0])
     usable = np.nonzero((fnode >= 0) & (fleg <= lim))[0]
-    row_nnz = np.zeros(m, dtype=np.int64)
+    usable = usable[_spatial_order(graph, fnode[usable])]
+    rows: list[NDArray[np.int64]] = []
     cols: list[NDArray[np.int64]] = []
     vals: list[NDArray[np.float64]] = []
-    if uniq.size and usable.size:
+    if cells.uniq.size and usable.size:
         from tqdm.auto import tqdm
 
         starts = range(0, usable.size, chunk)
-        for s in tqdm(starts, desc="catchments", unit="chunk", disable=not progress or len(starts) < 20, leave=False):
+        for s in tqdm(starts, desc="catchments", unit="batch", disable=not progress or len(starts) < 20, leave=False):
             idx = usable[s : s + chunk]
-            r, cells, t = _chunk_pairs(graph, fnode[idx], fleg[idx], k, lim, uniq, start, cnt, order, cleg)
-            o = np.lexsort((cells, r))
-            row_nnz[idx] = np.bincount(r, minlength=idx.size)
-            cols.append(cells[o])
-            vals.append(t[o])
-    indptr = np.zeros(m + 1, dtype=np.int64)
-    np.cumsum(row_nnz, out=indptr[1:])
+            for r, c, t in _batch_pairs(graph.rev, fnode[idx], fleg[idx], k, lim, cells, dense_budget):
+                rows.append(idx[r])
+                cols.append(c)
+                vals.append(t)
+    r_all = np.concatenate(rows) if rows else np.empty(0, dtype=np.int64)
     ind = np.concatenate(cols) if cols else np.empty(0, dtype=np.int64)
     data = np.concatenate(vals) if vals else np.empty(0, dtype=np.float64)
+    o = np.lexsort((ind, r_all))
+    row_nnz = np.bincount(r_all, minlength=m)
+    indptr = np.zeros(m + 1, dtype=np.int64)
+    np.cumsum(row_nnz, out=indptr[1:])
     itype = np.int32 if max(nc, ind.size) < 2**31 else np.int64
-    return csr_array((data, ind.astype(itype), indptr.astype(itype)), shape=(m, nc))
+    return csr_array((data[o], ind[o].astype(itype), indptr.astype(itype)), shape=(m, nc))
 
 
-def _chunk_pairs(
-    graph: AccessGraph,
+class _CellsByNode:
+    """Demand cells grouped by network node: the cells of node ``v`` are ``order[start[slot[v]]:][:cnt[...]]``."""
+
+    def __init__(self, cnode: NDArray[np.int64], cleg: NDArray[np.float64], n_nodes: int) -> None:
+        on = np.nonzero(cnode >= 0)[0]
+        self.order = on[np.argsort(cnode[on], kind="stable")]
+        self.uniq, self.start, self.cnt = np.unique(cnode[self.order], return_index=True, return_counts=True)
+        self.slot = np.full(n_nodes, -1, dtype=np.int64)
+        self.slot[self.uniq] = np.arange(self.uniq.size)
+        self.leg = cleg
+
+
+def _spatial_order(graph: AccessGraph, node: NDArray[np.int64]) -> NDArray[np.int64]:
+    """Order of facilities along a Z-order curve of their nodes (batches of neighbours reach few nodes)."""
+    if node.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    x, y = graph.x[node], graph.y[node]
+    span = max(float(np.ptp(x)), float(np.ptp(y)), 1.0)
+    gx = ((x - x.min()) / span * 65535).astype(np.uint64)
+    gy = ((y - y.min()) / span * 65535).astype(np.uint64)
+    code = np.zeros(node.size, dtype=np.uint64)
+    for b in range(16):
+        code |= ((gx >> np.uint64(b)) & np.uint64(1)) << np.uint64(2 * b)
+        code |= ((gy >> np.uint64(b)) & np.uint64(1)) << np.uint64(2 * b + 1)
+    return np.argsort(code, kind="stable").astype(np.int64)
+
+
+def _induced_subgraph(rev: csr_array, keep: NDArray[np.int64], local: NDArray[np.int64]) -> csr_array:
+    """Return the subgraph of ``rev`` on the sorted nodes ``keep`` (``local``: node -> position, else -1)."""
+    ptr = rev.indptr
+    lo, n_out = ptr[keep].astype(np.int64), np.diff(ptr)[keep].astype(np.int64)
+    total = int(n_out.sum())
+    offs = np.cumsum(n_out) - n_out
+    at = np.repeat(lo - offs, n_out) + np.arange(total)
+    head = local[rev.indices[at]]
+    inside = head >= 0
+    row = np.repeat(np.arange(keep.size), n_out)[inside]
+    indptr = np.zeros(keep.size + 1, dtype=np.int64)
+    np.cumsum(np.bincount(row, minlength=keep.size), out=indptr[1:])
+    return csr_array((rev.data[at][inside], head[inside].astype(np.int32), indptr), shape=(keep.size, keep.size))
+
+
+def _batch_pairs(
+    rev: csr_array,
     node: NDArray[np.int64],
     leg: NDArray[np.float64],
     k: float,
     lim: float,
-    uniq: NDArray[np.int64],
-    start: NDArray[np.int64],
-    cnt: NDArray[np.int64],
-    order: NDArray[np.int64],
-    cleg: NDArray[np.float64],
-) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
-    """(row within the chunk, cell, seconds) of every pair within the limit, for one chunk of facilities."""
-    D = dijkstra(graph.rev, directed=True, indices=node, limit=(lim - float(leg.min())) * k)
-    sub = D[:, uniq]
-    del D
-    r, j = np.nonzero(np.isfinite(sub))
-    t = leg[r] + sub[r, j] / k
-    keep = t <= lim
-    r, j, t = r[keep], j[keep], t[keep]
-    c = cnt[j]
-    within = np.arange(int(c.sum())) - np.repeat(np.cumsum(c) - c, c)
-    cells = order[np.repeat(start[j], c) + within]
-    tt = np.repeat(t, c) + cleg[cells]
-    hit = tt <= lim
-    return np.repeat(r, c)[hit].astype(np.int64), cells[hit].astype(np.int64), tt[hit]
+    cells: _CellsByNode,
+    dense_budget: int,
+) -> Iterable[tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]]:
+    """(row within the batch, cell, seconds) of every pair within the limit, for one batch of facilities."""
+    limit = (lim - float(leg.min())) * k
+    reach = dijkstra(rev, directed=True, indices=np.unique(node), limit=limit, min_only=True)
+    keep = np.flatnonzero(np.isfinite(reach))
+    local = np.full(rev.shape[0], -1, dtype=np.int64)
+    local[keep] = np.arange(keep.size)
+    sub = _induced_subgraph(rev, keep, local)
+    with_cells = np.flatnonzero(cells.slot[keep] >= 0)
+    slots = cells.slot[keep[with_cells]]
+    step = max(1, dense_budget // max(keep.size, 1))
+    for s in range(0, node.size, step):
+        part = slice(s, s + step)
+        D = dijkstra(sub, directed=True, indices=local[node[part]], limit=limit)[:, with_cells]
+        r, j = np.nonzero(np.isfinite(D))
+        t = leg[part][r] + D[r, j] / k
+        ok = t <= lim
+        r, j, t = r[ok] + s, slots[j[ok]], t[ok]
+        c = cells.cnt[j]
+        within = np.arange(int(c.sum())) - np.repeat(np.cumsum(c) - c, c)
+        cell = cells.order[np.repeat(cells.start[j], c) + within]
+        tt = np.repeat(t, c) + cells.leg[cell]
+        hit = tt <= lim
+        yield np.repeat(r, c)[hit].astype(np.int64), cell[hit].astype(np.int64), tt[hit]
 
 
 def decay_weights(

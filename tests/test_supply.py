@@ -426,6 +426,11 @@ def test_catchment_times_equal_brute_force_on_a_random_graph():
     cleg = rng.uniform(0, 60, nc)
     limit, speed = 300.0, 1.3
     T = supply.catchment_times(g, fnode, fleg, cnode, cleg, limit, speed, chunk=4)
+    # batches of any size, and a batch split by the dense budget, give the very same matrix (bit for bit)
+    for kw in ({"chunk": 1}, {"chunk": 64}, {"chunk": 5, "dense_budget": 7}):
+        other = supply.catchment_times(g, fnode, fleg, cnode, cleg, limit, speed, **kw)
+        assert (other.indptr.tolist(), other.indices.tolist()) == (T.indptr.tolist(), T.indices.tolist())
+        assert other.data.tolist() == T.data.tolist()
     full = dijkstra(g.rev, directed=True)  # metres from node b to node a, row a
     expect = np.full((m, nc), np.inf)
     for j in range(m):
