@@ -124,6 +124,12 @@ def _add_site_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--candidates-crs", help="coordinate system of --candidates: wgs84 | gcj02 | bd09 (default as --facilities-crs)"
     )
+    p.add_argument(
+        "--site-capacity",
+        type=float,
+        help="size of a new site in the unit of the circle's supply standard (m2 or beds) for candidates whose "
+        "file gives none: the list then shows how much of each town's supply deficit the sites close",
+    )
     p.add_argument("--road-class", help="comma-separated OSM highway classes whose nodes are candidates (OSM networks)")
     p.add_argument("--with-gaps", action="store_true", help="add gap-cluster candidates to --candidates/--road-class")
     p.add_argument("--min-spacing", type=float, help="minimum spacing of gap-cluster candidates, m (default: reach/4)")
@@ -727,6 +733,7 @@ def site_from_args(args: argparse.Namespace, circle_id: str | None = None) -> in
             road_classes=road,
             min_spacing_m=args.min_spacing,
             max_candidates=args.max_candidates,
+            site_capacity=getattr(args, "site_capacity", None),
         )
         print(
             f"  {len(cands.table):,} candidate sites {cands.generated}; rejected "
@@ -782,12 +789,30 @@ def site_from_args(args: argparse.Namespace, circle_id: str | None = None) -> in
     for key in ("mclp_gap_greedy_vs_exact", "lscp_gap_greedy_vs_exact", "lscp_villages_gap_greedy_vs_exact"):
         if res.summary.get(key) is not None:
             print(f"  {key}: {res.summary[key]:.4%}")
+    _print_site_supply(res.summary.get("supply") or {})
     print(
         f"{cid}: {len(res.table)} ranked sites -> {out / d.name / 'candidates.csv'}"
         + ("  [SYNTHETIC]" if res.summary["synthetic"] else "")
     )
     _print_counts({k: v for k, v in base.summary["warnings"].items()})
     return 0
+
+
+def _print_site_supply(sup: dict[str, Any]) -> None:
+    """One line on how much of the towns' supply deficits the listed sites close (or that sizes were not given)."""
+    if not sup.get("standard"):
+        return
+    unit = sup.get("unit", "")
+    if sup.get("capacity") != "given":
+        print(f"  supply ({sup['standard']}): capacity not given (--site-capacity N {unit}, or a capacity column)")
+        return
+    towns = [t for t in sup.get("towns", []) if t.get("deficit_before") is not None]
+    before = sum(t["deficit_before"] for t in towns)
+    closed = sup.get("deficit_closed_total") or 0.0
+    print(
+        f"  supply ({sup['standard']}): the listed sites close {closed:,.0f} {unit} of their towns' deficits "
+        f"({before:,.0f} {unit} before, {len(towns)} towns)"
+    )
 
 
 def _measurement_changed(published: Path, staged: Path) -> bool:

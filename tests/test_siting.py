@@ -351,7 +351,7 @@ def test_cli_site_writes_planner_files(site_run, small_city):
     gj = json.loads((d / "candidates.geojson").read_text(encoding="utf-8"))
     assert len(gj["features"]) == len(t) and gj["features"][0]["properties"]["rank"] == 1
     assert gj["features"][0]["geometry"]["coordinates"] == pytest.approx([t["lon"][0], t["lat"][0]])
-    x = pd.read_excel(d / "candidates.xlsx", sheet_name="candidates")
+    x = pd.read_excel(d / "candidates.xlsx", sheet_name="候选点 candidates")
     assert len(x) == len(t) and x.columns[0] == "rank 排名"
     # placing facilities at the listed sites really covers what the table says
     study, base, after = _rerun_with_sites(small_city, "fitness_15", t)
