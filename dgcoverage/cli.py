@@ -420,7 +420,12 @@ def _cli_network(args: argparse.Namespace, network_type: str, circles: Sequence[
         clip["key"] = clip_description(bbox, polygon)
     print(f"  clip: {describe_clip(clip)}", flush=True)
     if place:
-        net = clip_network(network_from_place(place, network_type), bbox, polygon)
+        from shapely.geometry import box
+
+        within = polygon if polygon is not None else (box(*bbox) if bbox is not None else None)
+        # auto: the place grown by the longest reach (roads just outside that people inside use), cut to the clip
+        buffer_m = float(clip.get("reach_m", 0.0)) if clip.get("mode") == "auto" else 0.0
+        net = clip_network(network_from_place(place, network_type, buffer_m=buffer_m, within=within), bbox, polygon)
         record: dict[str, Any] = {"kind": "network (OSMnx place)", "place": place, "network_type": network_type}
     else:
         from .io import file_sha256

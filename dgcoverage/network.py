@@ -83,25 +83,121 @@ def _first_str(value: Any) -> str:
     return str(value)
 
 
-def network_from_place(query: str, network_type: str = "walk") -> RoadNetwork:
-    """Download a road network by place name through OSMnx (needs internet).
+def place_polygon(query: str, buffer_m: float = 0.0) -> BaseGeometry:
+    """Geocode a place name to its boundary through OSMnx/Nominatim (needs internet), optionally buffered.
 
     Parameters
     ----------
     query
-        A geocodable place name, e.g. ``"Dongguan, Guangdong, China"`` or
-        ``"东莞市"``.
+        A geocodable place name, e.g. ``"东莞市"`` or ``"Dongguan, Guangdong, China"``.
+    buffer_m
+        Grow the boundary by this many metres (in its UTM zone), e.g. the longest circle's reach, so that
+        roads just outside the place that people inside use are kept.
+
+    Returns
+    -------
+    shapely (Multi)Polygon
+        In WGS84 lon/lat.
+
+    Raises
+    ------
+    NetworkError
+        The place was not found or is not an area.
+    """
+    import geopandas as gpd
+    import osmnx as ox
+
+    with _OsmnxCache():
+        try:
+            gdf = ox.geocode_to_gdf(query)
+        except Exception as exc:  # osmnx raises InsufficientResponseError/ValueError/requests errors
+            raise NetworkError(f"--network-place {query!r}: OSMnx could not geocode it ({exc})") from exc
+    gdf = gdf[gdf.geometry.notna() & gdf.geom_type.isin(["Polygon", "MultiPolygon"])]
+    if gdf.empty:
+        raise NetworkError(
+            f"--network-place {query!r}: the geocoder returned no area (a point or nothing). Fix: name an "
+            "administrative area (e.g. 东莞市, or 'Dongguan, Guangdong, China'), or pass --network FILE"
+        )
+    gdf = gdf.set_crs(4326, allow_override=gdf.crs is None)
+    if buffer_m > 0:
+        utm = gdf.estimate_utm_crs()
+        grown = gdf.to_crs(utm).geometry.union_all().buffer(float(buffer_m))
+        return gpd.GeoSeries([grown], crs=utm).to_crs(4326).iloc[0]
+    return gdf.to_crs(4326).geometry.union_all()
+
+
+class _OsmnxCache:
+    """Point OSMnx's HTTP cache at ``<dgcoverage cache>/osmnx`` (or switch it off with the cache) for a block."""
+
+    def __enter__(self) -> None:
+        import osmnx as ox
+
+        from .cache import cache_dir
+
+        self._saved = (ox.settings.use_cache, ox.settings.cache_folder)
+        d = cache_dir()
+        ox.settings.use_cache = d is not None
+        if d is not None:
+            ox.settings.cache_folder = str(Path(d) / "osmnx")
+
+    def __exit__(self, *exc: object) -> None:
+        import osmnx as ox
+
+        ox.settings.use_cache, ox.settings.cache_folder = self._saved
+
+
+def network_from_place(
+    query: str, network_type: str = "walk", *, buffer_m: float = 0.0, within: BaseGeometry | None = None
+) -> RoadNetwork:
+    """Download a road network by place name through OSMnx (needs internet), with OSMnx's HTTP cache.
+
+    The place is geocoded to its boundary (:func:`place_polygon`), grown by ``buffer_m``, and the network
+    inside it is downloaded with ``osmnx.graph_from_polygon`` (simplified, every component kept, edges
+    crossing the border kept whole).  Responses are cached under ``<cache>/osmnx`` (:mod:`dgcoverage.cache`;
+    ``DGCOVERAGE_CACHE=off`` turns it off), so a second run does not download again.
+
+    Parameters
+    ----------
+    query
+        A geocodable place name, e.g. ``"Dongguan, Guangdong, China"`` or ``"东莞市"``.
     network_type
         OSMnx network type (``"walk"``, ``"bike"``, ``"drive"``, ``"all"``).
+    buffer_m
+        Grow the place by this many metres before downloading (e.g. the longest circle's reach).
+    within
+        Download only the part of the (grown) place inside this WGS84 (Multi)Polygon, e.g. the study area's
+        clip, so that naming a province does not download the whole province.
 
     Returns
     -------
     RoadNetwork
+        With ``meta`` recording the query, network type, buffer and the downloaded area's bounds.
     """
     import osmnx as ox
 
-    G = ox.graph_from_place(query, network_type=network_type, simplify=True, retain_all=True)
-    return network_from_graph(G, meta={"source": f"osmnx:{query}", "network_type": network_type, "synthetic": False})
+    area = place_polygon(query, buffer_m)
+    if within is not None:
+        area = area.intersection(within)
+        if area.is_empty:
+            raise NetworkError(
+                f"--network-place {query!r} does not overlap the clipping area {tuple(within.bounds)}. Fix: name "
+                "a place that holds the study's towns, or --clip none"
+            )
+    with _OsmnxCache():
+        try:
+            G = ox.graph_from_polygon(
+                area, network_type=network_type, simplify=True, retain_all=True, truncate_by_edge=True
+            )
+        except Exception as exc:
+            raise NetworkError(f"--network-place {query!r}: OSMnx could not download the network ({exc})") from exc
+    meta = {
+        "source": f"osmnx:{query}",
+        "network_type": network_type,
+        "buffer_m": float(buffer_m),
+        "area_bounds": [round(float(c), 6) for c in area.bounds],
+        "synthetic": False,
+    }
+    return network_from_graph(G, meta=meta)
 
 
 def network_from_file(
