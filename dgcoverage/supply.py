@@ -113,19 +113,29 @@ ELDERLY_SHARE_SOURCE = (
 
 # --------------------------------------------------------------------------------------------- capacity
 
-#: Accepted header spellings per capacity kind, in order of preference (case-insensitive; a unit in
-#: brackets or at the end of the header is allowed and used, e.g. ``建筑面积(平方米)``, ``用地面积（亩）``).
+#: Accepted header names per capacity kind, in order of preference.  Headers are compared after
+#: normalising (:func:`_header_key`): NFKC (full-width brackets and letters, ``㎡`` -> ``m2``), lower case,
+#: spaces, dots and hyphens as ``_``, and the unit taken off (in brackets, after ``/``, ``,`` or ``;``, or at
+#: the end): ``Site area (ha)``, ``Gross floor area, sq m``, ``No. of beds``, ``场地面积（公顷）``,
+#: ``建筑面积/㎡``, ``床位(张)`` and the bilingual ``beds 床位`` are all recognised.
 CAPACITY_ALIASES: dict[str, tuple[str, ...]] = {
     "area_m2": (
         "area_m2",
         "area",
         "floor_area",
-        "floor_area_m2",
         "gross_floor_area",
+        "gfa",
+        "building_area",
+        "floor_space",
+        "indoor_area",
+        "usable_area",
         "site_area",
-        "site_area_m2",
+        "land_area",
+        "ground_area",
         "面积",
         "建筑面积",
+        "总建筑面积",
+        "室内面积",
         "场地面积",
         "使用面积",
         "活动面积",
@@ -134,8 +144,16 @@ CAPACITY_ALIASES: dict[str, tuple[str, ...]] = {
     ),
     "beds": (
         "beds",
+        "bed",
         "bed_count",
+        "beds_count",
+        "bed_number",
+        "bed_capacity",
         "n_beds",
+        "no_of_beds",
+        "number_of_beds",
+        "num_beds",
+        "total_beds",
         "床位",
         "床位数",
         "床位数量",
@@ -147,16 +165,37 @@ CAPACITY_ALIASES: dict[str, tuple[str, ...]] = {
     ),
 }
 
-#: Units recognised in a header or a cell, as (spellings after NFKC + lower case, kind, factor to that kind's unit).
-_UNITS: tuple[tuple[tuple[str, ...], str, float], ...] = (
-    (("平方公里", "km2"), "area_m2", 1e6),
-    (("公顷", "hm2", "ha"), "area_m2", 1e4),
-    (("亩",), "area_m2", 10_000.0 / 15.0),
-    (("平方米", "平米", "m2", "sqm"), "area_m2", 1.0),
-    (("张", "床", "床位"), "beds", 1.0),
+#: Units recognised in a header or a cell: (spellings, kind, factor to the kind's unit: m² or beds).
+#: Spellings are compared after NFKC, lower case and without spaces, dots, underscores and ``^``
+#: (``sq. ft`` -> ``sqft``, ``m²`` -> ``m2``).  A leading ``万`` multiplies by 10,000 (``万平方米``).
+UNITS: tuple[tuple[tuple[str, ...], str, float], ...] = (
+    (("平方公里", "平方千米", "km2", "sqkm", "squarekilometres", "squarekilometers"), "area_m2", 1e6),
+    (("公顷", "hm2", "ha", "hectare", "hectares"), "area_m2", 1e4),
+    (("英亩", "acre", "acres"), "area_m2", 4046.8564224),
+    (("亩", "mu"), "area_m2", 10_000.0 / 15.0),
+    (("平方英尺", "ft2", "sqft", "squarefoot", "squarefeet"), "area_m2", 0.09290304),
+    (
+        (
+            "平方米",
+            "平米",
+            "m2",
+            "sqm",
+            "sqmetres",
+            "sqmeters",
+            "squaremetre",
+            "squaremetres",
+            "squaremeter",
+            "squaremeters",
+        ),
+        "area_m2",
+        1.0,
+    ),
+    (("张", "床", "床位", "bed", "beds"), "beds", 1.0),
 )
-_ALL_ALIASES = {a.lower() for names in CAPACITY_ALIASES.values() for a in names}
-_UNIT_WORDS = sorted((w for words, _, _ in _UNITS for w in words), key=len, reverse=True)
+#: Names of a capacity column that say its kind only by their unit (``Capacity (beds)``, ``规模(平方米)``).
+_GENERIC_NAMES = ("capacity", "size", "容量", "规模")
+_ALL_ALIASES = {a for names in CAPACITY_ALIASES.values() for a in names} | set(_GENERIC_NAMES)
+_UNIT_WORDS = sorted((w for words, _, _ in UNITS for w in words), key=len, reverse=True)
 _NUM = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+"
 _APPROX_PRE = ("大约", "约合", "约", "近", "~", "≈")
 _APPROX_POST = ("左右", "上下")
@@ -207,7 +246,8 @@ CAPACITY_COUNT_TEXT = {
     "capacity_approximate": "give an approximate capacity ('约800', '800左右'): the number is used",
     "capacity_lower_bound": "give a lower bound ('800余', '>800', '800以上'): the bound is used (conservative)",
     "capacity_range": "give a range ('800-1000'): its lower end is used (conservative)",
-    "capacity_unit_converted": "give a capacity in another unit (亩, 公顷, 万...): converted",
+    "capacity_unit_converted": "give a capacity in another unit (亩, 公顷, ft², 万...): converted",
+    "capacity_header_unit_unknown": "capacity columns were ignored: their header states a unit that is not known",
 }
 _UNKNOWN_KEYS = (
     "capacity_missing",
@@ -223,40 +263,106 @@ def _norm(text: object) -> str:
     return unicodedata.normalize("NFKC", str(text)).strip().lower()
 
 
-def _header_key(header: object) -> tuple[str, float | None, str | None]:
-    """Split a header into its bare name, the factor of the unit it states (or None) and that unit's kind."""
-    h = _norm(header)
-    tokens = [t for b in re.findall(r"[(\[]([^)\]]*)[)\]]", h) for t in re.split(r"[\s:,;/=]+", b) if t]
-    h = re.sub(r"[(\[][^)\]]*[)\]]", "", h).strip()
-    parts = h.split()
-    if len(parts) > 1:  # bilingual "area_m2 面积": the id comes first
-        h = parts[0]
-    if h not in _ALL_ALIASES:  # "面积m2", "建筑面积平方米": a unit glued to the name (but "养老床位" is a name)
-        for word in _UNIT_WORDS:
-            if h.endswith(word) and h[: -len(word)].rstrip(" /_-") in _ALL_ALIASES:
-                tokens, h = [*tokens, word], h[: -len(word)].rstrip(" /_-")
-                break
-    for token in tokens:
-        unit = _unit_of(token)
-        if unit is not None:
-            return h, unit[1], unit[0]
-    return h, None, None
+def _compact(text: str) -> str:
+    """Return a unit as compared with :data:`UNITS`: no spaces, dots, underscores, hyphens or ``^``."""
+    return re.sub(r"[\s._\-^]+", "", text)
 
 
-def _unit_of(token: str) -> tuple[str, float] | None:
-    """Kind and factor of a unit token (``平方米``, ``m2``, ``亩``, ``万平方米``, ``单位平方米``, ``张``), else None."""
+def _unit_of(text: str) -> tuple[str, float] | None:
+    """Kind and factor of a unit (``平方米``, ``sq. m``, ``万平方米``, ``单位:亩``, ``张``), else None."""
+    t = _compact(re.sub(r"^(单位|units?|in)\s*[:=]?\s*", "", text))
     scale = 1.0
-    for word in _UNIT_WORDS:
-        if token == word or (token.endswith(word) and not word.isascii()):
-            head = token[: -len(word)]
-            if head.endswith("万"):
-                scale = 1e4
-            kind, factor = next((k, f) for words, k, f in _UNITS if word in words)
+    if t.startswith("万") and len(t) > 1:
+        t, scale = t[1:], 1e4
+    for words, kind, factor in UNITS:
+        if t in words:
             return kind, factor * scale
     return None
 
 
-def capacity_column(df: pd.DataFrame, kind: str, column: str | None = None) -> str | None:
+@dataclass(frozen=True)
+class _Header:
+    """A header split into its normalised name and the unit it states (:func:`_header_key`)."""
+
+    name: str
+    kind: str | None = None
+    factor: float | None = None
+    unknown_unit: str = ""  # the text in the header's unit place when it is no unit of :data:`UNITS`
+
+
+def _name_key(text: str) -> str:
+    """Normalised name: spaces, dots, hyphens and middle dots as single ``_``."""
+    return re.sub(r"[\s._\-·・#]+", "_", text).strip("_")
+
+
+def _header_key(header: object) -> _Header:
+    """Split a header into its normalised name and its unit.
+
+    The unit is read from brackets (``面积(亩)``), after ``/``, ``,``, ``;`` or ``|`` (``建筑面积/㎡``,
+    ``Gross floor area, sq m``), or from the end of the name (``area m2``, ``site_area_ha``,
+    ``建筑面积平方米``).  A bilingual header ``id 中文`` (``beds 床位``) is named by its first word.
+    """
+    h = _norm(header).replace("【", "[").replace("】", "]").replace("〔", "[").replace("〕", "]")
+    slots = re.findall(r"[(\[]([^)\]]*)[)\]]", h)
+    h = re.sub(r"[(\[][^)\]]*[)\]]", " ", h).strip()
+    parts = re.split(r"\s*[/,;|]\s*", h, maxsplit=1)
+    if len(parts) == 2:
+        h = parts[0]
+        slots.append(parts[1])
+    words = h.split()
+    name = _name_key(h)
+    if name not in _ALL_ALIASES and len(words) > 1 and any(not w.isascii() for w in words[1:]):
+        name = _name_key(words[0])  # bilingual "beds 床位", "area_m2 面积"
+    if name not in _ALL_ALIASES:
+        name, tail = _split_unit_tail(name)
+        if tail:
+            slots.append(tail)
+    slots = [s.strip() for s in slots if s.strip()]
+    for slot in slots:
+        unit = _unit_of(slot) or next(
+            (u for tok in re.split(r"[\s:,;/=]+", slot) if tok and (u := _unit_of(tok))), None
+        )
+        if unit is not None:
+            return _Header(name, unit[0], unit[1])
+    return _Header(name, unknown_unit=slots[0] if slots else "")
+
+
+def _split_unit_tail(name: str) -> tuple[str, str]:
+    """Split a unit off the end: ``site_area_ha`` -> (``site_area``, ``ha``); ``面积m2`` -> (``面积``, ``m2``)."""
+    pieces = name.split("_")
+    for n in (2, 1):  # "floor_area_sq_m", then "area_m2"
+        if len(pieces) > n and _unit_of("".join(pieces[-n:])) and "_".join(pieces[:-n]) in _ALL_ALIASES:
+            return "_".join(pieces[:-n]), "".join(pieces[-n:])
+    for word in _UNIT_WORDS:  # a unit glued to the name: "面积m2", "建筑面积平方米" (but "养老床位" is a name)
+        head = name[: -len(word)].rstrip("_")
+        if name.endswith(word) and head in _ALL_ALIASES:
+            return head, word
+    return name, ""
+
+
+def _capacity_candidates(df: pd.DataFrame, kind: str) -> tuple[list[str], list[tuple[str, str]]]:
+    """Columns of ``df`` named for ``kind`` (in alias order) and those of them whose unit is not known.
+
+    A column named for ``kind`` whose header states a unit of the other kind raises
+    :class:`DataMismatchError`.
+    """
+    keys = {c: _header_key(c) for c in df.columns}
+    rank = {a: i for i, a in enumerate(CAPACITY_ALIASES[kind])}
+    rank.update({g: len(rank) for g in _GENERIC_NAMES})
+    named = [c for c in df.columns if keys[c].name in rank]
+    named = [c for c in named if keys[c].name not in _GENERIC_NAMES or keys[c].kind == kind]  # "Capacity (beds)"
+    named.sort(key=lambda c: rank[keys[c].name])
+    for c in named:
+        if keys[c].kind is not None and keys[c].kind != kind:
+            raise DataMismatchError(
+                f"column {c!r} is named for {kind} but states a unit of {keys[c].kind}. Fix: correct the header, "
+                f'or name the column holding {kind} in the circle\'s config (capacity_column = "...")'
+            )
+    unknown = [(c, keys[c].unknown_unit) for c in named if keys[c].unknown_unit]
+    return [c for c in named if not keys[c].unknown_unit], unknown
+
+
+def capacity_column(df: pd.DataFrame, kind: str, column: str | None = None, *, path: str | None = None) -> str | None:
     """Return the column of ``df`` holding capacities of ``kind`` (``None`` when there is none).
 
     Parameters
@@ -268,30 +374,74 @@ def capacity_column(df: pd.DataFrame, kind: str, column: str | None = None) -> s
     column
         Use this column (exact header); a :class:`~dgcoverage.errors.DataMismatchError` names the columns
         when it is absent.
+    path
+        File name for the messages.
 
     Returns
     -------
     str or None
-        The first header, in the order of :data:`CAPACITY_ALIASES`, that names ``kind``.  When several
-        do (e.g. 建筑面积 and 用地面积), a warning names the one used and the others.
+        The header named for ``kind`` (:data:`CAPACITY_ALIASES`, units as in :func:`_header_key`).  A header
+        stating a unit that is not known (``面积(个)``, ``Area (units)``) is ignored with a warning.  When
+        several headers name ``kind`` (e.g. 建筑面积 and 占地面积) and their values differ, which one the
+        standard means is not guessed: :class:`~dgcoverage.errors.DataMismatchError` names them and the
+        config key that chooses (``capacity_column``).
+    """
+    return capacity_column_report(df, kind, column, path=path)[0]
+
+
+def capacity_column_report(
+    df: pd.DataFrame, kind: str, column: str | None = None, *, path: str | None = None
+) -> tuple[str | None, dict[str, int]]:
+    """:func:`capacity_column`, with counts: ``capacity_header_unit_unknown`` (columns ignored for their unit).
+
+    Parameters
+    ----------
+    df, kind, column, path
+        As in :func:`capacity_column`.
+
+    Returns
+    -------
+    column, counts
+        The column (or ``None``) and the counts (empty when nothing was ignored).
     """
     if kind not in CAPACITY_ALIASES:
         raise ConfigError(f"capacity kind must be one of {sorted(CAPACITY_ALIASES)}, got {kind!r}")
+    where = f"{path}: " if path else ""
     if column is not None:
         if column not in df.columns:
-            raise DataMismatchError(f"capacity column {column!r} not found; columns present: {list(df.columns)}")
-        return column
-    keys = {c: _header_key(c)[0] for c in df.columns}
-    found = [c for alias in CAPACITY_ALIASES[kind] for c in df.columns if keys[c] == alias.lower()]
-    found = list(dict.fromkeys(found))
-    if len(found) > 1:
+            raise DataMismatchError(
+                f"{where}capacity column {column!r} not found; columns present: {list(df.columns)}. Fix: set "
+                "capacity_column in the circle's config to one of them"
+            )
+        return column, {}
+    try:
+        found, unknown = _capacity_candidates(df, kind)
+    except DataMismatchError as exc:
+        raise DataMismatchError(f"{where}{exc}") from None
+    counts: dict[str, int] = {}
+    if unknown:
+        counts["capacity_header_unit_unknown"] = len(unknown)
+        shown = ", ".join(f"{c!r} (unit {u!r})" for c, u in unknown)
         warnings.warn(
-            f"several {kind} columns {found}: {found[0]!r} was used. Fix: choose one explicitly (column=...) if "
-            "another is the one the standard means (indoor floor space: 建筑面积; sports ground: 场地面积)",
+            f"{where}capacity column(s) {shown} ignored: the unit is not one of m², 平方米, 公顷/ha, 亩, km², ft², "
+            f"acre, 张 (beds). Fix: if the numbers are in {'m²' if kind == 'area_m2' else 'beds'}, set "
+            f"capacity_column = {unknown[0][0]!r} in the circle's config; otherwise convert them",
             DgCoverageWarning,
             stacklevel=3,
         )
-    return found[0] if found else None
+    if len(found) > 1:
+        first = _parse_column(df[found[0]], kind, _header_key(found[0]).factor or 1.0)[0]
+        same = all(
+            np.array_equal(first, _parse_column(df[c], kind, _header_key(c).factor or 1.0)[0], equal_nan=True)
+            for c in found[1:]
+        )
+        if not same:
+            raise DataMismatchError(
+                f"{where}several {kind} columns {found} hold different values: which one the standard means is "
+                f"not guessed. Fix: name it in the circle's config, capacity_column = {found[0]!r} (indoor floor "
+                "space: 建筑面积; sports ground: 场地面积; land: 占地面积/用地面积), or remove the others"
+            )
+    return (found[0] if found else None), counts
 
 
 def _parse_cell(text: str, kind: str, header_factor: float) -> tuple[float, str | None, bool]:
@@ -300,14 +450,14 @@ def _parse_cell(text: str, kind: str, header_factor: float) -> tuple[float, str 
     if s in _MISSING_WORDS:
         return np.nan, "capacity_missing", False
     s = re.sub(r"(?<=\d)[ \u00a0\u202f](?=\d{3}(?!\d))", "", s)  # "1 200": a space between thousands
-    s = re.sub(r"\s+", "", s)
+    s = re.sub(r"\s+|\^|(?<=[a-z])\.", "", s)  # "500 sq. ft", "m^2"
     m = _CELL_RE.match(s)
     if m is None:
         return np.nan, "capacity_unparsed", False
     value = float(m["num"].replace(",", ""))
     factor, converted = header_factor, header_factor != 1.0
     if m["unit"]:
-        unit_kind, factor = next((k, f) for words, k, f in _UNITS if m["unit"] in words)
+        unit_kind, factor = next((k, f) for words, k, f in UNITS if m["unit"] in words)
         if unit_kind != kind:
             return np.nan, "capacity_wrong_unit", False
         converted = factor != 1.0
@@ -329,16 +479,38 @@ def _parse_cell(text: str, kind: str, header_factor: float) -> tuple[float, str 
     return value * factor, note, converted
 
 
+def _parse_column(cells: Iterable[Any], kind: str, factor: float) -> tuple[NDArray[np.float64], dict[str, list[int]]]:
+    """Parse a column of capacity cells: values (NaN = unknown) and the rows of each counted outcome."""
+    raw = list(cells)
+    values = np.full(len(raw), np.nan)
+    reasons: dict[str, list[int]] = {}
+    for i, cell in enumerate(raw):
+        if isinstance(cell, (int, float, np.integer, np.floating)) and not isinstance(cell, bool):
+            v, note, conv = _parse_number(float(cell), factor)
+        else:
+            v, note, conv = _parse_cell("" if cell is None else str(cell), kind, factor)
+        values[i] = v
+        for key in (note, "capacity_unit_converted" if conv else None):
+            if key is not None:
+                reasons.setdefault(key, []).append(i)
+    return values, reasons
+
+
 def capacity_from_table(
     df: pd.DataFrame, kind: str, path: str | None = None, *, column: str | None = None
 ) -> tuple[NDArray[np.float64], dict[str, int]]:
     """Read facility capacities (area in m² or beds) from a table, never imputing.
 
-    Parsing rules (cells are NFKC-normalised first: full-width digits, ``㎡``, ``（）``):
+    The column is ``column``, else the one :func:`capacity_column` finds (Chinese or English header, unit in
+    brackets, after ``/`` or ``,``, or at the end; several differing columns are refused, a header of an
+    unknown unit is ignored and counted).  Parsing rules (cells are NFKC-normalised first: full-width digits,
+    ``㎡``, ``（）``):
 
-    * numbers with thousands separators (``1,200``) and units (``1200㎡``, ``1200平方米``, ``120张``) are read;
-      a unit in the header (``用地面积(公顷)``) applies to cells without their own; ``亩`` (666.67 m²),
-      ``公顷``/``ha`` (10,000 m²), ``平方公里``, and ``万`` (x 10,000) are converted and counted;
+    * numbers with thousands separators (``1,200``) and units (``1200㎡``, ``1200平方米``, ``500 sq ft``,
+      ``120张``) are read; a unit in the header (``用地面积(公顷)``, ``Site area (ha)``) applies to cells
+      without their own; ``亩`` (10,000/15 = 666.67 m²), ``公顷``/``ha`` (10,000 m²), ``平方公里``/``km²``
+      (10⁶ m²), ``ft²``/``sq ft`` (0.09290304 m²), ``acre`` (4,046.86 m²) and ``万`` (x 10,000) are
+      converted and counted;
     * approximate values (``约800``, ``800左右``, ``~800``) are used as given and counted
       (``capacity_approximate``); lower bounds (``800余``, ``800多``, ``>800``, ``800以上``) are used as the
       bound and ranges (``800-1000``) at their lower end, both conservative for a minimum standard, and counted;
@@ -356,7 +528,9 @@ def capacity_from_table(
     path
         File name for the warnings.
     column
-        The capacity column, when the header is not one of :data:`CAPACITY_ALIASES` or several are present.
+        The capacity column, when the header is not one of :data:`CAPACITY_ALIASES` or several are present
+        (a unit its header states is still applied; text in its unit place that is no unit is taken as a
+        remark: the numbers are read in m² or beds).
 
     Returns
     -------
@@ -366,34 +540,31 @@ def capacity_from_table(
         capacity is unknown), and the reasons of :data:`CAPACITY_COUNT_TEXT` that occurred.
     """
     n = len(df)
-    col = capacity_column(df, kind, column)
+    col, head_counts = capacity_column_report(df, kind, column, path=path)
     where = f"{path}: " if path else ""
     if col is None:
         warnings.warn(
-            f"{where}no {kind} column (one of {list(CAPACITY_ALIASES[kind])}): the capacity of all {n} "
-            "facilities is unknown; they count for the time circle but not for the supply check",
+            f"{where}no {kind} column (one of {list(CAPACITY_ALIASES[kind])}, a unit allowed): the capacity of "
+            f"all {n} facilities is unknown; they count for the time circle but not for the supply check. Fix: "
+            'name the column in the circle\'s config (capacity_column = "...")',
             DgCoverageWarning,
             stacklevel=2,
         )
-        return np.full(n, np.nan), {"capacity_known": 0, "capacity_unknown": n, "capacity_column_missing": 1}
-    _, header_factor, header_kind = _header_key(col)
-    if header_kind is not None and header_kind != kind:
-        raise DataMismatchError(f"{where}column {col!r} states a unit of {header_kind}, not {kind}")
-    factor = header_factor or 1.0
-    values = np.full(n, np.nan)
-    reasons: dict[str, list[int]] = {}
-    raw = df[col].tolist()
-    for i, cell in enumerate(raw):
-        if isinstance(cell, (int, float, np.integer, np.floating)) and not isinstance(cell, bool):
-            v, note, conv = _parse_number(float(cell), factor)
-        else:
-            v, note, conv = _parse_cell("" if cell is None else str(cell), kind, factor)
-        values[i] = v
-        for key in (note, "capacity_unit_converted" if conv else None):
-            if key is not None:
-                reasons.setdefault(key, []).append(i)
+        return np.full(n, np.nan), {
+            "capacity_known": 0,
+            "capacity_unknown": n,
+            "capacity_column_missing": 1,
+            **head_counts,
+        }
+    head = _header_key(col)
+    if head.kind is not None and head.kind != kind:
+        raise DataMismatchError(
+            f"{where}column {col!r} states a unit of {head.kind}, not {kind}. Fix: name the column holding "
+            f'{kind} in the circle\'s config (capacity_column = "...")'
+        )
+    values, reasons = _parse_column(df[col].tolist(), kind, head.factor or 1.0)
     known = int(np.isfinite(values).sum())
-    counts = {"capacity_known": known, "capacity_unknown": n - known}
+    counts = {"capacity_known": known, "capacity_unknown": n - known, **head_counts}
     lines = df.attrs.get("line")
     label = "file lines" if lines is not None else "rows from 0"
     for key, rows in reasons.items():

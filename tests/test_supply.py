@@ -86,11 +86,10 @@ def test_capacity_headers_chinese_english_units_and_choice():
     # a header stating the wrong kind of unit is refused
     with pytest.raises(DataMismatchError, match="states a unit of area_m2"):
         supply.capacity_from_table(pd.DataFrame({"床位(平方米)": ["3"]}), "beds")
-    # several area columns: the first alias wins (面积 before 建筑面积 before 用地面积), said; column= chooses
+    # several area columns with different values: not guessed, refused naming both and the config key
     df = pd.DataFrame({"用地面积": ["5000"], "建筑面积": ["800"]})
-    with pytest.warns(UserWarning, match="several area_m2 columns"):
-        v, _ = supply.capacity_from_table(df, "area_m2")
-    assert v.tolist() == [800.0]
+    with pytest.raises(DataMismatchError, match=r"several area_m2 columns \['建筑面积', '用地面积'\].*capacity_column"):
+        supply.capacity_from_table(df, "area_m2")
     v, _ = supply.capacity_from_table(df, "area_m2", column="用地面积")
     assert v.tolist() == [5000.0]
     with pytest.raises(DataMismatchError, match="not found"):
