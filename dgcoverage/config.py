@@ -33,6 +33,9 @@ CAPACITY_KINDS = ("area_m2", "beds")
 SUPPLY_BASES = ("residents", "elderly")
 #: Distance decay of the access-weighted supply (2SFCA; ``supply.DECAYS``).
 FCA_DECAYS = ("none", "gaussian", "stepwise")
+#: People supply ratios are measured against: the raster's people in each town (the time circles' people)
+#: or the 2020 census resident population per town (embedded, dgcoverage/data/dongguan).
+SUPPLY_POPULATIONS = ("raster", "census")
 #: Town codes in per-town settings tables (9-digit NBS codes of Dongguan's 镇街).
 TOWN_CODE_RE = re.compile(r"4419\d{5}")
 
@@ -139,12 +142,21 @@ class Settings:
     elderly_population
         People aged 60+ per town (mapping town code -> count), e.g. from the census; exclusive with
         ``elderly_share``.
+    elderly_source
+        Where ``elderly_share`` or ``elderly_population`` come from (free text, written beside them in every
+        output that uses them); ``""``: not said.
+    supply_population
+        People the supply ratios are measured against: ``"raster"`` (default; the population raster's
+        people in each town, the people the time circles measure) or ``"census"`` (the 2020 census resident
+        population per town, embedded).
     """
 
     max_snap_m: float = 500.0
     report_cap_minutes: float = 60.0
     elderly_share: float | Mapping[str, float] | None = None
     elderly_population: Mapping[str, float] | None = None
+    elderly_source: str = ""
+    supply_population: str = "raster"
 
 
 _CIRCLE_KEYS = {f.name for f in dataclasses.fields(Circle)} - {"id"}
@@ -254,6 +266,8 @@ def _settings(settings_raw: Any, where: str) -> Settings:
     for key in settings_raw:
         if key in ("elderly_share", "elderly_population") and isinstance(settings_raw[key], dict):
             values[key] = _town_numbers(settings_raw[key], key, where)
+        elif key in ("elderly_source", "supply_population"):
+            values[key] = _text(settings_raw, key, where)
         elif key == "elderly_population":
             raise ConfigError(
                 f"{where} elderly_population must be a table of people aged 60+ per town code "
@@ -325,6 +339,15 @@ def validate_settings(settings: Settings, where: str = "settings") -> None:
         val = getattr(settings, key)
         if not _finite(val) or not 0 < val <= upper:
             raise ConfigError(f"{where}: {key} must be a finite number in (0, {upper:g}], got {val!r}")
+    if settings.supply_population not in SUPPLY_POPULATIONS:
+        raise ConfigError(
+            f"{where}: supply_population must be one of {list(SUPPLY_POPULATIONS)}, got {settings.supply_population!r}"
+        )
+    if settings.elderly_source and settings.elderly_share is None and settings.elderly_population is None:
+        raise ConfigError(
+            f"{where}: elderly_source says where elderly_share or elderly_population come from; give one of them, "
+            "or remove elderly_source (the default share states its own source)"
+        )
     share, counts = settings.elderly_share, settings.elderly_population
     if share is not None and counts is not None:
         raise ConfigError(

@@ -1114,6 +1114,48 @@ def _round(x: Any, n: int) -> float | None:
     return round(float(x), n) if x is not None and np.isfinite(float(x)) else None
 
 
+#: People the supply ratios are measured against (``[settings] supply_population``), as said in the outputs.
+SUPPLY_POPULATION_TEXT = {
+    "raster": ("raster", POPULATION_BASE),
+    "census": (
+        "census 2020",
+        "2020 census resident population (常住人口) per town, 7th national census (2020-11-01), embedded "
+        "(dgcoverage/data/dongguan/town_population_2020.csv); towns without a census row (东莞港, 东莞生态园, "
+        "东莞滨海湾新区, whose residents the census counts in other towns) have no_data. The 2SFCA access "
+        "scores still spread each town's demand as the population raster does",
+    ),
+}
+
+
+def _supply_population(settings: Settings, towns: pd.DataFrame, warn: dict[str, int]) -> pd.DataFrame:
+    """Towns with the ``population`` the supply ratios use: the raster's (as given) or the 2020 census."""
+    if settings.supply_population != "census":
+        return towns
+    from .villages import dongguan_town_table
+
+    census = dongguan_town_table().set_index("town_code")["census_2020"].astype(float)
+    pop = towns["town_code"].map(census).astype(float)
+    lacking = towns[(towns["town_code"] != "441900") & pop.isna() & (towns["population"] > 0)]
+    if len(lacking):
+        warn["supply_towns_without_census"] = len(lacking)
+        warnings.warn(
+            f"{len(lacking)} town(s) with people have no 2020 census figure ({', '.join(lacking['town_name'])}): "
+            'their supply ratio is no_data with supply_population = "census". Fix: use supply_population = '
+            '"raster" for them, or read the census note in dgcoverage/data/dongguan/SOURCE.md',
+            DgCoverageWarning,
+            stacklevel=3,
+        )
+    return towns.assign(population=pop)
+
+
+def _village_elderly_share(st: pd.DataFrame, vtown: np.ndarray) -> np.ndarray:
+    """Share aged 60+ used for each village: its town's (elderly / population of the supply ratios)."""
+    t = st.set_index("town_code")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = (t["elderly"] / t["population"].where(t["population"] > 0)).astype(float)
+    return pd.Series(vtown).map(share).to_numpy(dtype=float)
+
+
 def _supply(
     study: Study,
     circle: Circle,
@@ -1137,10 +1179,13 @@ def _supply(
     vtown = study.villages["town_code"].astype(str).to_numpy()
     ftown = np.array([vtown[i] if i >= 0 else None for i in fac_village], dtype=object)
     elderly = circle.supply_base == "elderly"
-    towns_in = tt[["town_code", "town_name", "population"]]
+    towns_in = _supply_population(study.settings, tt[["town_code", "town_name", "population"]], warn)
     share_arg, basis, basis_source = None, None, None
     if elderly:
         towns_in, share_arg, basis, basis_source = _elderly_basis(study.settings, towns_in)
+        if basis != "default_share":
+            said = study.settings.elderly_source or "not given (say it with [settings] elderly_source)"
+            basis_source = f"{basis_source}; source: {said}"
     unit = "m2" if circle.capacity == "area_m2" else "beds"
     per = circle.supply_per
     target = float(circle.supply_target) if circle.supply_target is not None else np.nan
@@ -1190,13 +1235,18 @@ def _supply(
     tcols = st.drop(columns=["town_name", "population", "capacity_unknown_share"]).rename(
         columns={"status": "supply_status", "status_zh": "supply_status_zh", "reason": "supply_reason"}
     )
+    pop_basis, pop_basis_text = SUPPLY_POPULATION_TEXT[study.settings.supply_population]
+    tcols.insert(1, "supply_population", st["population"].to_numpy())
+    tcols.insert(2, "population_basis", pop_basis)
     for k in per_cell:
         acc = town_accessibility(vtown, v_demand, vcols[k].to_numpy(), tt)
         tcols = tcols.merge(acc[["town_code", "access"]].rename(columns={"access": k}), on="town_code", how="left")
     vcols["ratio_unit"] = st["ratio_unit"].iloc[0]
     if elderly:
         tcols.insert(tcols.columns.get_loc("elderly") + 1, "elderly_basis", basis)
+        tcols.insert(tcols.columns.get_loc("elderly") + 2, "elderly_source", basis_source)
         vcols["elderly_basis"] = basis
+        vcols["elderly_share"] = _village_elderly_share(st, vtown)
     city = st[st["town_code"] == "441900"].iloc[0]
     tacc = tcols.set_index("town_code").loc["441900"]
     towns_only = st[st["town_code"] != "441900"]
@@ -1210,7 +1260,8 @@ def _supply(
         "per": per,
         "base": circle.supply_base,
         "ratio_unit": str(city["ratio_unit"]),
-        "population_base": POPULATION_BASE,
+        "population_basis": pop_basis,
+        "population_base": pop_basis_text,
         "facilities": {
             "total": len(cap),
             "capacity_known": int(np.isfinite(cap).sum()),

@@ -99,16 +99,18 @@ SUPPLY_STANDARDS: dict[str, SupplyStandard] = {
     ),
 }
 
-#: ASSUMPTION, to be replaced by a staged, citable source: share of Dongguan's residents aged 60 and over.
+#: ASSUMPTION, to be replaced by a citable source: share of Dongguan's residents aged 60 and over.
 #: No age structure is staged in ../shared (seeds, data).  The value is the 7th-census (2020-11-01) figure
-#: 5.47 % (65+: 3.54 %) as reported in the press (东莞时间网 / 东莞阳光网 on the 广东省第七次全国人口普查公报
-#: 第四号, 2021-05-15, table 4-2), not checked against the bulletin itself.  Pass ``elderly_share`` (one
-#: share, or one per town) or an ``elderly`` column of counts per town to replace it.
+#: 5.47 % (65+: 3.54 %) as reported in the press (东莞时间网 on the 广东省第七次全国人口普查公报 第四号,
+#: 2021-05-15, table 4-2), not checked against the bulletin itself; one repost gives 2.85 % instead.
+#: See dgcoverage/data/dongguan/ELDERLY_SHARE_SOURCE.md.  Pass ``elderly_share`` (one share, or one per
+#: town) or an ``elderly`` column of counts per town to replace it.
 ELDERLY_SHARE_DEFAULT = 0.0547
-#: Where :data:`ELDERLY_SHARE_DEFAULT` comes from (said in tables' ``attrs`` and meant for summary.json).
+#: Where :data:`ELDERLY_SHARE_DEFAULT` comes from (said in tables' ``attrs``, towns.csv and summary.json).
 ELDERLY_SHARE_SOURCE = (
-    "ASSUMPTION (not from a staged source): 5.47% aged 60+, Dongguan, 7th census 2020, as reported in the "
-    "press from 广东省第七次全国人口普查公报(第四号) table 4-2; replace with a verified figure"
+    "ASSUMPTION (not from a verified table): 5.47% of residents aged 60+, Dongguan, 7th census 2020, as "
+    "reported in the press from 广东省第七次全国人口普查公报(第四号) table 4-2 (one repost gives 2.85%); see "
+    "dgcoverage/data/dongguan/ELDERLY_SHARE_SOURCE.md; replace with [settings] elderly_population or elderly_share"
 )
 
 # --------------------------------------------------------------------------------------------- capacity
