@@ -331,11 +331,11 @@ def site_villages(study: Study, lon: np.ndarray, lat: np.ndarray, max_m: float =
 
 
 def _text(value: Any) -> str:
-    """Return a cell as text, missing values (None, NaN, NA) and their spellings as ``""``."""
+    """Return a cell as text (unchanged), missing values (None, NaN, NA), blanks and their spellings as ``""``."""
     if value is None or value is pd.NA or (isinstance(value, float) and not math.isfinite(value)):
         return ""
-    s = str(value).strip()
-    return "" if s.lower() in {"nan", "none", "<na>", "nat"} else s
+    s = str(value)
+    return "" if s.strip().lower() in {"", "nan", "none", "<na>", "nat"} else s
 
 
 def site_names(given: Any, road: Any, town: Any, village: Any, rank: Any) -> list[str]:
