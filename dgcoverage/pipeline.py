@@ -1260,7 +1260,7 @@ def _supply(
         "per": per,
         "base": circle.supply_base,
         "ratio_unit": str(city["ratio_unit"]),
-        "population_basis": pop_basis,
+        "population_basis": study.settings.supply_population,
         "population_base": pop_basis_text,
         "facilities": {
             "total": len(cap),
