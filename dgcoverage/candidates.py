@@ -946,13 +946,14 @@ def _supply_columns(
         "source": sup.get("source") or circle.supply_source,
         "unit": unit,
         "ratio_unit": sup.get("ratio_unit"),
-        "capacity": "given" if given.any() else "capacity not given",
+        "capacity": "given" if given.any() or info.get("site_capacity") is not None else "capacity not given",
         "site_capacity": info.get("site_capacity"),
         "candidate_file_capacity_column": info.get("column"),
         "sites_with_capacity": int(given.sum()),
         "sites_capacity_not_given": int((~given).sum()),
     }
-    if not given.any():
+    sized = summary["capacity"] == "given"
+    if not sized:
         summary["note"] = (
             "capacity not given: pass --site-capacity N (in "
             + unit
@@ -981,10 +982,10 @@ def _supply_columns(
         added = float(np.nansum(cap))
         summary["city"] = {
             "deficit_before": _rnd(city_before),
-            "capacity_added": _rnd(added) if given.any() else None,
-            "deficit_after": _rnd(max(0.0, city_before - added)) if given.any() and np.isfinite(city_before) else None,
+            "capacity_added": _rnd(added) if sized else None,
+            "deficit_after": _rnd(max(0.0, city_before - added)) if sized and np.isfinite(city_before) else None,
         }
-    summary["deficit_closed_total"] = _rnd(float(np.nansum(cols["deficit_closed"].to_numpy()))) if given.any() else None
+    summary["deficit_closed_total"] = _rnd(float(np.nansum(cols["deficit_closed"].to_numpy()))) if sized else None
     summary["definitions"] = {
         "town_deficit_before": "the town's deficit in the base run (towns.csv deficit: max(0, target x people - known "
         "supply); an upper bound where the town has facilities of unknown capacity)",
@@ -994,6 +995,8 @@ def _supply_columns(
         "city": "the city row nets towns' surpluses against shortfalls (as towns.csv): city deficit after = "
         "max(0, before - all capacity added)",
         "town_of_site": "the town polygon the site lies in (the base run places a facility in the town of its village)",
+        "size_not_given": "a site without a size closes an unknown amount: its own columns are empty and it adds "
+        "nothing to its town's cumulative figures, which are then lower bounds (deficits left: upper bounds)",
     }
     return cols, summary
 

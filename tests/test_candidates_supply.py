@@ -244,7 +244,10 @@ def test_candidate_file_errors_and_warnings_say_candidate_sites(city, tmp_path):
     # every site outside the study area: the error names the file and candidate sites
     far = tmp_path / "far.csv"
     pd.DataFrame({"name": ["a"], "lon": [24.94], "lat": [60.17]}).to_csv(far, index=False)
-    with pytest.raises(EmptyInputError, match="far.csv.*candidate site") as ei:
+    with (
+        pytest.warns(DgCoverageWarning, match="far.csv: 1 candidate sites outside the study area dropped"),
+        pytest.raises(EmptyInputError, match="far.csv.*candidate site") as ei,
+    ):
         build_candidates(st, base, gaps=False, path=far, crs="wgs84")
     assert "facilit" not in str(ei.value)
     assert candidate_wording("3 facilities outside the study area (--facilities-crs)") == (
