@@ -388,6 +388,10 @@ def _curve_chart(ws: Any, n: int, columns: Sequence[int] | range, title: str) ->
     return ch
 
 
+#: Town-sheet headers of columns without a label in :data:`dgcoverage.coverage.LABELS_ZH` (English id first).
+_XLSX_HEADERS = {"worst": "worst 覆盖最差的村(社区)(覆盖率)"}
+
+
 def _town_sheet(wb: Workbook, r: CircleResult, curves: Any, j: int, n_minutes: int) -> None:
     c = r.circle
     synthetic = bool(r.summary.get("synthetic"))
@@ -395,7 +399,7 @@ def _town_sheet(wb: Workbook, r: CircleResult, curves: Any, j: int, n_minutes: i
     _title_row(ws, _title(c, "镇街 towns", synthetic), synthetic)
     cols = columns_for(r)
     rows = town_rows(r)
-    _append_frame(ws, rows, [h for _, h in cols])
+    _append_frame(ws, rows, [_XLSX_HEADERS.get(k) or bilingual_name(k) for k, _ in cols])
     for cell in ws[ws.max_row]:
         cell.font = Font(bold=True)  # the city row
     style_table_sheet(ws, header_row=2, formats=SHEET_FORMATS)
@@ -938,11 +942,14 @@ class _View:
 
 
 def _views(results: Sequence[CircleResult]) -> list[_View]:
+    """Light village columns of every circle, aligned by village code to the rows of the first circle."""
+    codes = results[0].villages["code"].astype(str).to_numpy()
     out = []
     for r in results:
         v = r.villages
         light = pd.DataFrame(
             {
+                "code": v["code"].astype(str).to_numpy(),
                 "name": v["name"].to_numpy(object),
                 "covered_share": pd.to_numeric(v["covered_share"], errors="coerce").to_numpy(float),
                 "status": v["status"].astype(str).to_numpy(object),
@@ -950,6 +957,9 @@ def _views(results: Sequence[CircleResult]) -> list[_View]:
                 "population": pd.to_numeric(v["population"], errors="coerce").to_numpy(float),
             }
         )
+        if not np.array_equal(light["code"].to_numpy(), codes):  # another village list: align by code
+            light = light.drop_duplicates("code").set_index("code").reindex(codes).reset_index()
+            light["status"] = light["status"].fillna("no_data")
         out.append(_View(r, light, {str(t["town_code"]): t for t in r.towns.to_dict("records")}))
     return out
 

@@ -129,6 +129,26 @@ def test_village_sheet_has_every_village_with_formats(rep):
         assert ws.cell(row=i, column=col["status_zh"]).value == vt.at[code, "status_zh"]
 
 
+def test_town_sheet_ids_first_with_percent_and_thousands(rep):
+    _, results, _, xlsx, _ = rep
+    ws = load_workbook(xlsx)["15分钟健身圈 镇街"]
+    heads = [c.value for c in ws[2]]
+    assert heads[:3] == ["town_code 镇街代码", "town_name 镇街", "villages 村(社区)数"]
+    col = {h.split()[0]: j for j, h in enumerate(heads, start=1)}
+    assert list(col)[-1] == "worst"
+    codes = [ws.cell(row=i, column=1).value for i in range(3, ws.max_row + 1)]
+    assert codes[:3] == ["441900003", "441900006", "441900"]  # towns, then the city row
+    towns = results[1].towns.set_index("town_code")
+    for i, code in enumerate(codes[:3], start=3):
+        rate = ws.cell(row=i, column=col["pass_rate_population"])
+        assert rate.value == pytest.approx(towns.at[code, "pass_rate_population"]) and rate.number_format == "0.0%"
+        assert ws.cell(row=i, column=col["pass_rate_villages"]).number_format == "0.0%"
+        pop = ws.cell(row=i, column=col["population"])
+        assert pop.value == pytest.approx(towns.at[code, "population"]) and pop.number_format == "#,##0"
+        assert ws.cell(row=i, column=col["supply_ratio"]).number_format == "0.000"
+        assert ws.cell(row=i, column=col["deficit"]).number_format == "#,##0"
+
+
 def test_text_cells_are_never_formulas(rep):
     *_, xlsx, _ = rep
     wb = load_workbook(xlsx)
@@ -404,3 +424,17 @@ def test_demo_report_has_609_villages_and_36_town_pages_under_5_mb(demo_report):
     towns = re.findall(r"<section class='town' id='town-(\d+)'>", doc)
     assert towns == sorted(study.villages["town_code"].astype(str).unique()) and len(towns) == 36
     assert page.stat().st_size < 5e6
+
+
+def test_real_data_report_has_no_synthetic_marks_and_one_circle_works(rep):
+    from dataclasses import replace
+
+    _, results, *_ = rep
+    s = results[1].summary
+    real = replace(results[1], summary=replace(s, synthetic=False, supply={**s.supply, "capacity_synthetic": False}))
+    doc = report_html([real])
+    assert "SYNTHETIC" not in doc and "合成数据" not in doc and "@top-center" not in doc
+    assert "data-synthetic='false'" in doc
+    assert len(re.findall(r"<section class='town'", doc)) == 2
+    assert len(re.findall(r"<svg class='vmap'", doc)) == 2 + 1  # a map per town, and the city map
+    assert not re.search(r"(?<![A-Za-z])(nan|NaN|None)(?![A-Za-z])", _text(doc))
