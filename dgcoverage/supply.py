@@ -383,12 +383,13 @@ def capacity_column(df: pd.DataFrame, kind: str, column: str | None = None, *, p
     -------
     str or None
         The header named for ``kind`` (:data:`CAPACITY_ALIASES`, units as in :func:`_header_key`).  A header
-        stating a unit that is not known (``面积(个)``, ``Area (units)``) is ignored with a warning.  When
+        stating a unit that is not known (``面积(个)``, ``Area (units)``) is ignored (silently here; said and
+        counted by :func:`capacity_column_report` and :func:`capacity_from_table`).  When
         several headers name ``kind`` (e.g. 建筑面积 and 占地面积) and their values differ, which one the
         standard means is not guessed: :class:`~dgcoverage.errors.DataMismatchError` names them and the
         config key that chooses (``capacity_column``).
     """
-    return capacity_column_report(df, kind, column, path=path)[0]
+    return _capacity_column(df, kind, column, path, warn=False)[0]
 
 
 def capacity_column_report(
@@ -404,8 +405,15 @@ def capacity_column_report(
     Returns
     -------
     column, counts
-        The column (or ``None``) and the counts (empty when nothing was ignored).
+        The column (or ``None``) and the counts (empty when nothing was ignored); an ignored column is
+        also said in a warning naming the file, the column and the fix.
     """
+    return _capacity_column(df, kind, column, path, warn=True)
+
+
+def _capacity_column(
+    df: pd.DataFrame, kind: str, column: str | None, path: str | None, *, warn: bool
+) -> tuple[str | None, dict[str, int]]:
     if kind not in CAPACITY_ALIASES:
         raise ConfigError(f"capacity kind must be one of {sorted(CAPACITY_ALIASES)}, got {kind!r}")
     where = f"{path}: " if path else ""
@@ -421,7 +429,7 @@ def capacity_column_report(
     except DataMismatchError as exc:
         raise DataMismatchError(f"{where}{exc}") from None
     counts: dict[str, int] = {}
-    if unknown:
+    if unknown and warn:
         counts["capacity_header_unit_unknown"] = len(unknown)
         shown = ", ".join(f"{c!r} (unit {u!r})" for c, u in unknown)
         warnings.warn(

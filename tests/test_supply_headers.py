@@ -92,6 +92,11 @@ def test_unknown_unit_ignored_counted_and_said_with_the_fix():
     }
     text = " ".join(str(r.message) for r in rec)
     assert "f.csv" in text and "'建筑面积(含架空层)'" in text and "capacity_column = '建筑面积(含架空层)'" in text
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # capacity_column only chooses; the report says and counts
+        assert supply.capacity_column(df, "area_m2") is None
+    with pytest.warns(UserWarning, match="ignored"):
+        assert supply.capacity_column_report(df, "area_m2") == (None, {"capacity_header_unit_unknown": 1})
     # chosen explicitly (the config's capacity_column), the bracket is a remark and the numbers are m²
     v, c = supply.capacity_from_table(df, "area_m2", "f.csv", column="建筑面积(含架空层)")
     assert v.tolist() == [100.0, 200.0] and c == {"capacity_known": 2, "capacity_unknown": 0}
