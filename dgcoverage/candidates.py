@@ -532,7 +532,7 @@ def _sol_record(s: siting.Solution) -> dict[str, Any]:
     rec = {
         "sites": len(s.sites),
         "objective": round(float(s.objective), 1) if np.isfinite(s.objective) else None,
-        "covered_population": round(float(s.covered_weight), 1),
+        "covered_population": round(float(s.info.get("people", s.covered_weight)), 1),
         "status": s.status,
         "seconds": round(s.seconds, 3),
     }
@@ -559,6 +559,7 @@ def plan_sites(
     time_limit: float = 600.0,
     exact_max_nnz: int | None = siting.MAX_EXACT_NNZ,
     lscp_villages: bool = False,
+    deficit_weight: float = 0.0,
 ) -> SitingResult:
     """Optimise new sites for one circle with the existing facilities fixed and rank them for planners.
 
@@ -590,6 +591,11 @@ def plan_sites(
         Number of new sites for MCLP.
     lscp, lscp_share, lscp_villages, exact, max_per_town, time_limit, exact_max_nnz
         Which problems to solve and how (see the README's siting section).
+    deficit_weight
+        ``a >= 0``: MCLP maximises people weighted by their town's supply
+        shortfall, ``people x (1 + a x deficit / required supply)`` of the town
+        (:func:`deficit_weights`; circles with a supply standard).  0: people
+        only.  The listed columns stay in people; LSCP problems use people.
 
     Returns
     -------
@@ -617,14 +623,13 @@ def plan_sites(
     )
     w = study.cell_pop[dem].astype(np.float64)
     t_sets = time.perf_counter() - t0
-    A2, w2, _ = siting.aggregate_demand(A, w)
+    A2, w2, col_group = siting.aggregate_demand(A, w)
+    objective = _objective(study, base, dem, deficit_weight)
+    wm2 = _weighted_demand(w, col_group, A2.shape[1], objective.pop("cell_factor", None))
     group = tab["town_code"].to_numpy() if max_per_town is not None else None
-    sol: dict[str, siting.Solution] = {}
-    sol["mclp_greedy"] = siting.greedy_mclp(A2, w2, k, group, max_per_town)
-    if exact:
-        sol["mclp_exact"] = siting.exact_mclp(
-            A2, w2, k, group, max_per_town, time_limit=time_limit, aggregate=False, max_nnz=exact_max_nnz
-        )
+    sol: dict[str, siting.Solution] = _solve_mclp(
+        A2, w2, wm2, k, group, max_per_town, exact=exact, time_limit=time_limit, exact_max_nnz=exact_max_nnz
+    )
     if lscp:
         sol["lscp_greedy"] = siting.greedy_lscp(A2, w2, lscp_share, group, max_per_town)
         if exact:
@@ -646,7 +651,7 @@ def plan_sites(
     if chosen.method == "greedy" and not chosen_key.startswith("lscp_villages"):
         order = chosen.sites
     else:  # exact sets, and the village cover (whose greedy gains are deficits, not people), in people order
-        order, _ = siting.order_sites(A2, w2, chosen.sites)
+        order, _ = siting.order_sites(A2, wm2 if wm2 is not None and prefix == "mclp" else w2, chosen.sites)
     table = _rank_table(study, base, cands, A, dem, order, chosen_key)
     sup_cols, sup_summary = _supply_columns(base, table, cands, order)
     if len(sup_cols.columns):
@@ -669,6 +674,7 @@ def plan_sites(
         "max_per_town": max_per_town,
         "lscp_share": lscp_share if lscp else None,
         "listed_solution": chosen_key,
+        "objective": objective,
         "candidates": {
             "generated": cands.generated,
             "rejected": cands.rejected,
@@ -714,6 +720,94 @@ def plan_sites(
             "are 'unattainable' and left out"
         )
     return SitingResult(table, summary, cands)
+
+
+def _weighted_demand(
+    w: np.ndarray, col_group: np.ndarray, n_groups: int, cell_factor: np.ndarray | None
+) -> np.ndarray | None:
+    """Return the merged demand weights ``people x factor`` (merged as ``col_group``); ``None`` when unweighted."""
+    if cell_factor is None:
+        return None
+    on = col_group >= 0
+    return np.bincount(col_group[on], weights=(w * cell_factor)[on], minlength=n_groups).astype(np.float64)
+
+
+def _solve_mclp(
+    A2: Any,
+    w2: np.ndarray,
+    wm2: np.ndarray | None,
+    k: int,
+    group: np.ndarray | None,
+    max_per_town: int | None,
+    *,
+    exact: bool,
+    time_limit: float,
+    exact_max_nnz: int | None,
+) -> dict[str, siting.Solution]:
+    """Greedy (and exact) MCLP on people, or on weighted demand ``wm2`` with the people they cover recorded."""
+    wt = w2 if wm2 is None else wm2
+    sol = {"mclp_greedy": siting.greedy_mclp(A2, wt, k, group, max_per_town)}
+    if exact:
+        sol["mclp_exact"] = siting.exact_mclp(
+            A2, wt, k, group, max_per_town, time_limit=time_limit, aggregate=False, max_nnz=exact_max_nnz
+        )
+    if wm2 is not None:  # report people beside the weighted objective
+        for s in sol.values():
+            s.info["people"] = siting.covered_weight(A2, w2, s.sites)
+    return sol
+
+
+def deficit_weights(base: CircleResult, deficit_weight: float) -> pd.Series:
+    """Demand factor per town for the deficit-weighted MCLP: ``1 + a x deficit / required supply``.
+
+    The town's unmet share of its supply standard (0 when it passes, 1 when it
+    has nothing) scales the bonus ``a``; towns without a figure (no people, no
+    standard) get 1.  Where capacities are unknown the deficit is an upper
+    bound, and so is the bonus.
+
+    Parameters
+    ----------
+    base
+        The circle measured with the existing facilities (its ``towns`` table).
+    deficit_weight
+        The bonus ``a >= 0`` (1: people of a town with nothing count double).
+
+    Returns
+    -------
+    pandas.Series
+        Factor by town code.
+    """
+    t = base.towns.assign(town_code=base.towns["town_code"].astype(str)).set_index("town_code")
+    req = pd.to_numeric(t["required_supply"], errors="coerce")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        unmet = (pd.to_numeric(t["deficit"], errors="coerce") / req.where(req > 0)).clip(0.0, 1.0)
+    return 1.0 + float(deficit_weight) * unmet.fillna(0.0)
+
+
+def _objective(study: Study, base: CircleResult, dem: np.ndarray, deficit_weight: float) -> dict[str, Any]:
+    """Describe the MCLP objective and, when deficit-weighted, the factor of each demand cell (``cell_factor``)."""
+    a = float(deficit_weight)
+    if not (math.isfinite(a) and a >= 0):
+        raise ConfigError(f"--deficit-weight must be a number >= 0, got {deficit_weight!r}")
+    if a == 0:
+        return {"mclp": "newly covered people", "deficit_weight": 0.0}
+    if not base.circle.has_supply or "deficit" not in base.towns.columns:
+        raise ConfigError(
+            f"--deficit-weight: circle {base.circle.id} has no supply standard measured, so there is no deficit to "
+            "weigh. Fix: drop --deficit-weight, or choose a circle with a supply target."
+        )
+    factor = deficit_weights(base, a)
+    cv = study.cell_village[dem]
+    vtown = study.villages["town_code"].astype(str).to_numpy()
+    town = np.where(cv >= 0, vtown[np.maximum(cv, 0)], "")
+    cell_factor = pd.Series(town).map(factor).fillna(1.0).to_numpy(dtype=float)
+    return {
+        "mclp": "newly covered people x (1 + deficit_weight x the town's deficit / required supply)",
+        "deficit_weight": a,
+        "town_factor": {k: round(float(v), 6) for k, v in factor.items() if k != "441900"},
+        "note": "solutions' objective is the weighted sum; covered_population and the listed columns are people",
+        "cell_factor": cell_factor,
+    }
 
 
 def village_needs(study: Study, base: CircleResult) -> np.ndarray:

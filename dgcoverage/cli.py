@@ -130,6 +130,13 @@ def _add_site_options(p: argparse.ArgumentParser) -> None:
         help="size of a new site in the unit of the circle's supply standard (m2 or beds) for candidates whose "
         "file gives none: the list then shows how much of each town's supply deficit the sites close",
     )
+    p.add_argument(
+        "--deficit-weight",
+        type=float,
+        default=0.0,
+        help="MCLP weighs people by their town's supply shortfall: people x (1 + A x deficit / required supply) "
+        "(circles with a supply standard; default 0: people only)",
+    )
     p.add_argument("--road-class", help="comma-separated OSM highway classes whose nodes are candidates (OSM networks)")
     p.add_argument("--with-gaps", action="store_true", help="add gap-cluster candidates to --candidates/--road-class")
     p.add_argument("--min-spacing", type=float, help="minimum spacing of gap-cluster candidates, m (default: reach/4)")
@@ -757,6 +764,7 @@ def site_from_args(args: argparse.Namespace, circle_id: str | None = None) -> in
             time_limit=args.time_limit,
             exact_max_nnz=getattr(args, "exact_max_nnz", siting.MAX_EXACT_NNZ),
             lscp_villages=getattr(args, "lscp_villages", False),
+            deficit_weight=getattr(args, "deficit_weight", 0.0) or 0.0,
         )
         res.summary["inputs"] = {
             **base.summary["inputs"],
@@ -794,6 +802,8 @@ def site_from_args(args: argparse.Namespace, circle_id: str | None = None) -> in
     for key in ("mclp_gap_greedy_vs_exact", "lscp_gap_greedy_vs_exact", "lscp_villages_gap_greedy_vs_exact"):
         if res.summary.get(key) is not None:
             print(f"  {key}: {res.summary[key]:.4%}")
+    if res.summary["objective"]["deficit_weight"]:
+        print(f"  MCLP objective: {res.summary['objective']['mclp']} (deficit_weight {args.deficit_weight:g})")
     _print_site_supply(res.summary.get("supply") or {})
     print(
         f"{cid}: {len(res.table)} ranked sites -> {out / d.name / 'candidates.csv'}"

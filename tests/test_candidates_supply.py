@@ -271,3 +271,37 @@ def test_site_names_never_nan():
         "莞城街道 附近 #5",
         "候选点 site #6",
     ]
+
+
+def test_deficit_weighted_objective_by_hand(tmp_path):
+    """MCLP weighted by the towns' shortfall picks the site in the short town; the columns stay people.
+
+    A 1,000,000 m² park at x = 1,500 (town B) covers 1,200..1,800, so B passes; A keeps its 10 m² at x = 0 and is
+    short by 4,790 of 4,800.  Candidates: x = 1,000 in A newly covers 700..1,100 (5 x 100 = 500 people);
+    x = 3,000 in B covers 2,700..3,000 (4 x 200 = 800).  People only: B.  Weight 1: A counts
+    500 x (1 + 4,790 / 4,800) = 998.958 > 800 x (1 + 0): A.
+    """
+    st = _city()
+    fac = facilities_at([(0.0, 0.0), (1500.0, 0.0)])
+    fac["capacity"] = [10.0, 1_000_000.0]
+    base = run_circle(st, _circle(), fac)
+    t = base.towns.set_index("town_code")
+    assert t.loc[TOWN_B, "deficit"] == 0 and t.loc[TOWN_A, "deficit"] == pytest.approx(4790)
+    f = _site_file(tmp_path, [{"x": 1000.0}, {"x": 3000.0}])
+    cs = build_candidates(st, base, gaps=False, path=f, crs="wgs84")
+    plain = plan_sites(st, base, cs, k=1)
+    assert plain.table["town_code"].tolist() == [TOWN_B] and plain.table["new_population"].tolist() == [800]
+    assert plain.summary["objective"]["deficit_weight"] == 0
+    weighted = plan_sites(st, base, cs, k=1, deficit_weight=1.0, exact=True)
+    assert weighted.table["town_code"].tolist() == [TOWN_A] and weighted.table["new_population"].tolist() == [500]
+    obj = weighted.summary["objective"]
+    assert obj["town_factor"] == {TOWN_A: pytest.approx(1 + 4790 / 4800), TOWN_B: 1.0}
+    for key in ("mclp_greedy", "mclp_exact"):
+        rec = weighted.summary["solutions"][key]
+        assert rec["covered_population"] == 500 and rec["objective"] == pytest.approx(998.96, abs=0.05)
+    # both sites: the order follows the weighted gains, the people stay people
+    both = plan_sites(st, base, cs, k=2, deficit_weight=1.0)
+    assert both.table["new_population"].tolist() == [500, 800]
+    assert both.summary["solutions"]["mclp_greedy"]["covered_population"] == 1300
+    with pytest.raises(ConfigError, match=">= 0"):
+        plan_sites(st, base, cs, k=1, deficit_weight=-1)
