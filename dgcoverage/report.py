@@ -777,7 +777,7 @@ svg.sw{vertical-align:-2px;border:1px solid #777}
 .tgrid{display:grid;grid-template-columns:1.05fr 1fr;gap:12px;align-items:start}
 .tmaps{display:grid;grid-template-columns:1fr 1fr;gap:6px}
 .town table{font-size:11.5px}.town td,.town th{padding:0 4px}
-td.c3 b,td.c3{color:#fff}table.key td:first-child,td.t{white-space:nowrap}td.w{min-width:18em}
+td.c3 b,td.c3{color:#fff}table.key td:first-child,td.t{white-space:nowrap}td.w{min-width:18em}.wide{overflow-x:auto}
 .top{font-size:11px;font-weight:normal;margin-left:8px}
 @page{size:A4 landscape;margin:11mm 10mm 12mm 10mm;
 @bottom-right{content:counter(page) " / " counter(pages);font-size:9px;color:#555}}
@@ -791,7 +791,7 @@ tr,figure{break-inside:avoid}thead{display:table-header-group}
 section.circle table{font-size:8.5px}svg.curve{width:430px;height:198px}
 .town table{font-size:9.5px}.town td,.town th{line-height:1.25}
 svg.vmap{height:268px}.legend{font-size:9px;margin:2px 0}
-a{color:inherit;text-decoration:none}.top,nav .maplinks{display:none}
+a{color:inherit;text-decoration:none}.top,nav .maplinks{display:none}.wide{overflow:visible}
 }
 """
 
@@ -813,7 +813,7 @@ def _circle_section(r: CircleResult, maps_href: str | None, candidates_dir: str 
     res = r.summary["results"]
     syn = " <span class='syn'>合成数据 SYNTHETIC</span>" if r.summary.get("synthetic") else ""
     out = [
-        f"<section class='circle' id='circle-{e(c.id)}'><h2>{e(c.name_zh)} {e(c.name_en)} "
+        f"<section class='circle' id='{e(c.id)}'><h2>{e(c.name_zh)} {e(c.name_en)} "
         f"<small>({c.minutes:g} min, {e(c.mode)} {c.speed_kmh:g} km/h)</small>{syn}"
         "<a class='top' href='#contents'>↑ 目录 contents</a></h2>"
     ]
@@ -825,17 +825,20 @@ def _circle_section(r: CircleResult, maps_href: str | None, candidates_dir: str 
         + "</p>"
     )
     if supply_note(r):
-        out.append(f"<p class='supply'>{e(supply_note(r))}</p>")
+        out.append(
+            f"<p class='supply'>{e(supply_note(r))}<br><small>供给状态 supply status: 达标 pass · 未达标 fail · "
+            "待核实 unknown = 部分设施容量未知 (some facilities' capacity is unknown) · 无数据 no data</small></p>"
+        )
     cc = r.summary["coverage_curve"]
     out.append(curve_svg(cc["minutes"], cc["population_share"], c.minutes))
     cols = columns_for(r)
     heads = "".join(f"<th>{e(h.partition(' ')[0])}<br><small>{e(h.partition(' ')[2])}</small></th>" for _, h in cols)
-    out.append(f"<table class='towns'><thead><tr>{heads}</tr></thead><tbody>")
+    out.append(f"<div class='wide'><table class='towns'><thead><tr>{heads}</tr></thead><tbody>")
     for rec in town_rows(r).to_dict("records"):
         cells = [_html_cell(k, rec[k]) for k, _ in cols]
         cls = " class='city'" if rec["town_code"] == CITY_CODE else ""
         out.append(f"<tr{cls}>" + "".join(cells) + "</tr>")
-    out.append("</tbody></table>")
+    out.append("</tbody></table></div>")
     out.extend(_candidates_html(read_candidates(candidates_dir, c.id)))
     out.append("</section>")
     return out
@@ -1053,9 +1056,7 @@ def _towns_in_order(results: Sequence[CircleResult]) -> list[tuple[str, str, np.
 def _contents(
     results: Sequence[CircleResult], towns: Sequence[tuple[str, str, np.ndarray]], maps_href: str | None
 ) -> str:
-    items = [
-        f"<li><a href='#circle-{e(r.circle.id)}'>{e(r.circle.name_zh)} {e(r.circle.name_en)}</a></li>" for r in results
-    ]
+    items = [f"<li><a href='#{e(r.circle.id)}'>{e(r.circle.name_zh)} {e(r.circle.name_en)}</a></li>" for r in results]
     items.append("<li><a href='#compare'>镇街对比 towns × circles</a></li>")
     items.append(
         "<li><a href='#atlas'>镇街图集 town atlas</a>: "
@@ -1146,7 +1147,9 @@ def _html_cell(k: str, v: Any) -> str:
         return f"<td class='n'>{v:.3f}</td>"
     if isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool):
         return f"<td class='n'>{v}</td>"
-    cls = {"worst": " class='w'", "town_name": " class='t'", "supply_status_zh": " class='t'"}.get(k, "")
+    if k == "supply_status_zh":  # 待核实(部分设施容量未知) → 待核实: the legend explains it
+        return f"<td class='t'>{_txt(str(v).split('(')[0])}</td>"
+    cls = {"worst": " class='w'", "town_name": " class='t'"}.get(k, "")
     return f"<td{cls}>{_txt(v)}</td>"
 
 
