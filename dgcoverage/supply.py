@@ -194,6 +194,11 @@ UNITS: tuple[tuple[tuple[str, ...], str, float], ...] = (
     ),
     (("张", "床", "床位", "bed", "beds"), "beds", 1.0),
 )
+#: Header examples per kind for messages.
+_EXAMPLES = {
+    "area_m2": "e.g. 面积, 建筑面积(平方米), 场地面积(公顷), Floor area (m2), Site area (ha)",
+    "beds": "e.g. 床位, 床位数(张), 养老床位, Beds, No. of beds",
+}
 #: Names of a capacity column that say its kind only by their unit (``Capacity (beds)``, ``规模(平方米)``).
 _GENERIC_NAMES = ("capacity", "size", "容量", "规模")
 _ALL_ALIASES = {a for names in CAPACITY_ALIASES.values() for a in names} | set(_GENERIC_NAMES)
@@ -554,7 +559,7 @@ def capacity_from_table(
     where = f"{path}: " if path else ""
     if col is None:
         warnings.warn(
-            f"{where}no {kind} column (one of {list(CAPACITY_ALIASES[kind])}, a unit allowed): the capacity of "
+            f"{where}no {kind} column ({_EXAMPLES[kind]}; a unit allowed): the capacity of "
             f"all {n} facilities is unknown; they count for the time circle but not for the supply check. Fix: "
             'name the column in the circle\'s config (capacity_column = "...")',
             DgCoverageWarning,
