@@ -22,7 +22,7 @@ from dgcoverage import bench
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--quick", action="store_true", help="two towns at scale 1 (smoke test, < 1 min)")
+    ap.add_argument("--quick", action="store_true", help="two towns at scale 1 (smoke test, ~1 min)")
     ap.add_argument("--scale", type=float, help="city scale for the main run (default 3; quick: 1)")
     ap.add_argument("--sizes", help="comma-separated scales for the growth table (default 1,2,3,4; quick: 0.5,1)")
     ap.add_argument(
@@ -42,7 +42,19 @@ def main(argv: list[str] | None = None) -> int:
         default=900.0,
         help="stop the pandana step after this many seconds (its contraction-hierarchy build is slow)",
     )
-    ap.add_argument("--skip", default="", help="comma-separated steps to skip: networkx,pandana,siting,pbf,scaling")
+    ap.add_argument(
+        "--full-timeout",
+        type=float,
+        default=1200.0,
+        help="stop one `run --all` with maps and report after this many seconds (default 1200)",
+    )
+    ap.add_argument(
+        "--skip",
+        default="",
+        help="comma-separated steps to skip: networkx,pandana,siting,pbf,full,map_load,raster,pbf_clip,scaling "
+        "(full: run --all with maps and report at every scale; map_load: page load in headless Chromium; "
+        "raster: China-size GeoTIFF; pbf_clip: ten-city .osm.pbf clipped)",
+    )
     ap.add_argument("--from-json", type=Path, help="only re-render the doc from an earlier results.json")
     args = ap.parse_args(argv)
     if args.from_json:
@@ -63,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         sizes=[float(x) for x in args.sizes.split(",") if x] if args.sizes else None,
         nx_budget=args.nx_budget,
         pandana_timeout=args.pandana_timeout,
+        full_timeout=args.full_timeout,
         skip={s.strip() for s in args.skip.split(",") if s.strip()},
         command=("python scripts/benchmark.py " + words).rstrip(),
     )
