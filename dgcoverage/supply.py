@@ -192,7 +192,7 @@ UNITS: tuple[tuple[tuple[str, ...], str, float], ...] = (
         "area_m2",
         1.0,
     ),
-    (("张", "床", "床位", "bed", "beds"), "beds", 1.0),
+    (("张", "个", "床", "床位", "张床", "bed", "beds"), "beds", 1.0),
 )
 #: Header examples per kind for messages.
 _EXAMPLES = {

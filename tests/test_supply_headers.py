@@ -51,6 +51,7 @@ def _read(header: str, cells: list[str], kind: str) -> tuple[np.ndarray, dict[st
         ("Capacity (beds)", "beds", 1),
         ("床位(张)", "beds", 1),
         ("床位数/张", "beds", 1),
+        ("床位数(个)", "beds", 1),
         ("beds 床位", "beds", 1),
     ],
 )
