@@ -305,3 +305,16 @@ def test_deficit_weighted_objective_by_hand(tmp_path):
     assert both.summary["solutions"]["mclp_greedy"]["covered_population"] == 1300
     with pytest.raises(ConfigError, match=">= 0"):
         plan_sites(st, base, cs, k=1, deficit_weight=-1)
+
+
+def test_named_roads_name_the_sites(city, tmp_path):
+    st, base = city
+    # edges starting east of the town border (x = 1,450 m) are 莞太路, the western ones have no name
+    border = lonlat([1450.0], [0.0])[0][0]
+    names = np.array(["莞太路" if st.net.lon[u] > border else "" for u in st.net.u], dtype=object)
+    named = dataclasses.replace(st, net=dataclasses.replace(st.net, name=names))
+    f = _site_file(tmp_path, [{"x": 1000.0}, {"x": 2000.0}])
+    res = plan_sites(named, base, build_candidates(named, base, gaps=False, path=f, crs="wgs84"), k=2)
+    t = res.table.set_index("town_code")
+    assert t.loc[TOWN_B, "road_name"] == "莞太路" and t.loc[TOWN_B, "name"] == "莞太路 旁（莞城街道村2）"
+    assert t.loc[TOWN_A, "road_name"] == "" and t.loc[TOWN_A, "name"] == f"东城街道村1 附近 #{t.loc[TOWN_A, 'rank']}"
