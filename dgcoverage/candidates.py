@@ -1236,7 +1236,8 @@ def write_sites(result: SitingResult, circle_id: str, out_dir: str | Path) -> Pa
         rows += [(site_header(c), text) for c, text in SITE_COLUMN_NOTES.items() if c in t.columns]
         note = pd.DataFrame(rows, columns=["key 项目", "value 内容"])
         xlsx_frame(note).to_excel(xw, index=False, sheet_name="说明 about")
-        style_table_sheet(xw.book["候选点 candidates"], header_row=1)
+        amounts = {c: "#,##0.00" for c in _DECIMALS_2}  # m² or beds, as in the CSV
+        style_table_sheet(xw.book["候选点 candidates"], header_row=1, formats={**amounts, "snap_m": "#,##0.0"})
         style_table_sheet(xw.book["说明 about"], header_row=1, max_width=100, landscape=False)
         guard_workbook(xw.book)  # names starting with "=" stay string cells, never formulas
     feats = []

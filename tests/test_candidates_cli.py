@@ -117,6 +117,8 @@ def test_workbook_is_readable(sized_run):
     assert fmt("cum_covered_share 累计覆盖率") == "0.0%"
     assert fmt("deficit_closed_share 本点填补缺口占比") == "0.0%"
     assert fmt("lon 经度(WGS84)") == "0.0000000" and fmt("lat_gcj02 纬度(GCJ-02高德)") == "0.0000000"
+    assert fmt("deficit_closed 本点填补缺口") == "#,##0.00"
+    assert fmt("town_deficit_after 镇街剩余缺口(全部选址后)") == "#,##0.00"
     share = ws.cell(row=2, column=header.index("cum_covered_share 累计覆盖率") + 1).value
     assert 0 < share < 1  # a fraction shown as %, not a percentage number
     width = ws.column_dimensions[
