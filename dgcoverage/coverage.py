@@ -25,6 +25,10 @@ STATUS_ZH = {
 
 #: Bilingual column headers for the CSV tables: id -> "id 中文".
 LABELS_ZH = {
+    "supply_population": "供给指标人口基数",
+    "population_basis": "人口口径",
+    "elderly_source": "老年人口数据来源",
+    "elderly_share": "老年人口占比",
     "code": "代码",
     "name": "名称",
     "full_name": "全称",
@@ -309,6 +313,7 @@ INTEGER_COLUMNS = (
     "cum_new_population",
     "cum_covered_population",
     "elderly",
+    "supply_population",
 )
 #: Decimals per kind of float column when written (shares are fractions 0-1).
 TIME_DECIMALS = 2

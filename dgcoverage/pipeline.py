@@ -697,7 +697,7 @@ def _capacity_warnings(counts: dict[str, int]) -> dict[str, int]:
 
 def _read_capacity(table: pd.DataFrame, circle: Circle, where: str) -> tuple[np.ndarray, dict[str, int], str | None]:
     """Capacities of ``table``'s rows for the circle's kind: values (NaN = unknown), counts and the column used."""
-    col = capacity_column(table, circle.capacity, circle.capacity_column or None)
+    col = capacity_column(table, circle.capacity, circle.capacity_column or None, path=where)
     if col is None and "capacity" in table.columns:
         col = "capacity"  # our own facilities.csv, or a frame with a capacity column in the circle's unit
     values, counts = capacity_from_table(table, circle.capacity, where, column=col)
