@@ -498,10 +498,11 @@ def test_demo_run_writes_supply_for_every_circle_with_a_target(small_city, tmp_p
     from openpyxl import load_workbook
 
     wb = load_workbook(out / "report.xlsx")
-    header = [cell.value for cell in wb["fitness_15"][2]]
-    assert "缺口 deficit" in header and "供给状态 supply status" in header and "可达供给 2SFCA access" in header
-    assert "缺口 deficit" not in [cell.value for cell in wb["legal_aid_30"][2]]
-    assert "老年人口 people 60+" in [cell.value for cell in wb["elderly_care_15"][2]]
+    header = [cell.value for cell in wb["15分钟健身圈 镇街"][2]]  # each circle's town sheet
+    assert "deficit 供给缺口" in header and "supply_status_zh 供给状态(中文)" in header
+    assert "access_supply 可达供给(2SFCA)" in header
+    assert "deficit 供给缺口" not in [cell.value for cell in wb["半小时法律援助服务圈 镇街"][2]]
+    assert "elderly 老年人口(60岁及以上)" in [cell.value for cell in wb["15分钟居家养老服务圈 镇街"][2]]
     about = " ".join(str(r[0].value) for r in wb["说明 About"].iter_rows())
     assert "东府办〔2020〕46号" in about and "ASSUMPTION" in about and "SYNTHETIC" in about
     html = (out / "report.html").read_text(encoding="utf-8")
