@@ -58,6 +58,13 @@ def _add_run_options(p: argparse.ArgumentParser, circle_choice: bool = True) -> 
     p.add_argument("--population", type=Path, help="population GeoTIFF, any CRS (default: embedded synthetic)")
     p.add_argument("--band", type=int, help="band of a multi-band population raster (1-based)")
     p.add_argument(
+        "--elderly-population",
+        type=Path,
+        help="GeoTIFF of people aged 60+ (any CRS): summed per town, the basis of beds per 1,000 elderly "
+        "(default: [settings] elderly_population / elderly_share, else the documented share)",
+    )
+    p.add_argument("--elderly-band", type=int, help="band of a multi-band elderly raster (1-based)")
+    p.add_argument(
         "--villages", type=Path, help="village points (CSV/XLSX lon/lat, GeoJSON) or polygons (GeoJSON 村界)"
     )
     p.add_argument(
@@ -277,6 +284,8 @@ def _load_study(
         villages_sheet=args.villages_sheet,
         villages_lon_col=args.villages_lon_col,
         villages_lat_col=args.villages_lat_col,
+        elderly=args.elderly_population,
+        elderly_band=args.elderly_band,
     )
     if record is not None:
         study.inputs["network"] = {**record, "fingerprint": study.net.fingerprint()}
@@ -286,7 +295,7 @@ def _load_study(
         + ("  [SYNTHETIC DATA]" if study.synthetic else ""),
         flush=True,
     )
-    for key in ("network", "population", "villages"):
+    for key in ("network", "population", "elderly", "villages"):
         line = describe_input(key, study.inputs.get(key, {}))
         if line:
             print(f"  {line}", flush=True)
@@ -514,7 +523,7 @@ def _check_options(args: argparse.Namespace) -> None:
     for opt in ("facilities_crs", "villages_crs", "candidates_crs"):
         if getattr(args, opt, None) is not None:
             canonical_crs(getattr(args, opt))
-    for opt, low in (("band", 1), ("k", 0), ("max_candidates", 1), ("exact_max_nnz", 1)):
+    for opt, low in (("band", 1), ("elderly_band", 1), ("k", 0), ("max_candidates", 1), ("exact_max_nnz", 1)):
         v = getattr(args, opt, None)
         if v is not None and v < low:
             raise DgCoverageError(f"--{opt.replace('_', '-')} must be >= {low}, got {v}")

@@ -100,6 +100,7 @@ ELDERLY_BASES = {
     "settings_share": "one share for every town from the settings (elderly_share)",
     "settings_town_shares": "a share per town from the settings ([settings.elderly_share])",
     "settings_town_counts": "people aged 60+ per town from the settings ([settings.elderly_population])",
+    "raster_town_counts": "people aged 60+ per town summed from the elderly raster",
 }
 
 
@@ -123,6 +124,8 @@ def load_study(
     villages_sheet: str | None = None,
     villages_lon_col: str | None = None,
     villages_lat_col: str | None = None,
+    elderly: str | Path | None = None,
+    elderly_band: int | None = None,
 ) -> Study:
     """Load network, population, towns and villages and snap demand to the network.
 
@@ -163,6 +166,10 @@ def load_study(
         Band of a multi-band population raster.
     villages_sheet, villages_lon_col, villages_lat_col
         Sheet and coordinate columns of an ambiguous village table.
+    elderly, elderly_band
+        A raster of people aged 60+ (any CRS, read like ``population``) and its band: summed per town, it is
+        the elderly basis of per-1,000-elderly supply targets (column ``elderly_raster`` of ``Study.towns``),
+        ahead of the settings' ``elderly_population``/``elderly_share``.
 
     Returns
     -------
@@ -225,6 +232,8 @@ def load_study(
     # cells
     _, _, cx, cy, cpop = grid.cells()
     in_towns = _people_in_towns(towns, cx, cy, cpop, graph.crs)
+    if elderly is not None:
+        towns = _elderly_from_raster(Path(elderly), elderly_band, towns, grid, graph.crs, inputs, counts)
     inputs["population"].update(
         people_in_towns=round(in_towns, 1), **_population_checks(grid, towns, graph.crs, pop_source, counts, in_towns)
     )
@@ -481,6 +490,66 @@ def _people_in_towns(towns: gpd.GeoDataFrame, x: np.ndarray, y: np.ndarray, pop:
         return 0.0
     pi, _ = _points_in_polygons(polys, x, y)
     return float(pop[np.unique(pi)].sum())
+
+
+def _elderly_from_raster(
+    path: Path,
+    band: int | None,
+    towns: gpd.GeoDataFrame,
+    grid: PopulationGrid,
+    crs: Any,
+    inputs: dict[str, Any],
+    counts: dict[str, int],
+) -> gpd.GeoDataFrame:
+    """Sum an elderly (60+) raster per town into ``towns["elderly_raster"]``; check it against the people.
+
+    A town whose elderly count exceeds its people (from the population raster) is refused: one of the two
+    rasters is in other units or of another area.  Shares above 40 % are counted and said.
+    """
+    b = towns[towns["has_polygon"]].to_crs(crs).total_bounds
+    eg = population_from_raster(path, crs, bounds=(b[0] - 1000, b[1] - 1000, b[2] + 1000, b[3] + 1000), band=band)
+    for k, n in eg.warnings.items():
+        counts[f"elderly_{k}"] = n
+    _, _, ex, ey, epop = eg.cells()
+    _, _, px, py, ppop = grid.cells()
+    poly = towns[towns["has_polygon"]].to_crs(crs)
+    polys = poly.geometry.to_numpy()
+    e_by = np.zeros(len(polys))
+    p_by = np.zeros(len(polys))
+    if len(ex):
+        pi, gi = _points_in_polygons(polys, ex, ey)
+        np.add.at(e_by, gi, epop[pi])
+    if len(px):
+        pi, gi = _points_in_polygons(polys, px, py)
+        np.add.at(p_by, gi, ppop[pi])
+    over = (e_by > p_by * 1.0001 + 0.5) & (e_by > 0)
+    if over.any():
+        names = ", ".join(
+            f"{n} {e:,.0f} > {p:,.0f}" for n, e, p in zip(poly["town_name"][over], e_by[over], p_by[over])
+        )
+        raise DataMismatchError(
+            f"{path}: the elderly raster holds more people aged 60+ than the population raster holds people in "
+            f"{int(over.sum())} town(s) ({names[:300]}). Fix: check both rasters' units (people per pixel), year "
+            "and area"
+        )
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(p_by > 0, e_by / p_by, np.nan)
+    high = np.isfinite(share) & (share > 0.4)
+    if high.any():
+        counts["elderly_share_above_40pct"] = int(high.sum())
+        warnings.warn(
+            f"{path}: people aged 60+ are over 40 % of the people in {int(high.sum())} town(s) "
+            f"({', '.join(poly['town_name'][high].tolist()[:5])}); check that it is an elderly raster",
+            DgCoverageWarning,
+            stacklevel=3,
+        )
+    towns = towns.copy()
+    towns["elderly_raster"] = np.nan
+    towns.loc[poly.index, "elderly_raster"] = e_by
+    inputs["elderly"] = _input_record(
+        path, "elderly (60+) raster", total=round(float(eg.total), 1), band=eg.meta.get("band")
+    )
+    return towns
 
 
 def _points_in_polygons(polys: np.ndarray, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -1066,11 +1135,20 @@ def _facility_capacity(facilities: gpd.GeoDataFrame, circle: Circle) -> tuple[np
     return values, _capacity_warnings(counts), used
 
 
-def _elderly_basis(settings: Settings, towns: pd.DataFrame) -> tuple[pd.DataFrame, Any, str, str]:
+def _elderly_basis(
+    settings: Settings, towns: pd.DataFrame, study_towns: pd.DataFrame | None = None
+) -> tuple[pd.DataFrame, Any, str, str]:
     """Towns (with an ``elderly`` column for counts), the ``elderly_share`` argument, the basis and its source.
 
-    A per-town table must hold every town of the study with people (:class:`ConfigError` naming the key).
+    An elderly raster read by :func:`load_study` (``study_towns["elderly_raster"]``) comes first; a per-town
+    table must hold every town of the study with people (:class:`ConfigError` naming the key).
     """
+    if study_towns is not None and "elderly_raster" in study_towns:
+        counts = dict(zip(study_towns["town_code"].astype(str), study_towns["elderly_raster"].astype(float)))
+        e = towns["town_code"].map(counts).astype(float)
+        city = towns["town_code"] == "441900"
+        e[city] = float(e[~city].sum())
+        return towns.assign(elderly=e), None, "raster_town_counts", ELDERLY_BASES["raster_town_counts"]
     with_people = sorted(towns.loc[(towns["town_code"] != "441900") & (towns["population"] > 0), "town_code"])
     for key in ("elderly_population", "elderly_share"):
         table = getattr(settings, key)
@@ -1182,8 +1260,10 @@ def _supply(
     towns_in = _supply_population(study.settings, tt[["town_code", "town_name", "population"]], warn)
     share_arg, basis, basis_source = None, None, None
     if elderly:
-        towns_in, share_arg, basis, basis_source = _elderly_basis(study.settings, towns_in)
-        if basis != "default_share":
+        towns_in, share_arg, basis, basis_source = _elderly_basis(study.settings, towns_in, study.towns)
+        if basis == "raster_town_counts":
+            basis_source = f"{basis_source} {study.inputs.get('elderly', {}).get('path', '')}".rstrip()
+        elif basis != "default_share":
             said = study.settings.elderly_source or "not given (say it with [settings] elderly_source)"
             basis_source = f"{basis_source}; source: {said}"
     unit = "m2" if circle.capacity == "area_m2" else "beds"
