@@ -102,7 +102,8 @@ def test_pages_load_from_file_with_the_shared_outlines(demo_maps, tmp_path):
     assert a["ready"] == "1" and a["opened"] == "1" and "outlines" not in a
     assert int(a["villages"]) == n_vill and int(a["supply"]) == n_vill and int(a["towns"]) == n_towns
     idx = _counts(_chromium(["--dump-dom", (maps / "index.html").resolve().as_uri()], tmp_path))
-    assert idx["ready"] == "1" and int(idx["villages_fitness_15"]) == n_vill and int(idx["towns_fitness_15"]) == n_towns
+    assert idx["ready"] == "1" and int(idx["villages"]) == n_vill and int(idx["towns_fitness_15"]) == n_towns
+    assert idx["circle"] == "elderly_care_15"  # the first circle is shown, the others wait for the radio
 
 
 def test_page_without_or_with_other_outlines_says_so(demo_maps, tmp_path):
