@@ -31,6 +31,7 @@ import shapely
 from openpyxl import Workbook
 from openpyxl.chart import LineChart, Reference
 from openpyxl.styles import Alignment, Font
+from openpyxl.worksheet.hyperlink import Hyperlink
 
 from .coverage import STATUS_ZH, bilingual_name
 from .io import read_output_csv, save_workbook, sheet_title, style_table_sheet, write_text, xlsx_text
@@ -512,6 +513,9 @@ def write_xlsx(results: Sequence[CircleResult], path: str | Path, candidates_dir
     about = wb.worksheets[0]
     for name in wb.sheetnames[1:]:
         about.append([xlsx_text(name)])
+        cell = about.cell(row=about.max_row, column=1)
+        cell.hyperlink = Hyperlink(ref=cell.coordinate, location="'{}'!A1".format(name.replace("'", "''")))
+        cell.font = Font(color="0563C1", underline="single")
     return save_workbook(wb, path)  # every text cell a string cell, never a formula
 
 
@@ -1020,7 +1024,9 @@ def _town_village_table(views: Sequence[_View], rows: np.ndarray) -> str:
     return f"<table class='vil'><thead>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
-def _town_section(views: Sequence[_View], geo: Any, town: tuple[str, str, np.ndarray], synthetic: bool) -> str:
+def _town_section(
+    views: Sequence[_View], geo: Any, town: tuple[str, str, np.ndarray], synthetic: bool, maps_href: str | None
+) -> str:
     code, name, rows = town
     frame = _frame(geo.iloc[rows], 480, 360)
     t0 = views[0].towns.get(code, {})
@@ -1029,7 +1035,9 @@ def _town_section(views: Sequence[_View], geo: Any, town: tuple[str, str, np.nda
         c = view.result.circle
         share = _pct(view.towns.get(code, {}).get("pass_rate_population"))
         svg = village_map_svg(frame, view.villages.iloc[rows], label=f"{name} {c.id}")
-        figs.append(f"<figure><figcaption>{e(c.name_zh)} {c.minutes:g} min — {share}</figcaption>{svg}</figure>")
+        link = _href(maps_href, f"{c.id}.html")
+        more = f" <a class='top' href='{e(link)}'>地图 map ›</a>" if link else ""
+        figs.append(f"<figure><figcaption>{e(c.name_zh)} {c.minutes:g} min — {share}{more}</figcaption>{svg}</figure>")
     syn = " <span class='syn'>合成数据 SYNTHETIC</span>" if synthetic else ""
     results = [view.result for view in views]
     return (
@@ -1130,7 +1138,7 @@ def report_html(
     )
     views = _views(results)
     for town in towns:
-        out.append(_town_section(views, results[0].villages, town, synthetic))
+        out.append(_town_section(views, results[0].villages, town, synthetic, maps_href))
     out.append("</body></html>")
     return "\n".join(out)
 

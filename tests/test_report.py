@@ -236,6 +236,8 @@ def test_about_sheet_and_titles_mark_synthetic(rep):
     assert sum("供给标准 supply standard" in str(v) for v in about) == sum(
         bool(r.summary.get("supply")) for r in results
     )
+    links = {c.value: c.hyperlink.location for c in wb["说明 About"]["A"] if c.hyperlink is not None}
+    assert links == {n: f"'{n}'!A1" for n in wb.sheetnames[1:]}  # the sheet list links to every sheet
     for ws in wb.worksheets[1:]:
         assert "SYNTHETIC" in ws["A1"].value, ws.title
     assert len(wb["15分钟健身圈 镇街"]._charts) == 1 and len(wb["覆盖曲线 curves"]._charts) == 1
@@ -307,7 +309,8 @@ def test_html_has_no_nan_and_escapes_names(rep):
 def test_html_links_to_maps_only_when_asked(rep):
     _, results, out, _, page = rep
     doc = page.read_text(encoding="utf-8")
-    assert "href='../maps/index.html'" in doc and "href='../maps/fitness_15.html'" in doc
+    assert "href='../maps/index.html'" in doc
+    assert doc.count("href='../maps/fitness_15.html'") == 1 + 1 + 2  # contents, circle section, each town page
     bare = report_html(results)
     assert "maps/" not in bare and "index.html" not in bare
     assert "候选点 candidate sites" not in bare  # no candidates folder given
