@@ -1061,6 +1061,30 @@ def _towns_in_order(results: Sequence[CircleResult]) -> list[tuple[str, str, np.
     return out
 
 
+def _city_table(results: Sequence[CircleResult]) -> str:
+    """City-wide key numbers per circle (from each summary): people covered, pass rate, villages by status."""
+    head = (
+        "<tr><th>服务圈 circle</th><th>时限 limit</th><th>人口覆盖率<br>pop. covered</th><th>覆盖人口<br>people "
+        "covered</th><th>村(社区)达标率<br>village pass rate</th>"
+        + "".join(f"<th>{e(STATUS_ZH[k])}<br>{k}</th>" for k in STATUS_ZH)
+        + "</tr>"
+    )
+    rows = []
+    for r in results:
+        res, c = r.summary["results"], r.circle
+        by = res.get("villages_by_status", {})
+        k = share_class(res.get("covered_share"))
+        rows.append(
+            f"<tr><td><a href='#{e(c.id)}'>{e(c.name_zh)}</a></td><td class='n'>{c.minutes:g} min</td>"
+            f"<td class='n{f' c{k}' if k >= 0 else ''}'>{_pct(res.get('covered_share'))}</td>"
+            f"<td class='n'>{_int(res.get('covered_population'))}</td>"
+            f"<td class='n'>{_pct(res.get('village_pass_rate'))}</td>"
+            + "".join(f"<td class='n'>{_int(by.get(s))}</td>" for s in STATUS_ZH)
+            + "</tr>"
+        )
+    return f"<h2>全市 the city</h2><table class='city'><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>"
+
+
 def _contents(
     results: Sequence[CircleResult], towns: Sequence[tuple[str, str, np.ndarray]], maps_href: str | None
 ) -> str:
@@ -1123,6 +1147,7 @@ def report_html(
     out.append(f"<p id='synthetic' data-synthetic='{str(synthetic).lower()}'>synthetic = {str(synthetic).lower()}</p>")
     out.append("<p>状态 status: " + " · ".join(f"{STATUS_ZH[k]} {k}" for k in STATUS_ZH) + "</p>")
     out.append(f"<p><small>{e(_status_rule(results))}</small></p>")
+    out.append(_city_table(results))
     out.append(_contents(results, towns, maps_href))
     for r in results:
         out.extend(_circle_section(r, maps_href, candidates_dir))

@@ -281,6 +281,24 @@ def test_atlas_has_one_page_per_town_with_a_map_per_circle(rep):
     assert "≥ 90% of the village's people within the circle's time limit" in _text(doc)
 
 
+def test_city_table_is_each_summary(rep):
+    _, results, _, _, page = rep
+    table = page.read_text(encoding="utf-8").split("<table class='city'>")[1].split("</table>")[0]
+    for r in results:
+        res = r.summary["results"]
+        row = table.split(f"<a href='#{r.circle.id}'>")[1].split("</tr>")[0]
+        cells = re.findall(r"<td class='n[^']*'>([^<]*)</td>", row)
+        by = res["villages_by_status"]
+        assert cells == [
+            f"{r.circle.minutes:g} min",
+            f"{res['covered_share']:.1%}",
+            f"{res['covered_population']:,.0f}",
+            f"{res['village_pass_rate']:.1%}",
+            *(str(by[s]) for s in ("covered", "partial", "gap", "unreachable", "no_data")),
+        ]
+        assert sum(by.values()) == 34
+
+
 def test_town_key_numbers_are_the_town_table(rep):
     _, results, _, _, page = rep
     doc = page.read_text(encoding="utf-8")
