@@ -648,13 +648,11 @@ def _frame(villages: Any, width: int, height: int, tolerance: float = 0.8) -> _F
     if not has.any():
         return _Frame(width, height // 3, codes, [""] * len(codes), [(0.0, 0.0)] * len(codes), "")
     fn, w, h = _projector(shapely.total_bounds(geoms[has]), width, height)
-    proj = np.array([shapely.transform(g, fn) if ok else None for g, ok in zip(geoms, has)], dtype=object)
-    simple = [shapely.simplify(g, tolerance, preserve_topology=True) if g is not None else None for g in proj]
-    labels = [
-        (p.x, p.y) if g is not None else (0.0, 0.0)
-        for g in proj
-        for p in [shapely.point_on_surface(g) if g is not None else None]
-    ]
+    proj = np.full(len(geoms), None, dtype=object)
+    proj[has] = shapely.transform(geoms[has], fn)  # one affine map over every vertex
+    simple = shapely.simplify(proj, tolerance, preserve_topology=True)
+    spots = shapely.point_on_surface(proj)
+    labels = [(float(x), float(y)) for x, y in zip(shapely.get_x(spots), shapely.get_y(spots))]
     outline_geom = shapely.simplify(shapely.union_all(shapely.make_valid(proj[has])), tolerance)
     return _Frame(w, h, codes, [_geom_d(g) for g in simple], labels, _geom_d(outline_geom))
 
