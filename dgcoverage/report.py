@@ -34,7 +34,15 @@ from openpyxl.styles import Alignment, Font
 from openpyxl.worksheet.hyperlink import Hyperlink
 
 from .coverage import STATUS_ZH, bilingual_name
-from .io import read_output_csv, save_workbook, sheet_title, style_table_sheet, write_text, xlsx_text
+from .io import (
+    read_output_csv,
+    save_workbook,
+    sheet_title,
+    style_table_sheet,
+    text_width,
+    write_text,
+    xlsx_text,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from .study import CircleResult
@@ -334,11 +342,29 @@ def _compare_sheet(wb: Workbook, results: Sequence[CircleResult], synthetic: boo
     _append_frame(ws, shown, headers)
     for cell in ws[ws.max_row]:
         cell.font = Font(bold=True)  # the city row
-    style_table_sheet(ws, header_row=3, formats=SHEET_FORMATS)
+    _style(ws, header_row=3, formats=SHEET_FORMATS)
 
 
 #: Short supply-status labels of the comparison tables (待核实 unknown: some facilities' capacity is unknown).
 SUPPLY_SHORT = {"pass": "达标 pass", "fail": "未达标 fail", "unknown": "待核实 unknown", "no_data": "无数据 no data"}
+
+
+def _style(ws: Any, header_row: int, formats: dict[str, str]) -> None:
+    """:func:`dgcoverage.io.style_table_sheet`, then wrap headers wider than their (capped) column."""
+    from openpyxl.utils import get_column_letter
+
+    style_table_sheet(ws, header_row=header_row, formats=formats)
+    lines = 1
+    for cell in ws[header_row]:
+        if not isinstance(cell.value, str):
+            continue
+        width = ws.column_dimensions[get_column_letter(cell.column)].width or 8
+        need = text_width(cell.value)
+        if need + 1 > width:
+            lines = max(lines, math.ceil(need / max(width - 1, 1)))
+        cell.alignment = Alignment(wrap_text=True, vertical="top")
+    if lines > 1:
+        ws.row_dimensions[header_row].height = 15 * lines
 
 
 def _supply_label(v: Any) -> str:
@@ -368,7 +394,7 @@ def _curves_sheet(wb: Workbook, results: Sequence[CircleResult], synthetic: bool
     ]
     for m in minutes:
         ws.append([int(m) if m.is_integer() else m] + [_cell(s.get(m)) for s in shares])
-    style_table_sheet(ws, header_row=2, formats={r.circle.id: "0.0%" for r in results} | {"minutes": "0"})
+    _style(ws, header_row=2, formats={r.circle.id: "0.0%" for r in results} | {"minutes": "0"})
     ch = _curve_chart(ws, len(minutes), range(2, len(results) + 2), "覆盖曲线 coverage curves")
     ch.width = 24
     ws.add_chart(ch, ws.cell(row=3, column=len(results) + 3).coordinate)
@@ -403,7 +429,7 @@ def _town_sheet(wb: Workbook, r: CircleResult, curves: Any, j: int, n_minutes: i
     _append_frame(ws, rows, [_XLSX_HEADERS.get(k) or bilingual_name(k) for k, _ in cols])
     for cell in ws[ws.max_row]:
         cell.font = Font(bold=True)  # the city row
-    style_table_sheet(ws, header_row=2, formats=SHEET_FORMATS)
+    _style(ws, header_row=2, formats=SHEET_FORMATS)
     below = ws.max_row + 2
     note = supply_note(r)
     if note:
@@ -425,7 +451,7 @@ def _village_sheet(wb: Workbook, r: CircleResult) -> None:
         if k in df:
             df[k] = np.rint(pd.to_numeric(df[k], errors="coerce"))
     _append_frame(ws, df, [bilingual_name(k) for k in cols])
-    style_table_sheet(ws, header_row=2, formats=SHEET_FORMATS)
+    _style(ws, header_row=2, formats=SHEET_FORMATS)
 
 
 def _csv_headers(path: Path) -> list[str]:
@@ -472,7 +498,7 @@ def _candidate_sheet(wb: Workbook, r: CircleResult, cands: tuple[pd.DataFrame, l
     _title_row(ws, _title(c, "候选点 candidate sites (dgcoverage site)", synthetic), synthetic)
     df, headers = cands
     _append_frame(ws, df, headers)
-    style_table_sheet(ws, header_row=2, formats=SHEET_FORMATS)
+    _style(ws, header_row=2, formats=SHEET_FORMATS)
 
 
 def write_xlsx(results: Sequence[CircleResult], path: str | Path, candidates_dir: str | Path | None = None) -> Path:
