@@ -1000,7 +1000,8 @@ _JS = r"""
     render();
     return {sort: function (j, d) { key = j; dir = d || 1; render(); }};
   }
-  var api = {map: map, find: find, focusVillage: focusVillage, focusTown: focusTown};
+  var api = {map: map, find: find, focusVillage: focusVillage, focusTown: focusTown, villagePopup: vPopup,
+    townPopup: tPopup, groups: groups};
   window.dgApi = api;
   if (C) {
     var vt = null, wrap = document.getElementById('dg-vtable-wrap'), btn = document.getElementById('dg-vtable-btn');
