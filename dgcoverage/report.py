@@ -459,7 +459,7 @@ def _csv_headers(path: Path) -> list[str]:
         return next(csv.reader(fh), [])
 
 
-def read_candidates(candidates_dir: str | Path | None, circle_id: str) -> tuple[pd.DataFrame, list[str]] | None:
+def report_candidates(candidates_dir: str | Path | None, circle_id: str) -> tuple[pd.DataFrame, list[str]] | None:
     """Read ``<candidates_dir>/<circle_id>/candidates.csv`` for the report: numbers as numbers, ids as text.
 
     Parameters
@@ -533,7 +533,7 @@ def write_xlsx(results: Sequence[CircleResult], path: str | Path, candidates_dir
     for j, r in enumerate(results, start=2):
         _town_sheet(wb, r, curves, j, n_minutes)
         _village_sheet(wb, r)
-        cands = read_candidates(candidates_dir, r.circle.id)
+        cands = report_candidates(candidates_dir, r.circle.id)
         if cands is not None:
             _candidate_sheet(wb, r, cands)
     about = wb.worksheets[0]
@@ -867,7 +867,7 @@ def _circle_section(r: CircleResult, maps_href: str | None, candidates_dir: str 
         cls = " class='city'" if rec["town_code"] == CITY_CODE else ""
         out.append(f"<tr{cls}>" + "".join(cells) + "</tr>")
     out.append("</tbody></table></div>")
-    out.extend(_candidates_html(read_candidates(candidates_dir, c.id)))
+    out.extend(_candidates_html(report_candidates(candidates_dir, c.id)))
     out.append("</section>")
     return out
 
