@@ -363,6 +363,61 @@ def _is_reversed(tags: Any) -> bool:
     return oneway is not None and oneway in _REVERSED_VALUES
 
 
+def _read_ways(
+    path: Path, clauses: list[Any], bidirectional: bool, all_oneway: bool, box: tuple[int, int, int, int] | None
+) -> tuple[array, array, array, array, array, list[str], list[str], int]:
+    """Read the ways passing the filter: node refs and 1e-7 degree locations, ways' lengths, modes, names.
+
+    With ``box`` (1e-7 degree integers), a way none of whose nodes lies in it is forgotten as soon as it is
+    read (it cannot give an edge with both ends inside), so memory follows the clipped area, not the file;
+    the last value returned counts those ways.
+    """
+    import osmium
+
+    refs = array("q")
+    xs = array("i")
+    ys = array("i")
+    way_len = array("q")
+    way_mode = array("b")  # 0 both ways, 1 forward only, 2 reverse only
+    way_name: list[str] = []
+    way_highway: list[str] = []
+    n_outside_box = 0
+    processor = osmium.FileProcessor(_osmium_file(path), osmium.osm.NODE | osmium.osm.WAY).with_locations()
+    required = [c.key for c in clauses if c.op in ("has", "~", "=")]
+    if required:  # let libosmium drop irrelevant ways before they reach Python
+        processor.with_filter(osmium.filter.KeyFilter(required[0]))
+    processor.with_filter(osmium.filter.EntityFilter(osmium.osm.WAY))
+    try:
+        for way in processor:
+            tags = way.tags
+            if not way_passes(tags, clauses):
+                continue
+            n_before = len(refs)
+            hit = box is None
+            for nd in way.nodes:
+                loc = nd.location
+                lx, ly = loc.x, loc.y
+                refs.append(nd.ref)
+                xs.append(lx)
+                ys.append(ly)
+                if not hit and box[0] <= lx <= box[2] and box[1] <= ly <= box[3]:  # type: ignore[index]
+                    hit = True
+            if not hit:
+                del refs[n_before:], xs[n_before:], ys[n_before:]
+                n_outside_box += 1
+                continue
+            way_len.append(len(refs) - n_before)
+            if _is_one_way(tags, bidirectional, all_oneway):
+                way_mode.append(2 if _is_reversed(tags) else 1)
+            else:
+                way_mode.append(0)
+            way_name.append(tags.get("name", ""))
+            way_highway.append(tags.get("highway", ""))
+    except RuntimeError as exc:
+        raise _read_error(path, exc) from exc
+    return refs, xs, ys, way_len, way_mode, way_name, way_highway, n_outside_box
+
+
 def network_from_osm_file(
     path: str | Path,
     network_type: str = "walk",
@@ -416,7 +471,6 @@ def network_from_osm_file(
     NetworkError
         No way passes the filter, or no edge is left (e.g. after clipping).
     """
-    import osmium
     import osmnx as ox
 
     path = _check_path(path, "OSM file")
@@ -426,41 +480,18 @@ def network_from_osm_file(
         bidirectional = network_type in ox.settings.bidirectional_network_types
     all_oneway = bool(ox.settings.all_oneway)
 
-    refs = array("q")
-    xs = array("i")
-    ys = array("i")
-    way_len = array("q")
-    way_mode = array("b")  # 0 both ways, 1 forward only, 2 reverse only
-    way_name: list[str] = []
-    way_highway: list[str] = []
-
-    processor = osmium.FileProcessor(_osmium_file(path), osmium.osm.NODE | osmium.osm.WAY).with_locations()
-    required = [c.key for c in clauses if c.op in ("has", "~", "=")]
-    if required:  # let libosmium drop irrelevant ways before they reach Python
-        processor.with_filter(osmium.filter.KeyFilter(required[0]))
-    processor.with_filter(osmium.filter.EntityFilter(osmium.osm.WAY))
-    try:
-        for way in processor:
-            tags = way.tags
-            if not way_passes(tags, clauses):
-                continue
-            n_before = len(refs)
-            for nd in way.nodes:
-                loc = nd.location
-                refs.append(nd.ref)
-                xs.append(loc.x)
-                ys.append(loc.y)
-            way_len.append(len(refs) - n_before)
-            if _is_one_way(tags, bidirectional, all_oneway):
-                way_mode.append(2 if _is_reversed(tags) else 1)
-            else:
-                way_mode.append(0)
-            way_name.append(tags.get("name", ""))
-            way_highway.append(tags.get("highway", ""))
-    except RuntimeError as exc:
-        raise _read_error(path, exc) from exc
+    box = None
+    if clip is not None:
+        bx0, by0 = (int(np.floor(c * 1e7)) for c in clip.bounds[:2])  # libosmium's 1e-7 degree integers
+        bx1, by1 = (int(np.ceil(c * 1e7)) for c in clip.bounds[2:])
+        box = (bx0, by0, bx1, by1)
+    refs, xs, ys, way_len, way_mode, way_name, way_highway, n_outside_box = _read_ways(
+        path, clauses, bidirectional, all_oneway, box
+    )
 
     n_ways = len(way_len)
+    if n_ways == 0 and n_outside_box:
+        raise NetworkError(f"{path}: no road edge lies inside the clipping area {tuple(clip.bounds)}.")  # type: ignore[union-attr]
     if n_ways == 0:
         raise NetworkError(
             f"{path}: no OSM way passes the OSMnx {network_type!r} filter; is this an OSM "
@@ -509,6 +540,7 @@ def network_from_osm_file(
         keep = inside[np.searchsorted(uniq_ref, eu)] & inside[np.searchsorted(uniq_ref, ev)]
         eu, ev, ew, eseq = eu[keep], ev[keep], ew[keep], eseq[keep]
         meta["clip_bounds"] = [float(c) for c in clip.bounds]
+        meta["ways_outside_clip_box"] = int(n_outside_box)  # dropped while reading; not in ways_kept
         if eu.size == 0:
             raise NetworkError(f"{path}: no road edge lies inside the clipping area {tuple(clip.bounds)}.")
 

@@ -19,7 +19,7 @@ from shapely.geometry import box
 
 from dgcoverage import cache as cache_mod
 from dgcoverage.cli import buffered_towns, circle_reach_m, main, parse_clip
-from dgcoverage.errors import DgCoverageError
+from dgcoverage.errors import DgCoverageError, NetworkError
 from dgcoverage.network import clip_description, network_from_file
 from dgcoverage.osm import network_filter
 from dgcoverage.roadnet import save_network
@@ -61,6 +61,9 @@ def test_bbox_clip_equals_a_precut_file(helsinki_pbf, tmp_path):
     assert from_cut.meta["missing_node_refs"] > 0  # ways really were cut at the box
     _assert_same(clipped, from_cut)
     assert clipped.meta["clip"] == clip_description(bbox=BBOX)
+    # ways with no node in the box were dropped while reading (memory follows the clip, not the file)
+    assert clipped.meta["ways_outside_clip_box"] > 0
+    assert clipped.meta["ways_kept"] + clipped.meta["ways_outside_clip_box"] == whole.meta["ways_kept"]
     # the same clip as a polygon, and a saved .npz clipped afterwards, give the same network
     _assert_same(clipped, network_from_file(helsinki_pbf, "walk", polygon=box(*BBOX)))
     saved = save_network(whole, tmp_path / "whole.npz")
@@ -151,3 +154,8 @@ def test_network_place_downloads_and_clips(tmp_path):
     assert net.n_edges > 10
     assert np.all((net.lon >= BBOX[0]) & (net.lon <= BBOX[2]) & (net.lat >= BBOX[1]) & (net.lat <= BBOX[3]))
     assert record["place"] == "Kamppi, Helsinki, Finland" and record["clip"]["mode"] == "bbox"
+
+
+def test_clip_outside_the_file_says_so(helsinki_pbf):
+    with pytest.raises(NetworkError, match="no road edge lies inside the clipping area"):
+        network_from_file(helsinki_pbf, "walk", bbox=(113.7, 23.0, 113.8, 23.1), use_cache=False)
