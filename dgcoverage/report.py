@@ -679,8 +679,22 @@ def _frame(villages: Any, width: int, height: int, tolerance: float = 0.8) -> _F
     simple = shapely.simplify(proj, tolerance, preserve_topology=True)
     spots = shapely.point_on_surface(proj)
     labels = [(float(x), float(y)) for x, y in zip(shapely.get_x(spots), shapely.get_y(spots))]
-    outline_geom = shapely.simplify(shapely.union_all(shapely.make_valid(proj[has])), tolerance)
+    outline_geom = shapely.simplify(_without_slivers(shapely.union_all(shapely.make_valid(proj[has]))), tolerance)
     return _Frame(w, h, codes, [_geom_d(g) for g in simple], labels, _geom_d(outline_geom))
+
+
+def _without_slivers(geom: Any, frac: float = 0.01) -> Any:
+    """Drop the hairline holes a union of village areas keeps where neighbours leave gaps (holes < ``frac``)."""
+    if geom is None or geom.is_empty:
+        return geom
+    polys = []
+    for poly in getattr(geom, "geoms", [geom]):
+        if poly.geom_type != "Polygon":
+            continue
+        outer = shapely.Polygon(poly.exterior)
+        holes = [r for r in poly.interiors if shapely.Polygon(r).area > frac * outer.area]
+        polys.append(shapely.Polygon(poly.exterior, holes))
+    return shapely.MultiPolygon(polys) if len(polys) != 1 else polys[0]
 
 
 def _fill(share: Any, status: str) -> str:
@@ -948,8 +962,9 @@ def _compare_section(results: Sequence[CircleResult], city: _Frame | None) -> li
             f"{cells}</tr>"
         )
     out.append("</tbody></table>")
+    out.extend(_town_multiples(results))
     if city is not None:
-        out.append("<h3>全市小图 the city, village by village</h3><div class='multiples'>")
+        out.append("<h3>村(社区)覆盖率 the city, village by village</h3><div class='multiples'>")
         for r in results:
             res = r.summary["results"]
             svg = village_map_svg(city, r.villages, numbers=False, titles=False, label=f"{r.circle.id} city map")
@@ -960,6 +975,40 @@ def _compare_section(results: Sequence[CircleResult], city: _Frame | None) -> li
         out.append("</div>")
         out.append(legend_html(results))
     out.append("</section>")
+    return out
+
+
+def _town_multiples(results: Sequence[CircleResult]) -> list[str]:
+    """Four small maps of the towns coloured by population covered (one per circle): the comparison at a glance."""
+    import geopandas as gpd
+
+    v = results[0].villages
+    geoms = v.geometry.to_numpy()
+    ok = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    codes = v["town_code"].astype(str).to_numpy()
+    towns = sorted(set(codes[ok]))
+    if not towns:
+        return []
+    shapes = [_without_slivers(shapely.union_all(shapely.make_valid(geoms[ok & (codes == t)]))) for t in towns]
+    frame = _frame(gpd.GeoDataFrame({"code": towns}, geometry=shapes, crs=v.crs), 300, 260, tolerance=0.6)
+    out = ["<h3>镇街人口覆盖率 towns by population covered</h3><div class='multiples'>"]
+    for r in results:
+        by = {str(t["town_code"]): t for t in r.towns.to_dict("records")}
+        share = [_num(by.get(t, {}).get("pass_rate_population")) for t in towns]
+        light = pd.DataFrame(
+            {
+                "name": [str(by.get(t, {}).get("town_name", t)) for t in towns],
+                "covered_share": [np.nan if x is None else x for x in share],
+                "status": ["no_data" if x is None else "partial" for x in share],
+                "status_zh": ["" for _ in towns],
+            }
+        )
+        svg = village_map_svg(frame, light, numbers=False, label=f"{r.circle.id} towns")
+        res = r.summary["results"]
+        out.append(
+            f"<figure><figcaption>{e(r.circle.name_zh)} — {_pct(res.get('covered_share'))}</figcaption>{svg}</figure>"
+        )
+    out.append("</div>")
     return out
 
 

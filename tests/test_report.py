@@ -304,6 +304,18 @@ def test_city_table_is_each_summary(rep):
         assert sum(by.values()) == 34
 
 
+def test_comparison_small_multiples_colour_towns_by_population_covered(rep):
+    _, results, _, _, page = rep
+    sec = page.read_text(encoding="utf-8").split("<section id='compare'>")[1].split("</section>")[0]
+    maps = re.findall(r"<svg class='vmap'.*?</svg>", sec, flags=re.S)
+    assert len(maps) == 2 * len(CIRCLES)  # towns by population covered, then villages by covered share
+    for svg, r in zip(maps[: len(CIRCLES)], results):
+        t = r.towns.set_index("town_code")
+        fills = re.findall(r"<path class='(c\d|nd)'", svg)
+        assert fills == [f"c{share_class(t.at[c, 'pass_rate_population'])}" for c in ("441900003", "441900006")]
+        assert f"<title>{t.at['441900006', 'town_name']} {t.at['441900006', 'pass_rate_population']:.0%}" in svg
+
+
 def test_town_key_numbers_are_the_town_table(rep):
     _, results, _, _, page = rep
     doc = page.read_text(encoding="utf-8")
@@ -462,5 +474,5 @@ def test_real_data_report_has_no_synthetic_marks_and_one_circle_works(rep):
     assert "SYNTHETIC" not in doc and "合成数据" not in doc and "@top-center" not in doc
     assert "data-synthetic='false'" in doc
     assert len(re.findall(r"<section class='town'", doc)) == 2
-    assert len(re.findall(r"<svg class='vmap'", doc)) == 2 + 1  # a map per town, and the city map
+    assert len(re.findall(r"<svg class='vmap'", doc)) == 2 + 2  # a map per town; the towns and villages city maps
     assert not re.search(r"(?<![A-Za-z])(nan|NaN|None)(?![A-Za-z])", _text(doc))
