@@ -343,6 +343,7 @@ def _compare_sheet(wb: Workbook, results: Sequence[CircleResult], synthetic: boo
     for cell in ws[ws.max_row]:
         cell.font = Font(bold=True)  # the city row
     _style(ws, header_row=3, formats=SHEET_FORMATS)
+    _share_classes(ws, 3, ["pop_share"])
 
 
 #: Short supply-status labels of the comparison tables (待核实 unknown: some facilities' capacity is unknown).
@@ -365,6 +366,30 @@ def _style(ws: Any, header_row: int, formats: dict[str, str]) -> None:
         cell.alignment = Alignment(wrap_text=True, vertical="top")
     if lines > 1:
         ws.row_dimensions[header_row].height = 15 * lines
+
+
+def _share_classes(ws: Any, header_row: int, ids: Sequence[str]) -> None:
+    """Colour share columns (by column id) in the map classes with conditional formats (they follow sorting)."""
+    from openpyxl.formatting.rule import FormulaRule
+    from openpyxl.styles import PatternFill
+    from openpyxl.utils import get_column_letter
+
+    last = ws.max_row
+    if last <= header_row:
+        return
+    for cell in ws[header_row]:
+        if not isinstance(cell.value, str) or cell.value.split(" ")[0] not in ids:
+            continue
+        col = get_column_letter(cell.column)
+        first = f"{col}{header_row + 1}"
+        for k in range(len(CLASS_COLOURS) - 1, -1, -1):  # darkest first: the first true rule wins
+            low = 0.0 if k == 0 else CLASS_BOUNDS[k - 1]
+            fill = PatternFill(fill_type="solid", start_color=CLASS_COLOURS[k][1:], end_color=CLASS_COLOURS[k][1:])
+            font = Font(color="FFFFFF") if k == len(CLASS_COLOURS) - 1 else None
+            rule = FormulaRule(
+                formula=[f"AND(ISNUMBER({first}),{first}>={low})"], stopIfTrue=True, fill=fill, font=font
+            )
+            ws.conditional_formatting.add(f"{first}:{col}{last}", rule)
 
 
 def _supply_label(v: Any) -> str:
@@ -430,6 +455,7 @@ def _town_sheet(wb: Workbook, r: CircleResult, curves: Any, j: int, n_minutes: i
     for cell in ws[ws.max_row]:
         cell.font = Font(bold=True)  # the city row
     _style(ws, header_row=2, formats=SHEET_FORMATS)
+    _share_classes(ws, 2, ["pass_rate_population"])
     below = ws.max_row + 2
     note = supply_note(r)
     if note:
@@ -452,6 +478,7 @@ def _village_sheet(wb: Workbook, r: CircleResult) -> None:
             df[k] = np.rint(pd.to_numeric(df[k], errors="coerce"))
     _append_frame(ws, df, [bilingual_name(k) for k in cols])
     _style(ws, header_row=2, formats=SHEET_FORMATS)
+    _share_classes(ws, 2, ["covered_share"])
 
 
 def _csv_headers(path: Path) -> list[str]:

@@ -118,6 +118,13 @@ def test_village_sheet_has_every_village_with_formats(rep):
     assert heads[:4] == ["code 代码", "name 名称", "town_code 镇街代码", "town_name 镇街"]
     col = {h.split()[0]: j for j, h in enumerate(heads, start=1)}
     assert ws.max_row - 2 == len(study.villages) == 34  # 东城 26 + 莞城 8
+    # covered share coloured by the map classes (conditional formats: they follow sorting and filtering)
+    from openpyxl.utils import get_column_letter
+
+    letter = get_column_letter(col["covered_share"])
+    (cf,) = [c for c in ws.conditional_formatting if str(c.sqref) == f"{letter}3:{letter}{ws.max_row}"]
+    assert [r.formula[0].rsplit(">=", 1)[1][:-1] for r in cf.rules] == ["0.9", "0.6", "0.3", "0.0"]
+    assert [r.dxf.fill.fgColor.rgb[-6:].lower() for r in cf.rules] == [c[1:] for c in CLASS_COLOURS[::-1]]
     vt = res.villages.set_index("code")
     for i in range(3, ws.max_row + 1):
         code = ws.cell(row=i, column=col["code"]).value
