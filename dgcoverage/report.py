@@ -440,6 +440,11 @@ def _curve_chart(ws: Any, n: int, columns: Sequence[int] | range, title: str) ->
     return ch
 
 
+def _circle_sheet_name(wb: Workbook, c: Any, kind: str) -> str:
+    """Sheet name ``<name_zh> <kind>``: the circle's name cut so the kind (镇街, 村社区, 候选点) always shows."""
+    return sheet_title(f"{str(c.name_zh)[: 30 - len(kind)]} {kind}", wb.sheetnames)
+
+
 #: Town-sheet headers of columns without a label in :data:`dgcoverage.coverage.LABELS_ZH` (English id first).
 _XLSX_HEADERS = {"worst": "worst 覆盖最差的村(社区)(覆盖率)"}
 
@@ -447,7 +452,7 @@ _XLSX_HEADERS = {"worst": "worst 覆盖最差的村(社区)(覆盖率)"}
 def _town_sheet(wb: Workbook, r: CircleResult, curves: Any, j: int, n_minutes: int) -> None:
     c = r.circle
     synthetic = bool(r.summary.get("synthetic"))
-    ws = wb.create_sheet(sheet_title(f"{c.name_zh} 镇街", wb.sheetnames))
+    ws = wb.create_sheet(_circle_sheet_name(wb, c, "镇街"))
     _title_row(ws, _title(c, "镇街 towns", synthetic), synthetic)
     cols = columns_for(r)
     rows = town_rows(r)
@@ -468,7 +473,7 @@ def _town_sheet(wb: Workbook, r: CircleResult, curves: Any, j: int, n_minutes: i
 def _village_sheet(wb: Workbook, r: CircleResult) -> None:
     c = r.circle
     synthetic = bool(r.summary.get("synthetic"))
-    ws = wb.create_sheet(sheet_title(f"{c.name_zh} 村社区", wb.sheetnames))
+    ws = wb.create_sheet(_circle_sheet_name(wb, c, "村社区"))
     _title_row(ws, _title(c, "村(社区) villages", synthetic), synthetic)
     vt = pd.DataFrame(r.villages.drop(columns="geometry", errors="ignore"))
     cols = [k for k in VILLAGE_COLUMNS if k in vt.columns]
@@ -521,7 +526,7 @@ def report_candidates(candidates_dir: str | Path | None, circle_id: str) -> tupl
 def _candidate_sheet(wb: Workbook, r: CircleResult, cands: tuple[pd.DataFrame, list[str]]) -> None:
     c = r.circle
     synthetic = bool(r.summary.get("synthetic"))
-    ws = wb.create_sheet(sheet_title(f"{c.name_zh} 候选点", wb.sheetnames))
+    ws = wb.create_sheet(_circle_sheet_name(wb, c, "候选点"))
     _title_row(ws, _title(c, "候选点 candidate sites (dgcoverage site)", synthetic), synthetic)
     df, headers = cands
     _append_frame(ws, df, headers)

@@ -483,3 +483,18 @@ def test_real_data_report_has_no_synthetic_marks_and_one_circle_works(rep):
     assert len(re.findall(r"<section class='town'", doc)) == 2
     assert len(re.findall(r"<svg class='vmap'", doc)) == 2 + 2  # a map per town; the towns and villages city maps
     assert not re.search(r"(?<![A-Za-z])(nan|NaN|None)(?![A-Za-z])", _text(doc))
+
+
+def test_hostile_circle_names_are_escaped_and_sheet_names_safe(rep, tmp_path):
+    from dataclasses import replace
+
+    _, results, *_ = rep
+    bad = "<script>alert('c')</script>/[x]:*?"
+    odd = replace(results[0], circle=replace(results[0].circle, name_zh=bad, name_en=EVIL))
+    xlsx, page = write_report([odd, results[1]], tmp_path)
+    doc = page.read_text(encoding="utf-8")
+    assert "<script" not in doc and EVIL not in doc and html.escape(bad) in doc
+    names = load_workbook(xlsx).sheetnames
+    # the name is cut so that the kind of sheet still shows (31 characters at most), then sanitised
+    assert names[3:5] == ["<script>alert('c')<_script>_ 镇街", "<script>alert('c')<_script> 村社区"]
+    assert all(len(n) <= 31 for n in names)
