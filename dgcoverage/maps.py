@@ -774,7 +774,8 @@ _JS = r"""
   }
   function tStats(i, k) {
     var x = T.c[k]; if (!x) return [];
-    return [['人口覆盖率 population covered', sw(townColour(x.share[i])) + pct(x.share[i])],
+    // the town scale is drawn only on the overview; a circle page's colours belong to its village classes
+    return [['人口覆盖率 population covered', (C ? '' : sw(townColour(x.share[i]))) + pct(x.share[i])],
       ['覆盖人口 people covered', num(x.covp[i]) + ' / ' + num(x.pop[i])],
       ['村(社区)达标率 villages covered', pct(x.vrate[i]) + ' (' + num(x.vc[i]) + ' / ' + num(x.vd[i]) + ')']];
   }
@@ -785,36 +786,36 @@ _JS = r"""
   }
   function tTip(i) { var c = C || CS[cur], x = T.c[C ? 0 : cur];
     return T.name[i] + (x ? ' \u00b7 ' + c.zh + ' ' + pct(x.share[i]) : ''); }
-  var BIND = {
-    villages: function (f, l) { var i = f.properties.i;
-      l.bindTooltip(function () { return vTip(i); }, {sticky: true});
-      l.bindPopup(function () { return vPopup(i); }, {maxWidth: 380}); },
-    choropleth: function (f, l) { var i = f.properties.i, p = f.properties;
-      var t = V.name[i] + ' \u00b7 ' + num(p.acc, 2) + ' / ' + DG.supply.target + ' ' + DG.supply.unit;
-      l.bindTooltip(t, {sticky: true});
-      l.bindPopup(circleHead(C) + tbl([['村(社区) village', V.name[i]],
+  // tooltip and popup text per style, made when shown: [tooltip(feature), popup(feature), sticky]
+  var TEXT = {
+    villages: [function (f) { return vTip(f.properties.i); }, function (f) { return vPopup(f.properties.i); }, true],
+    choropleth: [function (f) { var p = f.properties;
+      return V.name[p.i] + ' \u00b7 ' + num(p.acc, 2) + ' / ' + DG.supply.target + ' ' + DG.supply.unit; },
+    function (f) { var p = f.properties;
+      return circleHead(C) + tbl([['村(社区) village', V.name[p.i]],
         ['可达供给 access-weighted supply (2SFCA)', num(p.acc, 2) + ' ' + DG.supply.unit],
         ['标准 standard', DG.supply.target + ' ' + DG.supply.unit + ' (' + DG.supply.source + ')'],
-        ['供给/标准 supply / standard', pct(p.rate)]]), {maxWidth: 380}); },
-    towns_pop: function (f, l) { var i = f.properties.i;
-      l.bindTooltip(function () { return tTip(i); }, {sticky: true});
-      l.bindPopup(function () { return tPopup(i); }, {maxWidth: 380}); },
-    service: function (f, l) {
-      l.bindTooltip(C.zh + ' 服务范围 service area (' + num(C.minutes) + ' min)', {sticky: true});
-      l.bindPopup(circleHead(C) + tbl([['服务范围 service area', num(C.minutes) + ' min, ' + C.mode + ' ' +
-        num(C.speed, 1) + ' km/h'], ['面积 area (km\u00b2)', num(f.properties.a, 1)]])); },
-    gaps: function (f, l) { var p = f.properties;
-      l.bindTooltip('盲区 gap\uff1a' + txt(p.n) + ' ' + num(p.p) + ' 人', {sticky: true});
-      l.bindPopup(circleHead(C) + tbl([['村(社区) village', txt(p.n) + " <span class='dg-id'>" + p.c + '</span>'],
-        ['镇街 town', txt(p.t)], ['盲区人口 population beyond limit', num(p.p)], ['超时 beyond limit', num(p.b)],
-        ['路网不可达 unreachable', num(p.u)], ['离网 off network', num(p.o)]])); },
-    points: function (f, l) { var p = f.properties;
-      if (p.pop !== undefined) { l.bindTooltip(p.tip); l.bindPopup(p.pop, {maxWidth: 380}); return; }
-      l.bindTooltip(txt(p.n));
-      l.bindPopup(tbl([['设施 facility', txt(p.n)], ['编号 id', txt(p.id)], ['类型 kind', txt(p.k)],
-        ['来源 source', txt(p.src)], ['在路网上 on network', p.on ? '是 yes' : '否 no (> max snap)']])); }
+        ['供给/标准 supply / standard', pct(p.rate)]]); }, true],
+    towns_pop: [function (f) { return tTip(f.properties.i); }, function (f) { return tPopup(f.properties.i); }, true],
+    service: [function () { return C.zh + ' 服务范围 service area (' + num(C.minutes) + ' min)'; },
+      function (f) { return circleHead(C) + tbl([['服务范围 service area', num(C.minutes) + ' min, ' + C.mode + ' ' +
+        num(C.speed, 1) + ' km/h'], ['面积 area (km\u00b2)', num(f.properties.a, 1)]]); }, true],
+    gaps: [function (f) { var p = f.properties; return '盲区 gap\uff1a' + txt(p.n) + ' ' + num(p.p) + ' 人'; },
+      function (f) { var p = f.properties;
+        return circleHead(C) + tbl([['村(社区) village', txt(p.n) + " <span class='dg-id'>" + p.c + '</span>'],
+          ['镇街 town', txt(p.t)], ['盲区人口 population beyond limit', num(p.p)], ['超时 beyond limit', num(p.b)],
+          ['路网不可达 unreachable', num(p.u)], ['离网 off network', num(p.o)]]); }, true],
+    points: [function (f) { var p = f.properties; return p.pop !== undefined ? p.tip : txt(p.n); },
+      function (f) { var p = f.properties; if (p.pop !== undefined) return p.pop;
+        return tbl([['设施 facility', txt(p.n)], ['编号 id', txt(p.id)], ['类型 kind', txt(p.k)],
+          ['来源 source', txt(p.src)], ['在路网上 on network', p.on ? '是 yes' : '否 no (> max snap)']]); }, false]
   };
-  BIND.vlines = BIND.villages;
+  TEXT.vlines = TEXT.villages;
+  var OPEN = location.hash.indexOf('dg-open') >= 0;  // test hook: every feature gets its own tooltip and popup
+  function bind(target, tx, one) {  // one layer (its feature) or a whole group (the feature under the mouse)
+    target.bindTooltip(function (l) { return tx[0]((one || l).feature); }, {sticky: tx[2]});
+    target.bindPopup(function (l) { return tx[1]((one || l).feature); }, {maxWidth: 380});
+  }
   // ------------------------------------------------------------ styles: one colour, one meaning
   var STYLES = {
     towns: function () { return {color: M.town, weight: 1.8, fill: false}; },
@@ -874,13 +875,16 @@ _JS = r"""
   var stale = {};  // layers not on the map are drawn when first shown (the hidden ones cost no load time)
   function drawLayer(s) {
     var g = groups[s.key]; g.clearLayers(); stale[s.key] = false;
-    g.addLayer(L.geoJSON(layerData(s), {coordsToLatLng: c2ll, style: STYLES[s.style], pointToLayer: pointToLayer,
+    var tx = TEXT[s.style];
+    var gj = L.geoJSON(layerData(s), {coordsToLatLng: c2ll, style: STYLES[s.style], pointToLayer: pointToLayer,
       interactive: s.style !== 'towns',
-      onEachFeature: function (f, l) { var b = BIND[s.style]; if (b) b(f, l, s);
+      onEachFeature: function (f, l) { if (tx && OPEN) bind(l, tx, l);
         var i = f.properties.i;
         if (i !== undefined && s.key === 'villages') vIdx[i] = l;
         if (i !== undefined && (s.style === 'towns' || s.style === 'towns_pop')) tIdx[i] = l; }
-    }));
+    });
+    if (tx && !OPEN) bind(gj, tx, null);  // one binding per layer, not one per feature: faster to load
+    g.addLayer(gj);
   }
   DG.layers.forEach(function (s) { groups[s.key].on('add', function () { if (stale[s.key]) drawLayer(s); }); });
   function build() {
@@ -936,7 +940,8 @@ _JS = r"""
   function focusVillage(i) {
     if (groups.villages && !map.hasLayer(groups.villages)) groups.villages.addTo(map);
     var l = vIdx[i], p = V.lab[i];
-    if (l) { map.fitBounds(l.getBounds(), {maxZoom: 15, animate: false}); l.openPopup(p ? c2ll(p) : undefined); }
+    if (l) { map.fitBounds(l.getBounds(), {maxZoom: 15, animate: false});
+      if (p) popupAt(p, vPopup(i)); else l.openPopup(); }
     else if (p) { map.setView(c2ll(p), 15, {animate: false}); popupAt(p, vPopup(i)); }
     else { msg('无边界 no outline: ' + V.name[i]); return false; }
     setc('focus', 'v' + i); setc('zoom', map.getZoom()); return true;
@@ -1090,7 +1095,7 @@ _JS = r"""
   }
   var m = /dg-search=([^&]*)/.exec(location.hash); if (m) find(decodeURIComponent(m[1]));
   if (location.hash.indexOf('dg-tiles') >= 0) { map.removeLayer(blank); osm.addTo(map); }
-  if (location.hash.indexOf('dg-open') >= 0) {  // test hook: show every tooltip and one popup per layer
+  if (OPEN) {  // test hook: show every tooltip and one popup per layer
     DG.layers.forEach(function (s) { var first = true; groups[s.key].eachLayer(function (g) { g.eachLayer(function (l) {
       if (l.getTooltip()) { l.getTooltip().options.permanent = true; l.openTooltip(); }
       if (first && l.getPopup()) { first = false; l.openPopup(); } }); }); });

@@ -389,3 +389,25 @@ def test_screenshots(run, tmp_path):
         shot.unlink(missing_ok=True)
         _run([f"--screenshot={shot}", url], tmp_path)
         assert shot.exists() and shot.stat().st_size > 20_000, name
+
+
+def test_gaode_switch_redraws_and_search_still_works(run, tmp_path):
+    """Choosing the GCJ-02 base map redraws every shown layer shifted; search then finds the shifted shape."""
+    study, results, _, maps_dir, _ = run
+    name = str(results[1].villages["name"].iloc[5])
+    script = (
+        "function pts(){return document.querySelectorAll('.leaflet-overlay-pane path').length;}"
+        "var n0=pts();var c0=dgMap.getCenter();"
+        "document.querySelectorAll('.leaflet-control-layers-base input')[2].click();"
+        "out('n0',n0);out('n1',pts());dgApi.find(" + json.dumps(name) + ");"
+        "var p=document.querySelector('.leaflet-popup-content');out('popup',p?p.textContent:'');"
+        "var ll=dgApi.groups.villages.getBounds().getCenter();out('lon',ll.lng);out('lat',ll.lat);"
+    )
+    r = _probe(maps_dir / "fitness_15.html", script, tmp_path)
+    c = _counts(r["_dom"])
+    assert c["crs"] == "gcj02" and r["n0"] == r["n1"] > int(study.villages["has_area"].sum())
+    assert name in r["popup"]
+    # the drawn villages moved by the GCJ-02 offset (about 500 m east-southeast in Dongguan), not by nothing
+    b = study.villages[study.villages["has_area"]].total_bounds
+    assert 0.003 < r["lon"] - (b[0] + b[2]) / 2 < 0.007 and -0.005 < r["lat"] - (b[1] + b[3]) / 2 < 0.0
+    assert c["tileerror"] == "1"  # Gaode tiles cannot load here, and the page says so
