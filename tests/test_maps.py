@@ -14,7 +14,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
-from openpyxl import load_workbook
 from shapely.geometry import Point
 
 from dgcoverage.access import REACHED
@@ -151,19 +150,6 @@ def test_map_html_escapes_user_strings_and_is_offline(city):
     assert len(page) < 15e6
     idx = (maps[0].parent / "index.html").read_text(encoding="utf-8")
     assert "镇街人口覆盖率" in idx and EVIL not in idx
-
-
-def test_report_xlsx_and_html(city):
-    _, res, *_, out, _ = city
-    wb = load_workbook(out / "report.xlsx")
-    assert wb.sheetnames == ["说明 About", "fitness_15"]
-    ws = wb["fitness_15"]
-    assert "SYNTHETIC" in ws["A1"].value and len(ws._charts) == 1
-    codes = [ws.cell(row=r, column=1).value for r in range(3, ws.max_row + 1)]
-    assert {"441900003", "441900006", "441900"} <= set(codes)
-    page = (out / "report.html").read_text(encoding="utf-8")
-    assert "<svg" in page and "polyline" in page and "data-synthetic='true'" in page
-    assert "<b onmouseover" not in page
 
 
 # ---------------------------------------------------------------- headless Chromium
