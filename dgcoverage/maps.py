@@ -34,6 +34,7 @@ on their own (:func:`circle_map_html`, :func:`index_map_html` without ``outlines
 from __future__ import annotations
 
 import base64
+import csv
 import html
 import json
 import math
@@ -618,6 +619,7 @@ def candidates_layer(cands: pd.DataFrame, village_names: dict[str, str] | None =
     lat = pd.to_numeric(cands["lat"], errors="coerce").to_numpy(dtype=float)
     geoms = list(shapely.points(np.round(lon, 6), np.round(lat, 6)))
     extra = [c for c in cands.columns if c not in _CAND_HIDDEN]
+    heads = {**{k: f"{k} {v}" for k, v in LABELS_ZH.items()}, **cands.attrs.get("labels", {})}
     props = []
     for r in cands.to_dict("records"):
         rank = _fmt(r.get("rank"), nd=0)
@@ -642,14 +644,15 @@ def candidates_layer(cands: pd.DataFrame, village_names: dict[str, str] | None =
             unit = _texts([r.get("capacity_unit")])[0]
             rows.append(("规模 capacity", f"{cap} {unit}".strip() if cap != "—" else "—"))
         for k in extra:
-            label = f"{e(k)} {LABELS_ZH[k]}" if k in LABELS_ZH else e(k)
+            label = e(heads.get(k, k))
             pct = k.endswith(("_share", "_rate"))
             rows.append((label, _fmt(r.get(k), pct=pct, nd=1 if not k.startswith(("town_deficit", "deficit")) else 0)))
         gcj = (_fmt(r.get("lon_gcj02"), nd=6), _fmt(r.get("lat_gcj02"), nd=6))
         rows.append(("GCJ-02 (高德)", f"{gcj[0]}, {gcj[1]}"))
         props.append(
             {
-                "tip": f"#{rank} {name} +{_fmt(r.get('new_population'), nd=0)} 人",
+                "tip": ("" if name.endswith(f"#{rank}") else f"#{rank} ")
+                + f"{name} +{_fmt(r.get('new_population'), nd=0)} 人",
                 "pop": _table(rows),
                 "rank": rank,
             }
@@ -672,7 +675,13 @@ def read_candidates(out_dir: str | Path, circle_id: str) -> pd.DataFrame | None:
     pandas.DataFrame or None
         Text cells keyed by the English column ids.
     """
-    return read_output_csv(Path(out_dir) / circle_id / "candidates.csv")
+    path = Path(out_dir) / circle_id / "candidates.csv"
+    df = read_output_csv(path)
+    if df is not None:  # keep the bilingual headers ("id 中文") to label columns the siting step added
+        with open(path, encoding="utf-8-sig", newline="") as fh:
+            header = next(csv.reader(fh), [])
+        df.attrs["labels"] = {str(h).split(" ")[0]: str(h) for h in header}
+    return df
 
 
 def service_area_layer(study: Study, sa: gpd.GeoDataFrame, result: CircleResult) -> dict[str, Any]:
