@@ -55,6 +55,7 @@ def _run(args: list[str], tmp_path: Path) -> str:
         f"--user-data-dir={tmp_path / 'profile'}",
         "--virtual-time-budget=5000",
         "--window-size=1300,900",
+        "--run-all-compositor-stages-before-draw",  # screenshots: every part painted, not blank tiles
         # block every network request: all assets must be in the file
         "--host-resolver-rules=MAP * ~NOTFOUND",
         "--proxy-server=127.0.0.1:9",
