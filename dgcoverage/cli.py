@@ -667,7 +667,7 @@ def run_from_args(args: argparse.Namespace, circle_ids: Sequence[str] | None = N
             from .report import write_report
 
             written = write_maps(study, results, areas, outset.stage(maps_dir), out_dir=stage)
-            write_report(results, stage)
+            write_report(results, stage, maps_href=_relative_href(maps_dir, out), candidates_dir=stage)
         outset.commit()
     if results:
         print(
@@ -682,6 +682,18 @@ def run_from_args(args: argparse.Namespace, circle_ids: Sequence[str] | None = N
         )
     _print_counts(counts)
     return 0
+
+
+def _relative_href(target: Path | None, base: Path) -> str | None:
+    """Return the link from files in ``base`` to the folder ``target`` (POSIX, relative), or None if there is none."""
+    import os
+
+    if target is None:
+        return None
+    try:
+        return Path(os.path.relpath(Path(target).resolve(), Path(base).resolve())).as_posix()
+    except ValueError:  # another drive (Windows)
+        return None
 
 
 def _facilities(args: argparse.Namespace, study: Any, circle: Any) -> Any:

@@ -128,7 +128,17 @@ def _published(root: Path, maps: Path | None = None) -> dict[str, bytes]:
     A maps folder given outside ``root`` (``--maps-dir``) is read as if it were ``root/maps``.
     """
     out: dict[str, bytes] = {}
-    parts = [(root, "")] + ([(maps, "maps/")] if maps is not None and maps != root / "maps" else [])
+    separate = maps is not None and maps != root / "maps"
+    parts = [(root, "")] + ([(maps, "maps/")] if separate else [])
+    # the pages link the report and the maps by relative paths: read a separate maps folder's links as root/maps'
+    links = (
+        [
+            (os.path.relpath(maps, root).encode(), b"maps"),  # type: ignore[arg-type]
+            (os.path.relpath(root, maps).encode(), b".."),  # type: ignore[arg-type]
+        ]
+        if separate
+        else []
+    )
     for base, prefix in parts:
         if not base.is_dir():
             continue
@@ -137,7 +147,11 @@ def _published(root: Path, maps: Path | None = None) -> dict[str, bytes]:
             if not p.is_file() or any(part.startswith(".") for part in rel.parts) or p.name == "timing.json":
                 continue
             key = prefix + rel.as_posix()
-            out[key] = _normalise(key, p.read_bytes())
+            data = p.read_bytes()
+            if key.endswith(".html"):
+                for a, b in links:
+                    data = data.replace(a, b)
+            out[key] = _normalise(key, data)
     return out
 
 
@@ -201,8 +215,9 @@ def _minutes_seen(root: Path, maps: Path | None = None) -> dict[str, float]:
         wb = openpyxl.load_workbook(p, read_only=True)
         try:
             for c in ORDER:
-                if c in wb.sheetnames:
-                    one(f"report.xlsx#{c}", re.findall(r"\((\d+(?:\.\d+)?) min\)", str(wb[c]["A1"].value)))
+                sheet = f"{_CIRCLES[c].name_zh} 镇街"  # the circle's town sheet; its title names the limit
+                if sheet in wb.sheetnames:
+                    one(f"report.xlsx#{c}", re.findall(r"\((\d+(?:\.\d+)?) min\)", str(wb[sheet]["A1"].value)))
         finally:
             wb.close()
     return seen

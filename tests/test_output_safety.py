@@ -361,22 +361,25 @@ def test_every_xlsx_keeps_text_as_strings(runs):
                         assert cell.data_type == "n"
                         numbers += 1
         assert numbers > 0 and expect[path.name] <= found, (path.name, found)
-    ws = load_workbook(out / res.circle.id / "candidates.xlsx")["candidates"]
+    ws = load_workbook(out / res.circle.id / "candidates.xlsx")["候选点 candidates"]
     header = [c.value for c in ws[1]]
     lon = ws.cell(row=2, column=header.index("lon 经度(WGS84)") + 1)
     assert lon.data_type == "n" and lon.value == -0.1234567
     names = [ws.cell(row=r, column=header.index("name 名称") + 1) for r in range(2, ws.max_row + 1)]
     assert all(n.value == HOSTILE[0] and n.data_type == "s" for n in names)
-    rep = load_workbook(out / "report.xlsx")[res.circle.id]
+    wb = load_workbook(out / "report.xlsx")
+    rep = wb[next(n for n in wb.sheetnames if n.endswith(" 镇街"))]  # the circle's town sheet
     assert rep["A1"].value.startswith("</title>") and rep["A1"].data_type == "s"
 
 
 def test_report_xlsx_sheet_names_from_ids_are_sanitised(runs, tmp_path):
     _, res, *_ = runs["hostile"]
-    odd = dataclasses.replace(res, circle=dataclasses.replace(res.circle, id="=a[1]/b:c?*'"))
+    odd = dataclasses.replace(res, circle=dataclasses.replace(res.circle, id="=a[1]/b:c?*'", name_zh="=a[1]/b:c?*'"))
     write_report([odd, res], tmp_path)
     wb = load_workbook(tmp_path / "report.xlsx")
-    assert wb.sheetnames == ["说明 About", "=a_1__b_c___", res.circle.id]
+    head = ["说明 About", "镇街对比 compare", "覆盖曲线 curves", "=a_1__b_c__' 镇街", "=a_1__b_c__' 村社区"]
+    assert wb.sheetnames[:5] == head
+    assert wb.sheetnames[5].endswith(" 镇街") and all(len(n) <= 31 for n in wb.sheetnames)
     about = wb["说明 About"]
     assert all(c.data_type != "f" for row in about.iter_rows() for c in row)
     page = report_html([odd])
