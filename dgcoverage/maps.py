@@ -51,6 +51,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from .config import load_config
 from .coverage import LABELS_ZH, STATUS_ZH, STATUSES
 from .io import read_output_csv, write_text
 from .outputs import STAGING_PREFIX
@@ -1765,6 +1766,12 @@ def write_maps(
     report = report_link(d, out_dir) if out_dir is not None else None
     has_index = index or (_published(d) / "index.html").exists()
     circles = [(r.circle.id, r.circle.name_zh) for r in results]
+    if not index:  # e.g. `dgcoverage site`: link the other circle pages already in the folder too
+        ids = {c for c, _ in circles}
+        known = {k: c.name_zh for k, c in load_config()[0].items()}  # names of the packaged circles
+        for p in sorted(_published(d).glob("*.html")):
+            if p.stem != "index" and p.stem not in ids and HTML_KEY.fullmatch(p.stem):
+                circles.append((p.stem, known.get(p.stem, p.stem)))
     out = []
     for res in results:
         sa, gp = areas[res.circle.id]

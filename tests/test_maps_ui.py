@@ -413,3 +413,25 @@ def test_gaode_switch_redraws_and_search_still_works(run, tmp_path):
     b = study.villages[study.villages["has_area"]].total_bounds
     assert 0.003 < r["lon"] - (b[0] + b[2]) / 2 < 0.007 and -0.005 < r["lat"] - (b[1] + b[3]) / 2 < 0.0
     assert c["tileerror"] == "1"  # Gaode tiles cannot load here, and the page says so
+
+
+def test_site_style_rewrite_links_the_pages_already_there(run, tmp_path):
+    """`dgcoverage site` rewrites one circle page (index=False): it still links the overview and the others."""
+    from dgcoverage.gaps import circle_service_area, gap_areas
+
+    study, results, out, maps_dir, _ = run
+    d = tmp_path / "maps"
+    shutil.copytree(maps_dir, d)
+    res = results[1]
+    pages = write_maps(study, [res], {res.circle.id: (circle_service_area(study, res), gap_areas(study, res))}, d,
+                       out_dir=out, index=False)  # fmt: skip
+    assert [p.name for p in pages] == ["fitness_15.html"]
+    nav = re.search(r"<nav id='dg-nav'>(.*?)</nav>", pages[0].read_text(encoding="utf-8"), re.S).group(1)
+    hrefs = set(re.findall(r"href='([^']*)'", nav))
+    report = next(h for h in hrefs if h.endswith("report.html"))
+    assert hrefs == {"./index.html", "./elderly_care_15.html", report}
+    assert (d / report).resolve() == (out / "report.html").resolve()
+    alone = write_maps(study, [res], {res.circle.id: (circle_service_area(study, res), gap_areas(study, res))},
+                       tmp_path / "fresh", index=False)  # fmt: skip
+    nav = re.search(r"<nav id='dg-nav'>(.*?)</nav>", alone[0].read_text(encoding="utf-8"), re.S).group(1)
+    assert "href=" not in nav  # nothing to link to: no overview, no other page, no report
