@@ -993,6 +993,9 @@ _JS = r"""
       sel.appendChild(o); });
   sel.addEventListener('change', function () { if (sel.value !== '') focusTown(+sel.value); });
   document.getElementById('dg-print').addEventListener('click', function () { window.print(); });
+  // the print layout gives the map another size: let Leaflet redraw for it, and back afterwards
+  window.addEventListener('beforeprint', function () { map.invalidateSize(false); });
+  window.addEventListener('afterprint', function () { map.invalidateSize(false); });
   // ------------------------------------------------------------ sortable tables linked to the map
   function sortable(el, cols, rows, rowHtml, onClick, foot) {
     var key = null, dir = 1;

@@ -435,3 +435,18 @@ def test_site_style_rewrite_links_the_pages_already_there(run, tmp_path):
                        tmp_path / "fresh", index=False)  # fmt: skip
     nav = re.search(r"<nav id='dg-nav'>(.*?)</nav>", alone[0].read_text(encoding="utf-8"), re.S).group(1)
     assert "href=" not in nav  # nothing to link to: no overview, no other page, no report
+
+
+def test_town_labels_at_city_zoom_village_labels_zoomed_in(run, tmp_path):
+    study, *_, maps_dir, _ = run
+    script = (
+        "function n(c){return document.querySelectorAll('.leaflet-marker-pane .'+c).length;}"
+        "out('z0',dgMap.getZoom());out('t0',n('dg-lbl-t'));out('v0',n('dg-lbl-v'));"
+        "dgMap.setZoom(15,{animate:false});out('t1',n('dg-lbl-t'));out('v1',n('dg-lbl-v'));"
+        "out('text',Array.prototype.map.call(document.querySelectorAll('.dg-lbl-v'),"
+        "function(x){return x.textContent;}));"
+    )
+    r = _probe(maps_dir / "fitness_15.html", script, tmp_path)
+    assert r["z0"] <= 12.5 and r["t0"] == int(study.towns["has_polygon"].sum()) and r["v0"] == 0
+    assert r["t1"] == 0 and r["v1"] == int(study.villages["has_area"].sum())
+    assert set(r["text"]) <= set(study.villages["name"]) and len(set(r["text"])) > 10
