@@ -450,3 +450,18 @@ def test_town_labels_at_city_zoom_village_labels_zoomed_in(run, tmp_path):
     assert r["z0"] <= 12.5 and r["t0"] == int(study.towns["has_polygon"].sum()) and r["v0"] == 0
     assert r["t1"] == 0 and r["v1"] == int(study.villages["has_area"].sum())
     assert set(r["text"]) <= set(study.villages["name"]) and len(set(r["text"])) > 10
+
+
+def test_overview_search_opens_a_village_with_every_circle(run, tmp_path):
+    _, results, _, maps_dir, _ = run
+    vt0, vt1 = results[0].villages, results[1].villages
+    name = str(vt1["name"].iloc[4])
+    script = (
+        "out('hit',dgApi.find(" + json.dumps(name) + ").kind);"
+        "var p=document.querySelector('.leaflet-popup-content');out('popup',p?p.textContent:'');"
+        "out('shown',dgMap.hasLayer(dgApi.groups.villages));"
+    )
+    r = _probe(maps_dir / "index.html", script, tmp_path)
+    assert r["hit"] == "v" and r["shown"] is True
+    assert name in r["popup"] and "15分钟居家养老服务圈" in r["popup"] and "15分钟健身圈" in r["popup"]
+    assert f"{vt0['covered_share'].iloc[4]:.1%}" in r["popup"] and f"{vt1['covered_share'].iloc[4]:.1%}" in r["popup"]
