@@ -85,6 +85,12 @@ def _add_run_options(p: argparse.ArgumentParser, circle_choice: bool = True) -> 
     p.add_argument("--out", type=Path, default=Path("data/processed"), help="output folder (default: data/processed)")
     p.add_argument("--maps-dir", type=Path, help="folder for the HTML maps (default: maps, or <out>/maps with --out)")
     p.add_argument("--no-maps", action="store_true", help="skip service areas, gap areas, maps and the town report")
+    p.add_argument(
+        "--jobs",
+        type=int,
+        help="processes for the service/gap areas and the report (default: the CPUs available, at most 4; "
+        "1: one after another). Outputs are identical whatever the number",
+    )
     p.add_argument("--debug", action="store_true", help="show tracebacks")
 
 
@@ -523,7 +529,14 @@ def _check_options(args: argparse.Namespace) -> None:
     for opt in ("facilities_crs", "villages_crs", "candidates_crs"):
         if getattr(args, opt, None) is not None:
             canonical_crs(getattr(args, opt))
-    for opt, low in (("band", 1), ("elderly_band", 1), ("k", 0), ("max_candidates", 1), ("exact_max_nnz", 1)):
+    for opt, low in (
+        ("band", 1),
+        ("elderly_band", 1),
+        ("jobs", 1),
+        ("k", 0),
+        ("max_candidates", 1),
+        ("exact_max_nnz", 1),
+    ):
         v = getattr(args, opt, None)
         if v is not None and v < low:
             raise DgCoverageError(f"--{opt.replace('_', '-')} must be >= {low}, got {v}")
@@ -622,7 +635,7 @@ def run_from_args(args: argparse.Namespace, circle_ids: Sequence[str] | None = N
     stale: list[Path] = []
     with OutputSet(out, *([maps_dir] if maps_dir else []), hint="--out") as outset:
         stage = outset.stage(out)
-        results, areas, study = [], {}, None
+        results, pairs, study = [], [], None
         for network_type, group in _network_groups(args, circles).items():
             study = _load_study(args, settings, t0, network_type, circles)
             counts.update(study.warnings)
@@ -648,9 +661,7 @@ def run_from_args(args: argparse.Namespace, circle_ids: Sequence[str] | None = N
                     }
                 )
                 if maps:
-                    from .gaps import write_areas
-
-                    areas[circle.id] = write_areas(study, res, stage)
+                    pairs.append((study, res))
                     results.append(res)
                 r = res.summary["results"]
                 tqdm.write(
@@ -664,10 +675,9 @@ def run_from_args(args: argparse.Namespace, circle_ids: Sequence[str] | None = N
             )
         if results:
             from .maps import write_maps
-            from .report import write_report
 
+            areas = _areas_and_report(pairs, stage, _relative_href(maps_dir, out), _workers(args))
             written = write_maps(study, results, areas, outset.stage(maps_dir), out_dir=stage)
-            write_report(results, stage, maps_href=_relative_href(maps_dir, out), candidates_dir=stage)
         outset.commit()
     if results:
         print(
@@ -682,6 +692,31 @@ def run_from_args(args: argparse.Namespace, circle_ids: Sequence[str] | None = N
         )
     _print_counts(counts)
     return 0
+
+
+def _workers(args: argparse.Namespace) -> int:
+    """Worker processes for the geometry and report steps: ``--jobs``, or the CPUs available (at most 4)."""
+    from .parallel import available_workers
+
+    jobs = getattr(args, "jobs", None)
+    return int(jobs) if jobs else min(4, available_workers())
+
+
+def _areas_and_report(
+    pairs: Sequence[tuple[Any, Any]], stage: Path, maps_href: str | None, workers: int
+) -> dict[str, Any]:
+    """Write every circle's service and gap areas and the report, on ``workers`` processes; return the areas."""
+    from functools import partial
+
+    from .gaps import write_areas
+    from .parallel import run_jobs
+    from .report import write_report
+
+    results = [r for _, r in pairs]
+    jobs = [partial(write_report, results, stage, maps_href=maps_href, candidates_dir=stage)]  # the longest first
+    jobs += [partial(write_areas, s, r, stage) for s, r in pairs]
+    done = run_jobs(jobs, workers)
+    return {r.circle.id: a for r, a in zip(results, done[1:])}
 
 
 def _relative_href(target: Path | None, base: Path) -> str | None:

@@ -10,10 +10,27 @@ from __future__ import annotations
 
 import socket
 from pathlib import Path
+from typing import Any
 
 
 class DgCoverageError(Exception):
     """Base class of every error raised by dgcoverage."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle as class, message and attributes, whatever the subclass's ``__init__`` takes.
+
+        Errors cross process boundaries (:mod:`dgcoverage.parallel`, users' multiprocessing); the default
+        reduction calls ``cls(*args)``, which fails for subclasses that build their message from parts.
+        """
+        return (_rebuild_error, (type(self), str(self), dict(self.__dict__)))
+
+
+def _rebuild_error(cls: type[DgCoverageError], message: str, state: dict[str, Any]) -> DgCoverageError:
+    base = OSError if issubclass(cls, OSError) else Exception  # OSError has its own instance layout
+    err = base.__new__(cls)
+    base.__init__(err, message)
+    err.__dict__.update(state)
+    return err
 
 
 class InputFileError(DgCoverageError, ValueError):

@@ -12,6 +12,7 @@ LAYERS = {
     "_version": 1,
     "errors": 1,
     "io": 1,
+    "parallel": 1,
     "siting": 1,
     "roadnet": 2,
     "population": 2,
