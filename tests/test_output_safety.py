@@ -270,8 +270,8 @@ def test_workbook_guard_and_sheet_titles(tmp_path):
     back = load_workbook(tmp_path / "w.xlsx")
     assert back.sheetnames == ["=x_1__a_b__", "=X_1__A_B__~2"]
     row = [c for c in back.worksheets[0][1]]
-    # exact text; XML itself reads a bare CR back as LF (the only change), so compare with that normalisation
-    assert [c.value for c in row[:10]] == [h.replace("\r", "\n") for h in HOSTILE] + ["#N/A"]
+    # exact text: openpyxl writes through lxml (a dependency), which keeps a bare CR as &#13;
+    assert [c.value for c in row[:10]] == HOSTILE + ["#N/A"]
     assert all(c.data_type == "s" for c in row[:10])
     assert row[10].data_type == "n" and row[10].value == -1.5 and row[11].value == 3
     assert row[0].quotePrefix and not row[6].quotePrefix
@@ -339,10 +339,10 @@ def test_every_csv_is_guarded_and_numbers_round_trip(runs):
 
 def test_every_xlsx_keeps_text_as_strings(runs):
     _, res, out, _ = runs["hostile"]
-    # hostile text that reaches each workbook (XML reads a bare CR back as LF)
+    # hostile text that reaches each workbook, exactly (a bare CR is kept: written through lxml as &#13;)
     expect = {
-        "report.xlsx": {HOSTILE[0], HOSTILE[4], "\nx", HOSTILE[6], HOSTILE[7]},
-        "candidates.xlsx": {HOSTILE[0], HOSTILE[3], HOSTILE[4], "\nx", HOSTILE[6]},
+        "report.xlsx": {HOSTILE[0], HOSTILE[4], HOSTILE[5], HOSTILE[6], HOSTILE[7]},
+        "candidates.xlsx": {HOSTILE[0], HOSTILE[3], HOSTILE[4], HOSTILE[5], HOSTILE[6]},
     }
     for path in (out / "report.xlsx", out / res.circle.id / "candidates.xlsx"):
         wb = load_workbook(path)
@@ -354,7 +354,7 @@ def test_every_xlsx_keeps_text_as_strings(runs):
                     assert cell.data_type != "f", (path.name, ws.title, cell.coordinate, cell.value)
                     if isinstance(cell.value, str):
                         assert cell.data_type == "s"
-                        found |= {h for h in HOSTILE + ["\nx"] if h in cell.value}
+                        found |= {h for h in HOSTILE if h in cell.value}
                     elif isinstance(cell.value, bool):
                         assert cell.data_type == "b"
                     elif isinstance(cell.value, (int, float)):
