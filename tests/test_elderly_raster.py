@@ -41,9 +41,7 @@ def test_elderly_raster_is_summed_per_town_and_used_for_beds(small_city, tmp_pat
     # the city's people aged 60+: a tenth of the raster's people inside the town polygons
     assert sup["city"]["elderly"] == pytest.approx(0.1 * people_in_towns, rel=1e-6)
     # and the beds per 1,000 elderly follow from it
-    assert sup["city"]["supply_ratio"] == pytest.approx(
-        1000 * sup["city"]["supply"] / sup["city"]["elderly"], rel=1e-5
-    )
+    assert sup["city"]["supply_ratio"] == pytest.approx(1000 * sup["city"]["supply"] / sup["city"]["elderly"], rel=1e-5)
 
 
 def test_elderly_raster_with_more_old_people_than_people_is_refused(small_city, tmp_path):
