@@ -710,13 +710,16 @@ def _areas_and_report(
 
     from .gaps import write_areas
     from .parallel import run_jobs
-    from .report import write_report
+    from .report import write_html, write_xlsx
 
     results = [r for _, r in pairs]
-    jobs = [partial(write_report, results, stage, maps_href=maps_href, candidates_dir=stage)]  # the longest first
+    jobs = [  # the longest first
+        partial(write_xlsx, results, stage / "report.xlsx", candidates_dir=stage),
+        partial(write_html, results, stage / "report.html", maps_href=maps_href, candidates_dir=stage),
+    ]
     jobs += [partial(write_areas, s, r, stage) for s, r in pairs]
     done = run_jobs(jobs, workers)
-    return {r.circle.id: a for r, a in zip(results, done[1:])}
+    return {r.circle.id: a for r, a in zip(results, done[2:])}
 
 
 def _relative_href(target: Path | None, base: Path) -> str | None:

@@ -405,6 +405,19 @@ def _default_format(cid: str, values: list[Any]) -> str | None:
     return "#,##0.00"
 
 
+def _column_width(header: Any, values: list[Any]) -> int:
+    """Width of a column's widest header or value (numbers as shown with separators and 2 decimals)."""
+    floats = [v for v in values if isinstance(v, float) and math.isfinite(v)]
+    widths = (
+        [text_width(header)] + [text_width(f"{v:,.2f}") for v in (min(floats), max(floats))]
+        if floats
+        else [text_width(header)]
+    )
+    others = {v for v in values[:5000] if v is not None and not isinstance(v, float)}
+    widths += [text_width(v) for v in others]
+    return max(widths)
+
+
 def style_table_sheet(
     ws: Any,
     header_row: int = 1,
@@ -454,10 +467,7 @@ def style_table_sheet(
             for c in cells:
                 if isinstance(c.value, (int, float)) and not isinstance(c.value, bool):
                     c.number_format = fmt
-        shown = [text_width(header)] + [
-            text_width(f"{v:,.2f}" if isinstance(v, float) else v) for v in values[:2000] if v is not None
-        ]
-        ws.column_dimensions[get_column_letter(j)].width = min(max_width, max(8, max(shown) + 2))
+        ws.column_dimensions[get_column_letter(j)].width = min(max_width, max(8, _column_width(header, values) + 2))
     ws.freeze_panes = ws.cell(row=header_row + 1, column=1)
     if max_row > header_row:
         ws.auto_filter.ref = f"A{header_row}:{get_column_letter(max_col)}{max_row}"

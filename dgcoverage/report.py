@@ -1320,5 +1320,15 @@ def write_report(
     cdir = d if candidates_dir is None else Path(candidates_dir)
     return (
         write_xlsx(results, d / "report.xlsx", candidates_dir=cdir),
-        write_text(report_html(results, maps_href=maps_href, candidates_dir=cdir), d / "report.html"),
+        write_html(results, d / "report.html", maps_href=maps_href, candidates_dir=cdir),
     )
+
+
+def write_html(
+    results: Sequence[CircleResult],
+    path: str | Path,
+    maps_href: str | None = None,
+    candidates_dir: str | Path | None = None,
+) -> Path:
+    """Write the report document (:func:`report_html`) to ``path`` atomically; see :func:`write_report`."""
+    return write_text(report_html(results, maps_href=maps_href, candidates_dir=candidates_dir), path)
