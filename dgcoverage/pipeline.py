@@ -231,13 +231,15 @@ def load_study(
     _mark_outside_raster(vgdf, grid, graph.crs, counts)
     # cells
     _, _, cx, cy, cpop = grid.cells()
-    in_towns = _people_in_towns(towns, cx, cy, cpop, graph.crs)
+    cell_tree = shapely.STRtree(shapely.points(cx, cy))  # built once: cells to towns, then to villages
+    in_towns = _people_in_towns(towns, cx, cy, cpop, graph.crs, cell_tree)
     if elderly is not None:
         towns = _elderly_from_raster(Path(elderly), elderly_band, towns, grid, graph.crs, inputs, counts)
     inputs["population"].update(
         people_in_towns=round(in_towns, 1), **_population_checks(grid, towns, graph.crs, pop_source, counts, in_towns)
     )
-    cell_village, n_multi = _assign_points(vgdf, cx, cy, graph.crs)
+    cell_village, n_multi = _assign_points(vgdf, cx, cy, graph.crs, cell_tree)
+    del cell_tree
     if n_multi:
         counts["cells_in_overlapping_villages"] = n_multi
     outside = cell_village < 0
@@ -483,12 +485,14 @@ def _village_points(
     return _tidy(merged), counts, dict(pts.attrs.get("input", {}))
 
 
-def _people_in_towns(towns: gpd.GeoDataFrame, x: np.ndarray, y: np.ndarray, pop: np.ndarray, crs: Any) -> float:
-    """People of the cells whose centre lies in a town polygon."""
+def _people_in_towns(
+    towns: gpd.GeoDataFrame, x: np.ndarray, y: np.ndarray, pop: np.ndarray, crs: Any, tree: Any = None
+) -> float:
+    """People of the cells whose centre lies in a town polygon (``tree``: the cells' STRtree, if built)."""
     polys = towns[towns["has_polygon"]].to_crs(crs).geometry.to_numpy()
     if len(polys) == 0 or len(x) == 0:
         return 0.0
-    pi, _ = _points_in_polygons(polys, x, y)
+    pi, _ = _points_in_polygons(polys, x, y, tree)
     return float(pop[np.unique(pi)].sum())
 
 
@@ -552,14 +556,18 @@ def _elderly_from_raster(
     return towns
 
 
-def _points_in_polygons(polys: np.ndarray, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _points_in_polygons(
+    polys: np.ndarray, x: np.ndarray, y: np.ndarray, tree: Any = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Pairs (point index, polygon index) of points inside or on the boundary of polygons.
 
     The tree holds the points and each polygon queries it with ``covers``, so every polygon is prepared
     once; the reverse (a tree of polygons queried by every point) tests unprepared polygons and is ~15x
     slower for town outlines with thousands of vertices.  Same pairs as ``point.intersects(polygon)``.
+    ``tree`` is ``STRtree(points(x, y))`` when the caller already built it (the study's cells).
     """
-    poly_i, point_i = shapely.STRtree(shapely.points(x, y)).query(polys, predicate="covers")
+    tree = shapely.STRtree(shapely.points(x, y)) if tree is None else tree
+    poly_i, point_i = tree.query(polys, predicate="covers")
     return point_i, poly_i
 
 
@@ -658,12 +666,14 @@ def _tidy(g: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return g.sort_values("code").reset_index(drop=True)
 
 
-def _assign_points(vgdf: gpd.GeoDataFrame, x: np.ndarray, y: np.ndarray, crs: Any) -> tuple[np.ndarray, int]:
+def _assign_points(
+    vgdf: gpd.GeoDataFrame, x: np.ndarray, y: np.ndarray, crs: Any, tree: Any = None
+) -> tuple[np.ndarray, int]:
     """Village index of each projected point (``-1`` if in none); points in several villages take the first."""
     polys = vgdf.geometry.to_crs(crs).to_numpy()
     valid = np.array([p is not None and not p.is_empty for p in polys])
     idx = np.nonzero(valid)[0]
-    pi, gi = _points_in_polygons(polys[valid], x, y)
+    pi, gi = _points_in_polygons(polys[valid], x, y, tree)
     out = np.full(len(x), -1, dtype=np.int64)
     order = np.lexsort((gi, pi))
     pi, gi = pi[order], gi[order]
