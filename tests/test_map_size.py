@@ -12,6 +12,8 @@ import pytest
 
 from dgcoverage.maps import OUTLINES_JS, outlines_js
 
+from ._browser import chromium_base
+
 PAGE_BOUND = 3.0e6  # bytes per page on the whole embedded default (2.3 MB; 4.1 MB before the columnar page data)
 INDEX_BOUND = 0.8e6  # the overview: towns per circle, village outlines once (0.35 MB; 2.8 MB before)
 LOAD_BOUND_MS = 1000.0  # navigation start -> load event (map script done), headless Chromium, no virtual time
@@ -38,19 +40,8 @@ def _outlines(maps: Path) -> dict:
 
 
 def _chromium(args: list[str], tmp_path: Path, virtual_time: bool = True) -> str:
-    exe = next((p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None)
-    if exe is None:
-        pytest.skip("chromium is not installed (apt-get install chromium); .ci/run installs it")
     base = [
-        exe,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--no-first-run",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={tmp_path / 'profile'}",
+        *chromium_base(tmp_path),
         "--host-resolver-rules=MAP * ~NOTFOUND",
         "--proxy-server=127.0.0.1:9",
         "--proxy-bypass-list=<-loopback>",

@@ -5,7 +5,6 @@ from __future__ import annotations
 import html
 import json
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -22,6 +21,8 @@ from dgcoverage.gaps import gap_areas, service_area, tapered_capsules, write_are
 from dgcoverage.maps import write_maps
 from dgcoverage.pipeline import load_facilities, load_study, run_circle
 from dgcoverage.report import write_report
+
+from ._browser import chromium_base
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 EVIL = "<img src=x onerror=alert(1)>"
@@ -155,28 +156,9 @@ def test_map_html_escapes_user_strings_and_is_offline(city):
 # ---------------------------------------------------------------- headless Chromium
 
 
-def _chromium() -> str | None:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        p = shutil.which(name)
-        if p:
-            return p
-    return None
-
-
 def _run_chromium(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess:
-    exe = _chromium()
-    if exe is None:
-        pytest.skip("chromium is not installed (apt-get install chromium); .ci/run installs it")
     base = [
-        exe,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--no-first-run",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={tmp_path / 'profile'}",
+        *chromium_base(tmp_path),
         "--virtual-time-budget=5000",
         # block every network request: all assets must be in the file
         "--host-resolver-rules=MAP * ~NOTFOUND",

@@ -31,28 +31,15 @@ from dgcoverage.maps import (
 from dgcoverage.outputs import STAGING_PREFIX
 from dgcoverage.pipeline import load_facilities, load_study, run_circle
 
+from ._browser import chromium_base
+
 ARTIFACTS = Path(__file__).parent / "artifacts"
 NAN_WORDS = re.compile(r"(?<![A-Za-z])(nan|NaN|None|undefined|null)(?![A-Za-z])")
 
 
-def _chromium() -> str:
-    exe = next((p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None)
-    if exe is None:
-        pytest.skip("chromium is not installed (apt-get install chromium); .ci/run installs it")
-    return exe
-
-
 def _run(args: list[str], tmp_path: Path) -> str:
     base = [
-        _chromium(),
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--no-first-run",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={tmp_path / 'profile'}",
+        *chromium_base(tmp_path),
         "--virtual-time-budget=5000",
         "--window-size=1300,900",
         "--run-all-compositor-stages-before-draw",  # screenshots: every part painted, not blank tiles

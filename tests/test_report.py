@@ -19,6 +19,8 @@ from dgcoverage.io import text_width
 from dgcoverage.pipeline import load_facilities, load_study, run_circle
 from dgcoverage.report import CLASS_COLOURS, compare_table, report_html, share_class, write_report
 
+from ._browser import chromium_base
+
 ARTIFACTS = Path(__file__).parent / "artifacts"
 EVIL = "<img src=x onerror=alert(1)>村"
 FORMULA = "=1+2"
@@ -362,20 +364,9 @@ def test_html_links_to_maps_only_when_asked(rep):
 
 
 def _chromium(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess:
-    exe = next((p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None)
-    if exe is None:
-        pytest.skip("chromium is not installed (apt-get install chromium); .ci/run installs it")
     base = [
-        exe,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--no-first-run",
-        "--disable-component-update",
-        "--disable-sync",
+        *chromium_base(tmp_path),
         "--hide-scrollbars",
-        f"--user-data-dir={tmp_path / 'profile'}",
         "--virtual-time-budget=5000",
         "--host-resolver-rules=MAP * ~NOTFOUND",
         "--proxy-server=127.0.0.1:9",
