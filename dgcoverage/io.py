@@ -400,6 +400,8 @@ def _default_format(cid: str, values: list[Any]) -> str | None:
         return "0.0000000"
     if "share" in low or "rate" in low or low.endswith(("_pct", "_frac")):
         return "0.0%"
+    if low in {"node", "rank", "code"} or low.endswith(("_id", "_node", "_code")):
+        return "0"  # identifiers: no thousands separator
     if all(float(v).is_integer() for v in nums):
         return "#,##0"
     return "#,##0.00"

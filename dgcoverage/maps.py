@@ -78,8 +78,8 @@ YLGNBU = {
     4: ("#ffffcc", "#a1dab4", "#41b6c4", "#225ea8"),
     5: ("#ffffcc", "#a1dab4", "#41b6c4", "#2c7fb8", "#253494"),
 }
-#: Towns on the overview: population covered, five classes (YlGnBu 5).
-TOWN_BINS = (0.2, 0.4, 0.6, 0.8)
+#: Towns on the overview: population covered, in the villages' (and the report's) classes (YlGnBu 4).
+TOWN_BINS = (0.3, 0.6, 0.9)
 #: Supply within reach vs the standard (2SFCA), ColorBrewer Purples 5 (a hue used nowhere else on the page).
 SUPPLY_BINS = (0.2, 0.4, 0.6, 0.8)
 SUPPLY_COLOURS = ("#f2f0f7", "#cbc9e2", "#9e9ac8", "#756bb1", "#54278f")
@@ -205,6 +205,13 @@ def _texts(values: Iterable[Any]) -> list[str]:
         s = "" if v is None or (isinstance(v, float) and v != v) or v is pd.NA else str(v)
         out.append("" if s.strip() in MISSING_TEXT else e(s))
     return out
+
+
+def _shares(values: Any, nd: int = 4) -> list[float | None]:
+    """Shares cut (not rounded) to ``nd`` decimals: 0.89996 stays below a 90 % class break and rule."""
+    a = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=float)
+    a = np.floor(a * 10**nd + 1e-9) / 10**nd
+    return np.where(np.isfinite(a), a, None).tolist()
 
 
 def _nums(values: Any, nd: int) -> list[float | None]:
@@ -380,7 +387,7 @@ def village_columns(study: Study, result: CircleResult) -> dict[str, Any]:
         "code": _texts(vt["code"]),
         "town": _texts(vt["town_name"]),
         "pop": _nums(vt["population"], 0),
-        "share": _nums(share, 4),
+        "share": _shares(share),
         "cls": cls.astype(int).tolist(),
         "st": _texts(st),
         "med": _nums(vt["median_time_min"], 1),
@@ -421,10 +428,10 @@ def town_columns(study: Study, towns_tables: Sequence[pd.DataFrame] = ()) -> dic
         r = q.reindex(t["town_code"])
         city = q.loc["441900"] if "441900" in q.index else None
         cols = {
-            "share": _nums(r["pass_rate_population"], 4),
+            "share": _shares(r["pass_rate_population"]),
             "covp": _nums(r["covered_population"], 0),
             "pop": _nums(r["population"], 0),
-            "vrate": _nums(r["pass_rate_villages"], 4),
+            "vrate": _shares(r["pass_rate_villages"]),
             "vc": _nums(r["villages_covered"], 0),
             "vd": _nums(r["villages_with_data"], 0),
         }
@@ -483,7 +490,7 @@ def towns_layer(study: Study, towns_table: pd.DataFrame | None = None, outlines:
     t = _towns_drawn(study)
     props: list[dict[str, Any]] = [{"i": i} for i in range(len(t))]
     if towns_table is not None:
-        rates = _nums(towns_table.set_index("town_code").reindex(t["town_code"])["pass_rate_population"], 4)
+        rates = _shares(towns_table.set_index("town_code").reindex(t["town_code"])["pass_rate_population"])
         for p, r in zip(props, rates):
             p["rate"] = r
     return _outline_fc(study, t.geometry, t["town_code"], props, outlines)
@@ -535,7 +542,7 @@ def supply_layer(study: Study, result: CircleResult, outlines: bool = False) -> 
         return None
     target = float(sup["target"])
     acc = pd.to_numeric(vt["access_supply"], errors="coerce").to_numpy(dtype=float)
-    rate = _nums(np.minimum(acc / target, 1.0), 4)
+    rate = _shares(np.minimum(acc / target, 1.0))
     props = [{"i": i, "rate": r, "acc": a} for i, (r, a) in enumerate(zip(rate, _nums(acc, 2)))]
     return _outline_fc(study, study.villages.geometry, study.villages["code"], props, outlines)
 
@@ -743,7 +750,9 @@ _JS = r"""
   function ok(v) { return typeof v === 'number' && isFinite(v); }
   function num(v, nd) { if (!ok(v)) return '\u2014'; var p = v.toFixed(nd || 0).split('.');
     p[0] = p[0].replace(/\B(?=(\d{3})+(?!\d))/g, ','); return p.join('.'); }
-  function pct(v) { return ok(v) ? (v * 100).toFixed(1) + '%' : '\u2014'; }
+  // shares are cut, never rounded up, so 89.96 % shows as 89.9 % (below the 90 % rule), 0.02 % as < 0.1 %
+  function pct(v) { if (!ok(v)) return '\u2014'; if (v > 0 && v < 0.001) return '< 0.1%';
+    return (Math.floor(v * 1000 + 1e-6) / 10).toFixed(1) + '%'; }
   function txt(s) { return s ? s : '\u2014'; }
   function esc(s) { return String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
     .replace(/"/g, '&quot;').replace(/'/g, '&#x27;'); }
@@ -926,7 +935,7 @@ _JS = r"""
   bases['高德 Gaode (GCJ-02, online)'] = gaode;
   function tileError() { document.getElementById('dg-tilenote').hidden = false; setc('tileerror', '1'); }
   osm.on('tileerror', tileError); gaode.on('tileerror', tileError);
-  L.control.layers(bases, overlays, {collapsed: false}).addTo(map);
+  L.control.layers(bases, overlays, {collapsed: true}).addTo(map);  // open on hover: never over a popup
   L.control.scale({imperial: false}).addTo(map);
   map.on('baselayerchange', function (ev) { var want = (ev.layer === gaode);
     if (want !== gcjOn) { gcjOn = want; build(); } });
@@ -994,8 +1003,12 @@ _JS = r"""
   sel.addEventListener('change', function () { if (sel.value !== '') focusTown(+sel.value); });
   document.getElementById('dg-print').addEventListener('click', function () { window.print(); });
   // the print layout gives the map another size: let Leaflet redraw for it, and back afterwards
-  window.addEventListener('beforeprint', function () { map.invalidateSize(false); });
-  window.addEventListener('afterprint', function () { map.invalidateSize(false); });
+  // and fit what was in view to the printed frame (the page is narrower than the screen)
+  var screenView = null;
+  window.addEventListener('beforeprint', function () {
+    screenView = map.getBounds(); map.invalidateSize(false); map.fitBounds(screenView, {animate: false}); });
+  window.addEventListener('afterprint', function () {
+    map.invalidateSize(false); if (screenView) map.fitBounds(screenView, {animate: false}); });
   // ------------------------------------------------------------ sortable tables linked to the map
   function sortable(el, cols, rows, rowHtml, onClick, foot) {
     var key = null, dir = 1;
@@ -1278,7 +1291,7 @@ def render_page(
         "marks": MARK_COLOURS,
         "share": {"breaks": [], "colours": [], "labels": []},
         "town_bins": list(TOWN_BINS),
-        "town_colours": list(YLGNBU[5]),
+        "town_colours": list(YLGNBU[len(TOWN_BINS) + 1]),
         "supply_bins": list(SUPPLY_BINS),
         "supply_colours": list(SUPPLY_COLOURS),
         "v": {"name": [], "town": [], "lab": []},
@@ -1424,7 +1437,7 @@ def _bin_labels(bins: Sequence[float]) -> list[str]:
 def _town_legend(cms: Sequence[float] = (0.9,)) -> str:
     rows = "<br>".join(
         f"<span class='dg-sw' style='background:{col}'></span>{lab}"
-        for col, lab in zip(YLGNBU[5], _bin_labels(TOWN_BINS))
+        for col, lab in zip(YLGNBU[len(TOWN_BINS) + 1], _bin_labels(TOWN_BINS))
     )
     return (
         "<div class='dg-sec'>镇街人口覆盖率 share of the town's people within the limit</div>"

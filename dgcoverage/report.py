@@ -164,13 +164,16 @@ def town_rows(result: CircleResult, worst_n: int = WORST_N) -> pd.DataFrame:
         ok.groupby("town_code")
         .head(worst_n)
         .groupby("town_code")
-        .apply(lambda g: "; ".join(f"{n} {s:.0%}" for n, s in zip(g["name"], g["covered_share"])), include_groups=False)
+        .apply(
+            lambda g: "; ".join(f"{n} {_pct(s, 0)}" for n, s in zip(g["name"], g["covered_share"])),
+            include_groups=False,
+        )
     )
     t = result.towns.copy()
     t["worst"] = t["town_code"].map(worst).fillna("")
     city = t["town_code"] == CITY_CODE
     t.loc[city, "worst"] = "; ".join(
-        f"{n}({tn}) {s:.0%}"
+        f"{n}({tn}) {_pct(s, 0)}"
         for n, tn, s in zip(ok["name"].head(worst_n), ok["town_name"].head(worst_n), ok["covered_share"].head(worst_n))
     )
     return pd.concat([t[~city], t[city]])[[c for c, _ in columns_for(result)]]
@@ -590,8 +593,14 @@ def _num(v: Any) -> float | None:
 
 
 def _pct(v: Any, digits: int = 1) -> str:
+    """Format a share as a percentage cut (never rounded up) to ``digits``: 89.96 % is "89.9 %", below the rule."""
     f = _num(v)
-    return "–" if f is None else f"{f:.{digits}%}"
+    if f is None:
+        return "–"
+    unit = 10.0 ** (digits + 2)
+    if 0 < f < 1 / unit:
+        return f"< {1 / unit:.{digits}%}"
+    return f"{math.floor(f * unit + 1e-6) / unit:.{digits}%}"
 
 
 def _int(v: Any) -> str:

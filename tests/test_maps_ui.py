@@ -8,6 +8,7 @@ the links between the pages.  Screenshots go to ``tests/artifacts/`` (gitignored
 from __future__ import annotations
 
 import json
+import math
 import re
 import shutil
 import subprocess
@@ -34,6 +35,13 @@ from dgcoverage.pipeline import load_facilities, load_study, run_circle
 from ._browser import chromium_base
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
+
+
+def _cut(v: float) -> str:
+    """A share as the pages show it: cut to 0.1 %, never rounded up across a class break or the 90 % rule."""
+    return f"{math.floor(v * 1000 + 1e-6) / 10:.1f}%"
+
+
 NAN_WORDS = re.compile(r"(?<![A-Za-z])(nan|NaN|None|undefined|null)(?![A-Za-z])")
 
 
@@ -224,7 +232,7 @@ def test_search_finds_a_village_and_opens_its_popup(run, tmp_path):
     )
     r = _probe(maps_dir / "fitness_15.html", script, tmp_path)
     assert _counts(r["_dom"])["search"] == f"v{i}"
-    assert name in r["popup"] and f"{vt['covered_share'].iloc[i]:.1%}" in r["popup"] and "部分覆盖" in r["popup"]
+    assert name in r["popup"] and _cut(vt["covered_share"].iloc[i]) in r["popup"] and "部分覆盖" in r["popup"]
     assert r["zoom"] >= 13 and name in r["msg"]
     assert r["options"] == len(study.villages) + int(study.towns["has_polygon"].sum())
     # a town by name zooms out to the town; an unknown name says so
@@ -274,11 +282,11 @@ def test_overview_radio_shows_one_circle_at_a_time(run, tmp_path):
     # the towns now carry fitness_15's population-covered classes
     towns = results[1].towns.set_index("town_code")
     t = study.towns[study.towns["has_polygon"]].reset_index(drop=True)
-    bins, cols = [0.2, 0.4, 0.6, 0.8], list(YLGNBU[5])
+    bins, cols = [0.3, 0.6, 0.9], list(YLGNBU[4])  # the villages' and the report's classes
     want = sorted(cols[int(np.digitize(towns.loc[c, "pass_rate_population"], bins))] for c in t["town_code"])
     assert sorted(r["fills"]) == want
     share0 = towns.loc[t["town_code"].iloc[0], "pass_rate_population"]
-    assert "15分钟健身圈" in r["popup"] and f"{share0:.1%}" in r["popup"] and "人口覆盖率" in r["popup"]
+    assert "15分钟健身圈" in r["popup"] and _cut(share0) in r["popup"] and "人口覆盖率" in r["popup"]
     assert r["compare"] == n_towns and r["mult"] == 2
 
 
@@ -451,4 +459,4 @@ def test_overview_search_opens_a_village_with_every_circle(run, tmp_path):
     r = _probe(maps_dir / "index.html", script, tmp_path)
     assert r["hit"] == "v" and r["shown"] is True
     assert name in r["popup"] and "15分钟居家养老服务圈" in r["popup"] and "15分钟健身圈" in r["popup"]
-    assert f"{vt0['covered_share'].iloc[4]:.1%}" in r["popup"] and f"{vt1['covered_share'].iloc[4]:.1%}" in r["popup"]
+    assert _cut(vt0["covered_share"].iloc[4]) in r["popup"] and _cut(vt1["covered_share"].iloc[4]) in r["popup"]

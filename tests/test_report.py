@@ -34,6 +34,12 @@ NAME_ZH = {
 }
 
 
+def _cut(v: float, digits: int = 1) -> str:
+    """A share as the report shows it: cut to ``digits``, never rounded up across a class break or the rule."""
+    unit = 10.0 ** (digits + 2)
+    return f"{math.floor(v * unit + 1e-6) / unit:.{digits}%}"
+
+
 def _candidates_csv(path: Path) -> None:
     """Three ranked sites as `dgcoverage site` writes them (bilingual headers, UTF-8 with BOM)."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -305,9 +311,9 @@ def test_city_table_is_each_summary(rep):
         by = res["villages_by_status"]
         assert cells == [
             f"{r.circle.minutes:g} min",
-            f"{res['covered_share']:.1%}",
+            _cut(res["covered_share"]),
             f"{res['covered_population']:,.0f}",
-            f"{res['village_pass_rate']:.1%}",
+            _cut(res["village_pass_rate"]),
             *(str(by[s]) for s in ("covered", "partial", "gap", "unreachable", "no_data")),
         ]
         assert sum(by.values()) == 34
@@ -322,7 +328,7 @@ def test_comparison_small_multiples_colour_towns_by_population_covered(rep):
         t = r.towns.set_index("town_code")
         fills = re.findall(r"<path class='(c\d|nd)'", svg)
         assert fills == [f"c{share_class(t.at[c, 'pass_rate_population'])}" for c in ("441900003", "441900006")]
-        assert f"<title>{t.at['441900006', 'town_name']} {t.at['441900006', 'pass_rate_population']:.0%}" in svg
+        assert f"<title>{t.at['441900006', 'town_name']} {_cut(t.at['441900006', 'pass_rate_population'], 0)}" in svg
 
 
 def test_town_key_numbers_are_the_town_table(rep):
@@ -333,7 +339,7 @@ def test_town_key_numbers_are_the_town_table(rep):
     for r in results:
         t = r.towns.set_index("town_code").loc["441900006"]
         row = key.split(f"<td>{r.circle.name_zh}</td>")[1].split("</tr>")[0]
-        assert f"{t['pass_rate_population']:.1%}" in row and f"{t['pass_rate_villages']:.1%}" in row
+        assert _cut(t["pass_rate_population"]) in row and _cut(t["pass_rate_villages"]) in row
         assert f">{int(t['villages_covered'])}</td>" in row
 
 
