@@ -190,13 +190,13 @@ def guarded(fn: Callable[..., int], args: argparse.Namespace, *extra: Any, prog:
         except DgCoverageError as exc:
             if debug:
                 raise
-            _print_warnings(caught)
+            _print_warnings(caught, debug)
             print(f"{prog}: error: {exc}", file=sys.stderr)
             return 2
         except OSError as exc:
             if debug:
                 raise
-            _print_warnings(caught)
+            _print_warnings(caught, debug)
             where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
             print(
                 f"{prog}: error: {where}{exc.strerror or exc}. Fix: check the path, its permissions and free disk "
@@ -210,14 +210,14 @@ def guarded(fn: Callable[..., int], args: argparse.Namespace, *extra: Any, prog:
         except Exception as exc:  # noqa: BLE001 - the last guard: one line instead of a traceback
             if debug:
                 raise
-            _print_warnings(caught)
+            _print_warnings(caught, debug)
             print(
                 f"{prog}: internal error: {type(exc).__name__}: {exc}. Rerun with --debug for the traceback and "
                 "report it with the inputs that caused it.",
                 file=sys.stderr,
             )
             return 3
-    _print_warnings(caught)
+    _print_warnings(caught, debug)
     return code
 
 
@@ -529,6 +529,8 @@ def _check_options(args: argparse.Namespace) -> None:
     for opt in ("facilities_crs", "villages_crs", "candidates_crs"):
         if getattr(args, opt, None) is not None:
             canonical_crs(getattr(args, opt))
+    if getattr(args, "elderly_band", None) is not None and getattr(args, "elderly_population", None) is None:
+        raise DgCoverageError("--elderly-band applies to --elderly-population, which was not given")
     for opt, low in (
         ("band", 1),
         ("elderly_band", 1),

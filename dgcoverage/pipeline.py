@@ -510,8 +510,16 @@ def _elderly_from_raster(
     A town whose elderly count exceeds its people (from the population raster) is refused: one of the two
     rasters is in other units or of another area.  Shares above 40 % are counted and said.
     """
+    from .population import share_outside
+
     b = towns[towns["has_polygon"]].to_crs(crs).total_bounds
-    eg = population_from_raster(path, crs, bounds=(b[0] - 1000, b[1] - 1000, b[2] + 1000, b[3] + 1000), band=band)
+    try:
+        eg = population_from_raster(path, crs, bounds=(b[0] - 1000, b[1] - 1000, b[2] + 1000, b[3] + 1000), band=band)
+    except InputNotFoundError as exc:
+        raise InputNotFoundError(path, "elderly raster (--elderly-population)") from exc
+    except InputFileError as exc:  # the reader speaks of the population raster and --band
+        msg = str(exc).replace("--band", "--elderly-band").replace("population raster", "elderly raster")
+        raise InputFileError(None, msg) from exc
     for k, n in eg.warnings.items():
         counts[f"elderly_{k}"] = n
     _, _, ex, ey, epop = eg.cells()
@@ -536,8 +544,31 @@ def _elderly_from_raster(
             f"{int(over.sum())} town(s) ({names[:300]}). Fix: check both rasters' units (people per pixel), year "
             "and area"
         )
+    if eg.footprint is not None and len(polys):
+        miss = np.asarray(share_outside(eg.footprint, polys), dtype=float)
+        area = shapely.area(polys)
+        outside = float((miss * area).sum() / area.sum()) if area.sum() > 0 else 0.0
+        if outside > 0.001:
+            counts["elderly_raster_misses_area"] = 1
+            warnings.warn(
+                f"{path}: the elderly raster does not cover {outside:.1%} of the study area, so the people aged "
+                "60+ of the towns it misses are undercounted (and their beds per 1,000 elderly overstated). Fix: "
+                "use an elderly raster covering every town",
+                DgCoverageWarning,
+                stacklevel=3,
+            )
     with np.errstate(invalid="ignore", divide="ignore"):
         share = np.where(p_by > 0, e_by / p_by, np.nan)
+    low = np.isfinite(share) & (share < 0.01) & (p_by >= 1000)
+    if low.any():
+        counts["elderly_share_below_1pct"] = int(low.sum())
+        warnings.warn(
+            f"{path}: people aged 60+ are under 1 % of the people in {int(low.sum())} town(s) "
+            f"({', '.join(poly['town_name'][low].tolist()[:5])}); check the raster's units (people per pixel, "
+            "not thousands) and that it covers those towns",
+            DgCoverageWarning,
+            stacklevel=3,
+        )
     high = np.isfinite(share) & (share > 0.4)
     if high.any():
         counts["elderly_share_above_40pct"] = int(high.sum())
@@ -770,7 +801,13 @@ def load_facilities(
 
 def _capacity_warnings(counts: dict[str, int]) -> dict[str, int]:
     """Name the counted outcomes of :func:`~dgcoverage.supply.capacity_from_table` as facility warnings."""
-    keys = ("capacity_unknown", "capacity_column_missing", *CAPACITY_COUNT_TEXT)
+    keys = (
+        "capacity_unknown",
+        "capacity_column_missing",
+        "capacity_implausible",
+        "capacity_median_implausible",
+        *CAPACITY_COUNT_TEXT,
+    )
     return {f"facilities_{k}": int(counts[k]) for k in keys if counts.get(k, 0) > 0}
 
 
@@ -780,7 +817,49 @@ def _read_capacity(table: pd.DataFrame, circle: Circle, where: str) -> tuple[np.
     if col is None and "capacity" in table.columns:
         col = "capacity"  # our own facilities.csv, or a frame with a capacity column in the circle's unit
     values, counts = capacity_from_table(table, circle.capacity, where, column=col)
+    if col is not None:
+        values = _implausible_capacities(values, counts, table, circle.capacity, where, col)
     return values, counts, col
+
+
+#: One facility above this is taken for a unit or typing mistake (capacity unknown, counted and said).
+CAPACITY_MAX = {"area_m2": 1_000_000.0, "beds": 10_000.0}
+#: A median above this makes the column's unit suspect (e.g. "Site area (ha)" holding m²): said and counted.
+CAPACITY_MEDIAN_MAX = {"area_m2": 100_000.0, "beds": 2_000.0}
+
+
+def _implausible_capacities(
+    values: np.ndarray, counts: dict[str, int], table: pd.DataFrame, kind: str, where: str, col: str
+) -> np.ndarray:
+    """Set capacities beyond :data:`CAPACITY_MAX` (or infinite) to unknown, and say a suspect median."""
+    values = np.asarray(values, dtype=float).copy()
+    unit = "m²" if kind == "area_m2" else "beds"
+    big = np.isinf(values) | (np.isfinite(values) & (values > CAPACITY_MAX[kind]))
+    if big.any():
+        n = int(big.sum())
+        lines = np.asarray(table.attrs.get("line", np.arange(len(values)) + 2))[big][:10].tolist()
+        values[big] = np.nan
+        counts["capacity_implausible"] = n
+        counts["capacity_unknown"] = int(counts.get("capacity_unknown", 0)) + n
+        counts["capacity_known"] = int(counts.get("capacity_known", 0)) - n
+        warnings.warn(
+            f"{where}: {n} facilities have a capacity over {CAPACITY_MAX[kind]:,.0f} {unit} in column {col!r} "
+            f"(file lines {lines}): taken as a unit or typing mistake, capacity unknown. Fix: correct them, or "
+            "name the column's unit in its header (e.g. 面积(平方米))",
+            DgCoverageWarning,
+            stacklevel=4,
+        )
+    known = values[np.isfinite(values)]
+    if known.size and float(np.median(known)) > CAPACITY_MEDIAN_MAX[kind]:
+        counts["capacity_median_implausible"] = 1
+        warnings.warn(
+            f"{where}: the median capacity in column {col!r} is {float(np.median(known)):,.0f} {unit}, above "
+            f"{CAPACITY_MEDIAN_MAX[kind]:,.0f} {unit} for one facility: check the column's unit (a header in "
+            "公顷/ha over figures in m² multiplies them by 10,000)",
+            DgCoverageWarning,
+            stacklevel=4,
+        )
+    return values
 
 
 def _attach_capacity(gdf: gpd.GeoDataFrame, circle: Circle, where: str) -> gpd.GeoDataFrame:

@@ -48,3 +48,35 @@ def test_elderly_raster_with_more_old_people_than_people_is_refused(small_city, 
     old = _scaled(small_city / "population_100m.tif", tmp_path / "elderly_x2.tif", 2.0)
     with pytest.raises(DataMismatchError, match=r"elderly raster holds more people aged 60\+ than the population"):
         load_study(data_dir=small_city, elderly=old)
+
+
+def test_elderly_raster_missing_towns_or_in_thousands_is_said(small_city, tmp_path):
+    import warnings
+
+    from dgcoverage.errors import DgCoverageWarning
+
+    # the top half only: the towns of the lower half lose their old people -> said and counted
+    with rasterio.open(small_city / "population_100m.tif") as src:
+        prof, data = src.profile, src.read(1).astype("float32")
+    half = np.where(data > 0, data * 0.1, data).astype("float32")[: data.shape[0] // 2]
+    prof.update(height=half.shape[0])
+    with rasterio.open(tmp_path / "half.tif", "w", **prof) as dst:
+        dst.write(half, 1)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        study = load_study(data_dir=small_city, elderly=tmp_path / "half.tif")
+    said = " ".join(str(w.message) for w in caught if issubclass(w.category, DgCoverageWarning))
+    assert "does not cover" in said and study.warnings["elderly_raster_misses_area"] == 1
+    # figures in thousands: under 1 % of the people in every town
+    tiny = _scaled(small_city / "population_100m.tif", tmp_path / "tiny.tif", 0.0001)
+    with pytest.warns(DgCoverageWarning, match="under 1 % of the people"):
+        study = load_study(data_dir=small_city, elderly=tiny)
+    assert study.warnings["elderly_share_below_1pct"] == 2
+
+
+def test_elderly_options_name_themselves(small_city, tmp_path, capsys):
+    base = ["run", "--circle", "elderly_care_15", "--data-dir", str(small_city), "--no-maps", "--out", str(tmp_path)]
+    assert main([*base, "--elderly-band", "2"]) == 2
+    assert "--elderly-band applies to --elderly-population" in capsys.readouterr().err
+    assert main([*base, "--elderly-population", str(tmp_path / "nope.tif")]) == 2
+    assert "elderly raster (--elderly-population)" in capsys.readouterr().err
