@@ -236,6 +236,19 @@ def file_candidates(
                 col = capacity_column(table, capacity_kind)
             if col is None and "capacity" in table.columns:
                 col = "capacity"
+            other = "beds" if capacity_kind == "area_m2" else "area_m2"
+            try:
+                wrong = capacity_column(table, other) if col is None else None
+            except DgCoverageError:  # several columns of the other kind: still not this circle's
+                wrong = None
+            if wrong is not None:  # e.g. 床位数 in a list for a fitness circle: never read as m²
+                warnings.warn(
+                    f"{path}: candidate sites: column {wrong!r} holds {other.replace('_m2', ' (m²)')}, but this "
+                    f"circle's capacity is {capacity_kind.replace('_m2', ' (m²)')}: ignored, the sites' sizes are "
+                    "not given by the file. Fix: add a column of the circle's kind (or name it with capacity_column)",
+                    DgCoverageWarning,
+                    stacklevel=2,
+                )
             if col is not None:  # no column: sizes simply not given (no warning: a candidate list often has none)
                 capacity, _ = capacity_from_table(table, capacity_kind, str(path), column=col)
     if len(gdf) == 0:
@@ -440,6 +453,14 @@ def build_candidates(
     if site_capacity is not None:
         t["capacity_source"] = np.where(given, "file", "site_capacity")
         cap = np.where(given, cap, float(site_capacity))
+        unread = (t["source"].to_numpy() == "file") & ~given
+        if cap_col is not None and unread.any():  # their cells were said "capacity unknown" when read
+            warnings.warn(
+                f"{path}: {int(unread.sum())} candidate site(s) without a readable capacity in column {cap_col!r} "
+                f"take --site-capacity = {float(site_capacity):g} ({kind})",
+                DgCoverageWarning,
+                stacklevel=2,
+            )
     t["capacity"] = cap
     rejected: dict[str, int] = {}
     off = t["node"].to_numpy() < 0

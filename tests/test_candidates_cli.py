@@ -174,3 +174,27 @@ def test_candidate_files_with_and_without_a_capacity_column(small_city, tmp_path
     assert (t2["capacity"] == "").all() and (t2["town_deficit_after"] == "").all()
     assert (t2["town_deficit_before"] != "").all() and t2["name"].str.startswith("候选").all()
     _assert_no_nan_text(d)
+
+
+def test_capacity_the_file_cannot_give_is_said(small_city, tmp_path, capsys):
+    """A column of the other kind is ignored with a word; unread cells taking --site-capacity are said."""
+    circles, settings = load_config()
+    study = load_study(data_dir=small_city, settings=settings)
+    rng = np.random.default_rng(6)
+    i = rng.choice(study.net.n_nodes, 12, replace=False)
+    glon, glat = from_wgs84(study.net.lon[i], study.net.lat[i], "gcj02")
+    base = ["site", "--circle", "culture_sports_10", "--k", "4", "--data-dir", str(small_city), "--no-maps"]
+    beds = tmp_path / "beds.csv"
+    pd.DataFrame({"名称": "", "经度": glon, "纬度": glat, "床位数": 30}).to_csv(beds, index=False, encoding="utf-8-sig")
+    assert main([*base, "--candidates", str(beds), "--out", str(tmp_path / "a")]) == 0
+    assert "column '床位数' holds beds, but this circle's capacity is area (m²): ignored" in capsys.readouterr().err
+    area = ["0", "-3"] + ["800"] * 10
+    sized = tmp_path / "sized.csv"
+    pd.DataFrame({"名称": "", "经度": glon, "纬度": glat, "建筑面积(平方米)": area}).to_csv(
+        sized, index=False, encoding="utf-8-sig"
+    )
+    assert main([*base, "--candidates", str(sized), "--site-capacity", "500", "--out", str(tmp_path / "b")]) == 0
+    err = capsys.readouterr().err
+    assert (
+        "2 candidate site(s) without a readable capacity in column '建筑面积(平方米)' take --site-capacity = 500" in err
+    )
