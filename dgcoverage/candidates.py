@@ -250,7 +250,7 @@ def file_candidates(
                     stacklevel=2,
                 )
             if col is not None:  # no column: sizes simply not given (no warning: a candidate list often has none)
-                capacity, _ = capacity_from_table(table, capacity_kind, str(path), column=col)
+                capacity, _ = capacity_from_table(table, capacity_kind, str(path), column=col, check_plausible=True)
     if len(gdf) == 0:
         raise EmptyInputError(
             f"{path}: no candidate site inside the study area. Fix: check the file's "

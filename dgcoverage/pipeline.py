@@ -816,50 +816,8 @@ def _read_capacity(table: pd.DataFrame, circle: Circle, where: str) -> tuple[np.
     col = capacity_column(table, circle.capacity, circle.capacity_column or None, path=where)
     if col is None and "capacity" in table.columns:
         col = "capacity"  # our own facilities.csv, or a frame with a capacity column in the circle's unit
-    values, counts = capacity_from_table(table, circle.capacity, where, column=col)
-    if col is not None:
-        values = _implausible_capacities(values, counts, table, circle.capacity, where, col)
+    values, counts = capacity_from_table(table, circle.capacity, where, column=col, check_plausible=True)
     return values, counts, col
-
-
-#: One facility above this is taken for a unit or typing mistake (capacity unknown, counted and said).
-CAPACITY_MAX = {"area_m2": 1_000_000.0, "beds": 10_000.0}
-#: A median above this makes the column's unit suspect (e.g. "Site area (ha)" holding m²): said and counted.
-CAPACITY_MEDIAN_MAX = {"area_m2": 100_000.0, "beds": 2_000.0}
-
-
-def _implausible_capacities(
-    values: np.ndarray, counts: dict[str, int], table: pd.DataFrame, kind: str, where: str, col: str
-) -> np.ndarray:
-    """Set capacities beyond :data:`CAPACITY_MAX` (or infinite) to unknown, and say a suspect median."""
-    values = np.asarray(values, dtype=float).copy()
-    unit = "m²" if kind == "area_m2" else "beds"
-    big = np.isinf(values) | (np.isfinite(values) & (values > CAPACITY_MAX[kind]))
-    if big.any():
-        n = int(big.sum())
-        lines = np.asarray(table.attrs.get("line", np.arange(len(values)) + 2))[big][:10].tolist()
-        values[big] = np.nan
-        counts["capacity_implausible"] = n
-        counts["capacity_unknown"] = int(counts.get("capacity_unknown", 0)) + n
-        counts["capacity_known"] = int(counts.get("capacity_known", 0)) - n
-        warnings.warn(
-            f"{where}: {n} facilities have a capacity over {CAPACITY_MAX[kind]:,.0f} {unit} in column {col!r} "
-            f"(file lines {lines}): taken as a unit or typing mistake, capacity unknown. Fix: correct them, or "
-            "name the column's unit in its header (e.g. 面积(平方米))",
-            DgCoverageWarning,
-            stacklevel=4,
-        )
-    known = values[np.isfinite(values)]
-    if known.size and float(np.median(known)) > CAPACITY_MEDIAN_MAX[kind]:
-        counts["capacity_median_implausible"] = 1
-        warnings.warn(
-            f"{where}: the median capacity in column {col!r} is {float(np.median(known)):,.0f} {unit}, above "
-            f"{CAPACITY_MEDIAN_MAX[kind]:,.0f} {unit} for one facility: check the column's unit (a header in "
-            "公顷/ha over figures in m² multiplies them by 10,000)",
-            DgCoverageWarning,
-            stacklevel=4,
-        )
-    return values
 
 
 def _attach_capacity(gdf: gpd.GeoDataFrame, circle: Circle, where: str) -> gpd.GeoDataFrame:

@@ -512,7 +512,12 @@ def _parse_column(cells: Iterable[Any], kind: str, factor: float) -> tuple[NDArr
 
 
 def capacity_from_table(
-    df: pd.DataFrame, kind: str, path: str | None = None, *, column: str | None = None
+    df: pd.DataFrame,
+    kind: str,
+    path: str | None = None,
+    *,
+    column: str | None = None,
+    check_plausible: bool = False,
 ) -> tuple[NDArray[np.float64], dict[str, int]]:
     """Read facility capacities (area in m² or beds) from a table, never imputing.
 
@@ -546,6 +551,11 @@ def capacity_from_table(
         The capacity column, when the header is not one of :data:`CAPACITY_ALIASES` or several are present
         (a unit its header states is still applied; text in its unit place that is no unit is taken as a
         remark: the numbers are read in m² or beds).
+    check_plausible
+        Also take one facility over :data:`CAPACITY_MAX` (or an infinite value) for a unit or typing mistake
+        (unknown, counted as ``capacity_implausible``, said with its lines) and say a median over
+        :data:`CAPACITY_MEDIAN_MAX` (``capacity_median_implausible``).  The facility and candidate-site
+        readers of the pipeline ask for it.
 
     Returns
     -------
@@ -590,7 +600,50 @@ def capacity_from_table(
             DgCoverageWarning,
             stacklevel=2,
         )
+    if check_plausible:
+        values = _implausible(values, counts, kind, f"column {col!r}", lines, where)
     return values, counts
+
+
+#: One facility above this is taken for a unit or typing mistake (capacity unknown, counted and said).
+CAPACITY_MAX = {"area_m2": 1_000_000.0, "beds": 10_000.0}
+#: A median above this makes the column's unit suspect (e.g. "Site area (ha)" holding m²): said and counted.
+CAPACITY_MEDIAN_MAX = {"area_m2": 100_000.0, "beds": 2_000.0}
+
+
+def _implausible(
+    values: NDArray[np.float64], counts: dict[str, int], kind: str, what: str, lines: Any, where: str
+) -> NDArray[np.float64]:
+    """Set capacities beyond :data:`CAPACITY_MAX` (or infinite) to unknown, counted and said; say a suspect median."""
+    unit = "m²" if kind == "area_m2" else "beds"
+    big = np.isinf(values) | (np.isfinite(values) & (values > CAPACITY_MAX[kind]))
+    if big.any():
+        n = int(big.sum())
+        rows = np.flatnonzero(big)
+        shown = (np.asarray(lines)[rows] if lines is not None else rows)[:10].tolist()
+        values = np.where(big, np.nan, values)
+        counts["capacity_implausible"] = n
+        counts["capacity_unknown"] += n
+        counts["capacity_known"] -= n
+        warnings.warn(
+            f"{where}{n} facilities have a capacity over {CAPACITY_MAX[kind]:,.0f} {unit} in {what} "
+            f"({'file lines' if lines is not None else 'rows from 0'} {shown}): taken as a unit or typing "
+            "mistake, capacity unknown. Fix: correct them, or name the column's unit in its header (e.g. "
+            "面积(平方米))",
+            DgCoverageWarning,
+            stacklevel=3,
+        )
+    known = values[np.isfinite(values)]
+    if known.size and float(np.median(known)) > CAPACITY_MEDIAN_MAX[kind]:
+        counts["capacity_median_implausible"] = 1
+        warnings.warn(
+            f"{where}the median capacity in {what} is {float(np.median(known)):,.0f} {unit}, above "
+            f"{CAPACITY_MEDIAN_MAX[kind]:,.0f} {unit} for one facility: check the column's unit (a header in "
+            "公顷/ha over figures in m² multiplies them by 10,000)",
+            DgCoverageWarning,
+            stacklevel=3,
+        )
+    return values
 
 
 def _parse_number(value: float, factor: float) -> tuple[float, str | None, bool]:

@@ -188,13 +188,14 @@ def test_capacity_the_file_cannot_give_is_said(small_city, tmp_path, capsys):
     pd.DataFrame({"名称": "", "经度": glon, "纬度": glat, "床位数": 30}).to_csv(beds, index=False, encoding="utf-8-sig")
     assert main([*base, "--candidates", str(beds), "--out", str(tmp_path / "a")]) == 0
     assert "column '床位数' holds beds, but this circle's capacity is area (m²): ignored" in capsys.readouterr().err
-    area = ["0", "-3"] + ["800"] * 10
+    area = ["0", "-3", "50000000"] + ["800"] * 9
     sized = tmp_path / "sized.csv"
     pd.DataFrame({"名称": "", "经度": glon, "纬度": glat, "建筑面积(平方米)": area}).to_csv(
         sized, index=False, encoding="utf-8-sig"
     )
     assert main([*base, "--candidates", str(sized), "--site-capacity", "500", "--out", str(tmp_path / "b")]) == 0
     err = capsys.readouterr().err
+    assert "have a capacity over 1,000,000 m² in column '建筑面积(平方米)' (file lines [4])" in err  # a typing mistake
     assert (
-        "2 candidate site(s) without a readable capacity in column '建筑面积(平方米)' take --site-capacity = 500" in err
+        "3 candidate site(s) without a readable capacity in column '建筑面积(平方米)' take --site-capacity = 500" in err
     )

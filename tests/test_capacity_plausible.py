@@ -44,3 +44,15 @@ def test_a_median_over_ten_hectares_is_said(study, small_city, tmp_path):
     with pytest.warns(DgCoverageWarning, match="check the column's unit"):
         fac = load_facilities(study, FIT, p)
     assert fac.attrs["warnings"]["facilities_capacity_median_implausible"] == 1
+
+
+def test_the_reader_itself_refuses_implausible_values_for_every_caller():
+    """capacity_from_table, as the facility and candidate-file readers call it, makes a 1e20 m² cell unknown."""
+    from dgcoverage.supply import capacity_from_table
+
+    df = pd.DataFrame({"建筑面积(平方米)": ["800", "99999999999999999999", "1200"]})
+    df.attrs["line"] = np.array([2, 3, 4])
+    with pytest.warns(DgCoverageWarning, match=r"1 facilities have a capacity over 1,000,000 m² .*file lines \[3\]"):
+        values, counts = capacity_from_table(df, "area_m2", "c.csv", check_plausible=True)
+    assert values[0] == 800 and np.isnan(values[1]) and values[2] == 1200
+    assert counts["capacity_implausible"] == 1 and counts["capacity_known"] == 2 and counts["capacity_unknown"] == 1
