@@ -234,7 +234,7 @@ def load_study(
     cell_tree = shapely.STRtree(shapely.points(cx, cy))  # built once: cells to towns, then to villages
     in_towns = _people_in_towns(towns, cx, cy, cpop, graph.crs, cell_tree)
     if elderly is not None:
-        towns = _elderly_from_raster(Path(elderly), elderly_band, towns, grid, graph.crs, inputs, counts)
+        towns = _elderly_from_raster(Path(elderly), elderly_band, towns, grid, graph.crs, inputs, counts, cell_tree)
     inputs["population"].update(
         people_in_towns=round(in_towns, 1), **_population_checks(grid, towns, graph.crs, pop_source, counts, in_towns)
     )
@@ -504,6 +504,7 @@ def _elderly_from_raster(
     crs: Any,
     inputs: dict[str, Any],
     counts: dict[str, int],
+    cell_tree: Any = None,
 ) -> gpd.GeoDataFrame:
     """Sum an elderly (60+) raster per town into ``towns["elderly_raster"]``; check it against the people.
 
@@ -532,7 +533,7 @@ def _elderly_from_raster(
         pi, gi = _points_in_polygons(polys, ex, ey)
         np.add.at(e_by, gi, epop[pi])
     if len(px):
-        pi, gi = _points_in_polygons(polys, px, py)
+        pi, gi = _points_in_polygons(polys, px, py, cell_tree)  # the study's cells: their tree is built
         np.add.at(p_by, gi, ppop[pi])
     over = (e_by > p_by * 1.0001 + 0.5) & (e_by > 0)
     if over.any():
