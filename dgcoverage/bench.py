@@ -885,7 +885,8 @@ FULL_PHASES = ("load", "facilities", "circles", "tables", "areas_report", "maps"
 DEMO_SCALE = 1.0  # `dgcoverage build-demo` (the `make demo` city)
 MAP_PAGE_MB = 5.0  # bound per map page (MB = 1e6 bytes)
 MAP_LOAD_MS = 1000.0  # bound from navigation start to the load event, headless Chromium
-CHROMIUM_FLAGS = (
+#: Flags of every headless Chromium run (the tests use them too).
+HEADLESS_FLAGS = (
     "--headless",
     "--no-sandbox",
     "--disable-gpu",
@@ -893,6 +894,9 @@ CHROMIUM_FLAGS = (
     "--no-first-run",
     "--disable-component-update",
     "--disable-sync",
+)
+CHROMIUM_FLAGS = (
+    *HEADLESS_FLAGS,
     "--host-resolver-rules=MAP * ~NOTFOUND",  # offline: tile servers fail fast instead of waiting
     "--proxy-server=127.0.0.1:9",
     "--proxy-bypass-list=<-loopback>",

@@ -7,16 +7,7 @@ from pathlib import Path
 
 import pytest
 
-#: Flags of every headless run (as the project's standards ask), without the profile folder.
-CHROMIUM_FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--no-first-run",
-    "--disable-component-update",
-    "--disable-sync",
-)
+from dgcoverage.bench import HEADLESS_FLAGS
 
 
 def chromium_exe() -> str:
@@ -29,4 +20,4 @@ def chromium_exe() -> str:
 
 def chromium_base(tmp_path: Path) -> list[str]:
     """Return the executable and the common flags, with a fresh profile in ``tmp_path``."""
-    return [chromium_exe(), *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}"]
+    return [chromium_exe(), *HEADLESS_FLAGS, f"--user-data-dir={tmp_path / 'profile'}"]
