@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEVSTAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test install dev clean data bench lint format
+.PHONY: demo test install dev clean data bench lint format jscheck
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -32,13 +32,26 @@ demo: $(STAMP)
 	$(BIN)/dgcoverage run --all
 	for c in $(CIRCLES); do $(BIN)/dgcoverage site --circle $$c --k 10 || exit 1; done
 
-test: lint
+test: lint jscheck
 	$(BIN)/python -m pytest -q
+
+# the browser code (dgcoverage/data/web/*.js): syntax (node --check), then ESLint (eslint.config.js, from package.json)
+NODE ?= node
+NPM ?= npm
+NODESTAMP := node_modules/.installed
+
+$(NODESTAMP): package.json $(wildcard package-lock.json)
+	$(NPM) install --no-audit --no-fund
+	touch $@
+
+jscheck: $(NODESTAMP)
+	for f in dgcoverage/data/web/*.js; do $(NODE) --check "$$f" || exit 1; done
+	node_modules/.bin/eslint dgcoverage/data/web eslint.config.js
 
 # ruff (lint, import order, pyupgrade, numpy docstrings, simplify, complexity), ruff format, mypy on the core
 lint: $(DEVSTAMP)
-	$(BIN)/ruff check dgcoverage scripts tests
-	$(BIN)/ruff format --check dgcoverage scripts tests
+	$(BIN)/ruff check dgcoverage scripts tests benchmarks
+	$(BIN)/ruff format --check dgcoverage scripts tests benchmarks
 	$(BIN)/mypy
 
 clean:
@@ -49,5 +62,5 @@ bench: $(DEVSTAMP)
 	$(BIN)/python scripts/benchmark.py
 
 format: $(DEVSTAMP)
-	$(BIN)/ruff check --fix dgcoverage scripts tests
-	$(BIN)/ruff format dgcoverage scripts tests
+	$(BIN)/ruff check --fix dgcoverage scripts tests benchmarks
+	$(BIN)/ruff format dgcoverage scripts tests benchmarks

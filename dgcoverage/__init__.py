@@ -13,11 +13,10 @@ is a thin layer over it.  A notebook session::
     result.villages                                      # GeoDataFrame: one row per 村/社区, EPSG:4326
     sites = dg.plan_sites(study, result, k=10)           # ranked new sites (no geometry in the optimiser)
 
-Modules, from the ground up: ``errors``; ``coords``, ``config``, ``io``;
-``roadnet``, ``tables``, ``population``; ``osm``, ``cache``, ``network``;
-``access``, ``facilities``, ``villages``, ``quality``, ``coverage``,
-``siting``; ``study``; ``pipeline``; ``gaps``, ``candidates``, ``maps``,
-``report``, ``outputs``; ``cli``.  See ``docs/architecture.md``.
+Folders, from the ground up: ``core`` (network type, safe writing), ``compute``
+(numbers only), ``inputs`` (read and checked at the boundary), ``pipeline`` (the
+steps and the core types), ``outputs`` (tables, areas, maps, report, sites),
+``demo`` (the synthetic generator), ``cli``.  See ``docs/architecture.md``.
 """
 
 from __future__ import annotations
@@ -30,21 +29,21 @@ from ._version import __version__
 #: Public name -> module defining it.  Modules load on first use (PEP 562), so ``import dgcoverage`` and the
 #: command line's start stay light; ``from dgcoverage import X`` and ``dg.X`` work as with eager imports.
 _NAMES = {
-    "AccessGraph": "access",
-    "access_graph_from_network": "access",
-    "CandidateSet": "candidates",
-    "SitingResult": "candidates",
-    "build_candidates": "candidates",
-    "plan_sites": "candidates",
-    "write_sites": "candidates",
-    "Circle": "config",
-    "Settings": "config",
-    "load_config": "config",
-    "convert": "coords",
-    "from_wgs84": "coords",
-    "to_wgs84": "coords",
-    "town_table": "coverage",
-    "village_table": "coverage",
+    "AccessGraph": "compute.access",
+    "access_graph_from_network": "compute.access",
+    "CandidateSet": "pipeline.study",
+    "SitingResult": "pipeline.study",
+    "build_candidates": "pipeline.sites",
+    "plan_sites": "pipeline.sites",
+    "write_sites": "outputs.sites",
+    "Circle": "inputs.config",
+    "Settings": "inputs.config",
+    "load_config": "inputs.config",
+    "convert": "inputs.coords",
+    "from_wgs84": "inputs.coords",
+    "to_wgs84": "inputs.coords",
+    "town_table": "compute.coverage",
+    "village_table": "compute.coverage",
     "CRSError": "errors",
     "ColumnError": "errors",
     "ConfigError": "errors",
@@ -57,31 +56,31 @@ _NAMES = {
     "OutputCommitError": "errors",
     "OutputDirError": "errors",
     "OutputLockedError": "errors",
-    "facilities_from_file": "facilities",
-    "facilities_from_frame": "facilities",
-    "facilities_from_osm": "facilities",
-    "write_areas": "gaps",
-    "write_maps": "maps",
-    "network_from_file": "network",
-    "network_from_graph": "network",
-    "network_from_place": "network",
-    "OutputSet": "outputs",
-    "load_facilities": "pipeline",
-    "load_study": "pipeline",
-    "run_circle": "pipeline",
-    "write_circle": "pipeline",
-    "PopulationGrid": "population",
-    "population_from_raster": "population",
-    "write_report": "report",
-    "RoadNetwork": "roadnet",
-    "load_network": "roadnet",
-    "save_network": "roadnet",
-    "CircleResult": "study",
-    "CircleSummary": "study",
-    "Study": "study",
-    "dongguan_towns": "villages",
-    "dongguan_villages": "villages",
-    "village_points_from_file": "villages",
+    "facilities_from_file": "inputs.facilities",
+    "facilities_from_frame": "inputs.facilities",
+    "facilities_from_osm": "inputs.facilities",
+    "write_areas": "outputs.areas",
+    "write_maps": "outputs.maps.write",
+    "network_from_file": "inputs.network",
+    "network_from_graph": "inputs.network",
+    "network_from_place": "inputs.network",
+    "OutputSet": "core.outputset",
+    "load_facilities": "pipeline.facilities",
+    "load_study": "pipeline.load",
+    "run_circle": "pipeline.run",
+    "write_circle": "outputs.tables",
+    "PopulationGrid": "inputs.population",
+    "population_from_raster": "inputs.population",
+    "write_report": "outputs.report",
+    "RoadNetwork": "core.roadnet",
+    "load_network": "core.roadnet",
+    "save_network": "core.roadnet",
+    "CircleResult": "pipeline.study",
+    "CircleSummary": "pipeline.study",
+    "Study": "pipeline.study",
+    "dongguan_towns": "inputs.villages",
+    "dongguan_villages": "inputs.villages",
+    "village_points_from_file": "inputs.villages",
 }
 
 __all__ = [
@@ -154,11 +153,10 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
-    from .access import AccessGraph, access_graph_from_network
-    from .candidates import CandidateSet, SitingResult, build_candidates, plan_sites, write_sites
-    from .config import Circle, Settings, load_config
-    from .coords import convert, from_wgs84, to_wgs84
-    from .coverage import town_table, village_table
+    from .compute.access import AccessGraph, access_graph_from_network
+    from .compute.coverage import town_table, village_table
+    from .core.outputset import OutputSet
+    from .core.roadnet import RoadNetwork, load_network, save_network
     from .errors import (
         ColumnError,
         ConfigError,
@@ -173,14 +171,19 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
         OutputDirError,
         OutputLockedError,
     )
-    from .facilities import facilities_from_file, facilities_from_frame, facilities_from_osm
-    from .gaps import write_areas
-    from .maps import write_maps
-    from .network import network_from_file, network_from_graph, network_from_place
-    from .outputs import OutputSet
-    from .pipeline import load_facilities, load_study, run_circle, write_circle
-    from .population import PopulationGrid, population_from_raster
-    from .report import write_report
-    from .roadnet import RoadNetwork, load_network, save_network
-    from .study import CircleResult, CircleSummary, Study
-    from .villages import dongguan_towns, dongguan_villages, village_points_from_file
+    from .inputs.config import Circle, Settings, load_config
+    from .inputs.coords import convert, from_wgs84, to_wgs84
+    from .inputs.facilities import facilities_from_file, facilities_from_frame, facilities_from_osm
+    from .inputs.network import network_from_file, network_from_graph, network_from_place
+    from .inputs.population import PopulationGrid, population_from_raster
+    from .inputs.villages import dongguan_towns, dongguan_villages, village_points_from_file
+    from .outputs.areas import write_areas
+    from .outputs.maps import write_maps
+    from .outputs.report import write_report
+    from .outputs.sites import write_sites
+    from .outputs.tables import write_circle
+    from .pipeline.facilities import load_facilities
+    from .pipeline.load import load_study
+    from .pipeline.run import run_circle
+    from .pipeline.sites import build_candidates, plan_sites
+    from .pipeline.study import CandidateSet, CircleResult, CircleSummary, SitingResult, Study

@@ -19,7 +19,7 @@ class DgCoverageError(Exception):
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickle as class, message and attributes, whatever the subclass's ``__init__`` takes.
 
-        Errors cross process boundaries (:mod:`dgcoverage.parallel`, users' multiprocessing); the default
+        Errors cross process boundaries (:mod:`dgcoverage.core.parallel`, users' multiprocessing); the default
         reduction calls ``cls(*args)``, which fails for subclasses that build their message from parts.
         """
         return (_rebuild_error, (type(self), str(self), dict(self.__dict__)))

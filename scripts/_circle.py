@@ -1,4 +1,4 @@
-"""Shared argument handling for the per-circle scripts (thin wrappers over dgcoverage.cli)."""
+"""Shared argument handling for the per-circle scripts (thin wrappers over the command line)."""
 
 from __future__ import annotations
 
@@ -6,12 +6,14 @@ import argparse
 import sys
 from pathlib import Path
 
-from dgcoverage.cli import _add_run_options, guarded, run_from_args
+from dgcoverage.cli.common import guarded
+from dgcoverage.cli.options import add_run_options
+from dgcoverage.cli.run import run_from_args
 
 
 def main(circle_id: str, description: str) -> int:
     """Parse the common options and run one circle."""
     ap = argparse.ArgumentParser(description=description)
-    _add_run_options(ap, circle_choice=False)
+    add_run_options(ap, circle_choice=False)
     args = ap.parse_args()
     return guarded(run_from_args, args, [circle_id], prog=Path(sys.argv[0]).name)

@@ -5,7 +5,7 @@
     python scripts/benchmark.py --quick         # two towns, a few thousand nodes: the CI smoke test
     make bench                                  # installs .[bench] (pandana) and runs the full benchmark
 
-The steps, checks and the text of docs/benchmarks.md are in ``dgcoverage.bench``; this script parses the
+The steps, checks and the text of docs/benchmarks.md are in ``benchmarks/bench.py``; this script parses the
 options, prints the progress and the results, and writes the page and the raw results (JSON).
 """
 
@@ -17,7 +17,8 @@ import logging
 import sys
 from pathlib import Path
 
-from dgcoverage import bench
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks import bench  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,13 +9,15 @@ import argparse
 import sys
 from pathlib import Path
 
-from dgcoverage.cli import _add_site_options, guarded, site_from_args
+from dgcoverage.cli.common import guarded
+from dgcoverage.cli.options import add_site_options
+from dgcoverage.cli.site import site_from_args
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--circle", required=True, help="circle id of the config in use")
-    _add_site_options(ap)
+    add_site_options(ap)
     args = ap.parse_args()
     return guarded(site_from_args, args, prog=Path(sys.argv[0]).name)
 

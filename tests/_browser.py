@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from dgcoverage.bench import HEADLESS_FLAGS
+from benchmarks.bench import HEADLESS_FLAGS
 
 
 def chromium_exe() -> str:

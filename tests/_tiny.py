@@ -9,12 +9,12 @@ import numpy as np
 import shapely
 from affine import Affine
 
-from dgcoverage.access import access_graph_from_network, project_lonlat, snap_points
-from dgcoverage.config import Settings
-from dgcoverage.population import PopulationGrid
-from dgcoverage.roadnet import RoadNetwork, haversine_m
-from dgcoverage.study import Study
-from dgcoverage.villages import DONGGUAN_UTM
+from dgcoverage.compute.access import access_graph_from_network, project_lonlat, snap_points
+from dgcoverage.core.roadnet import RoadNetwork, haversine_m
+from dgcoverage.inputs.config import Settings
+from dgcoverage.inputs.population import PopulationGrid
+from dgcoverage.inputs.villages import DONGGUAN_UTM
+from dgcoverage.pipeline.study import Study
 
 LON0, LAT0 = 113.75, 23.0
 M_PER_DEG_LAT = 110_574.0

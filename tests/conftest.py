@@ -45,7 +45,7 @@ def _network_cache_in_tmp(tmp_path_factory: pytest.TempPathFactory, monkeypatch:
 @pytest.fixture(scope="session")
 def small_city(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The generator's embedded default restricted to 莞城街道 + 东城街道 (a small city)."""
-    from dgcoverage.synthetic import build_demo
+    from dgcoverage.demo.synthetic import build_demo
 
     root = tmp_path_factory.mktemp("small_city")
     build_demo(root, town_codes=["441900006", "441900003"])

@@ -6,7 +6,7 @@ import networkx as nx
 import numpy as np
 import pytest
 
-from dgcoverage.access import (
+from dgcoverage.compute.access import (
     BEYOND_LIMIT,
     OFF_NETWORK,
     REACHED,
@@ -18,8 +18,8 @@ from dgcoverage.access import (
     times_at_speed,
     times_to_nearest_facility,
 )
+from dgcoverage.core.roadnet import RoadNetwork, haversine_m
 from dgcoverage.errors import EmptyInputError, NetworkError
-from dgcoverage.roadnet import RoadNetwork, haversine_m
 
 
 def line_network(n: int = 4, step_m: float = 100.0) -> RoadNetwork:

@@ -16,7 +16,7 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 @pytest.fixture(scope="session")
 def full_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The whole embedded default (609 villages) in a fresh folder laid out like the repository."""
-    from dgcoverage.synthetic import build_demo
+    from dgcoverage.demo.synthetic import build_demo
 
     root = tmp_path_factory.mktemp("repo")
     build_demo(root / "data" / "raw")
@@ -76,8 +76,8 @@ def test_load_study_takes_objects(small_city):
     """A RoadNetwork, an OSMnx graph, a PopulationGrid and a GeoDataFrame give the same study as the files."""
     import networkx as nx
 
-    from dgcoverage.embedded import DemoPaths
-    from dgcoverage.villages import village_points_from_file
+    from dgcoverage.inputs.embedded import DemoPaths
+    from dgcoverage.inputs.villages import village_points_from_file
 
     paths = DemoPaths(small_city)
     ref = dg.load_study(data_dir=small_city)

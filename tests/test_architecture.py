@@ -1,81 +1,125 @@
-"""The module structure of docs/architecture.md: layers, no cycles, no upward imports, one-way data flow."""
+"""The module structure of docs/architecture.md: layers as folders, no cycles, no upward imports, one-way flow.
+
+The package's folders are its layers, from the ground up::
+
+    errors, _version        the exception vocabulary and the version
+    core/                   the road-network type, safe writing, the output-set transaction, forked jobs
+    compute/                numbers: access (CSR Dijkstra), coverage classes and tables, supply/2SFCA, siting
+    inputs/                 read and checked at the boundary
+    pipeline/               the orchestrator's steps and the core types (pipeline.study) the writers read
+    outputs/, demo/         writers of every output set; the embedded default's generator
+    cli/                    the command line
+    __init__                the public names
+
+A module may import modules of a lower layer, or of its own folder without a cycle.
+"""
 
 from __future__ import annotations
 
 import ast
 from pathlib import Path
 
-PKG = Path(__file__).resolve().parents[1] / "dgcoverage"
+ROOT = Path(__file__).resolve().parents[1]
+PKG = ROOT / "dgcoverage"
 
-#: Layer of every module (docs/architecture.md); a module may import only modules on lower layers.
+#: Layer of every folder (and of the root modules); docs/architecture.md draws the same.
 LAYERS = {
-    "_version": 1,
-    "errors": 1,
-    "io": 1,
-    "parallel": 1,
-    "siting": 1,
-    "roadnet": 2,
-    "population": 2,
-    "coords": 2,
-    "config": 2,
-    "embedded": 2,
-    "outputs": 2,
-    "tables": 3,
-    "access": 3,
-    "osm": 3,
-    "cache": 3,
-    "study": 4,
-    "villages": 4,
-    "facilities": 4,
-    "coverage": 4,
-    "quality": 4,
-    "network": 4,
-    "supply": 4,
-    "pipeline": 5,
-    "gaps": 5,
-    "maps": 5,
-    "report": 5,
-    "synthetic": 5,
-    "candidates": 6,
-    "bench": 6,
-    "cli": 7,
+    "errors": 0,
+    "_version": 0,
+    "core": 1,
+    "compute": 2,
+    "inputs": 3,
+    "pipeline": 4,
+    "outputs": 5,
+    "demo": 5,
+    "cli": 6,
     "__init__": 7,
     "__main__": 8,
 }
 
+#: What the writers (outputs/) may read of the orchestrator: its data types, never its steps.
+PIPELINE_TYPES = {"pipeline.study"}
 
-def _imports(path: Path) -> set[str]:
-    """dgcoverage modules imported anywhere in a file (module level or inside functions)."""
+MAX_MODULE_BYTES = 40_000
+
+
+def _name(path: Path) -> str:
+    """Dotted module name relative to the package: ``inputs.tables``, ``errors``, ``cli`` (a package)."""
+    parts = list(path.relative_to(PKG).with_suffix("").parts)
+    if parts[-1] == "__init__" and len(parts) > 1:
+        parts = parts[:-1]
+    return ".".join(parts)
+
+
+def _modules() -> dict[str, Path]:
+    return {_name(p): p for p in PKG.rglob("*.py") if "vendor" not in p.parts}
+
+
+def _resolve(me: str, is_pkg: bool, level: int, module: str | None) -> str:
+    base = me.split(".") if is_pkg else me.split(".")[:-1]
+    if level > 1:
+        base = base[: len(base) - (level - 1)]
+    return ".".join([*base, *(module.split(".") if module else [])]) or "__init__"
+
+
+def _imports(path: Path, me: str, known: set[str]) -> set[str]:
+    """Package modules imported anywhere in a file (module level or inside functions)."""
+    is_pkg = path.name == "__init__.py"
     out: set[str] = set()
+
+    def add(target: str, names: list[str]) -> None:
+        for n in names:
+            if f"{target}.{n}".lstrip(".") in known:
+                out.add(f"{target}.{n}".lstrip("."))
+            elif target in known:
+                out.add(target)
+            elif not target:
+                out.add("__init__")
+
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.ImportFrom):
-            if node.level == 1 and node.module:
-                out.add(node.module.split(".")[0])
-            elif node.level == 1:  # "from . import x": a module, or a name of the package's __init__
-                out.update(a.name if a.name in LAYERS else "__init__" for a in node.names)
-            elif node.module and node.module.startswith("dgcoverage."):
-                out.add(node.module.split(".")[1])
-            elif node.module == "dgcoverage":
-                out.update(a.name if a.name in LAYERS else "__init__" for a in node.names)
+            names = [a.name for a in node.names]
+            if node.level:
+                target = _resolve(me, is_pkg, node.level, node.module)
+                add("" if target == "__init__" else target, names)
+            elif node.module and (node.module == "dgcoverage" or node.module.startswith("dgcoverage.")):
+                add(node.module[len("dgcoverage.") :] if "." in node.module else "", names)
         elif isinstance(node, ast.Import):
             for a in node.names:
                 if a.name == "dgcoverage":
                     out.add("__init__")
                 elif a.name.startswith("dgcoverage."):
-                    out.add(a.name.split(".")[1])
-    return out
+                    out.add(a.name[len("dgcoverage.") :])
+    return out - {me}
 
 
 def _graph() -> dict[str, set[str]]:
-    return {p.stem: _imports(p) & set(LAYERS) for p in PKG.glob("*.py")}
+    mods = _modules()
+    return {m: _imports(p, m, set(mods)) for m, p in mods.items()}
+
+
+def _layer(m: str) -> int:
+    return LAYERS[m.split(".")[0]]
+
+
+def _folder(m: str) -> str:
+    return m.split(".")[0]
 
 
 def test_every_module_has_a_layer():
-    assert set(_graph()) == set(LAYERS), "add new modules to LAYERS and docs/architecture.md"
+    missing = sorted(m for m in _modules() if m.split(".")[0] not in LAYERS)
+    assert not missing, f"add these folders/modules to LAYERS and docs/architecture.md: {missing}"
 
 
-def test_no_upward_or_sideways_imports():
-    bad = [(m, d) for m, deps in _graph().items() for d in deps if LAYERS[d] >= LAYERS[m]]
+def test_no_upward_imports():
+    bad = []
+    for m, deps in _graph().items():
+        for d in deps:
+            if d == _folder(m):  # a subpackage's own __init__
+                continue
+            same_folder = _folder(d) == _folder(m) and "." in m and "." in d
+            if not same_folder and _layer(d) >= _layer(m):
+                bad.append((m, d))
     assert not bad, f"imports that do not go down a layer: {bad}"
 
 
@@ -85,7 +129,7 @@ def test_no_cycles():
 
     def visit(m: str, stack: list[str]) -> None:
         state[m] = 1
-        for d in g[m]:
+        for d in g.get(m, ()):
             if state.get(d) == 1:
                 raise AssertionError(f"import cycle: {' -> '.join(stack + [m, d])}")
             if d not in state:
@@ -99,19 +143,51 @@ def test_no_cycles():
 
 def test_real_data_path_never_imports_the_generator():
     g = _graph()
-    users = sorted(m for m, deps in g.items() if "synthetic" in deps)
-    assert users == ["bench", "cli"], users
+    users = sorted(m for m, deps in g.items() if any(d.startswith("demo") for d in deps) and _folder(m) != "demo")
+    assert all(_folder(u) == "cli" for u in users), users
 
 
-def test_only_the_top_imports_the_orchestrator():
+def test_writers_read_the_types_not_the_steps_of_the_orchestrator():
     g = _graph()
-    users = sorted(m for m, deps in g.items() if "pipeline" in deps)
-    assert set(users) <= {"__init__", "bench", "cli"}, users
+    bad = [
+        (m, d)
+        for m, deps in g.items()
+        if _folder(m) in ("outputs", "demo")
+        for d in deps
+        if _folder(d) == "pipeline" and d not in PIPELINE_TYPES
+    ]
+    assert not bad, bad
+
+
+def test_no_module_over_40_kb_and_no_browser_code_in_python():
+    big = {m: p.stat().st_size for m, p in _modules().items() if p.stat().st_size > MAX_MODULE_BYTES}
+    assert not big, f"modules over 40 KB (split them by what they do): {big}"
+    for m, p in _modules().items():
+        text = p.read_text(encoding="utf-8")
+        for marker in ("function(", "function (", "addEventListener(", "document.getElementById("):
+            assert marker not in text, f"{m}: JavaScript in a Python module ({marker!r}); it belongs in a .js file"
+
+
+def test_no_benchmark_code_in_the_package():
+    assert not [p for p in PKG.rglob("*.py") if p.stem.startswith("bench")]
+    assert (ROOT / "benchmarks" / "bench.py").exists() or list((ROOT / "benchmarks").glob("*.py"))
 
 
 def test_checker_sees_imports_inside_functions(tmp_path):
     f = tmp_path / "m.py"
     f.write_text(
-        "def f():\n    from .pipeline import run_circle\n    from . import siting, __version__\n", encoding="utf-8"
+        "def f():\n    from ..pipeline.run import run_circle\n    from ..compute import siting\n"
+        "    from .. import __version__\n    from .tables import x\n",
+        encoding="utf-8",
     )
-    assert _imports(f) == {"pipeline", "siting", "__init__"}
+    known = {"pipeline.run", "compute.siting", "compute", "inputs.tables", "inputs.facilities"}
+    assert _imports(f, "inputs.facilities", known) == {"pipeline.run", "compute.siting", "__init__", "inputs.tables"}
+
+
+def test_checker_finds_an_upward_import(tmp_path, monkeypatch):
+    """The layer rule would catch an input reader that calls the orchestrator."""
+    known = {"inputs.tables", "pipeline.run"}
+    f = tmp_path / "tables.py"
+    f.write_text("from ..pipeline.run import run_circle\n", encoding="utf-8")
+    deps = _imports(f, "inputs.tables", known)
+    assert deps == {"pipeline.run"} and _layer("pipeline.run") > _layer("inputs.tables")

@@ -12,9 +12,11 @@ import numpy as np
 import pytest
 import shapely
 
-from dgcoverage.config import load_config
-from dgcoverage.gaps import circle_service_area, service_area, write_areas
-from dgcoverage.pipeline import load_facilities, load_study, run_circle
+from dgcoverage.inputs.config import load_config
+from dgcoverage.outputs.areas import circle_service_area, service_area, write_areas
+from dgcoverage.pipeline.facilities import load_facilities
+from dgcoverage.pipeline.load import load_study
+from dgcoverage.pipeline.run import run_circle
 
 
 def _iou(a: shapely.Geometry, b: shapely.Geometry) -> float:

@@ -12,12 +12,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dgcoverage.cli import main
+from dgcoverage.cli.main import main
+from dgcoverage.core.roadnet import RoadNetwork, load_network, reverse_edge_share, save_network
 from dgcoverage.errors import ColumnError, DataMismatchError, InputFileError, NetworkError
-from dgcoverage.facilities import facilities_from_file
-from dgcoverage.network import network_from_file
-from dgcoverage.roadnet import RoadNetwork, load_network, reverse_edge_share, save_network
-from dgcoverage.villages import attach_villages_to_list, dongguan_towns, dongguan_villages, village_points_from_file
+from dgcoverage.inputs.facilities import facilities_from_file
+from dgcoverage.inputs.network import network_from_file
+from dgcoverage.inputs.villages import (
+    attach_villages_to_list,
+    dongguan_towns,
+    dongguan_villages,
+    village_points_from_file,
+)
 
 HELSINKI = Path(__file__).parent / "input_data" / "Helsinki.osm.pbf"
 
@@ -152,7 +157,7 @@ def _line_net(both_ways: bool, n: int = 200) -> RoadNetwork:
     u, v = np.arange(n - 1), np.arange(1, n)
     if both_ways:
         u, v = np.concatenate([u, v]), np.concatenate([v, u])
-    from dgcoverage.roadnet import haversine_m
+    from dgcoverage.core.roadnet import haversine_m
 
     return RoadNetwork(np.arange(n), lon, lat, u, v, haversine_m(lon[u], lat[u], lon[v], lat[v]))
 
@@ -230,8 +235,8 @@ def test_site_options_checked(small_city, tmp_path, capsys, opt, match):
 )
 def test_datum_suspicion_in_every_direction(truth, read_as):
     """Points digitised on the roads but read in the wrong system are flagged with the system that fits."""
-    from dgcoverage.coords import from_wgs84, to_wgs84
-    from dgcoverage.quality import datum_suspicion
+    from dgcoverage.inputs.coords import from_wgs84, to_wgs84
+    from dgcoverage.inputs.quality import datum_suspicion
 
     from ._tiny import facilities_at, make_study
 
@@ -281,8 +286,9 @@ def test_repeated_ids_and_invisible_characters_are_counted(tmp_path):
 
 
 def test_village_list_passed_as_facilities_is_said(small_city, tmp_path):
-    from dgcoverage.config import load_config
-    from dgcoverage.pipeline import load_facilities, load_study
+    from dgcoverage.inputs.config import load_config
+    from dgcoverage.pipeline.facilities import load_facilities
+    from dgcoverage.pipeline.load import load_study
 
     study = load_study(data_dir=small_city)
     v = pd.read_csv(small_city / "village_points_gcj02.csv", dtype=str, encoding="utf-8-sig")
@@ -310,7 +316,7 @@ def test_xlsx_rows_are_called_sheet_rows(tmp_path):
     [("report_cap_minutes = 5", "report_cap_minutes \\(5\\) is below"), ("max_snap_m = 0.001", "max_snap_m")],
 )
 def test_settings_that_cannot_work_blame_the_setting(small_city, tmp_path, capsys, setting, match):
-    from dgcoverage.config import default_config_path
+    from dgcoverage.inputs.config import default_config_path
 
     cfg = tmp_path / "c.toml"
     text = default_config_path().read_text(encoding="utf-8")

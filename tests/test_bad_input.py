@@ -18,10 +18,7 @@ import rasterio
 from affine import Affine
 from shapely.geometry import LineString, Point, Polygon
 
-from dgcoverage.cli import main
-from dgcoverage.config import load_config
-from dgcoverage.coords import from_wgs84
-from dgcoverage.embedded import DemoPaths
+from dgcoverage.cli.main import main
 from dgcoverage.errors import (
     ColumnError,
     ConfigError,
@@ -32,12 +29,17 @@ from dgcoverage.errors import (
     InputFileError,
     InputNotFoundError,
 )
-from dgcoverage.facilities import facilities_from_file
-from dgcoverage.network import network_from_file
-from dgcoverage.pipeline import load_facilities, load_study, run_circle
-from dgcoverage.population import population_from_raster
-from dgcoverage.quality import gcj02_suspicion
-from dgcoverage.villages import village_points_from_file
+from dgcoverage.inputs.config import load_config
+from dgcoverage.inputs.coords import from_wgs84
+from dgcoverage.inputs.embedded import DemoPaths
+from dgcoverage.inputs.facilities import facilities_from_file
+from dgcoverage.inputs.network import network_from_file
+from dgcoverage.inputs.population import population_from_raster
+from dgcoverage.inputs.quality import gcj02_suspicion
+from dgcoverage.inputs.villages import village_points_from_file
+from dgcoverage.pipeline.facilities import load_facilities
+from dgcoverage.pipeline.load import load_study
+from dgcoverage.pipeline.run import run_circle
 
 from ._tiny import facilities_at, make_study, two_islands
 

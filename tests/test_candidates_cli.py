@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
-from dgcoverage.cli import main
-from dgcoverage.config import load_config
-from dgcoverage.coords import from_wgs84
-from dgcoverage.pipeline import load_study
+from dgcoverage.cli.main import main
+from dgcoverage.inputs.config import load_config
+from dgcoverage.inputs.coords import from_wgs84
+from dgcoverage.pipeline.load import load_study
 
 BAD_TEXT = ("nan", "NaN", "None", "<NA>")
 

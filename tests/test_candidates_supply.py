@@ -24,17 +24,13 @@ import pandas as pd
 import pytest
 import shapely
 
-from dgcoverage.candidates import (
-    build_candidates,
-    candidate_wording,
-    deficit_closure,
-    plan_sites,
-    site_names,
-    write_sites,
-)
-from dgcoverage.config import load_config
 from dgcoverage.errors import ConfigError, DgCoverageWarning, EmptyInputError
-from dgcoverage.pipeline import run_circle
+from dgcoverage.inputs.candidates import candidate_wording
+from dgcoverage.inputs.config import load_config
+from dgcoverage.outputs.sites import write_sites
+from dgcoverage.pipeline.ranking import deficit_closure, site_names
+from dgcoverage.pipeline.run import run_circle
+from dgcoverage.pipeline.sites import build_candidates, plan_sites
 
 from ._tiny import facilities_at, lonlat, make_study
 

@@ -6,9 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dgcoverage.config import load_config
 from dgcoverage.errors import DgCoverageWarning
-from dgcoverage.pipeline import load_facilities, load_study
+from dgcoverage.inputs.config import load_config
+from dgcoverage.pipeline.facilities import load_facilities
+from dgcoverage.pipeline.load import load_study
 
 FIT = load_config()[0]["fitness_15"]
 COL = "场地面积(平方米)"
@@ -48,7 +49,7 @@ def test_a_median_over_ten_hectares_is_said(study, small_city, tmp_path):
 
 def test_the_reader_itself_refuses_implausible_values_for_every_caller():
     """capacity_from_table, as the facility and candidate-file readers call it, makes a 1e20 m² cell unknown."""
-    from dgcoverage.supply import capacity_from_table
+    from dgcoverage.inputs.capacity import capacity_from_table
 
     df = pd.DataFrame({"建筑面积(平方米)": ["800", "99999999999999999999", "1200"]})
     df.attrs["line"] = np.array([2, 3, 4])

@@ -43,8 +43,8 @@ from pathlib import Path
 
 import pytest
 
-from dgcoverage.config import load_config
-from dgcoverage.outputs import JOURNAL_NAME, LOCK_NAME, STAGING_PREFIX, OutputSet, pending_commit
+from dgcoverage.core.outputset import JOURNAL_NAME, LOCK_NAME, STAGING_PREFIX, OutputSet, pending_commit
+from dgcoverage.inputs.config import load_config
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL and flock semantics are POSIX")
@@ -95,7 +95,7 @@ def _run(args: list[str], cache: Path, cwd: Path, timeout: float = 180) -> subpr
 
 def _main_in_process(args: list[str], cache: Path, monkeypatch: pytest.MonkeyPatch) -> int:
     """The same command line in this process (no interpreter start-up: keeps the kill test in budget)."""
-    from dgcoverage.cli import main
+    from dgcoverage.cli.main import main
 
     monkeypatch.setenv("DGCOVERAGE_CACHE", str(cache))
     return main(args)
@@ -387,7 +387,7 @@ def test_two_concurrent_runs_into_one_out(refs: Refs, tmp_path: Path) -> None:
 
 _HOLDER = """
 import sys
-from dgcoverage.outputs import OutputSet
+from dgcoverage.core.outputset import OutputSet
 with OutputSet(*sys.argv[1:], hint="--out"):
     print("locked", flush=True)
     sys.stdin.read()
@@ -455,9 +455,9 @@ def test_refused_run_changes_nothing(refs: Refs, tmp_path: Path, capsys, monkeyp
 #: ``python -m dgcoverage`` with the test hook that pauses between the moves of a commit (kills land inside it).
 _SLOW_COMMIT = """
 import sys
-from dgcoverage import outputs
+from dgcoverage.core import outputset as outputs
 outputs._commit_pause_s = float(sys.argv[1])
-from dgcoverage.cli import main
+from dgcoverage.cli.main import main
 sys.exit(main(sys.argv[2:]))
 """
 

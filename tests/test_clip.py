@@ -1,6 +1,6 @@
 """Clipping a road network on the way in: ``network_from_file(bbox=, polygon=)`` and ``--clip`` / ``--network-place``.
 
-The clipping rule (that of :func:`dgcoverage.osm.network_from_osm_file`): an edge is kept when both of its
+The clipping rule (that of :func:`dgcoverage.inputs.osm.network_from_osm_file`): an edge is kept when both of its
 ends lie inside the area (or on its border); the nodes kept are those ending a kept edge.  On the real
 Helsinki extract this equals parsing a file pre-cut with pyosmium to the nodes inside the box (ways are
 written whole; the parser drops the node references missing from the file and splits the ways there).
@@ -17,12 +17,13 @@ import osmium
 import pytest
 from shapely.geometry import box
 
-from dgcoverage import cache as cache_mod
-from dgcoverage.cli import buffered_towns, circle_reach_m, main, parse_clip
+from dgcoverage.cli.main import main
+from dgcoverage.core.roadnet import save_network
 from dgcoverage.errors import DgCoverageError, NetworkError
-from dgcoverage.network import clip_description, network_from_file
-from dgcoverage.osm import network_filter
-from dgcoverage.roadnet import save_network
+from dgcoverage.inputs import cache as cache_mod
+from dgcoverage.inputs.clip import buffered_towns, circle_reach_m, parse_clip
+from dgcoverage.inputs.network import clip_description, network_from_file
+from dgcoverage.inputs.osm import network_filter
 
 BBOX = (24.940, 60.167, 24.948, 60.174)  # W, S, E, N: the middle of the Helsinki extract
 
@@ -113,7 +114,7 @@ def test_network_and_place_are_exclusive(capsys):
 
 
 def test_auto_reach_and_buffer():
-    from dgcoverage.villages import dongguan_towns
+    from dgcoverage.inputs.villages import dongguan_towns
 
     assert circle_reach_m([SimpleNamespace(minutes=30, speed_kmh=12.0)]) == pytest.approx(6000.0)
     assert circle_reach_m(
@@ -147,10 +148,10 @@ def test_cli_records_the_clip(small_city, tmp_path, capsys):
 
 @pytest.mark.network
 def test_network_place_downloads_and_clips(tmp_path):
-    from dgcoverage.cli import _cli_network
+    from dgcoverage.cli.common import network_from_args
 
     args = SimpleNamespace(network=None, network_place="Kamppi, Helsinki, Finland", clip=",".join(map(str, BBOX)))
-    net, record = _cli_network(args, "walk", [])
+    net, record = network_from_args(args, "walk", [])
     assert net.n_edges > 10
     assert np.all((net.lon >= BBOX[0]) & (net.lon <= BBOX[2]) & (net.lat >= BBOX[1]) & (net.lat <= BBOX[3]))
     assert record["place"] == "Kamppi, Helsinki, Finland" and record["clip"]["mode"] == "bbox"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from dgcoverage.config import CIRCLE_IDS, load_config
 from dgcoverage.errors import ConfigError, InputNotFoundError
+from dgcoverage.inputs.config import CIRCLE_IDS, load_config
 
 
 def test_packaged_config_has_the_four_policy_circles():

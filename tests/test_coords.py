@@ -1,4 +1,4 @@
-"""Tests for dgcoverage.coords (WGS84 / GCJ-02 / BD-09 conversion).
+"""Tests for dgcoverage.inputs.coords (WGS84 / GCJ-02 / BD-09 conversion).
 
 Reference values and where they come from:
 
@@ -23,8 +23,9 @@ from hypothesis import strategies as st
 from pyproj import Geod
 from shapely.geometry import LineString, Point, Polygon
 
-from dgcoverage import coords
-from dgcoverage.coords import (
+from dgcoverage.errors import CRSError
+from dgcoverage.inputs import coords
+from dgcoverage.inputs.coords import (
     CRS_NAMES,
     bd09_to_gcj02,
     bd09_to_wgs84,
@@ -38,7 +39,6 @@ from dgcoverage.coords import (
     wgs84_to_bd09,
     wgs84_to_gcj02,
 )
-from dgcoverage.errors import CRSError
 
 GEOD = Geod(ellps="WGS84")
 

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dgcoverage.access import BEYOND_LIMIT, OFF_NETWORK, REACHED, UNREACHABLE
-from dgcoverage.coverage import bilingual, town_table, village_table, weighted_quantile
+from dgcoverage.compute.access import BEYOND_LIMIT, OFF_NETWORK, REACHED, UNREACHABLE
+from dgcoverage.compute.coverage import bilingual, town_table, village_table, weighted_quantile
 
 
 def test_weighted_quantile_hand_values():

@@ -57,10 +57,12 @@ import pytest
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
-from dgcoverage.config import default_config_path, load_config
-from dgcoverage.coords import to_wgs84
 from dgcoverage.errors import ConfigError, DgCoverageError, InputFileError
-from dgcoverage.pipeline import load_facilities, load_study, run_circle
+from dgcoverage.inputs.config import default_config_path, load_config
+from dgcoverage.inputs.coords import to_wgs84
+from dgcoverage.pipeline.facilities import load_facilities
+from dgcoverage.pipeline.load import load_study
+from dgcoverage.pipeline.run import run_circle
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -19,13 +19,20 @@ import pandas as pd
 import pytest
 import shapely
 
-from dgcoverage.cli import _network_groups, build_parser, main
-from dgcoverage.config import load_config
-from dgcoverage.coords import from_wgs84, gcj02_to_wgs84, to_wgs84
+from dgcoverage.cli.common import network_groups
+from dgcoverage.cli.main import main
+from dgcoverage.cli.options import build_parser
 from dgcoverage.errors import ColumnError, ConfigError, CRSError, DataMismatchError, InputFileError
-from dgcoverage.facilities import facilities_from_file
-from dgcoverage.tables import choose_coordinates, read_table
-from dgcoverage.villages import attach_villages_to_list, dongguan_towns, dongguan_villages, village_points_from_file
+from dgcoverage.inputs.config import load_config
+from dgcoverage.inputs.coords import from_wgs84, gcj02_to_wgs84, to_wgs84
+from dgcoverage.inputs.facilities import facilities_from_file
+from dgcoverage.inputs.tables import choose_coordinates, read_table
+from dgcoverage.inputs.villages import (
+    attach_villages_to_list,
+    dongguan_towns,
+    dongguan_villages,
+    village_points_from_file,
+)
 
 # three real places in 东城街道 / 莞城街道 (WGS84)
 PTS = [(113.7512, 23.0203), (113.7650, 23.0310), (113.7421, 23.0405)]
@@ -542,15 +549,15 @@ def test_cli_circle_accepts_ids_of_the_config_in_use(small_city, tmp_path, capsy
 def test_network_type_follows_each_circles_mode():
     circles, _ = load_config()
     args = build_parser().parse_args(["run", "--all", "--network", "city.osm.pbf"])
-    groups = _network_groups(args, list(circles.values()))
+    groups = network_groups(args, list(circles.values()))
     assert {k: [c.id for c in v] for k, v in groups.items()} == {
         "walk": ["elderly_care_15", "fitness_15", "culture_sports_10"],
         "bike": ["legal_aid_30"],
     }
     args = build_parser().parse_args(["run", "--all", "--network", "city.osm.pbf", "--network-type", "walk"])
-    assert list(_network_groups(args, list(circles.values()))) == ["walk"]
+    assert list(network_groups(args, list(circles.values()))) == ["walk"]
     args = build_parser().parse_args(["run", "--all", "--mode", "walk", "--network", "city.osm"])
-    assert list(_network_groups(args, [c.with_overrides(mode="walk") for c in circles.values()])) == ["walk"]
+    assert list(network_groups(args, [c.with_overrides(mode="walk") for c in circles.values()])) == ["walk"]
 
 
 @pytest.mark.parametrize(
@@ -607,7 +614,7 @@ def test_warnings_before_an_error_are_printed_with_it(small_city, tmp_path, caps
 
 
 def test_unexpected_exception_is_one_line_not_a_traceback(small_city, tmp_path, capsys, monkeypatch):
-    import dgcoverage.pipeline as pl
+    import dgcoverage.pipeline.run as pl
 
     def boom(*a, **k):
         raise ValueError("something unforeseen")
@@ -678,7 +685,7 @@ def test_tables_write_people_as_integers_and_shares_with_fixed_decimals(small_ci
 
 
 def test_town_without_villages_with_data_says_no_data():
-    from dgcoverage.coverage import town_table
+    from dgcoverage.compute.coverage import town_table
 
     vt = pd.DataFrame(
         {
@@ -801,7 +808,7 @@ def test_population_far_from_census_is_said_and_recorded(small_city, tmp_path):
 
 
 def test_pipeline_records_the_villages_crs_and_columns(small_city, tmp_path):
-    from dgcoverage.pipeline import load_study
+    from dgcoverage.pipeline.load import load_study
 
     study = load_study(data_dir=small_city)
     rec = study.inputs["villages"]
@@ -830,7 +837,7 @@ def test_config_text_with_control_characters(tmp_path, text):
 def test_xlsx_text_keeps_workbooks_writable(tmp_path):
     from openpyxl import Workbook, load_workbook
 
-    from dgcoverage.io import save_workbook, xlsx_frame, xlsx_text
+    from dgcoverage.core.io import save_workbook, xlsx_frame, xlsx_text
 
     wb = Workbook()
     wb.active.append([xlsx_text("坏\x01名\x1f字"), 3])

@@ -10,7 +10,7 @@ import networkx as nx
 import numpy as np
 import pytest
 
-from dgcoverage.access import (
+from dgcoverage.compute.access import (
     BEYOND_LIMIT,
     OFF_NETWORK,
     REACHED,
@@ -21,10 +21,7 @@ from dgcoverage.access import (
     point_times,
     times_to_nearest_facility,
 )
-from dgcoverage.errors import InputFileError, NetworkError
-from dgcoverage.network import network_from_file
-from dgcoverage.quality import component_summary
-from dgcoverage.roadnet import (
+from dgcoverage.core.roadnet import (
     RoadNetwork,
     check_network_covers,
     edge_length_check,
@@ -32,6 +29,9 @@ from dgcoverage.roadnet import (
     load_network,
     save_network,
 )
+from dgcoverage.errors import InputFileError, NetworkError
+from dgcoverage.inputs.network import network_from_file
+from dgcoverage.inputs.quality import component_summary
 
 from ._tiny import facilities_at, lonlat, make_study
 
@@ -361,8 +361,8 @@ def test_reachability_agrees_with_networkx_has_path():
 
 
 def test_pipeline_calls_a_one_way_dead_end_unreachable():
-    from dgcoverage.config import load_config
-    from dgcoverage.pipeline import run_circle
+    from dgcoverage.inputs.config import load_config
+    from dgcoverage.pipeline.run import run_circle
 
     circles, _ = load_config()
     # a north-south street 0..4 (100 m steps); village 2 sits at its north end, node 4
@@ -390,7 +390,7 @@ def test_pipeline_calls_a_one_way_dead_end_unreachable():
 
 
 def test_reverse_edge_share_matches_the_set_definition():
-    from dgcoverage.roadnet import reverse_edge_share
+    from dgcoverage.core.roadnet import reverse_edge_share
 
     rng = np.random.default_rng(7)
     for n in (3, 50, 2000):

@@ -17,9 +17,9 @@ from affine import Affine
 from pyproj import CRS, Transformer
 from rasterio.windows import Window
 
-import dgcoverage.population as population
+import dgcoverage.inputs.raster as raster
 from dgcoverage.errors import InputFileError
-from dgcoverage.population import PopulationGrid, population_from_raster, share_outside
+from dgcoverage.inputs.population import PopulationGrid, population_from_raster, share_outside
 
 UTM = CRS.from_epsg(32649)
 UTM_TR = Affine(100, 0, 400_000, 0, -100, 2_550_000)  # 100 m pixels, already on the analysis grid
@@ -253,7 +253,7 @@ def test_fill_in_a_warped_raster(tmp_path):
 
 def _whole_read(monkeypatch, *args, **kwargs):
     with monkeypatch.context() as m:
-        m.setattr(population, "_source_window", lambda src, *a: Window(0, 0, src.width, src.height))
+        m.setattr(raster, "_source_window", lambda src, *a: Window(0, 0, src.width, src.height))
         return population_from_raster(*args, **kwargs)
 
 

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import rasterio
 
-from dgcoverage.cli import main
+from dgcoverage.cli.main import main
 from dgcoverage.errors import DataMismatchError
-from dgcoverage.pipeline import load_study
+from dgcoverage.pipeline.load import load_study
 
 
 def _scaled(src_path, dst_path, factor):

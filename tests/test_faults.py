@@ -9,12 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dgcoverage import cache as cache_mod
-from dgcoverage.cli import main
-from dgcoverage.io import write_csv
-from dgcoverage.network import network_from_file
-from dgcoverage.osm import network_filter
-from dgcoverage.roadnet import RoadNetwork, save_network
+from dgcoverage.cli.main import main
+from dgcoverage.core.io import write_csv
+from dgcoverage.core.roadnet import RoadNetwork, save_network
+from dgcoverage.inputs import cache as cache_mod
+from dgcoverage.inputs.network import network_from_file
+from dgcoverage.inputs.osm import network_filter
 
 # ------------------------------------------------------------------ atomic writes
 
@@ -119,7 +119,7 @@ def test_cache_hit_skips_parsing(tmp_path, cache_dir, monkeypatch):
     def boom(*a, **k):
         raise AssertionError("parsed again despite a valid cache entry")
 
-    monkeypatch.setattr("dgcoverage.osm.network_from_osm_file", boom)
+    monkeypatch.setattr("dgcoverage.inputs.osm.network_from_osm_file", boom)
     again = network_from_file(osm)
     assert again.fingerprint() == first.fingerprint()
     assert again.meta == first.meta and (again.name == first.name).all()
@@ -182,7 +182,7 @@ def test_outputs_get_normal_permissions(tmp_path):
     import os
     import stat
 
-    from dgcoverage.io import write_text
+    from dgcoverage.core.io import write_text
 
     umask = os.umask(0)
     os.umask(umask)
@@ -192,7 +192,7 @@ def test_outputs_get_normal_permissions(tmp_path):
 
 def test_cache_key_follows_the_way_filter(tmp_path):
     """A changed osmnx.settings.default_access changes the filter, so the cached network is not reused."""
-    from dgcoverage.osm import network_filter
+    from dgcoverage.inputs.osm import network_filter
 
     osm = _osm(tmp_path / "a.osm")
     assert cache_mod.network_cache_key(osm, "walk", network_filter("walk")) != cache_mod.network_cache_key(

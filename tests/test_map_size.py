@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from dgcoverage.maps import OUTLINES_JS, outlines_js
+from dgcoverage.outputs.maps import OUTLINES_JS, outlines_js
 
 from ._browser import chromium_base
 
@@ -22,9 +22,9 @@ LOAD_BOUND_MS = 1000.0  # navigation start -> load event (map script done), head
 @pytest.fixture(scope="module")
 def demo_maps(tmp_path_factory):
     """The whole embedded default (609 villages, 4 circles) run with maps, through the CLI."""
-    from dgcoverage.cli import main
-    from dgcoverage.pipeline import load_study
-    from dgcoverage.synthetic import build_demo
+    from dgcoverage.cli.main import main
+    from dgcoverage.demo.synthetic import build_demo
+    from dgcoverage.pipeline.load import load_study
 
     root = tmp_path_factory.mktemp("demo_maps")
     build_demo(root / "raw")

@@ -15,12 +15,14 @@ import pytest
 import shapely
 from shapely.geometry import Point
 
-from dgcoverage.access import REACHED
-from dgcoverage.config import load_config
-from dgcoverage.gaps import gap_areas, service_area, tapered_capsules, write_areas
-from dgcoverage.maps import write_maps
-from dgcoverage.pipeline import load_facilities, load_study, run_circle
-from dgcoverage.report import write_report
+from dgcoverage.compute.access import REACHED
+from dgcoverage.inputs.config import load_config
+from dgcoverage.outputs.areas import gap_areas, service_area, tapered_capsules, write_areas
+from dgcoverage.outputs.maps import write_maps
+from dgcoverage.outputs.report import write_report
+from dgcoverage.pipeline.facilities import load_facilities
+from dgcoverage.pipeline.load import load_study
+from dgcoverage.pipeline.run import run_circle
 
 from ._browser import chromium_base
 
@@ -203,8 +205,8 @@ def test_map_in_headless_chromium(city, tmp_path):
 
 
 def test_gcj02_switch_matches_python(city, tmp_path):
-    """Choosing the Gaode base layer redraws overlays in GCJ-02 with the same formula as dgcoverage.coords."""
-    from dgcoverage.coords import from_wgs84
+    """Choosing the Gaode base layer redraws overlays in GCJ-02 with the same formula as dgcoverage.inputs.coords."""
+    from dgcoverage.inputs.coords import from_wgs84
 
     *_, maps = city
     probe = tmp_path / "probe.html"
@@ -224,7 +226,7 @@ def test_gcj02_switch_matches_python(city, tmp_path):
 
 def test_candidates_layer_in_browser(city, tmp_path):
     """Ranked sites from `dgcoverage site` show as their own layer, escaped, with the right count."""
-    from dgcoverage.maps import circle_map_html, read_candidates
+    from dgcoverage.outputs.maps import circle_map_html, read_candidates
 
     study, res, sa, gp, out, _ = city
     cdir = out / res.circle.id

@@ -19,9 +19,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dgcoverage.config import load_config
-from dgcoverage.gaps import write_areas
-from dgcoverage.maps import (
+from dgcoverage.core.outputset import STAGING_PREFIX
+from dgcoverage.inputs.config import load_config
+from dgcoverage.outputs.areas import write_areas
+from dgcoverage.outputs.maps import (
     MARK_COLOURS,
     YLGNBU,
     candidate_name,
@@ -29,8 +30,9 @@ from dgcoverage.maps import (
     share_classes,
     write_maps,
 )
-from dgcoverage.outputs import STAGING_PREFIX
-from dgcoverage.pipeline import load_facilities, load_study, run_circle
+from dgcoverage.pipeline.facilities import load_facilities
+from dgcoverage.pipeline.load import load_study
+from dgcoverage.pipeline.run import run_circle
 
 from ._browser import chromium_base
 
@@ -412,7 +414,7 @@ def test_gaode_switch_redraws_and_search_still_works(run, tmp_path):
 
 def test_site_style_rewrite_links_the_pages_already_there(run, tmp_path):
     """`dgcoverage site` rewrites one circle page (index=False): it still links the overview and the others."""
-    from dgcoverage.gaps import circle_service_area, gap_areas
+    from dgcoverage.outputs.areas import circle_service_area, gap_areas
 
     study, results, out, maps_dir, _ = run
     d = tmp_path / "maps"

@@ -6,9 +6,9 @@ import networkx as nx
 import numpy as np
 import pytest
 
+from dgcoverage.core.roadnet import RoadNetwork, haversine_m, load_network, save_network
 from dgcoverage.errors import InputFileError, InputNotFoundError, NetworkError
-from dgcoverage.network import network_from_file, network_from_graph
-from dgcoverage.roadnet import RoadNetwork, haversine_m, load_network, save_network
+from dgcoverage.inputs.network import network_from_file, network_from_graph
 
 
 def _graph() -> nx.MultiDiGraph:

@@ -1,4 +1,4 @@
-"""Our copy of OSMnx's network-type filters (dgcoverage.osm.NETWORK_FILTERS).
+"""Our copy of OSMnx's network-type filters (dgcoverage.inputs.osm.NETWORK_FILTERS).
 
 dgcoverage no longer calls OSMnx's private ``_overpass._get_network_filter``;
 these tests are the cross-check that the copy still says what the installed
@@ -20,9 +20,9 @@ import osmium
 import osmnx as ox
 import pytest
 
-import dgcoverage.osm as osm
+import dgcoverage.inputs.osm as osm
 from dgcoverage.errors import NetworkError
-from dgcoverage.osm import (
+from dgcoverage.inputs.osm import (
     DEFAULT_ACCESS,
     NETWORK_FILTERS,
     network_filter,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dgcoverage.network import network_from_place
+from dgcoverage.inputs.network import network_from_place
 
 
 @pytest.mark.network
@@ -39,7 +39,7 @@ def fake_osmnx(small_city, monkeypatch, tmp_path):
     import osmnx as ox
     import shapely
 
-    from dgcoverage.roadnet import load_network
+    from dgcoverage.core.roadnet import load_network
 
     towns = gpd.read_file(small_city / "towns_wgs84.geojson")
     net = load_network(small_city / "network.npz")
@@ -97,7 +97,7 @@ def test_network_from_place_refuses_a_place_outside_the_clip(fake_osmnx):
 def test_cli_network_place_gives_the_figures_of_the_same_roads_from_a_file(fake_osmnx, small_city, tmp_path):
     import json
 
-    from dgcoverage.cli import main
+    from dgcoverage.cli.main import main
 
     calls, _, net = fake_osmnx
     base = ["run", "--circle", "fitness_15", "--data-dir", str(small_city), "--no-maps"]

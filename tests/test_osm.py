@@ -1,4 +1,4 @@
-"""Tests for dgcoverage.osm: networks and facilities from local OSM files.
+"""Tests for dgcoverage.inputs.osm: networks and facilities from local OSM files.
 
 The Helsinki extract (tests/input_data/Helsinki.osm.pbf, (c) OpenStreetMap
 contributors, ODbL) is cross-checked against OSMnx itself: the pbf is
@@ -28,7 +28,7 @@ from dgcoverage.errors import (
     InputNotFoundError,
     NetworkError,
 )
-from dgcoverage.osm import facilities_from_osm_file, network_from_osm_file, parse_overpass_filter, way_passes
+from dgcoverage.inputs.osm import facilities_from_osm_file, network_from_osm_file, parse_overpass_filter, way_passes
 
 HELSINKI = Path(__file__).parent / "input_data" / "Helsinki.osm.pbf"
 
@@ -565,8 +565,9 @@ def test_road_class_candidates_and_road_names_on_real_osm():
     """Siting candidates from OSM road classes, and street names for the planner list, on the Helsinki extract."""
     from types import SimpleNamespace
 
-    from dgcoverage.access import access_graph_from_network
-    from dgcoverage.candidates import node_road_names, road_class_candidates
+    from dgcoverage.compute.access import access_graph_from_network
+    from dgcoverage.pipeline.ranking import node_road_names
+    from dgcoverage.pipeline.sites import road_class_candidates
 
     net = network_from_osm_file(HELSINKI, "walk")
     study = SimpleNamespace(net=net, graph=access_graph_from_network(net, 1.0))

@@ -15,10 +15,7 @@ import pytest
 from affine import Affine
 from openpyxl import Workbook, load_workbook
 
-from dgcoverage import candidates as cand_mod
-from dgcoverage.config import load_config
-from dgcoverage.gaps import write_areas
-from dgcoverage.io import (
+from dgcoverage.core.io import (
     GUARD_CHARS,
     PLAIN_NUMBER,
     guard_frame,
@@ -29,10 +26,15 @@ from dgcoverage.io import (
     unguard_text,
     write_csv,
 )
-from dgcoverage.maps import html_key, index_map_html, page_href, render_page, write_maps
-from dgcoverage.pipeline import run_circle, write_circle
-from dgcoverage.population import PopulationGrid
-from dgcoverage.report import report_html, write_report
+from dgcoverage.inputs.config import load_config
+from dgcoverage.inputs.population import PopulationGrid
+from dgcoverage.outputs.areas import write_areas
+from dgcoverage.outputs.maps import html_key, index_map_html, page_href, render_page, write_maps
+from dgcoverage.outputs.report import report_html, write_report
+from dgcoverage.outputs.sites import write_sites
+from dgcoverage.outputs.tables import write_circle
+from dgcoverage.pipeline import sites as cand_mod
+from dgcoverage.pipeline.run import run_circle
 
 from ._tiny import facilities_at, make_study
 
@@ -101,7 +103,7 @@ def _run(tmp_path: Path, hostile: bool):
     t["name"] = HOSTILE[0] if hostile else "站"
     t["road_name"] = HOSTILE[3] if hostile else "路"
     t.loc[0, "lon"] = -0.1234567  # a negative longitude must stay a number
-    cand_mod.write_sites(dataclasses.replace(sr, table=t), circle.id, out)
+    write_sites(dataclasses.replace(sr, table=t), circle.id, out)
     write_report([res], out)
     sa, gp = write_areas(study, res, out)
     maps = write_maps(study, [res], {circle.id: (sa, gp)}, out / "maps", out_dir=out)

@@ -1,4 +1,4 @@
-"""One run's outputs are one consistent set (dgcoverage.outputs) and the cache keeps no orphan temporary files."""
+"""One run's outputs are one consistent set (core.outputset) and the cache keeps no orphan temporary files."""
 
 from __future__ import annotations
 
@@ -14,9 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from dgcoverage import cache as cache_mod
-from dgcoverage.errors import DgCoverageError
-from dgcoverage.outputs import (
+from dgcoverage.core.outputset import (
     JOURNAL_NAME,
     LOCK_NAME,
     POINTER_NAME,
@@ -27,6 +25,8 @@ from dgcoverage.outputs import (
     check_output_dir,
     pending_commit,
 )
+from dgcoverage.errors import DgCoverageError
+from dgcoverage.inputs import cache as cache_mod
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL and flock semantics are POSIX")
@@ -80,7 +80,7 @@ def _bookkeeping_left(*roots: Path) -> list[str]:
 
 
 def test_commit_publishes_everything_and_leaves_no_bookkeeping(tmp_path):
-    from dgcoverage.io import write_text
+    from dgcoverage.core.io import write_text
 
     out, maps, other = tmp_path / "out", tmp_path / "out" / "maps", tmp_path / "elsewhere"
     with OutputSet(out, maps, other) as outs:
@@ -155,7 +155,7 @@ def test_exception_in_block_publishes_nothing(tmp_path):
 
 
 def test_interrupted_commit_is_rolled_forward_by_the_next_run(tmp_path, monkeypatch):
-    import dgcoverage.outputs as outputs_mod
+    import dgcoverage.core.outputset as outputs_mod
 
     out, other = tmp_path / "out", tmp_path / "other"
     calls = {"n": 0}
@@ -186,7 +186,7 @@ def test_interrupted_commit_is_rolled_forward_by_the_next_run(tmp_path, monkeypa
 
 
 def test_interrupt_before_the_journal_publishes_nothing(tmp_path, monkeypatch):
-    import dgcoverage.outputs as outputs_mod
+    import dgcoverage.core.outputset as outputs_mod
 
     out, other = tmp_path / "out", tmp_path / "other"
     with OutputSet(out, other) as outs:
@@ -239,7 +239,7 @@ def test_check_output_dir(tmp_path):
 
 
 def test_check_output_dir_unwritable_simulated(tmp_path, monkeypatch):
-    import dgcoverage.outputs as outputs_mod
+    import dgcoverage.core.outputset as outputs_mod
 
     def denied(*a, **k):
         raise PermissionError(13, "Permission denied")
@@ -271,7 +271,7 @@ def test_check_output_dir_read_only(tmp_path):
 
 _HOLDER = """
 import sys
-from dgcoverage.outputs import OutputSet
+from dgcoverage.core.outputset import OutputSet
 with OutputSet(*sys.argv[1:]):
     print("locked", flush=True)
     sys.stdin.read()
@@ -304,7 +304,7 @@ def test_second_run_on_a_locked_root_is_refused(tmp_path):
 _SLOW_WRITER = """
 import sys, os, time
 from pathlib import Path
-from dgcoverage.outputs import OutputSet, OutputLockedError
+from dgcoverage.core.outputset import OutputSet, OutputLockedError
 root = Path(sys.argv[1])
 print("ready", flush=True)            # imported: wait for the parent's start signal
 go = float(sys.stdin.readline())
@@ -348,7 +348,7 @@ def test_two_concurrent_runs_one_wins_one_refuses(tmp_path):
 _LOOP_WRITER = """
 import os, sys
 from pathlib import Path
-from dgcoverage import outputs
+from dgcoverage.core import outputset as outputs
 out, maps, other = map(Path, sys.argv[1:4])
 n = int(sys.argv[4])
 outputs._commit_pause_s = float(sys.argv[5])  # widen the commit so kills land inside it
@@ -446,7 +446,7 @@ def test_cache_sweeps_orphan_temp_files_of_dead_processes(tmp_path, monkeypatch)
     for p in (legacy_old, old_live, old_live / "network-x.npz"):
         os.utime(p, (two_hours_ago, two_hours_ago))
 
-    from dgcoverage.network import network_from_file
+    from dgcoverage.inputs.network import network_from_file
 
     network_from_file(_osm(tmp_path / "roads.osm"))  # a cache read and write
     left = sorted(p.name for p in cache.iterdir())

@@ -1,4 +1,4 @@
-"""dgcoverage.parallel.run_jobs: results in order, warnings and errors carried back, workers die with the parent."""
+"""core.parallel.run_jobs: results in order, warnings and errors carried back, workers die with the parent."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import warnings
 import numpy as np
 import pytest
 
+from dgcoverage.core.parallel import fork_safe, run_jobs
 from dgcoverage.errors import DgCoverageWarning, InputFileError
-from dgcoverage.parallel import fork_safe, run_jobs
 
 pytestmark = pytest.mark.skipif(not fork_safe(), reason="jobs are forked on Linux only")
 
@@ -71,7 +71,7 @@ def test_workers_die_with_a_killed_parent(tmp_path):
     code = textwrap.dedent(
         f"""
         import os, time
-        from dgcoverage.parallel import run_jobs
+        from dgcoverage.core.parallel import run_jobs
         def job():
             with open({str(pids)!r}, "a") as f:
                 f.write(f"{{os.getpid()}}\\n")
@@ -104,7 +104,7 @@ def _alive(pid: int) -> bool:
 
 
 def test_run_gives_the_same_files_on_one_or_two_processes(small_city, tmp_path):
-    from dgcoverage.cli import main
+    from dgcoverage.cli.main import main
 
     def files(root):
         return {

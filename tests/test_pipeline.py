@@ -14,12 +14,14 @@ import pytest
 import rasterio
 from rasterio.warp import Resampling, calculate_default_transform, reproject
 
-from dgcoverage.cli import main
-from dgcoverage.config import load_config
-from dgcoverage.coords import from_wgs84, to_wgs84
-from dgcoverage.embedded import DemoPaths
-from dgcoverage.pipeline import load_facilities, load_study, run_circle
-from dgcoverage.roadnet import load_network
+from dgcoverage.cli.main import main
+from dgcoverage.core.roadnet import load_network
+from dgcoverage.inputs.config import load_config
+from dgcoverage.inputs.coords import from_wgs84, to_wgs84
+from dgcoverage.inputs.embedded import DemoPaths
+from dgcoverage.pipeline.facilities import load_facilities
+from dgcoverage.pipeline.load import load_study
+from dgcoverage.pipeline.run import run_circle
 
 REPO = Path(__file__).resolve().parents[1]
 SMALL_POP = 597_192 + 173_957  # 2020 census: 东城街道 + 莞城街道

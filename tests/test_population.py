@@ -9,7 +9,7 @@ from affine import Affine
 from pyproj import CRS
 
 from dgcoverage.errors import CRSError, EmptyInputError, InputNotFoundError
-from dgcoverage.population import population_from_raster, write_population_raster
+from dgcoverage.inputs.population import population_from_raster, write_population_raster
 
 UTM = CRS.from_epsg(32649)
 

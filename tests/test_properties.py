@@ -18,10 +18,10 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dgcoverage.access import access_graph_from_network, times_to_nearest_facility
-from dgcoverage.config import load_config
-from dgcoverage.pipeline import run_circle
-from dgcoverage.roadnet import RoadNetwork
+from dgcoverage.compute.access import access_graph_from_network, times_to_nearest_facility
+from dgcoverage.core.roadnet import RoadNetwork
+from dgcoverage.inputs.config import load_config
+from dgcoverage.pipeline.run import run_circle
 
 from ._tiny import facilities_at, make_study
 

@@ -25,9 +25,9 @@ from affine import Affine
 from pyproj import CRS, Transformer
 from rasterio.windows import Window
 
-import dgcoverage.population as population
+import dgcoverage.inputs.raster as raster
 from dgcoverage.errors import InputFileError
-from dgcoverage.population import population_from_raster
+from dgcoverage.inputs.population import population_from_raster
 
 UTM = CRS.from_epsg(32649)
 TO_UTM = Transformer.from_crs(4326, UTM, always_xy=True)
@@ -86,7 +86,7 @@ def _quiet_read(*args, **kwargs):
 def _whole_window_read(monkeypatch, *args, **kwargs):
     """The read as before tiles: the whole window in memory, cleaned and warped at once."""
     with monkeypatch.context() as m:
-        m.setattr(population, "TILE_PX", 1 << 20)
+        m.setattr(raster, "TILE_PX", 1 << 20)
         grid, msgs = _quiet_read(*args, **kwargs)
     assert "tiles_read" not in grid.meta
     return grid, msgs
@@ -94,7 +94,7 @@ def _whole_window_read(monkeypatch, *args, **kwargs):
 
 def _tiled_read(monkeypatch, tile, *args, **kwargs):
     with monkeypatch.context() as m:
-        m.setattr(population, "TILE_PX", tile)
+        m.setattr(raster, "TILE_PX", tile)
         grid, msgs = _quiet_read(*args, **kwargs)
     assert grid.meta["tiles_read"] > 1
     return grid, msgs
@@ -118,13 +118,13 @@ def _same_grid(a, b, rtol=1e-9):
 def _spy_chunks(monkeypatch):
     """Record the output chunks each warp from the temporary file used."""
     seen: list[list[tuple[int, int, int, int]]] = []
-    real = population._WarpSink._chunks
+    real = raster._WarpSink._chunks
 
     def chunks(self):
         seen.append(real(self))
         return seen[-1]
 
-    monkeypatch.setattr(population._WarpSink, "_chunks", chunks)
+    monkeypatch.setattr(raster._WarpSink, "_chunks", chunks)
     return seen
 
 
@@ -149,7 +149,7 @@ def test_fine_utm_raster_gives_each_cell_its_pixels(tmp_path, monkeypatch, layou
     g, msgs = _quiet_read(p, UTM, bounds=bounds)
     assert msgs == [] and g.meta["tiles_read"] > 1
     c0, r0, w, h = g.meta["read_window"]
-    assert w * h > population.TILE_PX**2  # read tile by tile
+    assert w * h > raster.TILE_PX**2  # read tile by tile
     # reference: each pixel's people in the 100 m cell holding its centre
     xmin, ymax = g.transform.c, g.transform.f
     assert (xmin, ymax) == (400_900.0, 2_555_200.0)
@@ -355,7 +355,7 @@ def test_wrong_units_seen_across_tiles_are_refused_with_the_windows_count(tmp_pa
     arr[0, 0], arr[5, 5], arr[0, 5], arr[5, 0] = 25_000.0, 31_000.0, 48_000.0, 48_000.0  # one per tile
     p = _small(tmp_path / "density.tif", arr)
     with monkeypatch.context() as m:
-        m.setattr(population, "TILE_PX", 3)
+        m.setattr(raster, "TILE_PX", 3)
         with pytest.raises(InputFileError, match=r"4 pixels hold more than 2,000,000 people per km² \(3 distinct"):
             population_from_raster(p, UTM)
 
@@ -379,7 +379,7 @@ def test_tiled_read_leaves_no_temporary_file_and_restores_the_gdal_cache(tmp_pat
     g, _ = _tiled_read(monkeypatch, 2, p, UTM)
     assert g.total == pytest.approx(144.0, rel=1e-9)
     with monkeypatch.context() as m:  # also when the read fails half way
-        m.setattr(population, "TILE_PX", 2)
+        m.setattr(raster, "TILE_PX", 2)
         bad = np.full((6, 6), 4.0)
         bad[0, 0], bad[3, 3], bad[5, 5] = 1e7, 2e7, 3e7
         with pytest.raises(InputFileError, match="3 pixels hold"):
@@ -396,7 +396,7 @@ def _measure(tmp_path, script):
     code = textwrap.dedent(
         """
         import json, resource, time, warnings
-        from dgcoverage.population import population_from_raster
+        from dgcoverage.inputs.population import population_from_raster
 
         def peak_mib():  # this process's own peak (ru_maxrss may carry the forking parent's over exec)
             try:
@@ -415,7 +415,7 @@ def _measure(tmp_path, script):
         print(json.dumps(out))
         """
     ).replace("{body}", script)
-    env = {**os.environ, "PYTHONPATH": str(Path(population.__file__).parents[1])}
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}  # the checkout, not an install
     res = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120, check=False
     )

@@ -14,10 +14,12 @@ import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
-from dgcoverage.config import load_config
-from dgcoverage.io import text_width
-from dgcoverage.pipeline import load_facilities, load_study, run_circle
-from dgcoverage.report import CLASS_COLOURS, compare_table, report_html, share_class, write_report
+from dgcoverage.core.io import text_width
+from dgcoverage.inputs.config import load_config
+from dgcoverage.outputs.report import CLASS_COLOURS, compare_table, report_html, share_class, write_report
+from dgcoverage.pipeline.facilities import load_facilities
+from dgcoverage.pipeline.load import load_study
+from dgcoverage.pipeline.run import run_circle
 
 from ._browser import chromium_base
 
@@ -444,7 +446,7 @@ def test_report_prints_one_page_per_town_with_colours(rep, tmp_path):
 @pytest.fixture(scope="module")
 def demo_report(tmp_path_factory):
     """The whole embedded default (609 villages, 36 towns), four circles."""
-    from dgcoverage.synthetic import build_demo
+    from dgcoverage.demo.synthetic import build_demo
 
     root = tmp_path_factory.mktemp("demo_report")
     build_demo(root / "raw")

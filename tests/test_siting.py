@@ -12,13 +12,15 @@ import pytest
 from scipy.sparse import csr_array
 from scipy.sparse.csgraph import dijkstra
 
-from dgcoverage import siting
-from dgcoverage.access import REACHED, access_graph_from_network
-from dgcoverage.cli import main
-from dgcoverage.config import load_config
-from dgcoverage.coords import from_wgs84
-from dgcoverage.pipeline import load_facilities, load_study, run_circle
-from dgcoverage.roadnet import RoadNetwork
+from dgcoverage.cli.main import main
+from dgcoverage.compute import siting
+from dgcoverage.compute.access import REACHED, access_graph_from_network
+from dgcoverage.core.roadnet import RoadNetwork
+from dgcoverage.inputs.config import load_config
+from dgcoverage.inputs.coords import from_wgs84
+from dgcoverage.pipeline.facilities import load_facilities
+from dgcoverage.pipeline.load import load_study
+from dgcoverage.pipeline.run import run_circle
 
 
 # ---------------------------------------------------------------- coverage sets

@@ -10,11 +10,12 @@ import pytest
 from scipy.sparse import csr_array
 from scipy.sparse.csgraph import dijkstra
 
-from dgcoverage import supply
-from dgcoverage.access import access_graph_from_network
+from dgcoverage.compute import supply, twostep
+from dgcoverage.compute.access import access_graph_from_network
+from dgcoverage.core.roadnet import RoadNetwork
 from dgcoverage.errors import ConfigError, DataMismatchError
-from dgcoverage.roadnet import RoadNetwork
-from dgcoverage.tables import read_table
+from dgcoverage.inputs import capacity
+from dgcoverage.inputs.tables import read_table
 
 
 # ---------------------------------------------------------------- capacity parsing
@@ -39,7 +40,7 @@ def test_capacity_cells_parsed_and_counted_never_imputed():
     ]
     df = pd.DataFrame({"名称": [f"f{i}" for i in range(len(cells))], "建筑面积": cells})
     with pytest.warns(UserWarning) as rec:
-        values, counts = supply.capacity_from_table(df, "area_m2", "x.csv")
+        values, counts = capacity.capacity_from_table(df, "area_m2", "x.csv")
     expected = [1200, 1200, 1200, 800, 800, 800, np.nan, np.nan, np.nan, np.nan, np.nan, np.nan]
     expected += [2 * 10_000 / 15, 12_000, np.nan, 1200]
     np.testing.assert_allclose(values, expected, rtol=0, atol=1e-9, equal_nan=True)
@@ -65,43 +66,43 @@ def test_capacity_headers_chinese_english_units_and_choice():
     # English header with a unit; numeric cells (e.g. from Excel or a GeoDataFrame)
     df = pd.DataFrame({"name": ["a", "b", "c"], "Area (m²)": [150.0, np.nan, -1.0]})
     with pytest.warns(UserWarning, match="capacity unknown"):
-        v, c = supply.capacity_from_table(df, "area_m2")
+        v, c = capacity.capacity_from_table(df, "area_m2")
     np.testing.assert_array_equal(v, [150.0, np.nan, np.nan])
     assert c["capacity_known"] == 1 and c["capacity_missing"] == 1 and c["capacity_nonpositive"] == 1
     # a unit in the header applies to cells without their own: 用地面积(公顷)
     df = pd.DataFrame({"用地面积（公顷）": ["1.5", "2000平方米"]})
     with pytest.warns(UserWarning, match="converted"):
-        v, c = supply.capacity_from_table(df, "area_m2")
+        v, c = capacity.capacity_from_table(df, "area_m2")
     np.testing.assert_allclose(v, [15_000.0, 2_000.0])
     assert c["capacity_unit_converted"] == 1
     # beds: 床位数(张), bilingual "beds 床位" and 养老床位 (a name, not "养老" + unit 床位)
     for header in ("床位数(张)", "beds 床位", "养老床位", "BEDS"):
-        v, c = supply.capacity_from_table(pd.DataFrame({header: ["120", "80张"]}), "beds")
+        v, c = capacity.capacity_from_table(pd.DataFrame({header: ["120", "80张"]}), "beds")
         np.testing.assert_array_equal(v, [120.0, 80.0])
         assert c == {"capacity_known": 2, "capacity_unknown": 0}
     # m² in a beds column is unknown, not 1 bed per m²
     with pytest.warns(UserWarning, match="unit of another kind"):
-        v, _ = supply.capacity_from_table(pd.DataFrame({"床位": ["300平方米"]}), "beds")
+        v, _ = capacity.capacity_from_table(pd.DataFrame({"床位": ["300平方米"]}), "beds")
     assert np.isnan(v[0])
     # a header stating the wrong kind of unit is refused
     with pytest.raises(DataMismatchError, match="states a unit of area_m2"):
-        supply.capacity_from_table(pd.DataFrame({"床位(平方米)": ["3"]}), "beds")
+        capacity.capacity_from_table(pd.DataFrame({"床位(平方米)": ["3"]}), "beds")
     # several area columns with different values: not guessed, refused naming both and the config key
     df = pd.DataFrame({"用地面积": ["5000"], "建筑面积": ["800"]})
     with pytest.raises(DataMismatchError, match=r"several area_m2 columns \['建筑面积', '用地面积'\].*capacity_column"):
-        supply.capacity_from_table(df, "area_m2")
-    v, _ = supply.capacity_from_table(df, "area_m2", column="用地面积")
+        capacity.capacity_from_table(df, "area_m2")
+    v, _ = capacity.capacity_from_table(df, "area_m2", column="用地面积")
     assert v.tolist() == [5000.0]
     with pytest.raises(DataMismatchError, match="not found"):
-        supply.capacity_column(df, "area_m2", column="场地面积")
+        capacity.capacity_column(df, "area_m2", column="场地面积")
     with pytest.raises(ConfigError):
-        supply.capacity_column(df, "volume")
+        capacity.capacity_column(df, "volume")
 
 
 def test_capacity_column_missing_every_facility_unknown():
     df = pd.DataFrame({"名称": ["a", "b", "c"]})
     with pytest.warns(UserWarning, match="capacity of all 3 facilities is unknown"):
-        v, c = supply.capacity_from_table(df, "beds", "f.csv")
+        v, c = capacity.capacity_from_table(df, "beds", "f.csv")
     assert np.isnan(v).all() and v.shape == (3,)
     assert c == {"capacity_known": 0, "capacity_unknown": 3, "capacity_column_missing": 1}
 
@@ -118,14 +119,14 @@ def test_capacity_from_gbk_csv_through_read_table(tmp_path):
     df = read_table(p)
     assert df.attrs["encoding"] == "gb18030"
     with pytest.warns(UserWarning) as rec:
-        beds, cb = supply.capacity_from_table(df, "beds", str(p))
+        beds, cb = capacity.capacity_from_table(df, "beds", str(p))
     np.testing.assert_array_equal(beds, [120.0, np.nan, 80.0])
     assert cb == {"capacity_known": 2, "capacity_unknown": 1, "capacity_missing": 1, "capacity_lower_bound": 1}
     msgs = [str(w.message) for w in rec]
     assert any("file lines [3]" in m and "no capacity" in m for m in msgs)  # 乙站 is on line 3 of the file
     assert any("file lines [4]" in m and "lower bound" in m for m in msgs)
     with pytest.warns(UserWarning) as rec:
-        area, ca = supply.capacity_from_table(df, "area_m2", str(p))
+        area, ca = capacity.capacity_from_table(df, "area_m2", str(p))
     msgs = [str(w.message) for w in rec]
     assert any("file lines [3]" in m and "approximate" in m for m in msgs)
     assert any("file lines [4]" in m and "zero or less" in m for m in msgs)
@@ -282,13 +283,13 @@ def _pysal(kind: str) -> pd.Series:
     return out["x_cap"]
 
 
-def _ours(kind: str, capacity: list[float] | None = None) -> supply.TwoStepResult:
+def _ours(kind: str, capacity: list[float] | None = None) -> twostep.TwoStepResult:
     dem, fac = list(_POP), list(_CAP)
     rows = [fac.index(s) for _, s, _ in _COSTS]
     cols = [dem.index(d) for d, _, _ in _COSTS]
     T = csr_array(([c for _, _, c in _COSTS], (rows, cols)), shape=(len(fac), len(dem)))
     cap = list(_CAP.values()) if capacity is None else capacity
-    return supply.two_step_fca_from_times(
+    return twostep.two_step_fca_from_times(
         T, cap, list(_POP.values()), 30.0, kind, sigma_s=12.0, steps=sorted(_STEPS.items())
     )
 
@@ -323,21 +324,21 @@ def test_decay_definitions_match_pysal_weights():
     access = pytest.importorskip("access")
     t = np.array([0.0, 5.0, 10.0, 10.000001, 19.9, 20.0, 25.0, 30.0])
     g = access.weights.gaussian(12.0)
-    np.testing.assert_allclose(supply.decay_weights(t, "gaussian", 30.0, sigma_s=12.0), [g(x) for x in t], rtol=1e-15)
+    np.testing.assert_allclose(twostep.decay_weights(t, "gaussian", 30.0, sigma_s=12.0), [g(x) for x in t], rtol=1e-15)
     f = access.weights.step_fn(_STEPS)
     np.testing.assert_array_equal(
-        supply.decay_weights(t, "stepwise", 30.0, steps=sorted(_STEPS.items())), [f(x) for x in t]
+        twostep.decay_weights(t, "stepwise", 30.0, steps=sorted(_STEPS.items())), [f(x) for x in t]
     )
     # defaults: sigma = limit / 2; E2SFCA zones are the thirds of the limit (1, 0.68, 0.22)
-    assert supply.decay_weights([30.0], "gaussian", 30.0)[0] == pytest.approx(np.exp(-2.0))
+    assert twostep.decay_weights([30.0], "gaussian", 30.0)[0] == pytest.approx(np.exp(-2.0))
     np.testing.assert_array_equal(
-        supply.decay_weights([10.0, 10.5, 20.5, 30.0], "stepwise", 30.0), [1, 0.68, 0.22, 0.22]
+        twostep.decay_weights([10.0, 10.5, 20.5, 30.0], "stepwise", 30.0), [1, 0.68, 0.22, 0.22]
     )
-    np.testing.assert_array_equal(supply.decay_weights([3.0], lambda x: 1.0 / (1.0 + x), 30.0), [0.25])
+    np.testing.assert_array_equal(twostep.decay_weights([3.0], lambda x: 1.0 / (1.0 + x), 30.0), [0.25])
     with pytest.raises(ConfigError):
-        supply.decay_weights([1.0], "linear", 30.0)
+        twostep.decay_weights([1.0], "linear", 30.0)
     with pytest.raises(ConfigError):
-        supply.decay_weights([1.0], "stepwise", 30.0, steps=[(20.0, 1.0), (10.0, 0.5)])
+        twostep.decay_weights([1.0], "stepwise", 30.0, steps=[(20.0, 1.0), (10.0, 0.5)])
 
 
 def test_2sfca_unknown_capacity_left_out_and_counted_not_zeroed():
@@ -350,9 +351,9 @@ def test_2sfca_unknown_capacity_left_out_and_counted_not_zeroed():
     np.testing.assert_allclose(r.access, full.access - np.array([1, 1, 1, 0, 0]) * full.facility_ratio[1])
     assert r.unknown_within.tolist() == [1, 1, 1, 0, 0]
     with pytest.raises(DataMismatchError):
-        supply.two_step_fca_from_times(csr_array((3, 5)), [1.0, 2.0], np.ones(5), 30.0)
+        twostep.two_step_fca_from_times(csr_array((3, 5)), [1.0, 2.0], np.ones(5), 30.0)
     with pytest.raises(DataMismatchError):
-        supply.two_step_fca_from_times(csr_array((3, 5)), [1.0, 2.0, np.inf], np.ones(5), 30.0)
+        twostep.two_step_fca_from_times(csr_array((3, 5)), [1.0, 2.0, np.inf], np.ones(5), 30.0)
 
 
 # ---------------------------------------------------------------- 2SFCA on a hand graph
@@ -384,26 +385,26 @@ def test_2sfca_on_a_hand_graph_checked_by_hand():
     # at 2 m/s an edge of 100 m takes 50 s; limit 100 s.  Cell -> facility along the edges:
     #   F0 (node 0): c0 0+0+10 = 10; c1 5+50+10 = 65; c2 0+100+10 = 110 > 100 (the 0 -> 2 shortcut is one-way)
     #   F1 (node 3): c3 20+0 = 20; c2 0+50 = 50; c0 0+(20 shortcut + 50) = 70; c1 5+100 = 105 > 100
-    T = supply.catchment_times(g, fac_node, fac_leg, cell_node, cell_leg, 100.0, 2.0, chunk=1)
+    T = twostep.catchment_times(g, fac_node, fac_leg, cell_node, cell_leg, 100.0, 2.0, chunk=1)
     assert T.shape == (4, 5)
     c = T.tocoo()
     pairs = {(int(i), int(j)): float(x) for i, j, x in zip(c.row, c.col, c.data)}
     assert pairs == {(0, 0): 10, (0, 1): 65, (1, 0): 70, (1, 2): 50, (1, 3): 20}
-    r = supply.two_step_fca(g, fac_node, fac_leg, cap, cell_node, cell_leg, pop, 100.0, 2.0)
+    r = twostep.two_step_fca(g, fac_node, fac_leg, cap, cell_node, cell_leg, pop, 100.0, 2.0)
     R0, R1 = 100 / 30, 50 / 80  # F0 serves c0 + c1 = 30 people, F1 serves c0 + c2 + c3 = 80
     np.testing.assert_allclose(r.facility_ratio, [R0, R1, np.nan, np.nan], rtol=1e-15, equal_nan=True)
     np.testing.assert_allclose(r.access, [R0 + R1, R0, R1, R1, 0.0], rtol=1e-15)
     assert r.pairs == 5 and r.facilities_within.tolist() == [2, 1, 1, 1, 0]
     # stepwise (E2SFCA, zones of 33.3 / 66.7 / 100 s weighted 1 / 0.68 / 0.22)
-    r = supply.two_step_fca(g, fac_node, fac_leg, cap, cell_node, cell_leg, pop, 100.0, 2.0, "stepwise")
+    r = twostep.two_step_fca(g, fac_node, fac_leg, cap, cell_node, cell_leg, pop, 100.0, 2.0, "stepwise")
     R0, R1 = 100 / (10 + 0.68 * 20), 50 / (40 + 0.68 * 30 + 0.22 * 10)
     np.testing.assert_allclose(r.access, [R0 + 0.22 * R1, 0.68 * R0, 0.68 * R1, R1, 0.0], rtol=1e-14)
     # village and town means, people-weighted: villages [c0, c1], [c2, c3], none; c4 in no village
-    r = supply.two_step_fca(g, fac_node, fac_leg, cap, cell_node, cell_leg, pop, 100.0, 2.0)
-    v = supply.village_accessibility([0, 0, 1, 1, -1], pop, r.access, 3)
+    r = twostep.two_step_fca(g, fac_node, fac_leg, cap, cell_node, cell_leg, pop, 100.0, 2.0)
+    v = twostep.village_accessibility([0, 0, 1, 1, -1], pop, r.access, 3)
     np.testing.assert_allclose(v, [(10 * (100 / 30 + 0.625) + 20 * 100 / 30) / 30, 0.625, np.nan], equal_nan=True)
     towns = pd.DataFrame({"town_code": ["T1", "T2", "T3"], "town_name": ["一", "二", "三"]})
-    t = supply.town_accessibility(["T1", "T2", "T2"], [30.0, 70.0, 0.0], v, towns)
+    t = twostep.town_accessibility(["T1", "T2", "T2"], [30.0, 70.0, 0.0], v, towns)
     assert t["town_code"].tolist() == ["T1", "T2", "T3", "441900"]
     # city: (30 v0 + 70 v1) / 100 = (100 + 50) / 100 -- all the supply, over the people in villages
     np.testing.assert_allclose(t["access"], [v[0], 0.625, np.nan, 1.5], equal_nan=True)
@@ -424,10 +425,10 @@ def test_catchment_times_equal_brute_force_on_a_random_graph():
     cnode = rng.integers(-1, n, nc)
     cleg = rng.uniform(0, 60, nc)
     limit, speed = 300.0, 1.3
-    T = supply.catchment_times(g, fnode, fleg, cnode, cleg, limit, speed, chunk=4)
+    T = twostep.catchment_times(g, fnode, fleg, cnode, cleg, limit, speed, chunk=4)
     # batches of any size, and a batch split by the dense budget, give the very same matrix (bit for bit)
     for kw in ({"chunk": 1}, {"chunk": 64}, {"chunk": 5, "dense_budget": 7}):
-        other = supply.catchment_times(g, fnode, fleg, cnode, cleg, limit, speed, **kw)
+        other = twostep.catchment_times(g, fnode, fleg, cnode, cleg, limit, speed, **kw)
         assert (other.indptr.tolist(), other.indices.tolist()) == (T.indptr.tolist(), T.indices.tolist())
         assert other.data.tolist() == T.data.tolist()
     full = dijkstra(g.rev, directed=True)  # metres from node b to node a, row a

@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dgcoverage import supply
 from dgcoverage.errors import DataMismatchError
-from dgcoverage.tables import read_table
+from dgcoverage.inputs import capacity
+from dgcoverage.inputs.tables import read_table
 
 MU = 10_000 / 15  # 1 亩 = 666.67 m²
 FT2 = 0.3048**2  # 1 ft² = 0.09290304 m²
@@ -19,7 +19,7 @@ FT2 = 0.3048**2  # 1 ft² = 0.09290304 m²
 def _read(header: str, cells: list[str], kind: str) -> tuple[np.ndarray, dict[str, int]]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the conversions are counted; the warnings are checked elsewhere
-        return supply.capacity_from_table(pd.DataFrame({"名称": ["a", "b"], header: cells}), kind, "f.csv")
+        return capacity.capacity_from_table(pd.DataFrame({"名称": ["a", "b"], header: cells}), kind, "f.csv")
 
 
 @pytest.mark.parametrize(
@@ -83,7 +83,7 @@ def test_area_unit_on_a_beds_header_refused_naming_file_column_and_fix():
 def test_unknown_unit_ignored_counted_and_said_with_the_fix():
     df = pd.DataFrame({"名称": ["a", "b"], "建筑面积(含架空层)": ["100", "200"]})
     with pytest.warns(UserWarning) as rec:
-        v, c = supply.capacity_from_table(df, "area_m2", "f.csv")
+        v, c = capacity.capacity_from_table(df, "area_m2", "f.csv")
     assert np.isnan(v).all()
     assert c == {
         "capacity_known": 0,
@@ -95,29 +95,29 @@ def test_unknown_unit_ignored_counted_and_said_with_the_fix():
     assert "f.csv" in text and "'建筑面积(含架空层)'" in text and "capacity_column = '建筑面积(含架空层)'" in text
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # capacity_column only chooses; the report says and counts
-        assert supply.capacity_column(df, "area_m2") is None
+        assert capacity.capacity_column(df, "area_m2") is None
     with pytest.warns(UserWarning, match="ignored"):
-        assert supply.capacity_column_report(df, "area_m2") == (None, {"capacity_header_unit_unknown": 1})
+        assert capacity.capacity_column_report(df, "area_m2") == (None, {"capacity_header_unit_unknown": 1})
     # chosen explicitly (the config's capacity_column), the bracket is a remark and the numbers are m²
-    v, c = supply.capacity_from_table(df, "area_m2", "f.csv", column="建筑面积(含架空层)")
+    v, c = capacity.capacity_from_table(df, "area_m2", "f.csv", column="建筑面积(含架空层)")
     assert v.tolist() == [100.0, 200.0] and c == {"capacity_known": 2, "capacity_unknown": 0}
     # beside a usable column it is ignored (counted) and the usable one read
     df["场地面积(亩)"] = ["3", "6"]
     with pytest.warns(UserWarning, match="ignored"):
-        v, c = supply.capacity_from_table(df, "area_m2", "f.csv")
+        v, c = capacity.capacity_from_table(df, "area_m2", "f.csv")
     assert v.tolist() == [2_000.0, 4_000.0] and c["capacity_header_unit_unknown"] == 1
 
 
 def test_several_columns_refused_unless_they_agree():
     df = pd.DataFrame({"建筑面积(平方米)": ["800", "900"], "占地面积(亩)": ["3", "3"]})
     with pytest.raises(DataMismatchError, match=r"several area_m2 columns .*'建筑面积\(平方米\)'.*'占地面积\(亩\)'"):
-        supply.capacity_column(df, "area_m2", path="f.csv")
+        capacity.capacity_column(df, "area_m2", path="f.csv")
     with pytest.raises(DataMismatchError, match=r"^f\.csv: .*capacity_column = '建筑面积\(平方米\)'"):
-        supply.capacity_from_table(df, "area_m2", "f.csv")
-    assert supply.capacity_column(df, "area_m2", "占地面积(亩)") == "占地面积(亩)"
+        capacity.capacity_from_table(df, "area_m2", "f.csv")
+    assert capacity.capacity_column(df, "area_m2", "占地面积(亩)") == "占地面积(亩)"
     # a bilingual pair holding the same numbers (one in ha, one in m²) is no choice: the first is read
     df = pd.DataFrame({"Site area (ha)": ["1.5", "-"], "场地面积(平方米)": ["15,000", ""]})
-    v, c = supply.capacity_from_table(df, "area_m2")
+    v, c = capacity.capacity_from_table(df, "area_m2")
     np.testing.assert_array_equal(v, [15_000.0, np.nan])
 
 
@@ -128,10 +128,10 @@ def test_gbk_csv_and_xlsx_headers_read_with_units(tmp_path):
     df = read_table(p)
     assert df.attrs["encoding"] == "gb18030"
     with pytest.warns(UserWarning, match="converted"):
-        area, ca = supply.capacity_from_table(df, "area_m2", str(p))
+        area, ca = capacity.capacity_from_table(df, "area_m2", str(p))
     assert area.tolist() == [12_000.0, 2_000.0] and ca["capacity_unit_converted"] == 2
     with pytest.warns(UserWarning, match="lower bound"):
-        beds, _ = supply.capacity_from_table(df, "beds", str(p))
+        beds, _ = capacity.capacity_from_table(df, "beds", str(p))
     assert beds.tolist() == [120.0, 80.0]
     x = tmp_path / "facilities.xlsx"
     pd.DataFrame(
@@ -139,5 +139,5 @@ def test_gbk_csv_and_xlsx_headers_read_with_units(tmp_path):
     ).to_excel(x, index=False)
     df = read_table(x)
     with pytest.warns(UserWarning, match="converted"):
-        area, _ = supply.capacity_from_table(df, "area_m2", str(x))
+        area, _ = capacity.capacity_from_table(df, "area_m2", str(x))
     np.testing.assert_allclose(area, [92.90304, 232.30405152], rtol=1e-12)  # 2,500.5 x 0.09290304

@@ -13,12 +13,15 @@ import pandas as pd
 import pytest
 import shapely
 
-from dgcoverage import supply
-from dgcoverage.cli import main
-from dgcoverage.config import CAPACITY_KINDS, FCA_DECAYS, Settings, load_config, validate_settings
+from dgcoverage.cli.main import main
+from dgcoverage.compute import supply, twostep
+from dgcoverage.demo.synthetic import CAPACITY_NOTE, CAPACITY_NOTE_COLUMN, CAPACITY_PLAN, synthetic_capacities
 from dgcoverage.errors import ConfigError, DataMismatchError
-from dgcoverage.pipeline import load_facilities, run_circle, write_circle
-from dgcoverage.synthetic import CAPACITY_NOTE, CAPACITY_NOTE_COLUMN, CAPACITY_PLAN, synthetic_capacities
+from dgcoverage.inputs import capacity
+from dgcoverage.inputs.config import CAPACITY_KINDS, FCA_DECAYS, Settings, load_config, validate_settings
+from dgcoverage.outputs.tables import write_circle
+from dgcoverage.pipeline.facilities import load_facilities
+from dgcoverage.pipeline.run import run_circle
 
 from ._tiny import facilities_at, lonlat, make_study
 
@@ -358,7 +361,7 @@ def test_packaged_standards_match_the_supply_module():
         )
         assert c[cid].supply_source == std.source and c[cid].supply_indicator == std.name_zh
     assert not c["legal_aid_30"].has_supply and c["legal_aid_30"].supply_target is None
-    assert tuple(supply.CAPACITY_ALIASES) == CAPACITY_KINDS and supply.DECAYS == FCA_DECAYS
+    assert tuple(capacity.CAPACITY_ALIASES) == CAPACITY_KINDS and twostep.DECAYS == FCA_DECAYS
 
 
 BASE = '[circles.x]\nname_zh = "测试"\nname_en = "t"\nmode = "walk"\nspeed_kmh = 4.0\nminutes = 15\n'
@@ -538,10 +541,12 @@ def test_circle_map_draws_the_supply_layer_only_with_a_standard(small_city):
     import json as _json
     import re as _re
 
-    from dgcoverage.config import load_config
-    from dgcoverage.gaps import circle_service_area, gap_areas
-    from dgcoverage.maps import circle_map_html
-    from dgcoverage.pipeline import load_facilities, load_study, run_circle
+    from dgcoverage.inputs.config import load_config
+    from dgcoverage.outputs.areas import circle_service_area, gap_areas
+    from dgcoverage.outputs.maps import circle_map_html
+    from dgcoverage.pipeline.facilities import load_facilities
+    from dgcoverage.pipeline.load import load_study
+    from dgcoverage.pipeline.run import run_circle
 
     study = load_study(data_dir=small_city)
     circles, _ = load_config()

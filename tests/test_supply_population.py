@@ -8,10 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from dgcoverage import supply
-from dgcoverage.config import Settings, load_config
+from dgcoverage.compute import supply
 from dgcoverage.errors import ConfigError
-from dgcoverage.pipeline import run_circle, write_circle
+from dgcoverage.inputs.config import Settings, load_config
+from dgcoverage.outputs.tables import write_circle
+from dgcoverage.pipeline.run import run_circle
 
 from ._tiny import facilities_at
 from .test_supply_pipeline import FAC_XY, TOWN_A, TOWN_B, _circles, _towns, _two_towns

@@ -11,11 +11,11 @@ import rasterio
 import rasterio.features
 from scipy.sparse.csgraph import connected_components
 
-from dgcoverage.access import access_graph_from_network
-from dgcoverage.embedded import DemoPaths
-from dgcoverage.roadnet import load_network
-from dgcoverage.synthetic import build_demo, town_spacing_m
-from dgcoverage.villages import dongguan_towns
+from dgcoverage.compute.access import access_graph_from_network
+from dgcoverage.core.roadnet import load_network
+from dgcoverage.demo.synthetic import build_demo, town_spacing_m
+from dgcoverage.inputs.embedded import DemoPaths
+from dgcoverage.inputs.villages import dongguan_towns
 
 
 def test_spacing_follows_density():

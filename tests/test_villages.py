@@ -9,7 +9,7 @@ import pytest
 import shapely
 
 from dgcoverage.errors import ColumnError, CRSError, DataMismatchError
-from dgcoverage.villages import (
+from dgcoverage.inputs.villages import (
     DONGGUAN_UTM,
     attach_villages_to_list,
     dongguan_towns,
@@ -47,7 +47,7 @@ def test_towns_partition(towns):
 
 
 def test_towns_are_converted_from_gcj02(towns):
-    from dgcoverage.villages import data_dir
+    from dgcoverage.inputs.villages import data_dir
 
     raw = gpd.read_file(data_dir() / "dongguan_towns_geoatlas_gcj02.geojson").set_index("name")
     # 东城街道 kept all its land, so only the datum shift moves it: GCJ-02 -> WGS84 here is
@@ -117,7 +117,7 @@ def test_attach_to_official_list():
 
 
 def test_analysis_crs_keeps_dongguan_in_utm49_across_114e():
-    from dgcoverage.villages import analysis_crs
+    from dgcoverage.inputs.villages import analysis_crs
 
     # eastern towns only (median east of 114E, UTM zone 50) still use Dongguan's UTM 49N
     assert analysis_crs(np.array([114.05, 114.2]), np.array([22.8, 22.9])).to_epsg() == 32649

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from openpyxl import Workbook, load_workbook
 
-from dgcoverage.io import save_workbook, style_table_sheet, text_width
+from dgcoverage.core.io import save_workbook, style_table_sheet, text_width
 
 
 def test_style_table_sheet_round_trip(tmp_path):

@@ -1,0 +1,1 @@
+"""The benchmark harness run by ``make bench`` (``scripts/benchmark.py``); not part of the installed package."""

@@ -1,0 +1,131 @@
+"""``dgcoverage run``: measure circles and write their tables, areas, maps and the report."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ..errors import DgCoverageError
+from .common import (
+    circles_to_run,
+    describe_input,
+    facilities_from_args,
+    network_groups,
+    output_dirs,
+    print_counts,
+    relative_href,
+    remove_stale,
+    study_from_args,
+    workers_from_args,
+)
+
+
+def run_from_args(args: argparse.Namespace, circle_ids: Sequence[str] | None = None) -> int:
+    """Run circles as the parsed arguments say; used by the CLI and the per-circle scripts.
+
+    Every file of the run is staged and published together (:class:`~dgcoverage.core.outputset.OutputSet`):
+    a failed, killed or concurrent run never leaves a mixed set.
+    """
+    from tqdm.auto import tqdm
+
+    from ..core.outputset import OutputSet
+    from ..outputs.tables import write_circle
+    from ..pipeline.run import run_circle
+
+    circles, settings = circles_to_run(args, circle_ids)
+    if (
+        args.facilities is not None
+        and len(circles) > 1
+        and not args.facilities.name.lower().endswith((".osm", ".pbf", ".bz2"))
+    ):
+        raise DgCoverageError(
+            "--facilities with a table applies to one circle; run one circle at a time "
+            "(or pass an OSM file, which is filtered by each circle's tags)"
+        )
+    maps = not getattr(args, "no_maps", False)
+    out, maps_dir = output_dirs(args, maps)
+    t0 = time.perf_counter()
+    counts: dict[str, int] = {}
+    stale: list[Path] = []
+    with OutputSet(out, *([maps_dir] if maps_dir else []), hint="--out") as outset:
+        stage = outset.stage(out)
+        results, pairs, study = [], [], None
+        for network_type, group in network_groups(args, circles).items():
+            study = study_from_args(args, settings, t0, network_type, circles)
+            counts.update(study.warnings)
+            for circle in tqdm(group, desc="circles", unit="circle", disable=len(group) == 1):
+                fac = facilities_from_args(args, study, circle)
+                if args.facilities is not None:
+                    tqdm.write(f"  {describe_input('facilities', fac.attrs['input_record'])}")
+                res = run_circle(study, circle, fac)
+                write_circle(res, stage)
+                for name in ("candidates.csv", "candidates.xlsx", "candidates.geojson", "siting_summary.json"):
+                    outset.remove(out / circle.id / name)  # made against the previous measurement: stale now
+                if not maps:  # areas and the circle's map of an earlier run would contradict the new tables
+                    stale += remove_stale(
+                        outset,
+                        [out / circle.id / "service_area.geojson", out / circle.id / "gaps.geojson"]
+                        + ([maps_dir / f"{circle.id}.html"] if maps_dir else []),
+                    )
+                counts.update(
+                    {
+                        f"{circle.id}.{k}" if k.startswith("facilit") else k: v
+                        for k, v in res.summary["warnings"].items()
+                        if k not in study.warnings
+                    }
+                )
+                if maps:
+                    pairs.append((study, res))
+                    results.append(res)
+                r = res.summary["results"]
+                tqdm.write(
+                    f"{circle.id:18s} {circle.minutes:g} min @ {circle.speed_kmh:g} km/h: population covered "
+                    f"{r['covered_share']:.1%}, villages covered {r['village_pass_rate']:.1%} -> "
+                    f"{out / circle.id}" + ("  [SYNTHETIC]" if res.summary["synthetic"] else "")
+                )
+        if not maps:
+            stale += remove_stale(
+                outset, [out / "report.xlsx", out / "report.html"] + ([maps_dir / "index.html"] if maps_dir else [])
+            )
+        if results:
+            from ..outputs.maps import write_maps
+
+            areas = areas_and_report(pairs, stage, relative_href(maps_dir, out), workers_from_args(args))
+            written = write_maps(study, results, areas, outset.stage(maps_dir), out_dir=stage)
+        outset.commit()
+    if results:
+        print(
+            f"maps -> {maps_dir}/ ({len(written)} files); report -> {out / 'report.xlsx'}, {out / 'report.html'}",
+            flush=True,
+        )
+    if stale:
+        print(
+            f"--no-maps: removed {len(stale)} file(s) an earlier run made from other tables (areas, maps, "
+            f"report): {', '.join(str(p) for p in stale[:6])}{' ...' if len(stale) > 6 else ''}",
+            flush=True,
+        )
+    print_counts(counts)
+    return 0
+
+
+def areas_and_report(
+    pairs: Sequence[tuple[Any, Any]], stage: Path, maps_href: str | None, workers: int
+) -> dict[str, Any]:
+    """Write every circle's service and gap areas and the report, on ``workers`` processes; return the areas."""
+    from functools import partial
+
+    from ..core.parallel import run_jobs
+    from ..outputs.areas import write_areas
+    from ..outputs.report import write_html, write_xlsx
+
+    results = [r for _, r in pairs]
+    jobs = [  # the longest first
+        partial(write_xlsx, results, stage / "report.xlsx", candidates_dir=stage),
+        partial(write_html, results, stage / "report.html", maps_href=maps_href, candidates_dir=stage),
+    ]
+    jobs += [partial(write_areas, s, r, stage) for s, r in pairs]
+    done = run_jobs(jobs, workers)
+    return {r.circle.id: a for r, a in zip(results, done[2:])}

@@ -1,0 +1,157 @@
+"""``dgcoverage site``: rank candidate sites for new facilities and write them beside the circle's tables."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from ..errors import DgCoverageError
+from .common import (
+    circles_to_run,
+    facilities_from_args,
+    network_groups,
+    output_dirs,
+    print_counts,
+    study_from_args,
+)
+
+
+def site_from_args(args: argparse.Namespace, circle_id: str | None = None) -> int:
+    """``dgcoverage site``: load, measure the existing facilities, generate candidates, optimise, write.
+
+    The circle's tables, areas and map are written again beside the candidates (all from this
+    invocation, published together); if they differ from the last ``run`` (other inputs), the
+    town report and overview made by that run are removed rather than left inconsistent.
+    """
+    from ..compute import siting
+    from ..core.outputset import OutputSet
+    from ..outputs.areas import write_areas
+    from ..outputs.maps import write_maps
+    from ..outputs.sites import write_sites
+    from ..outputs.tables import write_circle
+    from ..pipeline.run import run_circle
+    from ..pipeline.sites import build_candidates, default_spacing_m, plan_sites
+
+    if args.k < 0:
+        raise DgCoverageError("--k must be >= 0")
+    if args.max_per_town is not None and args.max_per_town < 1:
+        raise DgCoverageError("--max-per-town must be >= 1")
+    if not 0 < args.lscp_share <= 1:
+        raise DgCoverageError("--lscp-share must be in (0, 1]")
+    (circle,), settings = circles_to_run(args, [circle_id or args.circle])
+    cid = circle.id
+    out, maps_dir = output_dirs(args, True)
+    t0 = time.perf_counter()
+    with OutputSet(out, maps_dir, hint="--out") as outset:
+        stage = outset.stage(out)
+        network_type = next(iter(network_groups(args, [circle])))
+        study = study_from_args(args, settings, t0, network_type, [circle])
+        fac = facilities_from_args(args, study, circle)
+        base = run_circle(study, circle, fac)
+        print(
+            f"  {len(fac):,} existing facilities cover "
+            f"{base.summary['results']['covered_share']:.1%} of people ({time.perf_counter() - t0:.1f} s)",
+            flush=True,
+        )
+        road = args.road_class.split(",") if args.road_class else None
+        gaps = args.with_gaps or (args.candidates is None and not road)
+        cands = build_candidates(
+            study,
+            base,
+            gaps=gaps,
+            path=args.candidates,
+            crs=args.candidates_crs,
+            road_classes=road,
+            min_spacing_m=args.min_spacing,
+            max_candidates=args.max_candidates,
+            site_capacity=getattr(args, "site_capacity", None),
+        )
+        print(
+            f"  {len(cands.table):,} candidate sites {cands.generated}; rejected "
+            f"{ {k: v for k, v in cands.rejected.items() if v} }",
+            flush=True,
+        )
+        res = plan_sites(
+            study,
+            base,
+            cands,
+            args.k,
+            lscp=args.lscp,
+            lscp_share=args.lscp_share,
+            exact=args.exact,
+            max_per_town=args.max_per_town,
+            time_limit=args.time_limit,
+            exact_max_nnz=getattr(args, "exact_max_nnz", siting.MAX_EXACT_NNZ),
+            lscp_villages=getattr(args, "lscp_villages", False),
+            deficit_weight=getattr(args, "deficit_weight", 0.0) or 0.0,
+        )
+        res.summary["inputs"] = {
+            **base.summary["inputs"],
+            "candidates": {
+                "file": None if args.candidates is None else str(args.candidates),
+                "crs": args.candidates_crs,
+                "road_class": road,
+                "gap_clusters": gaps,
+                "min_spacing_m": args.min_spacing or default_spacing_m(circle),
+            },
+        }
+        d = write_sites(res, cid, stage)
+        changed = _measurement_changed(out / cid / "summary.json", write_circle(base, stage) / "summary.json")
+        m = write_maps(
+            study, [base], {cid: write_areas(study, base, stage)}, outset.stage(maps_dir), out_dir=stage, index=False
+        )
+        if changed:
+            for stale in (out / "report.xlsx", out / "report.html", maps_dir / "index.html"):
+                if stale.exists():
+                    outset.remove(stale)
+        outset.commit()
+    print(f"  map with candidate sites -> {maps_dir / m[0].name}", flush=True)
+    if changed:
+        print(
+            f"  {cid} was measured on other inputs or settings than the last `dgcoverage run` in {out}: its tables "
+            "were replaced and the town report and overview (made from the old measurement) removed; run "
+            "`dgcoverage run --all` to make them again",
+            file=sys.stderr,
+        )
+    for key, s in res.summary["solutions"].items():
+        print(
+            f"  {key:12s} sites {s['sites']:5d}  new people {s['covered_population']:>12,.0f}  "
+            f"{s['status']:10s} {s['seconds']:.1f} s"
+        )
+    for key in ("mclp_gap_greedy_vs_exact", "lscp_gap_greedy_vs_exact", "lscp_villages_gap_greedy_vs_exact"):
+        if res.summary.get(key) is not None:
+            print(f"  {key}: {res.summary[key]:.4%}")
+    if res.summary["objective"]["deficit_weight"]:
+        print(f"  MCLP objective: {res.summary['objective']['mclp']} (deficit_weight {args.deficit_weight:g})")
+    _print_site_supply(res.summary.get("supply") or {})
+    print(
+        f"{cid}: {len(res.table)} ranked sites -> {out / d.name / 'candidates.csv'}"
+        + ("  [SYNTHETIC]" if res.summary["synthetic"] else "")
+    )
+    print_counts({k: v for k, v in base.summary["warnings"].items()})
+    return 0
+
+
+def _print_site_supply(sup: dict[str, Any]) -> None:
+    """One line on how much of the towns' supply deficits the listed sites close (or that sizes were not given)."""
+    if not sup.get("standard"):
+        return
+    unit = sup.get("unit", "")
+    if sup.get("capacity") != "given":
+        print(f"  supply ({sup['standard']}): capacity not given (--site-capacity N {unit}, or a capacity column)")
+        return
+    towns = [t for t in sup.get("towns", []) if t.get("deficit_before") is not None]
+    before = sum(t["deficit_before"] for t in towns)
+    closed = sup.get("deficit_closed_total") or 0.0
+    print(
+        f"  supply ({sup['standard']}): the listed sites close {closed:,.0f} {unit} of their towns' deficits "
+        f"({before:,.0f} {unit} before, {len(towns)} towns)"
+    )
+
+
+def _measurement_changed(published: Path, staged: Path) -> bool:
+    """Whether a circle's new ``summary.json`` differs from the published one (absent counts as unchanged)."""
+    return published.exists() and published.read_bytes() != staged.read_bytes()

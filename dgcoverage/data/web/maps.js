@@ -1,0 +1,410 @@
+(function () {
+  'use strict';
+  var DG = JSON.parse(document.getElementById('dg-data').textContent);
+  var counts = document.getElementById('dg-counts');
+  function setc(k, v) { counts.setAttribute('data-' + k, String(v)); }
+  var map = L.map('dg-map', {zoomSnap: 0.5, zoomControl: true}).setView(DG.centre, 10);
+  window.dgMap = map;
+  var gcjOn = false;
+  // WGS84 -> GCJ-02 (the published offset formula, as in dgcoverage.inputs.coords)
+  var A = 6378245.0, EE = 0.00669342162296594323, PI = Math.PI;
+  function tLat(x, y) { var r = -100 + 2*x + 3*y + 0.2*y*y + 0.1*x*y + 0.2*Math.sqrt(Math.abs(x));
+    r += (20*Math.sin(6*x*PI) + 20*Math.sin(2*x*PI)) * 2/3; r += (20*Math.sin(y*PI) + 40*Math.sin(y/3*PI)) * 2/3;
+    r += (160*Math.sin(y/12*PI) + 320*Math.sin(y*PI/30)) * 2/3; return r; }
+  function tLon(x, y) { var r = 300 + x + 2*y + 0.1*x*x + 0.1*x*y + 0.1*Math.sqrt(Math.abs(x));
+    r += (20*Math.sin(6*x*PI) + 20*Math.sin(2*x*PI)) * 2/3; r += (20*Math.sin(x*PI) + 40*Math.sin(x/3*PI)) * 2/3;
+    r += (150*Math.sin(x/12*PI) + 300*Math.sin(x/30*PI)) * 2/3; return r; }
+  function wgs2gcj(lon, lat) {
+    if (lon < 72.004 || lon > 137.8347 || lat < 0.8293 || lat > 55.8271) return [lon, lat];
+    var dLat = tLat(lon - 105, lat - 35), dLon = tLon(lon - 105, lat - 35), rad = lat/180*PI;
+    var m = Math.sin(rad); m = 1 - EE*m*m; var s = Math.sqrt(m);
+    dLat = (dLat*180) / ((A*(1-EE)) / (m*s) * PI); dLon = (dLon*180) / (A/s*Math.cos(rad)*PI);
+    return [lon + dLon, lat + dLat]; }
+  window.dgWgs2Gcj = wgs2gcj;
+  function c2ll(c) {
+    if (gcjOn) { var g = wgs2gcj(c[0], c[1]); return L.latLng(g[1], g[0]); }
+    return L.latLng(c[1], c[0]);
+  }
+  // ------------------------------------------------------------ formatting (strings in DG are escaped already)
+  function ok(v) { return typeof v === 'number' && isFinite(v); }
+  function num(v, nd) { if (!ok(v)) return '\u2014'; var p = v.toFixed(nd || 0).split('.');
+    p[0] = p[0].replace(/\B(?=(\d{3})+(?!\d))/g, ','); return p.join('.'); }
+  // shares are cut, never rounded up, so 89.96 % shows as 89.9 % (below the 90 % rule), 0.02 % as < 0.1 %
+  function pct(v) { if (!ok(v)) return '\u2014'; if (v > 0 && v < 0.001) return '< 0.1%';
+    return (Math.floor(v * 1000 + 1e-6) / 10).toFixed(1) + '%'; }
+  function txt(s) { return s ? s : '\u2014'; }
+  function esc(s) { return String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;').replace(/'/g, '&#x27;'); }
+  var dec = document.createElement('textarea');
+  function raw(s) { dec.innerHTML = s || ''; return dec.value; }  // escaped text -> the text (RCDATA: no elements)
+  function tbl(rows) { return "<table class='dg-t'>" + rows.map(function (r) {
+    return '<tr><th>' + r[0] + '</th><td>' + r[1] + '</td></tr>'; }).join('') + '</table>'; }
+  function stName(s) { return DG.status[s] || txt(s); }
+  function bin(v, bins, cols) { if (!ok(v)) return null;
+    for (var i = 0; i < bins.length; i++) { if (v < bins[i]) return cols[i]; } return cols[cols.length - 1]; }
+  function sw(col) { return col ? "<span class='dg-sw' style='background:" + col + "'></span>"
+    : "<svg class='dg-sw' viewBox='0 0 14 10'><rect width='14' height='10' fill='url(#dg-h-nodata)'/></svg>"; }
+  var V = DG.v, T = DG.t, M = DG.marks, SH = DG.share, C = DG.circle, CS = DG.circles || [];
+  var cur = 0;  // the circle shown on the overview
+  function vClass(i) { var c = V.cls[i]; return c >= 0 ? SH.colours[c] : null; }
+  function townColour(v) { return bin(v, DG.town_bins, DG.town_colours); }
+  function circleHead(c) { return '<b>' + c.zh + '</b> <span lang="en">' + c.en + '</span>'; }
+  // ------------------------------------------------------------ popups and tooltips (built on demand)
+  function vPopup(i) {
+    var rows = [['村(社区) village', V.name[i] + " <span class='dg-id'>" + V.code[i] + '</span>'],
+      ['镇街 town', txt(V.town[i])], ['人口 population', num(V.pop[i])]];
+    if (C) {
+      rows.push(['覆盖率 share within ' + num(C.minutes) + ' min', sw(vClass(i)) + pct(V.share[i])],
+        ['中位时间 median time (min)', num(V.med[i], 1)], ['90分位时间 p90 time (min)', num(V.p90[i], 1)],
+        ['中心点时间 centre time (min)', num(V.ctr[i], 1)], ['辖区内设施 facilities inside', num(V.fin[i])],
+        ['状态 status', stName(V.st[i])]);
+      if (V.why[i]) rows.push(['说明 reason', V.why[i]]);
+      return circleHead(C) + tbl(rows);
+    }
+    CS.forEach(function (c, k) { var x = V.c[k];
+      rows.push([(k === cur ? '\u25b6 ' : '') + c.zh, pct(x.share[i]) + ' \u00b7 ' + stName(x.st[i])]); });
+    return tbl(rows);
+  }
+  function vTip(i) {
+    if (C) return V.name[i] + '\uff08' + txt(V.town[i]) + '\uff09' + pct(V.share[i]) + ' ' + stName(V.st[i]);
+    return V.name[i] + '\uff08' + txt(V.town[i]) + '\uff09' +
+      (CS.length ? CS[cur].zh + ' ' + pct(V.c[cur].share[i]) : '');
+  }
+  function tStats(i, k) {
+    var x = T.c[k]; if (!x) return [];
+    // the town scale is drawn only on the overview; a circle page's colours belong to its village classes
+    return [['人口覆盖率 population covered', (C ? '' : sw(townColour(x.share[i]))) + pct(x.share[i])],
+      ['覆盖人口 people covered', num(x.covp[i]) + ' / ' + num(x.pop[i])],
+      ['村(社区)达标率 villages covered', pct(x.vrate[i]) + ' (' + num(x.vc[i]) + ' / ' + num(x.vd[i]) + ')']];
+  }
+  function tPopup(i) {
+    var c = C || CS[cur], k = C ? 0 : cur;
+    return circleHead(c) + tbl([['镇街 town', T.name[i] + " <span class='dg-id'>" + T.code[i] + '</span>']]
+      .concat(tStats(i, k)));
+  }
+  function tTip(i) { var c = C || CS[cur], x = T.c[C ? 0 : cur];
+    return T.name[i] + (x ? ' \u00b7 ' + c.zh + ' ' + pct(x.share[i]) : ''); }
+  // tooltip and popup text per style, made when shown: [tooltip(feature), popup(feature), sticky]
+  var TEXT = {
+    villages: [function (f) { return vTip(f.properties.i); }, function (f) { return vPopup(f.properties.i); }, true],
+    choropleth: [function (f) { var p = f.properties;
+      return V.name[p.i] + ' \u00b7 ' + num(p.acc, 2) + ' / ' + DG.supply.target + ' ' + DG.supply.unit; },
+    function (f) { var p = f.properties;
+      return circleHead(C) + tbl([['村(社区) village', V.name[p.i]],
+        ['可达供给 access-weighted supply (2SFCA)', num(p.acc, 2) + ' ' + DG.supply.unit],
+        ['标准 standard', DG.supply.target + ' ' + DG.supply.unit + ' (' + DG.supply.source + ')'],
+        ['供给/标准 supply / standard', pct(p.rate)]]); }, true],
+    towns_pop: [function (f) { return tTip(f.properties.i); }, function (f) { return tPopup(f.properties.i); }, true],
+    service: [function () { return C.zh + ' 服务范围 service area (' + num(C.minutes) + ' min)'; },
+      function (f) { return circleHead(C) + tbl([['服务范围 service area', num(C.minutes) + ' min, ' + C.mode + ' ' +
+        num(C.speed, 1) + ' km/h'], ['面积 area (km\u00b2)', num(f.properties.a, 1)]]); }, true],
+    gaps: [function (f) { var p = f.properties; return '盲区 gap\uff1a' + txt(p.n) + ' ' + num(p.p) + ' 人'; },
+      function (f) { var p = f.properties;
+        return circleHead(C) + tbl([['村(社区) village', txt(p.n) + " <span class='dg-id'>" + p.c + '</span>'],
+          ['镇街 town', txt(p.t)], ['盲区人口 population beyond limit', num(p.p)], ['超时 beyond limit', num(p.b)],
+          ['路网不可达 unreachable', num(p.u)], ['离网 off network', num(p.o)]]); }, true],
+    points: [function (f) { var p = f.properties; return p.pop !== undefined ? p.tip : txt(p.n); },
+      function (f) { var p = f.properties; if (p.pop !== undefined) return p.pop;
+        return tbl([['设施 facility', txt(p.n)], ['编号 id', txt(p.id)], ['类型 kind', txt(p.k)],
+          ['来源 source', txt(p.src)], ['在路网上 on network', p.on ? '是 yes' : '否 no (> max snap)']]); }, false]
+  };
+  TEXT.vlines = TEXT.villages;
+  var OPEN = location.hash.indexOf('dg-open') >= 0;  // test hook: every feature gets its own tooltip and popup
+  function bind(target, tx, one) {  // one layer (its feature) or a whole group (the feature under the mouse)
+    target.bindTooltip(function (l) { return tx[0]((one || l).feature); }, {sticky: tx[2]});
+    target.bindPopup(function (l) { return tx[1]((one || l).feature); }, {maxWidth: 380});
+  }
+  // ------------------------------------------------------------ styles: one colour, one meaning
+  var STYLES = {
+    towns: function () { return {color: M.town, weight: 1.8, fill: false}; },
+    towns_pop: function (f) { var c = townColour(f.properties.rate);
+      return {color: '#555', weight: 1, fillColor: c || 'url(#dg-h-nodata)', fillOpacity: c ? 0.85 : 1}; },
+    choropleth: function (f) { var c = bin(f.properties.rate, DG.supply_bins, DG.supply_colours);
+      return {color: '#555', weight: 0.5, fillColor: c || 'url(#dg-h-nodata)', fillOpacity: c ? 0.9 : 1}; },
+    villages: function (f) { var i = f.properties.i, c = vClass(i), s = V.st[i];
+      var o = {color: '#777', weight: 0.6, dashArray: null, fillColor: c || 'url(#dg-h-nodata)',
+        fillOpacity: c ? 0.85 : 1};
+      if (s === 'gap') { o.color = M.gap; o.weight = 2.5; }
+      else if (s === 'unreachable') { o.color = M.unreachable; o.weight = 2.5; o.dashArray = '6 4'; }
+      else if (s === 'no_data') { o.color = M.no_data; o.weight = 1; }
+      return o; },
+    vlines: function () { return {color: '#777', weight: 0.7, fillColor: '#fff', fillOpacity: 0}; },
+    service: function () { return {color: M.service, weight: 0.8, opacity: 0.9, fillColor: 'url(#dg-h-service)',
+      fillOpacity: 1}; },
+    gaps: function () { return {color: M.gap_area, weight: 0.5, fillColor: M.gap_area, fillOpacity: 0.65}; },
+    points: function () { return {}; }
+  };
+  function pointToLayer(f, ll) {
+    var p = f.properties;
+    if (p.rank !== undefined) return L.marker(ll, {icon: L.divIcon({className: 'dg-cand', html: p.rank,
+      iconSize: [22, 22]}), riseOnHover: true, zIndexOffset: 1000});
+    return L.circleMarker(ll, {radius: 3.5, color: p.on === false ? M.facility : '#fff',
+      weight: p.on === false ? 1.5 : 1,
+      fillColor: p.on === false ? '#fff' : M.facility, fillOpacity: 1}); }
+  // ------------------------------------------------------------ layers (outline keys joined to outlines.js once)
+  var joined = {}, unmatched = 0;
+  function warnOutlines(state, zh, en) {
+    setc('outlines', state);
+    var warn = document.createElement('div'); warn.className = 'dg-syn'; warn.textContent = zh + ' \u2014 ' + en;
+    document.getElementById('dg-note').appendChild(warn);
+  }
+  function layerData(s) {
+    if (!s.outlines) return s.data;
+    if (joined[s.key]) return joined[s.key];
+    var src = (window.DG_OUTLINES && window.DG_OUTLINES[s.outlines]) || [], m = new Map(), feats = [];
+    src.forEach(function (p) { m.set(p[0], p[1]); });
+    s.data.features.forEach(function (f) { var g = m.get(f.id);
+      if (g) feats.push({type: 'Feature', id: f.id, properties: f.properties, geometry: g}); else unmatched++; });
+    joined[s.key] = {type: 'FeatureCollection', features: feats};
+    return joined[s.key];
+  }
+  if (DG.layers.some(function (s) { return s.outlines; }) && !window.DG_OUTLINES) {
+    warnOutlines('missing', '缺少 outlines.js\uff1a村(社区)/镇街边界未显示',
+      'outlines.js (village and town outlines) ' +
+      'was not found beside this page; keep the maps folder together.');
+  }
+  var groups = {}, overlays = {}, vIdx = {}, tIdx = {};
+  DG.layers.forEach(function (s) { groups[s.key] = L.featureGroup();
+    if (s.circle === undefined) overlays[s.label] = groups[s.key];
+    if (s.show) groups[s.key].addTo(map); });
+  var townLabels = L.layerGroup(), villageLabels = L.layerGroup();
+  function label(p, html, cls) { return L.marker(c2ll(p), {icon: L.divIcon({className: 'dg-lbl ' + cls,
+    html: '<span>' + html + '</span>', iconSize: null}), interactive: false, keyboard: false}); }
+  var stale = {};  // layers not on the map are drawn when first shown (the hidden ones cost no load time)
+  function drawLayer(s) {
+    var g = groups[s.key]; g.clearLayers(); stale[s.key] = false;
+    var tx = TEXT[s.style];
+    var gj = L.geoJSON(layerData(s), {coordsToLatLng: c2ll, style: STYLES[s.style], pointToLayer: pointToLayer,
+      interactive: s.style !== 'towns',
+      onEachFeature: function (f, l) { if (tx && OPEN) bind(l, tx, l);
+        var i = f.properties.i;
+        if (i !== undefined && s.key === 'villages') vIdx[i] = l;
+        if (i !== undefined && (s.style === 'towns' || s.style === 'towns_pop')) tIdx[i] = l; }
+    });
+    if (tx && !OPEN) bind(gj, tx, null);  // one binding per layer, not one per feature: faster to load
+    g.addLayer(gj);
+  }
+  DG.layers.forEach(function (s) { groups[s.key].on('add', function () { if (stale[s.key]) drawLayer(s); }); });
+  function build() {
+    vIdx = {}; tIdx = {};
+    DG.layers.forEach(function (s) {
+      if (map.hasLayer(groups[s.key])) drawLayer(s); else { groups[s.key].clearLayers(); stale[s.key] = true; }
+      setc(s.key, layerData(s).features.filter(function (f) { return f.geometry; }).length);
+    });
+    townLabels.clearLayers(); villageLabels.clearLayers(); vLabelsMade = false;
+    T.lab.forEach(function (p, i) { if (p) label(p, T.name[i], 'dg-lbl-t').addTo(townLabels); });
+    setc('crs', gcjOn ? 'gcj02' : 'wgs84');
+  }
+  var vLabelsMade = false;
+  function zoomLabels() { var z = map.getZoom();
+    if (z <= 12.5) townLabels.addTo(map); else map.removeLayer(townLabels);
+    if (z >= 14 && !vLabelsMade) { vLabelsMade = true;  // made when first needed
+      V.lab.forEach(function (p, i) { if (p) label(p, V.name[i], 'dg-lbl-v').addTo(villageLabels); }); }
+    if (z >= 14) villageLabels.addTo(map); else map.removeLayer(villageLabels);
+    setc('zoom', z); }
+  map.on('zoomend', zoomLabels);
+  // ------------------------------------------------------------ base layers; a visible note when tiles fail
+  var blank = L.layerGroup().addTo(map);
+  var bases = {};
+  bases['空白底图 blank (offline)'] = blank;
+  var osm = L.tileLayer(DG.osm_url, {maxZoom: 19, attribution: '&copy; OpenStreetMap contributors'});
+  bases['OpenStreetMap (WGS84, online)'] = osm;
+  var gaode = L.tileLayer(DG.gaode_url, {subdomains: '1234', maxZoom: 18,
+    attribution: '&copy; 高德地图 AutoNavi (GCJ-02)'});
+  bases['高德 Gaode (GCJ-02, online)'] = gaode;
+  function tileError() { document.getElementById('dg-tilenote').hidden = false; setc('tileerror', '1'); }
+  osm.on('tileerror', tileError); gaode.on('tileerror', tileError);
+  L.control.layers(bases, overlays, {collapsed: true}).addTo(map);  // open on hover: never over a popup
+  L.control.scale({imperial: false}).addTo(map);
+  map.on('baselayerchange', function (ev) { var want = (ev.layer === gaode);
+    if (want !== gcjOn) { gcjOn = want; build(); } });
+  // fit the view before drawing, so every path is projected once (not drawn, then re-drawn after a fit)
+  var fit = L.latLngBounds([]);
+  function extend(c) { if (typeof c[0] === 'number') fit.extend(c2ll(c)); else c.forEach(extend); }
+  DG.layers.forEach(function (s) { if (s.fit) layerData(s).features.forEach(function (f) {
+    if (f.geometry) extend(f.geometry.coordinates); }); });
+  if (fit.isValid()) map.fitBounds(fit, {padding: [10, 10], animate: false});
+  build();
+  if (unmatched && window.DG_OUTLINES) {
+    warnOutlines('mismatch', 'outlines.js 与本页不符\uff1a' + unmatched + ' 个边界缺失',
+      'outlines.js beside this page ' +
+      'comes from other inputs: ' + unmatched + ' outlines are missing; write the maps folder again.');
+  }
+  zoomLabels();
+  // ------------------------------------------------------------ finding things: search, town selector
+  var msgEl = document.getElementById('dg-msg');
+  function msg(h) { msgEl.innerHTML = h; }
+  function popupAt(p, html) { L.popup({maxWidth: 380}).setLatLng(c2ll(p)).setContent(html).openOn(map); }
+  function focusVillage(i) {
+    if (groups.villages && !map.hasLayer(groups.villages)) groups.villages.addTo(map);
+    var l = vIdx[i], p = V.lab[i];
+    if (l) { map.fitBounds(l.getBounds(), {maxZoom: 15, animate: false});
+      if (p) popupAt(p, vPopup(i)); else l.openPopup(); }
+    else if (p) { map.setView(c2ll(p), 15, {animate: false}); popupAt(p, vPopup(i)); }
+    else { msg('无边界 no outline: ' + V.name[i]); return false; }
+    setc('focus', 'v' + i); setc('zoom', map.getZoom()); return true;
+  }
+  function focusTown(i) {
+    var l = tIdx[i], p = T.lab[i];
+    if (l) map.fitBounds(l.getBounds(), {animate: false}); else if (p) map.setView(c2ll(p), 13, {animate: false});
+    if (p) popupAt(p, tPopup(i));
+    setc('focus', 't' + i); setc('zoom', map.getZoom()); return true;
+  }
+  var entries = [];
+  T.name.forEach(function (n, i) {
+    entries.push({kind: 't', i: i, name: raw(n), label: raw(n) + ' \u00b7 镇街 town'}); });
+  V.name.forEach(function (n, i) {
+    entries.push({kind: 'v', i: i, name: raw(n), label: raw(n) + '\uff08' + raw(V.town[i]) + '\uff09'}); });
+  var list = document.getElementById('dg-search-list');
+  function fillList() { if (list.children.length) return;  // filled when the box is first used
+    entries.forEach(function (en) { var o = document.createElement('option'); o.value = en.label;
+      list.appendChild(o); }); }
+  function find(q) {
+    q = String(q || '').trim(); if (!q) return null;
+    var hit = null, tests = [function (en) { return en.label === q; }, function (en) { return en.name === q; },
+      function (en) { return en.name.indexOf(q) >= 0; }, function (en) { return en.label.indexOf(q) >= 0; }];
+    for (var t = 0; t < tests.length && !hit; t++) { for (var j = 0; j < entries.length; j++) {
+      if (tests[t](entries[j])) { hit = entries[j]; break; } } }
+    if (hit) { msg('\u2192 ' + esc(hit.label)); if (hit.kind === 'v') focusVillage(hit.i); else focusTown(hit.i); }
+    else msg('未找到 not found: ' + esc(q));
+    setc('search', hit ? hit.kind + hit.i : 'none');
+    return hit;
+  }
+  var box = document.getElementById('dg-search');
+  box.addEventListener('focus', fillList); box.addEventListener('input', fillList);
+  box.addEventListener('change', function () { find(box.value); });
+  box.addEventListener('keydown', function (ev) { if (ev.key === 'Enter') find(box.value); });
+  document.getElementById('dg-search-go').addEventListener('click', function () { find(box.value); });
+  var sel = document.getElementById('dg-town');
+  T.name.map(function (n, i) { return [raw(n), i]; }).sort(function (a, b) { return a[0].localeCompare(b[0], 'zh'); })
+    .forEach(function (x) { var o = document.createElement('option'); o.value = String(x[1]); o.textContent = x[0];
+      sel.appendChild(o); });
+  sel.addEventListener('change', function () { if (sel.value !== '') focusTown(+sel.value); });
+  document.getElementById('dg-print').addEventListener('click', function () { window.print(); });
+  // the print layout gives the map another size: let Leaflet redraw for it, and back afterwards
+  // and fit what was in view to the printed frame (the page is narrower than the screen)
+  var screenView = null;
+  window.addEventListener('beforeprint', function () {
+    screenView = map.getBounds(); map.invalidateSize(false); map.fitBounds(screenView, {animate: false}); });
+  window.addEventListener('afterprint', function () {
+    map.invalidateSize(false); if (screenView) map.fitBounds(screenView, {animate: false}); });
+  // ------------------------------------------------------------ sortable tables linked to the map
+  function sortable(el, cols, rows, rowHtml, onClick, foot) {
+    var key = null, dir = 1;
+    function cmp(a, b) { var x = cols[key].val(a), y = cols[key].val(b);
+      if (x === null || x === undefined || x === '') return (y === null || y === undefined || y === '') ? 0 : 1;
+      if (y === null || y === undefined || y === '') return -1;
+      return (typeof x === 'number' ? x - y : String(x).localeCompare(String(y), 'zh')) * dir; }
+    function render() {
+      var rs = rows.slice(); if (key !== null) rs.sort(cmp);
+      el.innerHTML = '<thead><tr>' + cols.map(function (c, j) { return '<th data-j="' + j + '">' + c.head +
+        (j === key ? (dir > 0 ? ' \u25b2' : ' \u25bc') : '') + '</th>'; }).join('') + '</tr></thead><tbody>' +
+        rs.map(rowHtml).join('') + '</tbody>' + (foot ? '<tfoot>' + foot + '</tfoot>' : '');
+    }
+    el.addEventListener('click', function (ev) {
+      var th = ev.target.closest('th'), tr = ev.target.closest('tbody tr');
+      if (th && th.hasAttribute('data-j')) {
+        var j = +th.getAttribute('data-j'); dir = (key === j) ? -dir : 1; key = j; render(); }
+      else if (tr && tr.hasAttribute('data-i')) { onClick(+tr.getAttribute('data-i')); }
+    });
+    render();
+    return {sort: function (j, d) { key = j; dir = d || 1; render(); }};
+  }
+  var api = {map: map, find: find, focusVillage: focusVillage, focusTown: focusTown, villagePopup: vPopup,
+    townPopup: tPopup, groups: groups};
+  window.dgApi = api;
+  if (C) {
+    var vt = null, wrap = document.getElementById('dg-vtable-wrap'), btn = document.getElementById('dg-vtable-btn');
+    var VC = [
+      {head: '村(社区) village', val: function (i) { return raw(V.name[i]); },
+        td: function (i) { return V.name[i]; }},
+      {head: '镇街 town', val: function (i) { return raw(V.town[i]); }, td: function (i) { return txt(V.town[i]); }},
+      {head: '状态 status', val: function (i) { return V.st[i]; },
+        td: function (i) { return DG.status[V.st[i]] || txt(V.st[i]); }},
+      {head: '覆盖率 share', val: function (i) { return V.share[i]; },
+        td: function (i) { return sw(vClass(i)) + pct(V.share[i]); }},
+      {head: '人口 people', val: function (i) { return V.pop[i]; }, td: function (i) { return num(V.pop[i]); }},
+      {head: '中位 median min', val: function (i) { return V.med[i]; },
+        td: function (i) { return num(V.med[i], 1); }},
+      {head: 'p90 min', val: function (i) { return V.p90[i]; }, td: function (i) { return num(V.p90[i], 1); }}];
+    var rowsV = V.name.map(function (_, i) { return i; });
+    function vRow(i) { return '<tr data-i="' + i + '">' + VC.map(function (c) {
+      return '<td>' + c.td(i) + '</td>'; }).join('') + '</tr>'; }
+    api.showTable = function () { wrap.hidden = false; btn.setAttribute('aria-expanded', 'true');
+      if (!vt) {
+        vt = sortable(document.getElementById('dg-vtable'), VC, rowsV, vRow, focusVillage); api.sortTable = vt.sort; }
+      setc('table', rowsV.length); return vt; };
+    btn.addEventListener('click', function () { if (wrap.hidden) api.showTable(); else { wrap.hidden = true;
+      btn.setAttribute('aria-expanded', 'false'); } });
+  } else {
+    // ---------------------------------------------------------- overview: one circle at a time, compared by town
+    var radios = [], holder = document.getElementById('dg-circles');
+    CS.forEach(function (c, k) {
+      var lab = document.createElement('label'), r = document.createElement('input');
+      r.type = 'radio'; r.name = 'dg-circle'; r.value = String(k); r.checked = (k === 0);
+      r.addEventListener('change', function () { if (r.checked) selectCircle(k); });
+      lab.appendChild(r); var s = document.createElement('span');
+      s.innerHTML = ' ' + c.zh + ' \u00b7 ' + pct((T.c[k].city || {}).share);
+      lab.appendChild(s); holder.appendChild(lab); radios.push(r);
+    });
+    function selectCircle(k) {
+      cur = k;
+      CS.forEach(function (c, j) { var g = groups['towns_' + c.id];
+        if (j === k) g.addTo(map); else map.removeLayer(g); });
+      radios[k].checked = true;
+      document.getElementById('dg-circle-name').innerHTML = CS[k].zh + ' <span lang="en">' + CS[k].en + '</span>';
+      document.querySelectorAll('.dg-mult').forEach(function (m, j) { m.classList.toggle('dg-on', j === k); });
+      map.closePopup(); setc('circle', CS[k].id);
+    }
+    api.selectCircle = selectCircle;
+    // small multiples: one tiny map per circle, same classes as the main map
+    var tl = DG.layers.filter(function (s) { return s.circle === 0; })[0], feats = tl ? layerData(tl).features : [];
+    var x0 = 180, x1 = -180, y0 = 90, y1 = -90;
+    function rings(g) { return g.type === 'Polygon' ? g.coordinates : g.type === 'MultiPolygon' ?
+      [].concat.apply([], g.coordinates) : []; }
+    feats.forEach(function (f) { rings(f.geometry).forEach(function (r) { r.forEach(function (c) {
+      x0 = Math.min(x0, c[0]); x1 = Math.max(x1, c[0]); y0 = Math.min(y0, c[1]); y1 = Math.max(y1, c[1]); }); }); });
+    var W = 150, H = 120, kx = Math.cos((y0 + y1) / 2 * PI / 180);
+    var sc = Math.min(W / ((x1 - x0) * kx || 1), H / ((y1 - y0) || 1));
+    var paths = feats.map(function (f) { return [f.properties.i, rings(f.geometry).map(function (r) {
+      return 'M' + r.map(function (c) {
+        return ((c[0] - x0) * kx * sc).toFixed(1) + ' ' + ((y1 - c[1]) * sc).toFixed(1); })
+        .join('L') + 'Z'; }).join('')]; });
+    var mult = document.getElementById('dg-multiples');
+    CS.forEach(function (c, k) {
+      var h = '<svg viewBox="0 0 ' + W + ' ' + H + '" width="' + W + '" height="' + H + '">' + paths.map(function (p) {
+        var col = townColour(T.c[k].share[p[0]]);
+        return '<path d="' + p[1] + '" fill="' + (col || 'url(#dg-h-nodata)') +
+          '" stroke="#555" stroke-width="0.4"><title>' +
+          T.name[p[0]] + ' ' + pct(T.c[k].share[p[0]]) + '</title></path>'; }).join('') + '</svg>';
+      var d = document.createElement('div'); d.className = 'dg-mult' + (k === 0 ? ' dg-on' : '');
+      d.innerHTML = h + '<div>' + c.zh + '<br><b>' + pct((T.c[k].city || {}).share) + '</b></div>';
+      d.addEventListener('click', function () { selectCircle(k); });
+      mult.appendChild(d);
+    });
+    // comparison table: town x circle, population covered
+    var TC = [{head: '镇街 town', val: function (i) { return raw(T.name[i]); },
+      td: function (i) { return T.name[i]; }}]
+      .concat(CS.map(function (c, k) { return {head: c.zh, val: function (i) { return T.c[k].share[i]; },
+        td: function (i) { var v = T.c[k].share[i], col = townColour(v);
+          return "<span class='dg-bar'><i style='width:" + (ok(v) ? Math.round(v * 100) : 0) + "%;background:" +
+            (col || '#fff') + "'></i></span>" + pct(v); }}; }));
+    var cityRow = '<tr class="dg-city"><td>东莞市(全市) city</td>' + CS.map(function (c, k) {
+      return '<td>' + pct((T.c[k].city || {}).share) + '</td>'; }).join('') + '</tr>';
+    var ct = sortable(document.getElementById('dg-compare'), TC, T.name.map(function (_, i) { return i; }),
+      function (i) { return '<tr data-i="' + i + '">' + TC.map(function (c) {
+        return '<td>' + c.td(i) + '</td>'; }).join('') + '</tr>'; },
+      focusTown, cityRow);
+    api.sortCompare = ct.sort;
+    selectCircle(0);
+  }
+  var m = /dg-search=([^&]*)/.exec(location.hash); if (m) find(decodeURIComponent(m[1]));
+  if (location.hash.indexOf('dg-tiles') >= 0) { map.removeLayer(blank); osm.addTo(map); }
+  if (OPEN) {  // test hook: show every tooltip and one popup per layer
+    DG.layers.forEach(function (s) { var first = true; groups[s.key].eachLayer(function (g) { g.eachLayer(function (l) {
+      if (l.getTooltip()) { l.getTooltip().options.permanent = true; l.openTooltip(); }
+      if (first && l.getPopup()) { first = false; l.openPopup(); } }); }); });
+    setc('opened', '1');
+  }
+  setc('ready', '1');
+})();

@@ -1,0 +1,507 @@
+"""Service circles as data: load and validate the TOML configuration."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+from ..errors import ConfigError, InputFileError, InputNotFoundError
+
+MODES = ("walk", "bicycle", "drive")
+CIRCLE_IDS = ("elderly_care_15", "fitness_15", "legal_aid_30", "culture_sports_10")
+#: Circle ids name output folders and files: nothing else is allowed in them.
+CIRCLE_ID_RE = re.compile(r"[a-z0-9_]+")
+#: Ids that would collide with other outputs (maps/index.html, <out>/maps/, report.*).
+RESERVED_IDS = frozenset({"index", "maps", "report"})
+#: OSM network type (OSMnx ``network_type``) that matches each travel mode.
+NETWORK_TYPE_FOR_MODE = {"walk": "walk", "bicycle": "bike", "drive": "drive"}
+#: Capacity kinds a circle's supply standard can count (the keys of ``supply.CAPACITY_ALIASES``).
+CAPACITY_KINDS = ("area_m2", "beds")
+#: Population a supply target is measured against: residents (常住人口) or people aged 60+.
+SUPPLY_BASES = ("residents", "elderly")
+#: Distance decay of the access-weighted supply (2SFCA; ``supply.DECAYS``).
+FCA_DECAYS = ("none", "gaussian", "stepwise")
+#: People supply ratios are measured against: the raster's people in each town (the time circles' people)
+#: or the 2020 census resident population per town (embedded, dgcoverage/data/dongguan).
+SUPPLY_POPULATIONS = ("raster", "census")
+#: Town codes in per-town settings tables (9-digit NBS codes of Dongguan's 镇街).
+TOWN_CODE_RE = re.compile(r"4419\d{5}")
+
+
+@dataclass(frozen=True)
+class Circle:
+    """One service circle: a facility type and its travel-time target.
+
+    Attributes
+    ----------
+    id
+        Machine id, e.g. ``"fitness_15"``.
+    minutes
+        Time limit in minutes.
+    speed_kmh
+        Network travel speed for ``mode`` in km/h.
+    access_speed_kmh
+        Walking speed (km/h) for the legs between a point and its nearest node.
+    covered_min_share
+        Share of a village's population within the limit for status "covered".
+    capacity
+        Capacity the supply standard counts: ``"area_m2"`` (floor/site area, m²), ``"beds"``, or ``""``
+        (no supply standard: the circle is a time circle only).
+    capacity_column
+        The facility table's capacity column (exact header); ``""``: found by its Chinese/English name.
+    supply_target, supply_per, supply_base
+        The target: ``supply_target`` per ``supply_per`` (1 or 1,000) people of ``supply_base``
+        (``"residents"`` or ``"elderly"``, people aged 60+), e.g. 3.2 m² per 1 resident, 35 beds per
+        1,000 elderly; ``None`` without a standard.
+    supply_indicator, supply_source
+        The indicator's name (e.g. 人均体育场地设施面积) and the policy text of the target.
+    fca_decay, fca_sigma_minutes, fca_steps
+        Distance decay of the access-weighted supply (2SFCA, the circle's limit as catchment):
+        ``"none"``, ``"gaussian"`` (width ``fca_sigma_minutes``, default half the limit) or ``"stepwise"``
+        (``(upper bound in minutes, weight)`` pairs, default the thirds of the limit at 1, 0.68, 0.22).
+    """
+
+    id: str
+    name_zh: str
+    name_en: str
+    minutes: float
+    mode: str
+    speed_kmh: float
+    access_speed_kmh: float
+    covered_min_share: float
+    every_village: bool
+    policy_source: str
+    policy_quote: str
+    speed_basis: str
+    osm_tags: dict[str, Any] = field(default_factory=dict)
+    name_keywords: tuple[str, ...] = ()
+    capacity: str = ""
+    capacity_column: str = ""
+    supply_target: float | None = None
+    supply_per: int = 1
+    supply_base: str = "residents"
+    supply_indicator: str = ""
+    supply_source: str = ""
+    fca_decay: str = "none"
+    fca_sigma_minutes: float | None = None
+    fca_steps: tuple[tuple[float, float], ...] = ()
+
+    @property
+    def has_supply(self) -> bool:
+        """Tell whether the circle has a supply standard (a capacity kind and a target)."""
+        return bool(self.capacity) and self.supply_target is not None
+
+    @property
+    def limit_s(self) -> float:
+        """Time limit in seconds."""
+        return float(self.minutes) * 60.0
+
+    @property
+    def speed_mps(self) -> float:
+        """Network speed in metres per second."""
+        return self.speed_kmh / 3.6
+
+    @property
+    def access_speed_mps(self) -> float:
+        """Access-leg walking speed in metres per second."""
+        return self.access_speed_kmh / 3.6
+
+    def with_overrides(self, **kw: Any) -> Circle:
+        """Return a copy with some fields replaced (``None`` values are ignored), validated."""
+        kw = {k: v for k, v in kw.items() if v is not None}
+        new = dataclasses.replace(self, **kw)
+        _validate_circle(new, "overrides")
+        return new
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Run-wide settings.
+
+    Attributes
+    ----------
+    max_snap_m
+        Maximum distance (m) from a home cell or a facility to its nearest network node.
+    report_cap_minutes
+        Travel times are computed up to this cap for medians, percentiles and coverage curves.
+    elderly_share
+        Share of residents aged 60+ for per-elderly supply targets: one share for every town, or a
+        mapping town code -> share; ``None``: the documented default of :mod:`dgcoverage.compute.supply`.
+    elderly_population
+        People aged 60+ per town (mapping town code -> count), e.g. from the census; exclusive with
+        ``elderly_share``.
+    elderly_source
+        Where ``elderly_share`` or ``elderly_population`` come from (free text, written beside them in every
+        output that uses them); ``""``: not said.
+    supply_population
+        People the supply ratios are measured against: ``"raster"`` (default; the population raster's
+        people in each town, the people the time circles measure) or ``"census"`` (the 2020 census resident
+        population per town, embedded).
+    """
+
+    max_snap_m: float = 500.0
+    report_cap_minutes: float = 60.0
+    elderly_share: float | Mapping[str, float] | None = None
+    elderly_population: Mapping[str, float] | None = None
+    elderly_source: str = ""
+    supply_population: str = "raster"
+
+
+_CIRCLE_KEYS = {f.name for f in dataclasses.fields(Circle)} - {"id"}
+_REQUIRED = {"name_zh", "name_en", "minutes", "mode", "speed_kmh"}
+_SETTINGS_KEYS = {f.name for f in dataclasses.fields(Settings)}
+_SUPPLY_KEYS = (
+    "capacity_column",
+    "supply_target",
+    "supply_per",
+    "supply_base",
+    "supply_indicator",
+    "supply_source",
+    "fca_decay",
+    "fca_sigma_minutes",
+    "fca_steps",
+)
+
+
+def default_config_path() -> Path:
+    """Path of the packaged ``circles.toml``."""
+    return Path(str(resources.files("dgcoverage") / "data" / "circles.toml"))
+
+
+def load_config(path: str | Path | None = None) -> tuple[dict[str, Circle], Settings]:
+    """Load circles and settings from a TOML file.
+
+    Parameters
+    ----------
+    path
+        A TOML file in the format of the packaged ``circles.toml``; ``None``
+        loads the packaged one.
+
+    Returns
+    -------
+    circles, settings
+        Circles keyed by id (file order) and the run settings.
+    """
+    path = default_config_path() if path is None else Path(path)
+    if not path.exists():
+        raise InputNotFoundError(path, "circle config")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8-sig"))  # a BOM from Windows editors is fine
+    except OSError as exc:
+        raise InputFileError(path, f"cannot be read ({exc.strerror or exc}).", "pass a readable TOML file.") from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise InputFileError(
+            path, f"is not valid TOML ({exc}).", "fix the syntax; see the packaged circles.toml."
+        ) from exc
+    unknown_top = set(raw) - {"circles", "settings"}
+    if unknown_top:
+        raise ConfigError(f"{path}: unknown top-level table(s) {sorted(unknown_top)}; allowed: circles, settings")
+    circles_raw = raw.get("circles")
+    if not isinstance(circles_raw, dict) or not circles_raw:
+        raise ConfigError(f"{path}: no [circles.<id>] tables found")
+    circles: dict[str, Circle] = {}
+    for cid, body in circles_raw.items():
+        if str(cid) in RESERVED_IDS:
+            raise ConfigError(
+                f"{path}: circle id {cid!r} is reserved: it names another output "
+                f"({', '.join(sorted(RESERVED_IDS))}); choose another id"
+            )
+        if not CIRCLE_ID_RE.fullmatch(str(cid)):
+            raise ConfigError(
+                f"{path}: circle id {cid!r} is not allowed: ids name output folders and files, so they "
+                "must match ^[a-z0-9_]+$ (lower-case letters, digits, underscore), e.g. fitness_15"
+            )
+        where = f"{path}: [circles.{cid}]"
+        if not isinstance(body, dict):
+            raise ConfigError(f"{where} must be a table")
+        unknown = set(body) - _CIRCLE_KEYS
+        if unknown:
+            raise ConfigError(f"{where} has unknown key(s) {sorted(unknown)}; allowed: {sorted(_CIRCLE_KEYS)}")
+        missing = _REQUIRED - set(body)
+        if missing:
+            raise ConfigError(f"{where} lacks required key(s) {sorted(missing)}")
+        speed = _number(body, "speed_kmh", where)
+        circle = Circle(
+            id=cid,
+            name_zh=_text(body, "name_zh", where),
+            name_en=_text(body, "name_en", where),
+            minutes=_number(body, "minutes", where),
+            mode=_text(body, "mode", where),
+            speed_kmh=speed,
+            access_speed_kmh=_number(body, "access_speed_kmh", where, min(speed, 4.0)),
+            covered_min_share=_number(body, "covered_min_share", where, 0.9),
+            every_village=_boolean(body, "every_village", where, False),
+            policy_source=_text(body, "policy_source", where, ""),
+            policy_quote=_text(body, "policy_quote", where, ""),
+            speed_basis=_text(body, "speed_basis", where, ""),
+            osm_tags=_table(body, "osm_tags", where),
+            name_keywords=_text_list(body, "name_keywords", where),
+            **_supply_keys(body, where),
+        )
+        _validate_circle(circle, where)
+        circles[cid] = circle
+    return circles, _settings(raw.get("settings", {}), f"{path}: [settings]")
+
+
+def _settings(settings_raw: Any, where: str) -> Settings:
+    """Type the ``[settings]`` table strictly (numbers, or tables of numbers keyed by town code)."""
+    if not isinstance(settings_raw, dict):
+        raise ConfigError(f"{where} must be a table")
+    unknown = set(settings_raw) - _SETTINGS_KEYS
+    if unknown:
+        raise ConfigError(f"{where} has unknown key(s) {sorted(unknown)}; allowed: {sorted(_SETTINGS_KEYS)}")
+    values: dict[str, Any] = {}
+    for key in settings_raw:
+        if key in ("elderly_share", "elderly_population") and isinstance(settings_raw[key], dict):
+            values[key] = _town_numbers(settings_raw[key], key, where)
+        elif key in ("elderly_source", "supply_population"):
+            values[key] = _text(settings_raw, key, where)
+        elif key == "elderly_population":
+            raise ConfigError(
+                f"{where} elderly_population must be a table of people aged 60+ per town code "
+                f'([settings.elderly_population] "441900003" = 52000), got {settings_raw[key]!r}'
+            )
+        else:
+            values[key] = _number(settings_raw, key, where)
+    settings = Settings(**values)
+    validate_settings(settings, where)
+    return settings
+
+
+def _town_numbers(table: dict[str, Any], key: str, where: str) -> dict[str, float]:
+    """Type a ``town code -> number`` table: keys 9-digit Dongguan town codes, values finite TOML numbers."""
+    if not table:
+        raise ConfigError(f"{where} {key} is an empty table; give one value per town code, or leave it out")
+    out: dict[str, float] = {}
+    for code in table:
+        if not TOWN_CODE_RE.fullmatch(str(code)):
+            raise ConfigError(
+                f'{where} {key}: {code!r} is not a 9-digit Dongguan town code (e.g. "441900003" for 东城街道)'
+            )
+        out[str(code)] = _number(table, code, f"{where} {key}")
+    return out
+
+
+def _supply_keys(body: dict[str, Any], where: str) -> dict[str, Any]:
+    """Type the supply-standard keys of a circle (checked together in :func:`_validate_supply`)."""
+    out: dict[str, Any] = {}
+    if "capacity" not in body:
+        extra = sorted(k for k in _SUPPLY_KEYS if k in body)
+        if extra:
+            raise ConfigError(
+                f'{where} {extra} need capacity ("area_m2" or "beds"): a supply standard counts capacities; '
+                "add capacity and supply_target, or remove them"
+            )
+        return out
+    out["capacity"] = _text(body, "capacity", where)
+    for key in ("capacity_column", "supply_base", "supply_indicator", "supply_source", "fca_decay"):
+        if key in body:
+            out[key] = _text(body, key, where)
+    for key in ("supply_target", "fca_sigma_minutes"):
+        if key in body:
+            out[key] = _number(body, key, where)
+    if "supply_per" in body:
+        per = _number(body, "supply_per", where)
+        if per not in (1.0, 1000.0):
+            raise ConfigError(f"{where} supply_per must be 1 (per person) or 1000 (per 1,000 people), got {per:g}")
+        out["supply_per"] = int(per)
+    if "fca_steps" in body:
+        out["fca_steps"] = _steps(body["fca_steps"], where)
+    return out
+
+
+def _steps(value: Any, where: str) -> tuple[tuple[float, float], ...]:
+    """``fca_steps = [[5, 1.0], [10, 0.68], [15, 0.22]]``: (upper bound in minutes, weight) pairs."""
+    example = "fca_steps = [[5, 1.0], [10, 0.68], [15, 0.22]]"
+    if not isinstance(value, list) or not value or not all(isinstance(p, list) and len(p) == 2 for p in value):
+        raise ConfigError(f"{where} fca_steps must be a list of [minutes, weight] pairs, e.g. {example}; got {value!r}")
+    return tuple(
+        (_number({"fca_steps": p[0]}, "fca_steps", where), _number({"fca_steps": p[1]}, "fca_steps", where))
+        for p in value
+    )
+
+
+def validate_settings(settings: Settings, where: str = "settings") -> None:
+    """Check run settings are finite, positive and plausible; raise :class:`ConfigError` naming the key."""
+    for key, upper in (("max_snap_m", 50_000.0), ("report_cap_minutes", 1440.0)):
+        val = getattr(settings, key)
+        if not _finite(val) or not 0 < val <= upper:
+            raise ConfigError(f"{where}: {key} must be a finite number in (0, {upper:g}], got {val!r}")
+    if settings.supply_population not in SUPPLY_POPULATIONS:
+        raise ConfigError(
+            f"{where}: supply_population must be one of {list(SUPPLY_POPULATIONS)}, got {settings.supply_population!r}"
+        )
+    if settings.elderly_source and settings.elderly_share is None and settings.elderly_population is None:
+        raise ConfigError(
+            f"{where}: elderly_source says where elderly_share or elderly_population come from; give one of them, "
+            "or remove elderly_source (the default share states its own source)"
+        )
+    share, counts = settings.elderly_share, settings.elderly_population
+    if share is not None and counts is not None:
+        raise ConfigError(
+            f"{where}: give elderly_share or elderly_population, not both (the base of per-elderly targets)"
+        )
+    for key, val, upper in (("elderly_share", share, 1.0), ("elderly_population", counts, math.inf)):
+        if val is None:
+            continue
+        if key == "elderly_share" and not isinstance(val, Mapping):
+            val = {"": val}
+        if not isinstance(val, Mapping) or not val:
+            raise ConfigError(f"{where}: {key} must be a mapping town code -> number, got {val!r}")
+        for code, v in val.items():
+            if code and not (isinstance(code, str) and TOWN_CODE_RE.fullmatch(code)):
+                raise ConfigError(f"{where}: {key}: {code!r} is not a 9-digit Dongguan town code")
+            if not _finite(v) or not 0 <= v <= upper:
+                at = f"[{code!r}]" if code else ""
+                raise ConfigError(
+                    f"{where}: {key}{at} must be a finite number in [0, {upper:g}]"
+                    + (" (a share, e.g. 0.0547 for 5.47%)" if upper == 1.0 else " (people aged 60+)")
+                    + f", got {v!r}"
+                )
+
+
+def _finite(val: Any) -> bool:
+    """Tell whether ``val`` is a finite int or float (never a bool)."""
+    return not isinstance(val, bool) and isinstance(val, (int, float)) and math.isfinite(val)
+
+
+def _number(body: dict[str, Any], key: str, where: str, default: float | None = None) -> float:
+    """Return the finite TOML number (int or float, never a bool or a string) at ``body[key]``."""
+    if key not in body:
+        if default is None:
+            raise ConfigError(f"{where} lacks required key {key!r}")
+        return float(default)
+    value = body[key]
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(
+            f"{where} {key} must be a number (e.g. {key} = 15), got {value!r} "
+            f"({type(value).__name__}); write it without quotes or a % sign"
+        )
+    if not math.isfinite(value):
+        raise ConfigError(f"{where} {key} must be a finite number, got {value!r}")
+    return float(value)
+
+
+def _boolean(body: dict[str, Any], key: str, where: str, default: bool) -> bool:
+    value = body.get(key, default)
+    if not isinstance(value, bool):
+        raise ConfigError(f"{where} {key} must be true or false (a TOML boolean, no quotes), got {value!r}")
+    return value
+
+
+def _text(body: dict[str, Any], key: str, where: str, default: str | None = None) -> str:
+    if key not in body and default is not None:
+        return default
+    value = body[key]
+    if not isinstance(value, str):
+        raise ConfigError(f"{where} {key} must be a string (in quotes), got {value!r}")
+    bad = sorted(
+        {
+            f"U+{ord(ch):04X}"
+            for ch in value
+            if (ord(ch) < 32 and ch not in "\t\n")
+            or 0x7F <= ord(ch) < 0xA0
+            or 0x202A <= ord(ch) <= 0x202E
+            or 0x2066 <= ord(ch) <= 0x2069
+        }
+    )
+    if bad:
+        raise ConfigError(
+            f"{where} {key} holds control or text-direction characters {bad}, which would garble "
+            "tables and maps; delete them"
+        )
+    return value
+
+
+def _text_list(body: dict[str, Any], key: str, where: str) -> tuple[str, ...]:
+    value = body.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f'{where} {key} must be a list of strings, e.g. {key} = ["养老", "长者"], got {value!r}')
+    return tuple(value)
+
+
+def _table(body: dict[str, Any], key: str, where: str) -> dict[str, Any]:
+    value = body.get(key, {})
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where} {key} must be a table ([circles.<id>.{key}]), got {value!r}")
+    return dict(value)
+
+
+def _validate_circle(c: Circle, where: str) -> None:
+    for key in ("minutes", "speed_kmh", "access_speed_kmh", "covered_min_share"):
+        val = getattr(c, key)
+        if isinstance(val, bool) or not isinstance(val, (int, float)) or not math.isfinite(val):
+            raise ConfigError(f"{where}: {key} must be a finite number, got {val!r}")
+    if not (c.minutes > 0):
+        raise ConfigError(f"{where}: minutes must be > 0 (got {c.minutes}); the limit is a travel time")
+    if c.minutes > 600:
+        raise ConfigError(f"{where}: minutes={c.minutes} is implausible for a service circle (max 600)")
+    if c.mode not in MODES:
+        raise ConfigError(f"{where}: mode must be one of {MODES}, got {c.mode!r}")
+    for key in ("speed_kmh", "access_speed_kmh"):
+        val = getattr(c, key)
+        if not (0 < val <= 150):
+            raise ConfigError(f"{where}: {key} must be in (0, 150] km/h, got {val}")
+    if not (0 < c.covered_min_share <= 1):
+        raise ConfigError(f"{where}: covered_min_share must be in (0, 1], got {c.covered_min_share}")
+    for key, val in c.osm_tags.items():
+        ok = val is True or isinstance(val, str) or (isinstance(val, list) and all(isinstance(x, str) for x in val))
+        if not ok:
+            raise ConfigError(f"{where}: osm_tags.{key} must be true, a string or a list of strings")
+    _validate_supply(c, where)
+
+
+def _validate_supply(c: Circle, where: str) -> None:
+    """Check the supply-standard keys together: kinds and enums, a target > 0, decay parameters that apply."""
+    if not c.capacity:
+        if c.supply_target is not None:
+            raise ConfigError(f'{where}: supply_target needs capacity ("area_m2" or "beds")')
+        return
+    if c.capacity not in CAPACITY_KINDS:
+        raise ConfigError(f"{where}: capacity must be one of {CAPACITY_KINDS}, got {c.capacity!r}")
+    if c.supply_target is None:
+        raise ConfigError(
+            f"{where}: capacity {c.capacity!r} needs supply_target (e.g. supply_target = 3.2 for 3.2 m² per "
+            "resident, or 35 with supply_per = 1000 for 35 beds per 1,000 people)"
+        )
+    if not _finite(c.supply_target) or not c.supply_target > 0:
+        raise ConfigError(f"{where}: supply_target must be a finite number > 0, got {c.supply_target!r}")
+    if c.supply_per not in (1, 1000) or isinstance(c.supply_per, bool):
+        raise ConfigError(f"{where}: supply_per must be 1 or 1000, got {c.supply_per!r}")
+    if c.supply_base not in SUPPLY_BASES:
+        raise ConfigError(f"{where}: supply_base must be one of {SUPPLY_BASES}, got {c.supply_base!r}")
+    if c.fca_decay not in FCA_DECAYS:
+        raise ConfigError(f"{where}: fca_decay must be one of {FCA_DECAYS}, got {c.fca_decay!r}")
+    if c.fca_sigma_minutes is not None:
+        if c.fca_decay != "gaussian":
+            raise ConfigError(f'{where}: fca_sigma_minutes applies to fca_decay = "gaussian" only')
+        if not _finite(c.fca_sigma_minutes) or not c.fca_sigma_minutes > 0:
+            raise ConfigError(f"{where}: fca_sigma_minutes must be a finite number > 0, got {c.fca_sigma_minutes!r}")
+    if c.fca_steps:
+        if c.fca_decay != "stepwise":
+            raise ConfigError(f'{where}: fca_steps applies to fca_decay = "stepwise" only')
+        bounds = [b for b, _ in c.fca_steps]
+        weights = [w for _, w in c.fca_steps]
+        if (
+            not all(_finite(v) for v in bounds + weights)
+            or bounds[0] <= 0
+            or any(b1 <= b0 for b0, b1 in zip(bounds, bounds[1:]))
+            or any(w < 0 for w in weights)
+            or not any(w > 0 for w in weights)
+        ):
+            raise ConfigError(
+                f"{where}: fca_steps must be [minutes, weight] pairs with increasing minutes > 0 and weights >= 0 "
+                f"(at least one > 0), got {[list(p) for p in c.fca_steps]}"
+            )

@@ -1,0 +1,116 @@
+"""The elderly (60+) raster: summed per town and checked against the people of the population raster."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import geopandas as gpd
+import numpy as np
+import shapely
+
+from ..core.io import input_record
+from ..errors import (
+    DataMismatchError,
+    DgCoverageWarning,
+    InputFileError,
+    InputNotFoundError,
+)
+from .population import PopulationGrid, population_from_raster
+
+if TYPE_CHECKING:  # pragma: no cover
+    pass
+from .cells import points_in_polygons
+
+
+def elderly_from_raster(
+    path: Path,
+    band: int | None,
+    towns: gpd.GeoDataFrame,
+    grid: PopulationGrid,
+    crs: Any,
+    inputs: dict[str, Any],
+    counts: dict[str, int],
+    cell_tree: Any = None,
+) -> gpd.GeoDataFrame:
+    """Sum an elderly (60+) raster per town into ``towns["elderly_raster"]``; check it against the people.
+
+    A town whose elderly count exceeds its people (from the population raster) is refused: one of the two
+    rasters is in other units or of another area.  Shares above 40 % are counted and said.
+    """
+    from .population import share_outside
+
+    b = towns[towns["has_polygon"]].to_crs(crs).total_bounds
+    try:
+        eg = population_from_raster(path, crs, bounds=(b[0] - 1000, b[1] - 1000, b[2] + 1000, b[3] + 1000), band=band)
+    except InputNotFoundError as exc:
+        raise InputNotFoundError(path, "elderly raster (--elderly-population)") from exc
+    except InputFileError as exc:  # the reader speaks of the population raster and --band
+        msg = str(exc).replace("--band", "--elderly-band").replace("population raster", "elderly raster")
+        raise InputFileError(None, msg) from exc
+    for k, n in eg.warnings.items():
+        counts[f"elderly_{k}"] = n
+    _, _, ex, ey, epop = eg.cells()
+    _, _, px, py, ppop = grid.cells()
+    poly = towns[towns["has_polygon"]].to_crs(crs)
+    polys = poly.geometry.to_numpy()
+    e_by = np.zeros(len(polys))
+    p_by = np.zeros(len(polys))
+    if len(ex):
+        pi, gi = points_in_polygons(polys, ex, ey)
+        np.add.at(e_by, gi, epop[pi])
+    if len(px):
+        pi, gi = points_in_polygons(polys, px, py, cell_tree)  # the study's cells: their tree is built
+        np.add.at(p_by, gi, ppop[pi])
+    over = (e_by > p_by * 1.0001 + 0.5) & (e_by > 0)
+    if over.any():
+        names = ", ".join(
+            f"{n} {e:,.0f} > {p:,.0f}" for n, e, p in zip(poly["town_name"][over], e_by[over], p_by[over])
+        )
+        raise DataMismatchError(
+            f"{path}: the elderly raster holds more people aged 60+ than the population raster holds people in "
+            f"{int(over.sum())} town(s) ({names[:300]}). Fix: check both rasters' units (people per pixel), year "
+            "and area"
+        )
+    if eg.footprint is not None and len(polys):
+        miss = np.asarray(share_outside(eg.footprint, polys), dtype=float)
+        area = shapely.area(polys)
+        outside = float((miss * area).sum() / area.sum()) if area.sum() > 0 else 0.0
+        if outside > 0.001:
+            counts["elderly_raster_misses_area"] = 1
+            warnings.warn(
+                f"{path}: the elderly raster does not cover {outside:.1%} of the study area, so the people aged "
+                "60+ of the towns it misses are undercounted (and their beds per 1,000 elderly overstated). Fix: "
+                "use an elderly raster covering every town",
+                DgCoverageWarning,
+                stacklevel=4,
+            )
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(p_by > 0, e_by / p_by, np.nan)
+    low = np.isfinite(share) & (share < 0.01) & (p_by >= 1000)
+    if low.any():
+        counts["elderly_share_below_1pct"] = int(low.sum())
+        warnings.warn(
+            f"{path}: people aged 60+ are under 1 % of the people in {int(low.sum())} town(s) "
+            f"({', '.join(poly['town_name'][low].tolist()[:5])}); check the raster's units (people per pixel, "
+            "not thousands) and that it covers those towns",
+            DgCoverageWarning,
+            stacklevel=4,
+        )
+    high = np.isfinite(share) & (share > 0.4)
+    if high.any():
+        counts["elderly_share_above_40pct"] = int(high.sum())
+        warnings.warn(
+            f"{path}: people aged 60+ are over 40 % of the people in {int(high.sum())} town(s) "
+            f"({', '.join(poly['town_name'][high].tolist()[:5])}); check that it is an elderly raster",
+            DgCoverageWarning,
+            stacklevel=4,
+        )
+    towns = towns.copy()
+    towns["elderly_raster"] = np.nan
+    towns.loc[poly.index, "elderly_raster"] = e_by
+    inputs["elderly"] = input_record(
+        path, "elderly (60+) raster", total=round(float(eg.total), 1), band=eg.meta.get("band")
+    )
+    return towns

@@ -1,0 +1,231 @@
+"""One circle's page: villages by share covered, status marks, service and gap areas, facilities, sites."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import geopandas as gpd
+import pandas as pd
+
+from .common import MARK_COLOURS, OUTLINES_JS, SUPPLY_BINS, SUPPLY_COLOURS, _bin_labels, _fmt, _pct0, e, share_classes
+from .geojson import _centre
+from .layers import (
+    candidates_layer,
+    circle_info,
+    facilities_layer,
+    gaps_layer,
+    service_area_layer,
+    supply_layer,
+    town_columns,
+    towns_layer,
+    village_columns,
+    villages_layer,
+)
+from .page import _nav, _note, render_page
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ...pipeline.study import CircleResult, Study
+
+
+def _share_legend(result: CircleResult) -> str:
+    c = result.circle
+    _, cols, labels = share_classes(c.covered_min_share)
+    rows = "<br>".join(f"<span class='dg-sw' style='background:{col}'></span>{lab}" for col, lab in zip(cols, labels))
+    rule = (
+        f"<div class='dg-rule'><b>达标 covered</b> = 村(社区)内 ≥ {_pct0(c.covered_min_share)} 的人口在 "
+        f"{c.minutes:g} 分钟内（{e(str(c.mode))} {c.speed_kmh:g} km/h）到达最近设施。"
+        f"<span lang='en'>A village is covered when ≥ {_pct0(c.covered_min_share)} of its people reach a "
+        f"facility within {c.minutes:g} min (covered_min_share = {c.covered_min_share:g}).</span></div>"
+    )
+    nd = (
+        "<svg class='dg-sw' viewBox='0 0 14 10'><rect width='14' height='10' fill='url(#dg-h-nodata)' "
+        f"stroke='{MARK_COLOURS['no_data']}'/></svg>"
+    )
+    marks = (
+        f"<span class='dg-ln' style='border:3px solid {MARK_COLOURS['gap']}'></span>服务盲区 gap: nobody within the "
+        f"limit<br><span class='dg-ln' style='border:3px dashed {MARK_COLOURS['unreachable']}'></span>路网不可达 "
+        f"unreachable: no facility along the streets<br>{nd}无数据 no data (no area or no people)"
+    )
+    return (
+        "<div class='dg-sec'>村(社区)人口覆盖率 share of people within the limit</div>"
+        + rows
+        + rule
+        + "<div class='dg-sec'>状态标记 status marks (outline / hatching)</div>"
+        + marks
+    )
+
+
+def _circle_legend(result: CircleResult, supply: bool, candidates: bool) -> str:
+    sa = (
+        "<svg class='dg-sw' viewBox='0 0 14 10'><rect width='14' height='10' fill='url(#dg-h-service)' "
+        f"stroke='{MARK_COLOURS['service']}'/></svg>"
+    )
+    rows = [
+        f"{sa}服务范围 service area (drawn on top, hatched)",
+        f"<span class='dg-sw' style='background:{MARK_COLOURS['gap_area']};opacity:.75'></span>盲区人口 gap areas "
+        "(populated, beyond the limit; layer off by default)",
+        f"<span class='dg-sw' style='background:{MARK_COLOURS['facility']};border-radius:7px;border-color:#fff'>"
+        "</span>设施 facility (hollow: off the network)",
+        f"<span class='dg-ln' style='border:2px solid {MARK_COLOURS['town']};height:4px'></span>镇街边界 town boundary",
+    ]
+    if candidates:
+        rows.append(
+            "<span class='dg-cand' style='display:inline-block;width:18px'>1</span> 候选站点 candidate site (rank)"
+        )
+    if supply:
+        sup = " ".join(
+            f"<span class='dg-sw' style='background:{col}'></span>{lab}"
+            for col, lab in zip(SUPPLY_COLOURS, _bin_labels(SUPPLY_BINS))
+        )
+        rows.append(f"可达供给/标准 supply within reach vs standard (2SFCA, layer off by default):<br>{sup}")
+    r = result.summary["results"]
+    return (
+        _share_legend(result)
+        + "<div class='dg-sec'>图层 layers</div>"
+        + "<br>".join(rows)
+        + "<div class='dg-sec'>全市 city</div>"
+        + f"人口覆盖率 population covered <b>{_fmt(r['covered_share'], pct=True)}</b>"
+        + f"<br>村(社区)达标率 villages covered <b>{_fmt(r['village_pass_rate'], pct=True)}</b>"
+    )
+
+
+def circle_map_html(
+    study: Study,
+    result: CircleResult,
+    sa: gpd.GeoDataFrame,
+    gp: gpd.GeoDataFrame,
+    candidates: pd.DataFrame | None = None,
+    outlines: bool = False,
+    circles: Sequence[tuple[str, str]] = (),
+    index: bool = False,
+    report_href: str | None = None,
+) -> str:
+    """Render one circle's map (with a ranked candidate-sites layer when ``candidates`` is given).
+
+    Parameters
+    ----------
+    study, result
+        The study and the circle's result.
+    sa, gp
+        Service area and gap areas (:func:`dgcoverage.outputs.areas.write_areas`).
+    candidates
+        Ranked sites (:func:`read_candidates`), or ``None``.
+    outlines
+        Take the village and town outlines from :data:`OUTLINES_JS` beside the page (written by
+        :func:`write_maps`) instead of embedding them.
+    circles
+        ``(id, name)`` of the circle pages to link to (this one included); ``index``: link the overview.
+    report_href
+        Relative link to ``report.html``, or ``None``.
+
+    Returns
+    -------
+    str
+        The HTML page.
+    """
+    c = result.circle
+    vshared = {"outlines": "villages"} if outlines else {}
+    layers = [
+        {
+            "key": "villages",
+            "label": "村(社区)人口覆盖率 villages: share of people covered",
+            "style": "villages",
+            "data": villages_layer(study, result, outlines),
+            "show": True,
+            "fit": True,
+            **vshared,
+        },
+        {
+            "key": "gaps",
+            "label": "服务盲区人口 gap areas (populated, beyond limit)",
+            "style": "gaps",
+            "data": gaps_layer(study, gp),
+            "show": False,
+            "fit": False,
+        },
+        {
+            "key": "service",
+            "label": f"服务范围 service area ({c.minutes:g} min)",
+            "style": "service",
+            "data": service_area_layer(study, sa, result),
+            "show": True,
+            "fit": False,
+        },
+        {
+            "key": "towns",
+            "label": "镇街边界 town boundaries",
+            "style": "towns",
+            "data": towns_layer(study, outlines=outlines),
+            "show": True,
+            "fit": False,
+            **({"outlines": "towns"} if outlines else {}),
+        },
+        {
+            "key": "facilities",
+            "label": "设施 facilities",
+            "style": "points",
+            "data": facilities_layer(result),
+            "show": True,
+            "fit": False,
+        },
+    ]
+    supply = supply_layer(study, result, outlines)
+    if supply is not None:
+        layers.insert(
+            1,
+            {
+                "key": "supply",
+                "label": "可达供给/标准 supply within reach vs standard (2SFCA)",
+                "style": "choropleth",
+                "data": supply,
+                "show": False,
+                "fit": False,
+                **vshared,
+            },
+        )
+    has_cands = candidates is not None and len(candidates) > 0
+    if has_cands:
+        names = dict(zip(study.villages["code"].astype(str), study.villages["name"].astype(str)))
+        layers.append(
+            {
+                "key": "candidates",
+                "label": f"候选站点 candidate sites (top {len(candidates)})",
+                "style": "points",
+                "data": candidates_layer(candidates, names),
+                "show": True,
+                "fit": False,
+            }
+        )
+    sup = result.summary.get("supply") or {}
+    extra = {
+        "page": "circle",
+        "circle": circle_info(result),
+        "v": village_columns(study, result),
+        "t": town_columns(study, [result.towns]),
+        "share": dict(zip(("breaks", "colours", "labels"), share_classes(c.covered_min_share))),
+        "supply": {
+            "target": _fmt(sup.get("target"), nd=2) if sup else "—",
+            "unit": e(str(sup.get("ratio_unit", ""))),
+            "source": e(str(sup.get("source", ""))),
+        },
+    }
+    n = len(result.villages)
+    side = (
+        f"<div class='dg-noprint'><button id='dg-vtable-btn' type='button' aria-expanded='false'>"
+        f"村(社区)表 village table ({n})</button> <span class='dg-id'>点击表头排序，点击行定位 "
+        "click a header to sort, a row to zoom</span></div>"
+        "<div id='dg-vtable-wrap' class='dg-scroll' hidden><table id='dg-vtable' class='dg-list'></table></div>"
+    )
+    title = f"{c.name_zh} {c.name_en} — {c.minutes:g} 分钟 min, {c.mode} {c.speed_kmh:g} km/h"
+    return render_page(
+        title,
+        layers,
+        _note([result.summary]),
+        _circle_legend(result, supply is not None, has_cands),
+        _centre(study),
+        OUTLINES_JS if outlines else None,
+        extra=extra,
+        side_html=side,
+        nav_html=_nav(circles or [(c.id, c.name_zh)], c.id, index, report_href),
+    )

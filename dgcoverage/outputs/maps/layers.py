@@ -1,0 +1,382 @@
+"""The data of the page layers: per-village and per-town columns and the GeoJSON of each overlay.
+
+Villages and towns go to the page as compact columns (escaped names, rounded numbers, share classes, label
+points) that the features index into (``i``); facilities, candidate sites, service and gap areas as small
+FeatureCollections.  Every user-supplied string is escaped here, before it reaches a page.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from ...compute.coverage import LABELS_ZH
+from ...core.io import read_output_csv
+from .common import MISSING_TEXT, _fmt, _nums, _shares, _table, _texts, e, page_href, share_classes
+from .geojson import _display, _fc, _label_points, _outline_fc, _towns_drawn
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ...pipeline.study import CircleResult, Study
+
+
+def village_columns(study: Study, result: CircleResult) -> dict[str, Any]:
+    """Per-village columns of a circle page: names (escaped), numbers, status, share class, label point.
+
+    Parameters
+    ----------
+    study
+        The study (village shapes, for the label points).
+    result
+        The circle's result (``result.villages``, one row per village of ``study.villages``, same order).
+
+    Returns
+    -------
+    dict
+        Columns of equal length: ``name, code, town, pop, share, cls, st, med, p90, ctr, fin, why, lab``;
+        ``cls`` is the share class of :func:`share_classes` (``-1``: no data).
+    """
+    vt = result.villages
+    breaks, _, _ = share_classes(result.circle.covered_min_share)
+    share = pd.to_numeric(vt["covered_share"], errors="coerce").to_numpy(dtype=float)
+    st = vt["status"].astype(str).to_numpy()
+    cls = np.digitize(np.nan_to_num(share, nan=0.0), breaks)
+    cls = np.where(st == "covered", len(breaks) + 1, cls)
+    cls = np.where((st == "no_data") | ~np.isfinite(share), -1, cls)
+    return {
+        "name": _texts(vt["name"]),
+        "code": _texts(vt["code"]),
+        "town": _texts(vt["town_name"]),
+        "pop": _nums(vt["population"], 0),
+        "share": _shares(share),
+        "cls": cls.astype(int).tolist(),
+        "st": _texts(st),
+        "med": _nums(vt["median_time_min"], 1),
+        "p90": _nums(vt["p90_time_min"], 1),
+        "ctr": _nums(vt["centre_time_min"], 1),
+        "fin": _nums(vt["facilities_inside"], 0),
+        "why": _texts(vt["reason"]),
+        "lab": _label_points(study.villages.geometry),
+    }
+
+
+def town_columns(study: Study, towns_tables: Sequence[pd.DataFrame] = ()) -> dict[str, Any]:
+    """Per-town columns (towns with a boundary, in drawing order), with each town table's pass rates.
+
+    Parameters
+    ----------
+    study
+        The study (its towns).
+    towns_tables
+        Town tables (:func:`dgcoverage.compute.coverage.town_table`), one per circle shown.
+
+    Returns
+    -------
+    dict
+        ``name, code, lab`` and ``c``: per table ``share`` (population covered), ``covp``, ``pop``,
+        ``vrate`` (village pass rate), ``vc`` (villages covered), ``vd`` (villages with data), plus
+        ``city``: the city-wide row (town code ``441900``).
+    """
+    t = _towns_drawn(study)
+    out: dict[str, Any] = {
+        "name": _texts(t["town_name"]),
+        "code": _texts(t["town_code"]),
+        "lab": _label_points(t.geometry),
+        "c": [],
+    }
+    for tt in towns_tables:
+        q = tt.set_index("town_code")
+        r = q.reindex(t["town_code"])
+        city = q.loc["441900"] if "441900" in q.index else None
+        cols = {
+            "share": _shares(r["pass_rate_population"]),
+            "covp": _nums(r["covered_population"], 0),
+            "pop": _nums(r["population"], 0),
+            "vrate": _shares(r["pass_rate_villages"]),
+            "vc": _nums(r["villages_covered"], 0),
+            "vd": _nums(r["villages_with_data"], 0),
+        }
+        cols["city"] = {k: _nums([city[s]], nd)[0] for k, s, nd in _CITY_FIELDS} if city is not None else None
+        out["c"].append(cols)
+    return out
+
+
+_CITY_FIELDS = (
+    ("share", "pass_rate_population", 4),
+    ("covp", "covered_population", 0),
+    ("pop", "population", 0),
+    ("vrate", "pass_rate_villages", 4),
+    ("vc", "villages_covered", 0),
+    ("vd", "villages_with_data", 0),
+)
+
+
+def circle_info(result: CircleResult) -> dict[str, Any]:
+    """Return the circle's names (escaped) and parameters for the page script."""
+    c = result.circle
+    return {
+        "id": c.id,
+        "zh": e(c.name_zh),
+        "en": e(c.name_en),
+        "minutes": float(c.minutes),
+        "mode": e(str(c.mode)),
+        "speed": float(c.speed_kmh),
+        "cms": float(c.covered_min_share),
+        "href": page_href(c.id),
+    }
+
+
+# ---------------------------------------------------------------- layers
+
+
+def towns_layer(study: Study, towns_table: pd.DataFrame | None = None, outlines: bool = False) -> dict[str, Any]:
+    """Town boundaries; feature ``i`` indexes :func:`town_columns`; with a town table, ``rate`` = population covered.
+
+    With ``outlines`` the features carry no geometry, only their key into the shared ``outlines.js``.
+
+    Parameters
+    ----------
+    study
+        The study (its towns).
+    towns_table
+        A circle's town table: each town then carries its population-covered share (``rate``).
+    outlines
+        Key into the shared outlines instead of embedding the geometry.
+
+    Returns
+    -------
+    dict
+        A GeoJSON FeatureCollection.
+    """
+    t = _towns_drawn(study)
+    props: list[dict[str, Any]] = [{"i": i} for i in range(len(t))]
+    if towns_table is not None:
+        rates = _shares(towns_table.set_index("town_code").reindex(t["town_code"])["pass_rate_population"])
+        for p, r in zip(props, rates):
+            p["rate"] = r
+    return _outline_fc(study, t.geometry, t["town_code"], props, outlines)
+
+
+def villages_layer(study: Study, result: CircleResult | None = None, outlines: bool = False) -> dict[str, Any]:
+    """Villages; feature ``i`` indexes :func:`village_columns` (popups and colours are made in the page).
+
+    Parameters
+    ----------
+    study
+        The study (village shapes).
+    result
+        Unused (kept for callers that pass it): the page colours each village from its columns.
+    outlines
+        Key into the shared outlines instead of embedding the geometry.
+
+    Returns
+    -------
+    dict
+        A GeoJSON FeatureCollection.
+    """
+    props = [{"i": i} for i in range(len(study.villages))]
+    return _outline_fc(study, study.villages.geometry, study.villages["code"], props, outlines)
+
+
+def supply_layer(study: Study, result: CircleResult, outlines: bool = False) -> dict[str, Any] | None:
+    """Villages by access-weighted supply (2SFCA) as a share of the standard (``rate``); ``None`` without one.
+
+    With ``outlines`` the features carry no geometry, only their key into the shared ``outlines.js``.
+
+    Parameters
+    ----------
+    study
+        The study (village shapes).
+    result
+        The circle's result (``access_supply`` per village, ``summary.supply``).
+    outlines
+        Key into the shared outlines instead of embedding the geometry.
+
+    Returns
+    -------
+    dict or None
+        A GeoJSON FeatureCollection (``rate``: supply / standard capped at 1, ``acc``: the supply).
+    """
+    sup = result.summary.get("supply")
+    vt = result.villages
+    if not sup or "access_supply" not in vt or not sup.get("target"):
+        return None
+    target = float(sup["target"])
+    acc = pd.to_numeric(vt["access_supply"], errors="coerce").to_numpy(dtype=float)
+    rate = _shares(np.minimum(acc / target, 1.0))
+    props = [{"i": i, "rate": r, "acc": a} for i, (r, a) in enumerate(zip(rate, _nums(acc, 2)))]
+    return _outline_fc(study, study.villages.geometry, study.villages["code"], props, outlines)
+
+
+def facilities_layer(result: CircleResult) -> dict[str, Any]:
+    """Facility points: ``n`` name, ``id``, ``k`` kind, ``src`` source (escaped), ``on`` on the network."""
+    f = result.facilities
+    xy = np.round(shapely.get_coordinates(f.geometry.to_numpy()), 6) if len(f) else np.zeros((0, 2))
+
+    def col(name: str) -> list[str]:
+        return _texts(f[name]) if name in f else [""] * len(f)
+
+    feats = [
+        {
+            "type": "Feature",
+            "properties": {"n": n, "id": i, "k": k, "src": s, "on": bool(on >= 0)},
+            "geometry": {"type": "Point", "coordinates": [float(x), float(y)]},
+        }
+        for (x, y), n, i, k, s, on in zip(
+            xy, col("name"), col("facility_id"), col("kind"), col("source"), result.facility_node
+        )
+    ]
+    return {"type": "FeatureCollection", "features": feats}
+
+
+_CAND_HIDDEN = {
+    "site_id", "source", "name", "lon", "lat", "lon_gcj02", "lat_gcj02", "town_code", "town_name", "village_code",
+    "village_name", "road_name", "node", "snap_m", "new_population", "new_villages_covered",
+    "new_villages_covered_names", "villages_reached_names", "villages_reached", "cum_new_population",
+    "cum_covered_population", "cum_covered_share", "cum_villages_covered", "cum_village_pass_rate", "capacity",
+    "capacity_unit", "capacity_source", "method", "synthetic", "rank",
+}  # fmt: skip
+
+
+def candidate_name(row: pd.Series | dict[str, Any], village_names: dict[str, str] | None = None) -> str:
+    """Return a candidate's readable name (raw text): its ``name``, else "<镇街><村> 附近 #rank".
+
+    Parameters
+    ----------
+    row
+        One row of ``candidates.csv`` (as read by :func:`read_candidates`).
+    village_names
+        Village code -> name, for the fallback when the row has no ``village_name``.
+
+    Returns
+    -------
+    str
+        Never empty, never "nan".
+    """
+
+    def text(k: str) -> str:
+        v = row.get(k)
+        s = "" if v is None or (isinstance(v, float) and v != v) else str(v).strip()
+        return "" if s in MISSING_TEXT else s
+
+    if text("name"):
+        return text("name")
+    village = text("village_name") or (village_names or {}).get(text("village_code"), "")
+    return f"{text('town_name')}{village} 附近 #{text('rank') or '?'}"
+
+
+def candidates_layer(cands: pd.DataFrame, village_names: dict[str, str] | None = None) -> dict[str, Any]:
+    """Ranked candidate sites (``candidates.csv`` of ``dgcoverage site``), as numbered points.
+
+    The popup names the site (:func:`candidate_name`), the villages whose people it would reach, the newly
+    covered people and villages, its capacity and the supply deficit it closes when those columns exist, and
+    any other column the siting step added; empty values show as ``—``.
+
+    Parameters
+    ----------
+    cands
+        The table read by :func:`read_candidates` (text cells).
+    village_names
+        Village code -> name, for unnamed candidates.
+
+    Returns
+    -------
+    dict
+        A GeoJSON FeatureCollection (``rank``, ``tip``, ``pop``).
+    """
+    lon = pd.to_numeric(cands["lon"], errors="coerce").to_numpy(dtype=float)
+    lat = pd.to_numeric(cands["lat"], errors="coerce").to_numpy(dtype=float)
+    geoms = list(shapely.points(np.round(lon, 6), np.round(lat, 6)))
+    extra = [c for c in cands.columns if c not in _CAND_HIDDEN]
+    heads = {**{k: f"{k} {v}" for k, v in LABELS_ZH.items()}, **cands.attrs.get("labels", {})}
+    props = []
+    for r in cands.to_dict("records"):
+        rank = _fmt(r.get("rank"), nd=0)
+        name = e(candidate_name(r, village_names))
+
+        def t(k: str, r: dict[str, Any] = r) -> str:
+            return _texts([r.get(k)])[0] or "—"
+
+        cap = _fmt(r.get("capacity"), nd=0)
+        rows = [
+            ("排名 rank", rank),
+            ("名称 name", name),
+            ("镇街 town", t("town_name")),
+            ("所在村(社区) village", t("village_name")),
+            ("最近道路 road", t("road_name")),
+            ("新增覆盖人口 people newly within reach", _fmt(r.get("new_population"), nd=0)),
+            ("惠及村(社区) villages it would serve", t("villages_reached_names")),
+            ("新达标村(社区) villages newly covered", t("new_villages_covered_names")),
+            ("累计覆盖率 cumulative share covered", _fmt(r.get("cum_covered_share"), pct=True)),
+        ]
+        if "capacity" in cands:
+            unit = _texts([r.get("capacity_unit")])[0]
+            rows.append(("规模 capacity", f"{cap} {unit}".strip() if cap != "—" else "—"))
+        for k in extra:
+            label = e(heads.get(k, k))
+            pct = k.endswith(("_share", "_rate"))
+            rows.append((label, _fmt(r.get(k), pct=pct, nd=1 if not k.startswith(("town_deficit", "deficit")) else 0)))
+        gcj = (_fmt(r.get("lon_gcj02"), nd=6), _fmt(r.get("lat_gcj02"), nd=6))
+        rows.append(("GCJ-02 (高德)", f"{gcj[0]}, {gcj[1]}"))
+        props.append(
+            {
+                "tip": ("" if name.endswith(f"#{rank}") else f"#{rank} ")
+                + f"{name} +{_fmt(r.get('new_population'), nd=0)} 人",
+                "pop": _table(rows),
+                "rank": rank,
+            }
+        )
+    return _fc(geoms, props)
+
+
+def read_candidates(out_dir: str | Path, circle_id: str) -> pd.DataFrame | None:
+    """Read the ranked sites written by ``dgcoverage site`` for a circle, or ``None`` if there are none.
+
+    Parameters
+    ----------
+    out_dir
+        The output folder (``<out_dir>/<circle_id>/candidates.csv``).
+    circle_id
+        The circle.
+
+    Returns
+    -------
+    pandas.DataFrame or None
+        Text cells keyed by the English column ids.
+    """
+    path = Path(out_dir) / circle_id / "candidates.csv"
+    df = read_output_csv(path)
+    if df is not None:  # keep the bilingual headers ("id 中文") to label columns the siting step added
+        with open(path, encoding="utf-8-sig", newline="") as fh:
+            header = next(csv.reader(fh), [])
+        df.attrs["labels"] = {str(h).split(" ")[0]: str(h) for h in header}
+    return df
+
+
+def service_area_layer(study: Study, sa: gpd.GeoDataFrame, result: CircleResult) -> dict[str, Any]:
+    """Draw the service area (reached streets plus the affordable walk): ``a`` = area in km²."""
+    props = [{"a": a} for a in _nums(sa["area_km2"], 1)] if "area_km2" in sa else [{} for _ in range(len(sa))]
+    return _fc(_display(sa.geometry, study.graph.crs, nd=5, topology=False), props)
+
+
+def gaps_layer(study: Study, gp: gpd.GeoDataFrame) -> dict[str, Any]:
+    """Gap areas: populated cells beyond the limit, per village, with their people (escaped names, numbers)."""
+    props = [
+        {"n": n, "c": c, "t": t, "p": p, "b": b, "u": u, "o": o}
+        for n, c, t, p, b, u, o in zip(
+            _texts(gp["name"]),
+            _texts(gp["code"]),
+            _texts(gp["town_name"]),
+            _nums(gp["population"], 1),
+            _nums(gp["population_beyond_limit"], 0),
+            _nums(gp["population_unreachable"], 0),
+            _nums(gp["population_off_network"], 0),
+        )
+    ]
+    return _fc(_display(gp.geometry, study.graph.crs, nd=5), props)

@@ -1,0 +1,289 @@
+"""Step 1: load a study (network, population, towns, villages) and snap its demand to the network."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import geopandas as gpd
+import numpy as np
+import shapely
+from pyproj import CRS
+
+from ..compute.access import (
+    AccessGraph,
+    access_graph_from_network,
+    snap_points,
+)
+from ..core.io import input_record
+from ..core.roadnet import RoadNetwork, check_network_covers
+from ..errors import (
+    CRSError,
+    DataMismatchError,
+    DgCoverageWarning,
+    NetworkError,
+)
+from ..inputs.cells import assign_points, mark_outside_raster, people_in_towns, population_checks
+from ..inputs.config import Settings, validate_settings
+from ..inputs.elderly import elderly_from_raster
+from ..inputs.embedded import DEFAULT_DATA_DIR, DemoPaths, demo_paths
+from ..inputs.network import network_from_file, network_from_graph
+from ..inputs.population import PopulationGrid, population_from_raster
+from ..inputs.study_villages import villages_from_frame, villages_with_areas
+from ..inputs.villages import (
+    analysis_crs,
+    dongguan_towns,
+    dongguan_villages,
+)
+from .study import Study
+
+if TYPE_CHECKING:  # pragma: no cover
+    import networkx as nx
+
+
+def load_study(
+    network: str | Path | RoadNetwork | nx.MultiDiGraph | None = None,
+    population: str | Path | PopulationGrid | None = None,
+    villages: str | Path | gpd.GeoDataFrame | None = None,
+    villages_crs: str | None = None,
+    data_dir: str | Path = DEFAULT_DATA_DIR,
+    network_type: str = "walk",
+    settings: Settings | None = None,
+    towns: gpd.GeoDataFrame | None = None,
+    *,
+    population_band: int | None = None,
+    villages_sheet: str | None = None,
+    villages_lon_col: str | None = None,
+    villages_lat_col: str | None = None,
+    elderly: str | Path | None = None,
+    elderly_band: int | None = None,
+) -> Study:
+    """Load network, population, towns and villages and snap demand to the network.
+
+    Inputs are files or objects; one left ``None`` comes from the embedded default in ``data_dir`` (synthetic).
+
+    Parameters
+    ----------
+    network
+        A :class:`~dgcoverage.core.roadnet.RoadNetwork`, an OSMnx ``MultiDiGraph`` (WGS84, edge ``length`` in
+        m) or a ``.osm``/``.osm.pbf``/``.npz`` file (OSM files read as ``network_type``).
+    population
+        A :class:`~dgcoverage.inputs.population.PopulationGrid` in the analysis CRS, or a GeoTIFF (any CRS,
+        resampled to 100 m; ``population_band`` of a multi-band raster).
+    villages
+        Points or polygons (村界): a GeoDataFrame (``code``, or ``name`` and ``town_name``) or a CSV/XLSX/GeoJSON
+        file; ``villages_crs`` (wgs84/gcj02/bd09) declares the datum, ``villages_sheet``/``_lon_col``/``_lat_col``
+        resolve an ambiguous table. ``towns``: polygons (WGS84, ``town_code``, ``town_name``, ``has_polygon``).
+    elderly, elderly_band
+        A raster of people aged 60+, summed per town: the basis of per-1,000-elderly targets.
+    """
+    settings = settings or Settings()
+    validate_settings(settings)  # refused here, before anything is read
+    parts: list[str] = []  # the synthetic parts
+    inputs: dict[str, Any] = {}  # what was read and how (summary.json -> inputs)
+    counts: dict[str, int] = {}  # counted repairs (summary.json -> warnings)
+    demo = demo_paths(data_dir) if network is None or population is None or villages is None else None
+    towns = _study_towns(towns, demo, inputs)
+    net = _study_network(network, demo, network_type, inputs, parts)
+    _check_network(net, towns, inputs, counts)
+    graph = access_graph_from_network(net, 1.0, crs=analysis_crs(net.lon, net.lat))
+    grid, pop_source = _study_population(population, demo, towns, graph.crs, population_band, inputs, parts)
+    counts.update(grid.warnings)
+    where = {"sheet": villages_sheet, "lon_col": villages_lon_col, "lat_col": villages_lat_col}
+    vgdf = _study_villages(villages, villages_crs, demo, towns, inputs, counts, parts, **where)
+    mark_outside_raster(vgdf, grid, graph.crs, counts)  # villages outside the raster: no_data, said
+    old = (elderly, elderly_band)
+    towns, (cx, cy, cpop, cell_village) = _place_cells(grid, towns, vgdf, graph.crs, pop_source, old, inputs, counts)
+    cell_node, cell_snap = snap_points(graph, cx, cy, settings.max_snap_m)
+    centre_node, centre_snap = _snap_centres(vgdf, graph, settings.max_snap_m)
+    counts["cells_off_network"] = int((cell_node < 0).sum())
+    inputs.update({"embedded_default": _embedded_record(demo, parts)} if demo is not None else {})
+    cells = (cx, cy, cpop, cell_village, cell_node, cell_snap, centre_node, centre_snap)
+    synthetic = bool(parts) or bool(net.meta.get("synthetic"))
+    return Study(net, graph, grid, towns, vgdf, *cells, synthetic, inputs, counts, settings)
+
+
+def _check_network(net: RoadNetwork, towns: gpd.GeoDataFrame, inputs: dict[str, Any], counts: dict[str, int]) -> None:
+    """Refuse a network that does not cover the towns; count and say what looks wrong in it."""
+    source = inputs["network"].get("path") or inputs["network"].get("kind", "network")
+    try:
+        check_network_covers(net, tuple(towns[towns["has_polygon"]].total_bounds))
+    except NetworkError as exc:
+        raise NetworkError(f"{source}: {exc}") from exc
+    if net.meta.get("edges_shorter_than_chord"):
+        counts["network_edges_shorter_than_straight_line"] = int(net.meta["edges_shorter_than_chord"])
+    if "edges_with_reverse_share" in net.meta:
+        counts["network_streets_one_direction_only"] = 1
+        warnings.warn(
+            f"{source}: only {net.meta['edges_with_reverse_share']:.1%} of the edges have a reverse twin, so almost "
+            "every street is one-way: a network stored one row per street? People may wrongly be 'unreachable'. "
+            "Fix: store both directions of two-way streets (dgcoverage.save_network does)",
+            DgCoverageWarning,
+            stacklevel=3,
+        )
+
+
+def _study_villages(
+    villages: str | Path | gpd.GeoDataFrame | None,
+    crs: str | None,
+    demo: DemoPaths | None,
+    towns: gpd.GeoDataFrame,
+    inputs: dict[str, Any],
+    counts: dict[str, int],
+    synthetic_parts: list[str],
+    **where: str | None,
+) -> gpd.GeoDataFrame:
+    """Match the study's villages (default, frame or file) to the official list, with areas and centres."""
+    official = dongguan_villages()
+    official = official[official["town_code"].isin(set(towns["town_code"]))].reset_index(drop=True)
+    if len(official) == 0:
+        raise DataMismatchError(
+            "no village of the official list belongs to the study's towns. Fix: pass Dongguan "
+            "town boundaries with NBS town codes (town_code column)."
+        )
+    if villages is None:
+        synthetic_parts.append("village locations")
+        vgdf, vcounts, vrecord = villages_with_areas(demo.villages, "gcj02", official, towns)
+        inputs["villages"] = input_record(demo.villages, "villages (SYNTHETIC points)", **vrecord)
+    elif isinstance(villages, gpd.GeoDataFrame):
+        vgdf, vcounts, vrecord = villages_from_frame(villages, crs, official, towns, "villages GeoDataFrame")
+        inputs["villages"] = {"kind": "villages (GeoDataFrame)", **vrecord}
+    else:
+        vgdf, vcounts, vrecord = villages_with_areas(Path(villages), crs, official, towns, **where)
+        inputs["villages"] = input_record(Path(villages), "villages", **vrecord)
+    counts.update(vcounts)
+    return vgdf
+
+
+def _place_cells(
+    grid: PopulationGrid,
+    towns: gpd.GeoDataFrame,
+    vgdf: gpd.GeoDataFrame,
+    crs: Any,
+    pop_source: str | Path,
+    elderly: tuple[str | Path | None, int | None],
+    inputs: dict[str, Any],
+    counts: dict[str, int],
+) -> tuple[gpd.GeoDataFrame, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+    """Put the populated cells in towns and villages; check the raster (and the elderly raster) against them.
+
+    Returns the towns (with ``elderly_raster`` when an elderly raster is given) and the cells' x, y, people and
+    village index (``-1``: in no village).
+    """
+    _, _, cx, cy, cpop = grid.cells()
+    cell_tree = shapely.STRtree(shapely.points(cx, cy))  # built once: cells to towns, then to villages
+    in_towns = people_in_towns(towns, cx, cy, cpop, crs, cell_tree)
+    if elderly[0] is not None:
+        towns = elderly_from_raster(Path(elderly[0]), elderly[1], towns, grid, crs, inputs, counts, cell_tree)
+    inputs["population"].update(
+        people_in_towns=round(in_towns, 1), **population_checks(grid, towns, crs, pop_source, counts, in_towns)
+    )
+    cell_village, n_multi = assign_points(vgdf, cx, cy, crs, cell_tree)
+    if n_multi:
+        counts["cells_in_overlapping_villages"] = n_multi
+    outside = cell_village < 0
+    if outside.any():
+        counts["population_outside_villages"] = int(round(cpop[outside].sum()))
+    return towns, (cx, cy, cpop, cell_village)
+
+
+def _embedded_record(demo: DemoPaths, synthetic_parts: list[str]) -> dict[str, Any]:
+    """Record what of the embedded default was used (``summary.json`` → ``inputs.embedded_default``)."""
+    manifest = json.loads(demo.manifest.read_text(encoding="utf-8"))
+    return {
+        "manifest": str(demo.manifest),
+        "seed": manifest.get("seed"),
+        "scale": manifest.get("scale"),
+        "synthetic_parts": synthetic_parts,
+    }
+
+
+def _study_towns(towns: gpd.GeoDataFrame | None, demo: DemoPaths | None, inputs: dict[str, Any]) -> gpd.GeoDataFrame:
+    if towns is None:
+        if demo is not None and demo.towns.exists():
+            towns = gpd.read_file(demo.towns)
+            towns["town_code"] = towns["town_code"].astype(str)
+            inputs["towns"] = input_record(demo.towns, "towns (real GeoAtlas boundaries, GCJ-02 -> WGS84)")
+        else:
+            towns = dongguan_towns()
+            inputs["towns"] = input_record(None, "towns (embedded real GeoAtlas boundaries, GCJ-02 -> WGS84)")
+    else:
+        inputs["towns"] = {"kind": "towns (GeoDataFrame)"}
+    return towns.sort_values("town_code").reset_index(drop=True)
+
+
+def _study_network(
+    network: Any, demo: DemoPaths | None, network_type: str, inputs: dict[str, Any], synthetic_parts: list[str]
+) -> RoadNetwork:
+    if network is None:
+        synthetic_parts.append("network")
+        inputs["network"] = input_record(demo.network, "network (SYNTHETIC)")
+        return network_from_file(demo.network)
+    if isinstance(network, RoadNetwork):
+        inputs["network"] = {
+            "kind": "network (RoadNetwork)",
+            "fingerprint": network.fingerprint(),
+            "source": network.meta.get("source"),
+        }
+        return network
+    if hasattr(network, "nodes") and hasattr(network, "edges") and hasattr(network, "graph"):  # an OSMnx graph
+        net = network_from_graph(network, meta={"source": "networkx graph", "synthetic": False})
+        inputs["network"] = {"kind": "network (networkx MultiDiGraph)", "fingerprint": net.fingerprint()}
+        return net
+    if not isinstance(network, (str, Path)):
+        raise TypeError(f"network must be a RoadNetwork, an OSMnx MultiDiGraph or a file path, not {type(network)}")
+    inputs["network"] = input_record(Path(network), "network", network_type=network_type)
+    return network_from_file(network, network_type=network_type)
+
+
+def _study_population(
+    population: Any,
+    demo: DemoPaths | None,
+    towns: gpd.GeoDataFrame,
+    crs: Any,
+    band: int | None,
+    inputs: dict[str, Any],
+    synthetic_parts: list[str],
+) -> tuple[PopulationGrid, str | Path]:
+    if isinstance(population, PopulationGrid):
+        if CRS.from_user_input(population.crs) != CRS.from_user_input(crs):
+            raise CRSError(
+                f"the PopulationGrid is in {CRS.from_user_input(population.crs).to_string()} but the "
+                f"study's analysis CRS is {CRS.from_user_input(crs).to_string()}. Fix: pass the raster "
+                "file instead (it is resampled onto the analysis grid), or build the grid in that CRS."
+            )
+        inputs["population"] = {
+            "kind": "population (PopulationGrid)",
+            "total": round(population.total, 1),
+            "source": population.source,
+        }
+        return population, population.source or "PopulationGrid"
+    if population is None:
+        synthetic_parts.append("population")
+        path = demo.population
+    elif isinstance(population, (str, Path)):
+        path = Path(population)
+    else:
+        raise TypeError(f"population must be a PopulationGrid or a raster path, not {type(population)}")
+    b = towns[towns["has_polygon"]].to_crs(crs).total_bounds
+    grid = population_from_raster(path, crs, bounds=(b[0] - 1000, b[1] - 1000, b[2] + 1000, b[3] + 1000), band=band)
+    inputs["population"] = input_record(
+        path,
+        "population raster" + (" (SYNTHETIC)" if population is None else ""),
+        total=round(grid.total, 1),
+        band=grid.meta.get("band"),
+    )
+    return grid, path
+
+
+def _snap_centres(vgdf: gpd.GeoDataFrame, graph: AccessGraph, max_snap_m: float) -> tuple[np.ndarray, np.ndarray]:
+    """Nearest node and snap distance of every village centre (``-1``/``inf`` where there is none)."""
+    cen = vgdf["centre"].to_crs(graph.crs)
+    has = (~cen.is_empty & cen.notna()).to_numpy()
+    node = np.full(len(vgdf), -1, dtype=np.int64)
+    dist = np.full(len(vgdf), np.inf)
+    if has.any():
+        node[has], dist[has] = snap_points(graph, cen[has].x.to_numpy(), cen[has].y.to_numpy(), max_snap_m)
+    return node, dist

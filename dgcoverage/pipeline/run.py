@@ -1,0 +1,221 @@
+"""Step 3: run a circle: time from every populated cell to the nearest facility, then tabulate.
+
+:func:`run_circle` is a short list of steps: snap the facilities, search the network once from all of
+them, classify and tabulate the cells per village and town, measure supply (:mod:`.supply`) and summarise
+(:mod:`.summary`).
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from ..compute.access import (
+    AccessGraph,
+    classify_points,
+    point_times,
+    project_lonlat,
+    snap_points,
+    times_at_speed,
+)
+from ..compute.coverage import town_table, village_table
+from ..errors import (
+    ConfigError,
+    DgCoverageWarning,
+    EmptyInputError,
+)
+from ..inputs.cells import assign_points
+from ..inputs.config import Circle
+from ..inputs.quality import (
+    datum_suspicion,
+    gcj02_suspicion,
+)
+from .study import CircleResult, CircleSummary, Study
+from .summary import circle_summary, facilities_used
+from .supply import measure_supply
+
+
+def run_circle(
+    study: Study,
+    circle: Circle,
+    facilities: gpd.GeoDataFrame,
+    *,
+    facilities_input: dict[str, Any] | None = None,
+    facilities_synthetic: bool | None = None,
+    supply: bool = True,
+) -> CircleResult:
+    """Measure one circle: time from every populated cell to the nearest facility, then tabulate.
+
+    For a circle with a supply standard (``circle.capacity``, ``circle.supply_target``) the run also measures
+    supply (:func:`~.supply.measure_supply`): the policy ratio per town and city-wide against the target with the
+    deficit, and the access-weighted supply (2SFCA, the limit as catchment) per cell, village and town.
+
+    Parameters
+    ----------
+    study
+        Loaded study area (:func:`~dgcoverage.pipeline.load.load_study`).
+    circle
+        The circle (limit, speeds, supply standard).
+    facilities
+        Facility points (EPSG:4326), e.g. from :func:`~dgcoverage.pipeline.facilities.load_facilities`.
+    facilities_input, facilities_synthetic
+        Provenance for the summary and whether the facilities are synthetic (default: the ``input_record``
+        and ``synthetic`` attrs that ``load_facilities`` sets).
+    supply
+        Measure the circle's supply standard, if it has one (``False``: coverage only).
+    """
+    t0 = time.perf_counter()
+    record = facilities.attrs.get("input_record") if facilities_input is None else facilities_input
+    fac_synthetic = facilities.attrs.get("synthetic", False) if facilities_synthetic is None else facilities_synthetic
+    _check_run(study, circle, facilities)
+    g = study.graph
+    fx, fy = project_lonlat(facilities.geometry.x.to_numpy(), facilities.geometry.y.to_numpy(), g.crs)
+    fnode, fdist, n_off = _snap_facilities(g, fx, fy, study.settings.max_snap_m, circle.id)
+    node_t, cell_t, cell_cls, centre_t = _search(study, circle, fnode, fdist)
+    t_search = time.perf_counter() - t0
+    fac_village, _ = assign_points(study.villages, fx, fy, g.crs)
+    vt, tt = _tabulate(study, circle, cell_t, cell_cls, centre_t, fac_village)
+    sup = None
+    if supply and circle.has_supply:
+        sup = measure_supply(study, circle, facilities, fnode, fdist, fac_village, tt, bool(fac_synthetic))
+        vt = pd.concat([vt, sup["villages"]], axis=1)
+        tt = tt.merge(sup["towns"], on="town_code", how="left", validate="one_to_one")
+    fac_warn = dict(facilities.attrs.get("warnings", {}))
+    fac_warn.update({"facilities_off_network": n_off} if n_off else {})
+    fac_warn.update(sup["warnings"] if sup is not None else {})
+    datum = _datum_check(g, facilities, circle.id, study.settings.max_snap_m, fac_warn)
+    synthetic = study.synthetic or bool(fac_synthetic)
+    timing = {"search": round(t_search, 3), "total": round(time.perf_counter() - t0, 3)}
+    parts = (vt, tt, cell_t, cell_cls, fac_warn, datum, sup, timing)
+    summary = circle_summary(study, circle, record, synthetic, fnode, *parts)
+    used = facilities_used(study, facilities, fnode, fdist, fac_village, None if sup is None else sup["facilities"])
+    vt.insert(len(vt.columns), "synthetic", synthetic)
+    vt = gpd.GeoDataFrame(vt, geometry=study.villages.geometry.to_numpy(), crs=4326)
+    tt["synthetic"] = synthetic
+    access = None if sup is None else sup["cell_access"]
+    return CircleResult(circle, vt, tt, CircleSummary(**summary), cell_t, cell_cls, used, fnode, node_t, access)
+
+
+def _search(
+    study: Study, circle: Circle, fnode: np.ndarray, fdist: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """One multi-source search from the facilities: node times, cell times and classes, village-centre times.
+
+    Times beyond the report cap (the larger of the limit and ``report_cap_minutes``) are ``inf``.
+    """
+    g = study.graph
+    a_mps = circle.access_speed_mps
+    cap_s = max(circle.limit_s, study.settings.report_cap_minutes * 60.0)
+    node_t = times_at_speed(g, fnode, fdist / a_mps, cap_s, circle.speed_mps)
+    cell_t = point_times(node_t, study.cell_node, study.cell_snap_m / a_mps)
+    cell_t[cell_t > cap_s] = np.inf
+    cell_cls = classify_points(g, study.cell_node, cell_t, circle.limit_s, fnode)
+    centre_t = point_times(node_t, study.centre_node, study.centre_snap_m / a_mps)
+    centre_t[centre_t > cap_s] = np.inf
+    return node_t, cell_t, cell_cls, centre_t
+
+
+def _tabulate(
+    study: Study,
+    circle: Circle,
+    cell_t: np.ndarray,
+    cell_cls: np.ndarray,
+    centre_t: np.ndarray,
+    fac_village: np.ndarray,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Village and town tables of one circle's cell times and classes."""
+    inside = np.bincount(fac_village[fac_village >= 0], minlength=len(study.villages))
+    vt = village_table(
+        study.villages,
+        study.cell_village,
+        study.cell_pop,
+        cell_t,
+        cell_cls,
+        centre_t,
+        inside,
+        circle.covered_min_share,
+        study.villages["has_area"].to_numpy(),
+    )
+    return vt, town_table(vt, study.towns)
+
+
+def _check_run(study: Study, circle: Circle, facilities: gpd.GeoDataFrame) -> None:
+    """Refuse a run whose settings or inputs cannot give figures (before any search)."""
+    if study.settings.report_cap_minutes < circle.minutes:
+        raise ConfigError(
+            f"[settings] report_cap_minutes ({study.settings.report_cap_minutes:g}) is below the {circle.id} limit "
+            f"({circle.minutes:g} min): times up to the limit could not be reported. Fix: raise report_cap_minutes "
+            "to at least the longest circle's minutes"
+        )
+    if float(study.cell_pop.sum()) <= 0:
+        raise EmptyInputError(
+            "the population raster puts nobody in the study area. Fix: check that the raster covers the towns "
+            "and holds people per pixel"
+        )
+    if len(facilities) == 0:
+        raise EmptyInputError(
+            f"no {circle.id} facilities to measure access to. Fix: pass a facility file with at "
+            "least one facility inside the study area (check its coordinate system)."
+        )
+
+
+def _snap_facilities(
+    g: AccessGraph, fx: np.ndarray, fy: np.ndarray, max_snap_m: float, circle_id: str
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Snap facilities to the network; refuse when none is on it, warn about those that are not."""
+    fnode, fdist = snap_points(g, fx, fy, max_snap_m)
+    n_off = int((fnode < 0).sum())
+    if n_off == len(fnode):
+        raise EmptyInputError(
+            f"all {len(fnode)} {circle_id} facilities are more than {max_snap_m:g} m (max_snap_m) from "
+            "the road network. Fix: check the facilities' coordinate system (wgs84/gcj02/bd09), that the network "
+            "covers them, and that [settings] max_snap_m is not too small."
+        )
+    if n_off:
+        warnings.warn(
+            f"{circle_id}: {n_off} facilities off the network (> {max_snap_m:.0f} m) ignored",
+            DgCoverageWarning,
+            stacklevel=2,
+        )
+    return fnode, fdist, n_off
+
+
+def _datum_check(
+    g: AccessGraph, facilities: gpd.GeoDataFrame, circle_id: str, max_snap_m: float, fac_warn: dict[str, int]
+) -> dict[str, Any] | None:
+    """Compare the facilities with the roads in the other coordinate systems; count and warn if one fits better."""
+    gcj = None
+    if facilities.attrs.get("declared_crs") == "wgs84":  # declared WGS84: check it is not GCJ-02 (quality.py)
+        gcj = gcj02_suspicion(g, facilities.geometry.x.to_numpy(), facilities.geometry.y.to_numpy(), max_snap_m)
+        if gcj is not None and gcj["suspect"]:
+            fac_warn["facilities_maybe_gcj02"] = gcj["facilities_compared"]
+            warnings.warn(
+                f"{circle_id}: facilities declared WGS84 look like GCJ-02 (Gaode/Tencent): their median "
+                f"distance to the road network falls from {gcj['median_snap_m']} m to "
+                f"{gcj['median_snap_if_gcj02_m']} m after a GCJ-02 -> WGS84 correction. Fix: if they come "
+                "from Gaode/Tencent, pass --facilities-crs gcj02",
+                DgCoverageWarning,
+                stacklevel=2,
+            )
+    elif facilities.attrs.get("declared_crs") in ("gcj02", "bd09"):  # read as Chinese datum: check the others
+        read_as = facilities.attrs["declared_crs"]
+        gcj = datum_suspicion(
+            g, facilities.geometry.x.to_numpy(), facilities.geometry.y.to_numpy(), read_as, max_snap_m
+        )
+        if gcj is not None and gcj["suspect"]:
+            alt = gcj["best_alternative"]
+            fac_warn[f"facilities_maybe_{alt}"] = gcj["facilities_compared"]
+            how = (facilities.attrs.get("input") or {}).get("crs_source", "declared")
+            warnings.warn(
+                f"{circle_id}: facilities read as {read_as} ({how}) fit the road network far better read as {alt}: "
+                f"their median distance to it would fall from {gcj['median_snap_m']} m to "
+                f"{gcj['median_snap_if_alternative_m']} m. Fix: if the file is in {alt}, pass --facilities-crs {alt}",
+                DgCoverageWarning,
+                stacklevel=2,
+            )
+    return gcj
