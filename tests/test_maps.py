@@ -167,7 +167,7 @@ def _run_chromium(args: list[str], tmp_path: Path) -> subprocess.CompletedProces
         "--proxy-server=127.0.0.1:9",
         "--proxy-bypass-list=<-loopback>",
     ]
-    return subprocess.run(base + args, capture_output=True, text=True, timeout=60)
+    return subprocess.run(base + args, capture_output=True, text=True, timeout=300)
 
 
 def test_map_in_headless_chromium(city, tmp_path):

@@ -58,7 +58,7 @@ def _run(args: list[str], tmp_path: Path) -> str:
         "--proxy-server=127.0.0.1:9",
         "--proxy-bypass-list=<-loopback>",
     ]
-    return subprocess.run(base + args, capture_output=True, text=True, timeout=90).stdout
+    return subprocess.run(base + args, capture_output=True, text=True, timeout=300).stdout
 
 
 def _probe(page: Path, script: str, tmp_path: Path, hash_: str = "") -> dict[str, str]:

@@ -380,7 +380,7 @@ def _chromium(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess:
         "--proxy-server=127.0.0.1:9",
         "--proxy-bypass-list=<-loopback>",
     ]
-    return subprocess.run(base + args, capture_output=True, text=True, timeout=120)
+    return subprocess.run(base + args, capture_output=True, text=True, timeout=300)
 
 
 def _class_pixels(png: Path) -> dict[str, int]:
