@@ -69,6 +69,8 @@ _NAMES = {
     "load_study": "pipeline.load",
     "run_circle": "pipeline.run",
     "write_circle": "outputs.tables",
+    "write_layers": "outputs.gpkg",
+    "explore_map": "outputs.maps.explore",
     "PopulationGrid": "inputs.population",
     "population_from_raster": "inputs.population",
     "write_report": "outputs.report",
@@ -81,6 +83,12 @@ _NAMES = {
     "dongguan_towns": "inputs.villages",
     "dongguan_villages": "inputs.villages",
     "village_points_from_file": "inputs.villages",
+    "Region": "inputs.region",
+    "region_from_frames": "inputs.region",
+    "region_from_files": "inputs.region",
+    "run_scenario": "pipeline.scenario",
+    "speed_sensitivity": "pipeline.sensitivity",
+    "SpeedSensitivity": "pipeline.study",
 }
 
 __all__ = [
@@ -103,9 +111,11 @@ __all__ = [
     "OutputLockedError",
     "OutputSet",
     "PopulationGrid",
+    "Region",
     "RoadNetwork",
     "Settings",
     "SitingResult",
+    "SpeedSensitivity",
     "Study",
     "__version__",
     "access_graph_from_network",
@@ -113,6 +123,7 @@ __all__ = [
     "convert",
     "dongguan_towns",
     "dongguan_villages",
+    "explore_map",
     "facilities_from_file",
     "facilities_from_frame",
     "facilities_from_osm",
@@ -126,14 +137,19 @@ __all__ = [
     "network_from_place",
     "plan_sites",
     "population_from_raster",
+    "region_from_files",
+    "region_from_frames",
     "run_circle",
+    "run_scenario",
     "save_network",
+    "speed_sensitivity",
     "to_wgs84",
     "town_table",
     "village_points_from_file",
     "village_table",
     "write_areas",
     "write_circle",
+    "write_layers",
     "write_maps",
     "write_report",
     "write_sites",
@@ -176,9 +192,12 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from .inputs.facilities import facilities_from_file, facilities_from_frame, facilities_from_osm
     from .inputs.network import network_from_file, network_from_graph, network_from_place
     from .inputs.population import PopulationGrid, population_from_raster
+    from .inputs.region import Region, region_from_files, region_from_frames
     from .inputs.villages import dongguan_towns, dongguan_villages, village_points_from_file
     from .outputs.areas import write_areas
+    from .outputs.gpkg import write_layers
     from .outputs.maps import write_maps
+    from .outputs.maps.explore import explore_map
     from .outputs.report import write_report
     from .outputs.sites import write_sites
     from .outputs.tables import write_circle

@@ -1,8 +1,8 @@
 #!/usr/bin/env python
 """Benchmark dgcoverage on a Dongguan-scale synthetic city against the floor and the usual recipes.
 
-    python scripts/benchmark.py                 # full run (scale 3 city, ~550k nodes), rewrites docs/benchmarks.md
-    python scripts/benchmark.py --quick         # two towns, a few thousand nodes: the CI smoke test
+    .venv/bin/python scripts/benchmark.py       # full run (scale 3 city, ~550k nodes), rewrites docs/benchmarks.md
+    .venv/bin/python scripts/benchmark.py --quick # two towns, a few thousand nodes: the CI smoke test
     make bench                                  # installs .[bench] (pandana) and runs the full benchmark
 
 The steps, checks and the text of docs/benchmarks.md are in ``benchmarks/bench.py``; this script parses the

@@ -168,7 +168,7 @@ def test_village_bad_coordinate_rows_dropped_and_counted(tmp_path):
 def test_all_coordinates_bad_is_an_error(tmp_path):
     p = _csv(tmp_path / "f.csv", "name,lon,lat\nA,abc,\nB,NaN,NaN\n")
     with pytest.raises(ColumnError, match=r"no facility row has usable coordinates.*rows \[2, 3\]"):
-        facilities_from_file(p)
+        facilities_from_file(p, "wgs84")
 
 
 def test_projected_metres_are_not_degrees(tmp_path):

@@ -106,8 +106,17 @@ def test_workbook_is_readable(sized_run):
     header = [c.value for c in ws[1]]
     assert header[:4] == ["rank 排名", "site_id 候选点编号", "source 来源", "name 名称"]
     assert ws.freeze_panes == "A2" and ws.auto_filter.ref == f"A1:{ws.cell(1, ws.max_column).column_letter}6"
-    assert ws.page_setup.orientation == "landscape" and ws.page_setup.fitToWidth == 1
-    assert ws.sheet_properties.pageSetUpPr.fitToPage
+    # A4 landscape, and no printed letter under 8 pt: fit to the width where that keeps 8 pt, else pages wide at
+    # a scale that does, with the rank/id/name columns repeated (it printed at about 1 pt fitted to the width)
+    from dgcoverage.core.xlsx_print import printable_px, sheet_px, smallest_font
+
+    assert ws.page_setup.orientation == "landscape" and str(ws.page_setup.paperSize) == "9"  # 9 = A4
+    if ws.sheet_properties.pageSetUpPr.fitToPage:
+        scale = min(1.0, printable_px() / sheet_px(ws))
+    else:
+        scale = ws.page_setup.scale / 100
+        assert ws.print_title_cols
+    assert smallest_font(ws, 1) * scale >= 8.0 - 1e-9
 
     def fmt(col: str) -> str:
         return ws.cell(row=2, column=header.index(col) + 1).number_format
@@ -144,6 +153,7 @@ def test_candidate_files_with_and_without_a_capacity_column(small_city, tmp_path
     )
     out = tmp_path / "o"
     base = ["site", "--circle", "culture_sports_10", "--k", "8", "--data-dir", str(small_city), "--no-maps"]
+    base += ["--candidates-crs", "gcj02"]  # the files' columns 经度/纬度 state no datum (issue 19)
     assert main([*base, "--candidates", str(with_cap), "--out", str(out)]) == 0
     err = capsys.readouterr().err
     assert f"{with_cap}: 1 candidate sites have no capacity" in err
@@ -184,6 +194,7 @@ def test_capacity_the_file_cannot_give_is_said(small_city, tmp_path, capsys):
     i = rng.choice(study.net.n_nodes, 12, replace=False)
     glon, glat = from_wgs84(study.net.lon[i], study.net.lat[i], "gcj02")
     base = ["site", "--circle", "culture_sports_10", "--k", "4", "--data-dir", str(small_city), "--no-maps"]
+    base += ["--candidates-crs", "gcj02"]  # the files' columns 经度/纬度 state no datum (issue 19)
     beds = tmp_path / "beds.csv"
     pd.DataFrame({"名称": "", "经度": glon, "纬度": glat, "床位数": 30}).to_csv(beds, index=False, encoding="utf-8-sig")
     assert main([*base, "--candidates", str(beds), "--out", str(tmp_path / "a")]) == 0

@@ -32,7 +32,7 @@ def test_a_capacity_over_a_square_kilometre_is_unknown_and_said(study, small_cit
     huge = {0: "50000000", 1: "99999999999999999999"}
     p, df = _table(small_city, tmp_path, lambda i, v: huge.get(i, v))
     with pytest.warns(DgCoverageWarning, match=r"2 facilities have a capacity over 1,000,000 m² .*file lines \[2, 3\]"):
-        fac = load_facilities(study, FIT, p)
+        fac = load_facilities(study, FIT, p, "gcj02")  # the demo table under a new name: its datum said
     assert fac.attrs["warnings"]["facilities_capacity_implausible"] == 2
     ids = df["编号"].astype(str).tolist()[:2]
     got = fac.set_index(fac["facility_id"].astype(str))["capacity"]
@@ -43,7 +43,7 @@ def test_a_capacity_over_a_square_kilometre_is_unknown_and_said(study, small_cit
 def test_a_median_over_ten_hectares_is_said(study, small_city, tmp_path):
     p, _ = _table(small_city, tmp_path, lambda i, v: str(float(v) * 10) if isinstance(v, str) and v else v)
     with pytest.warns(DgCoverageWarning, match="check the column's unit"):
-        fac = load_facilities(study, FIT, p)
+        fac = load_facilities(study, FIT, p, "gcj02")  # the demo table under a new name: its datum said
     assert fac.attrs["warnings"]["facilities_capacity_median_implausible"] == 1
 
 

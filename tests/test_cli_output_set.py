@@ -280,8 +280,8 @@ def refs(small_city: Path, tmp_path_factory: pytest.TempPathFactory) -> Refs:
         assert p.returncode == 0, f"reference run {k} failed: {errs[k]}"
     dirs = {k: root / f"ref_{k}" for k in jobs}
     refs = Refs(root, cache, small_city, dirs, {k: _published(d) for k, d in dirs.items()})
-    # + circle maps, index, report x2 and the shared outlines.js
-    assert len(refs.trees["A"]) == len(ORDER) * len(CIRCLE_FILES) + len(ORDER) + 4
+    # + per circle its map and layers.gpkg, index, report x2 and the shared outlines.js
+    assert len(refs.trees["A"]) == len(ORDER) * (len(CIRCLE_FILES) + 1) + len(ORDER) + 4
     return refs
 
 
@@ -531,10 +531,10 @@ def test_sigkill_at_random_moments_never_publishes_a_mixed_set(
             assert child.returncode == -signal.SIGKILL, f"the run died by itself: {err}"
             if journal:
                 phase = "commit: journal written, moves under way"
+            elif refs.identify(out, maps=maps) == "B":  # published; the lock may be gone already (removed at the end)
+                phase = "after the commit point (cleanup, lock removal, printing)"
             elif not locked_by_child:
                 phase = "before the lock (start-up, imports, option checks)"
-            elif refs.identify(out, maps=maps) == "B":
-                phase = "after the commit point (cleanup, printing)"
             elif staging:
                 phase = "lock held, computing and staging"
             else:
@@ -614,7 +614,8 @@ def test_site_after_run_keeps_or_replaces_the_circle_consistently(
     assert "measured on other inputs" not in err
     before, after = refs.trees["A"], _published(out)
     assert set(after) - set(before) == {f"{c}/{n}" for n in SITE_FILES}
-    assert {rel for rel in before if after[rel] != before[rel]} == {f"maps/{c}.html"}  # + the candidate layer
+    # + the candidate layer, on the page and in the GIS layers
+    assert {rel for rel in before if after[rel] != before[rel]} == {f"maps/{c}.html", f"{c}/layers.gpkg"}
     assert b'"key":"candidates"' in (out / "maps" / f"{c}.html").read_bytes()
     assert b'"key":"candidates"' not in (refs.dirs["A"] / "maps" / f"{c}.html").read_bytes()
     _assert_minutes(out, MINUTES["A"])

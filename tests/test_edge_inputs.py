@@ -126,14 +126,18 @@ def test_shapefile_without_prj_needs_a_declared_crs(tmp_path):
     assert _same_points(facilities_from_file(shp, "wgs84"), clean)
 
 
-def test_table_default_crs_is_gcj02_and_recorded(tmp_path):
+def test_table_without_datum_refused_unless_the_project_default_says_it(tmp_path):
+    # issue 19: a table stating no datum was read as GCJ-02 by guess; now refused with the fix, or read in the
+    # project's default ([settings] default_point_crs), recorded as such
     text = "名称,经度,纬度\n" + "".join(f"{n},{x:.7f},{y:.7f}\n" for n, x, y in _rows("gcj02"))
-    g = facilities_from_file(_csv(tmp_path / "f.csv", text))
+    with pytest.raises(CRSError, match=r"f\.csv: the table does not say .* --facilities-crs gcj02"):
+        facilities_from_file(_csv(tmp_path / "f.csv", text))
+    g = facilities_from_file(_csv(tmp_path / "f.csv", text), default_crs="gcj02")
     assert _same_points(g, _clean(tmp_path), tol=1e-6)
     rec = g.attrs["input"]
     assert (rec["crs"], rec["crs_source"], rec["lon_column"], rec["lat_column"]) == (
         "gcj02",
-        "default for tables",
+        "project default ([settings] default_point_crs)",
         "经度",
         "纬度",
     )
@@ -543,7 +547,7 @@ def test_cli_circle_accepts_ids_of_the_config_in_use(small_city, tmp_path, capsy
             "--no-maps",
         ]
     )
-    assert rc == 2 and "known: ['my_parks_12']" in capsys.readouterr().err
+    assert rc == 2 and "known: my_parks_12" in capsys.readouterr().err
 
 
 def test_network_type_follows_each_circles_mode():
@@ -557,7 +561,8 @@ def test_network_type_follows_each_circles_mode():
     args = build_parser().parse_args(["run", "--all", "--network", "city.osm.pbf", "--network-type", "walk"])
     assert list(network_groups(args, list(circles.values()))) == ["walk"]
     args = build_parser().parse_args(["run", "--all", "--mode", "walk", "--network", "city.osm"])
-    assert list(network_groups(args, [c.with_overrides(mode="walk") for c in circles.values()])) == ["walk"]
+    walked = [c.with_overrides(mode="walk", speed_kmh=min(c.speed_kmh, 4.0)) for c in circles.values()]  # issue 19
+    assert list(network_groups(args, walked)) == ["walk"]
 
 
 @pytest.mark.parametrize(
@@ -637,6 +642,8 @@ def test_counted_warnings_are_printed_once(small_city, tmp_path, capsys):
             "fitness_15",
             "--facilities",
             str(fac),
+            "--facilities-crs",
+            "gcj02",
             "--data-dir",
             str(small_city),
             "--out",

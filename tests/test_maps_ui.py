@@ -267,11 +267,11 @@ def test_overview_radio_shows_one_circle_at_a_time(run, tmp_path):
     study, results, _, maps_dir, _ = run
     n_towns = int(study.towns["has_polygon"].sum())
     script = (
-        "function drawn(){return document.querySelectorAll('.leaflet-overlay-pane path.leaflet-interactive').length;}"
+        "function drawn(){return document.querySelectorAll('.leaflet-dgFill-pane path.leaflet-interactive').length;}"
         "out('before',drawn());out('title0',document.getElementById('dg-title').textContent);"
         "document.querySelectorAll('#dg-circles input')[1].click();"
         "out('after',drawn());out('title1',document.getElementById('dg-title').textContent);"
-        "out('fills',Array.prototype.map.call(document.querySelectorAll('.leaflet-overlay-pane path'),"
+        "out('fills',Array.prototype.map.call(document.querySelectorAll('.leaflet-dgFill-pane path'),"
         "function(p){return p.getAttribute('fill');}));"
         "dgApi.focusTown(0);var p=document.querySelector('.leaflet-popup-content');out('popup',p.textContent);"
         "out('compare',document.querySelectorAll('#dg-compare tbody tr').length);"
@@ -395,7 +395,7 @@ def test_gaode_switch_redraws_and_search_still_works(run, tmp_path):
     study, results, _, maps_dir, _ = run
     name = str(results[1].villages["name"].iloc[5])
     script = (
-        "function pts(){return document.querySelectorAll('.leaflet-overlay-pane path').length;}"
+        "function pts(){return document.querySelectorAll('.leaflet-map-pane svg path').length;}"
         "var n0=pts();var c0=dgMap.getCenter();"
         "document.querySelectorAll('.leaflet-control-layers-base input')[2].click();"
         "out('n0',n0);out('n1',pts());dgApi.find(" + json.dumps(name) + ");"

@@ -187,7 +187,17 @@ def test_bad_inputs_give_clear_errors(small_city, tmp_path, capsys):
     )
     assert rc == 2 and "empty.csv" in capsys.readouterr().err
     rc = main(
-        ["run", "--circle", "fitness_15", "--population", str(tmp_path / "nope.tif"), "--data-dir", str(small_city)]
+        [
+            "run",
+            "--circle",
+            "fitness_15",
+            "--population",
+            str(tmp_path / "nope.tif"),
+            "--data-dir",
+            str(small_city),
+            "--out",
+            str(tmp_path / "out"),  # tests write only into temporary folders, never the checkout's data/processed
+        ]
     )
     err = capsys.readouterr().err
     assert rc == 2 and "nope.tif" in err and "not found" in err

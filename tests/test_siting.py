@@ -412,7 +412,7 @@ def test_cli_site_candidate_file_lscp_and_budget(small_city, tmp_path, capsys):
     assert s2["solutions"]["lscp_exact"]["status"] == "infeasible"
     assert s2["solutions"]["lscp_greedy"]["status"] == "target_not_reached" and t2["method"].eq("lscp_greedy").all()
     assert t2.groupby("town_code").size().max() <= cap
-    assert s2["solutions"]["mclp_exact"]["covered_population"] <= sol["mclp_exact"]["covered_population"] + 1e-6
+    assert not any(key.startswith("mclp") for key in sol) and "mclp_gap_greedy_vs_exact" not in s  # asked: LSCP only
     # the synthetic network has no road classes: clear error, exit code 2
     rc = main(
         ["site", "--circle", "fitness_15", "--road-class", "primary", "--data-dir", str(small_city), "--out", str(out)]

@@ -80,26 +80,19 @@ def test_area_unit_on_a_beds_header_refused_naming_file_column_and_fix():
             _read(header, ["1", "2"], "beds")
 
 
-def test_unknown_unit_ignored_counted_and_said_with_the_fix():
+def test_unknown_unit_refused_alone_ignored_beside_a_usable_column_with_the_fix():
+    # issue 19: a header whose unit place holds no unit is never read as m² by guess: alone it is refused
     df = pd.DataFrame({"名称": ["a", "b"], "建筑面积(含架空层)": ["100", "200"]})
-    with pytest.warns(UserWarning) as rec:
-        v, c = capacity.capacity_from_table(df, "area_m2", "f.csv")
-    assert np.isnan(v).all()
-    assert c == {
-        "capacity_known": 0,
-        "capacity_unknown": 2,
-        "capacity_column_missing": 1,
-        "capacity_header_unit_unknown": 1,
-    }
-    text = " ".join(str(r.message) for r in rec)
-    assert "f.csv" in text and "'建筑面积(含架空层)'" in text and "capacity_column = '建筑面积(含架空层)'" in text
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # capacity_column only chooses; the report says and counts
-        assert capacity.capacity_column(df, "area_m2") is None
-    with pytest.warns(UserWarning, match="ignored"):
-        assert capacity.capacity_column_report(df, "area_m2") == (None, {"capacity_header_unit_unknown": 1})
-    # chosen explicitly (the config's capacity_column), the bracket is a remark and the numbers are m²
-    v, c = capacity.capacity_from_table(df, "area_m2", "f.csv", column="建筑面积(含架空层)")
+    for call in (capacity.capacity_column, capacity.capacity_column_report):
+        with pytest.raises(DataMismatchError) as exc:
+            call(df, "area_m2", path="f.csv")
+        msg = str(exc.value)
+        assert msg.startswith("f.csv: capacity column '建筑面积(含架空层)' (unit '含架空层')")
+        assert "capacity_column = '建筑面积(含架空层)' and capacity_unit = \"m2\"" in msg
+    # chosen explicitly (the config's capacity_column), the unit must be said too (capacity_unit)
+    with pytest.raises(DataMismatchError, match=r"'含架空层' stands where its unit would.*capacity_unit = \"m2\""):
+        capacity.capacity_from_table(df, "area_m2", "f.csv", column="建筑面积(含架空层)")
+    v, c = capacity.capacity_from_table(df, "area_m2", "f.csv", column="建筑面积(含架空层)", unit="m2")
     assert v.tolist() == [100.0, 200.0] and c == {"capacity_known": 2, "capacity_unknown": 0}
     # beside a usable column it is ignored (counted) and the usable one read
     df["场地面积(亩)"] = ["3", "6"]

@@ -98,7 +98,7 @@ def test_point_file_errors(tmp_path):
         village_points_from_file(f)
     f.write_text("code,lon,lat\n1,abc,23\n", encoding="utf-8")
     with pytest.raises(ColumnError, match="rows \\[2\\]"):
-        village_points_from_file(f)
+        village_points_from_file(f, "wgs84")
 
 
 def test_attach_to_official_list():

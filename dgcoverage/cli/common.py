@@ -101,9 +101,11 @@ def study_from_args(
     """
     from ..pipeline.load import load_study
 
+    apply_region(args)
     ensure_demo(args)
     print("loading network, population and villages ...", flush=True)
     network, record = network_from_args(args, network_type, circles)
+    region = {"towns": args.towns, "city_code": args.city_code, "city_name": args.city_name}
     study = load_study(
         network,
         args.population,
@@ -118,6 +120,7 @@ def study_from_args(
         villages_lat_col=args.villages_lat_col,
         elderly=args.elderly_population,
         elderly_band=args.elderly_band,
+        **(region if getattr(args, "towns", None) is not None else {}),
     )
     if record is not None:
         study.inputs["network"] = {**record, "fingerprint": study.net.fingerprint()}
@@ -144,6 +147,33 @@ def is_osm(args: argparse.Namespace) -> bool:
     return args.network is not None and args.network.name.lower().endswith(OSM_SUFFIXES)
 
 
+def apply_region(args: argparse.Namespace) -> None:
+    """Fill the options a ``--region`` TOML names (towns, villages, network, population, facilities, code, name).
+
+    What the command line gives wins; a region's facilities apply when it names one file.
+    """
+    if getattr(args, "region", None) is None:
+        for key in ("towns", "city_code", "city_name"):
+            setattr(args, key, getattr(args, key, None))
+        return
+    from ..inputs.region import read_region_toml
+
+    reg = read_region_toml(args.region)
+    for key, value in (
+        ("towns", reg["towns"]),
+        ("villages", reg["villages"]),
+        ("network", reg.get("network")),
+        ("population", reg.get("population")),
+        ("city_code", reg["code"]),
+        ("city_name", reg["city_name"]),
+    ):
+        if getattr(args, key, None) is None and value is not None:
+            setattr(args, key, value)
+    if getattr(args, "facilities", None) is None and len(reg["facilities"]) == 1:
+        args.facilities = next(iter(reg["facilities"].values()))
+    args.region = None  # applied once
+
+
 def study_towns_for_clip(args: argparse.Namespace) -> Any:
     """Return the study's towns: the embedded default's when it supplies an input, else the real Dongguan layer."""
     import geopandas as gpd
@@ -151,6 +181,10 @@ def study_towns_for_clip(args: argparse.Namespace) -> Any:
     from ..inputs.embedded import DemoPaths
     from ..inputs.villages import dongguan_towns
 
+    if getattr(args, "towns", None) is not None:  # a region: its own towns
+        from ..inputs.region import read_units
+
+        return read_units(args.towns, "towns").to_crs(4326).assign(has_polygon=True)
     demo = DemoPaths(args.data_dir)
     if (args.population is None or args.villages is None) and demo.towns.exists():
         return gpd.read_file(demo.towns)
@@ -284,7 +318,7 @@ def check_options(args: argparse.Namespace) -> None:
         ("band", 1),
         ("elderly_band", 1),
         ("jobs", 1),
-        ("k", 0),
+        ("k", 1),
         ("max_candidates", 1),
         ("exact_max_nnz", 1),
     ):
@@ -309,15 +343,22 @@ def circles_to_run(args: argparse.Namespace, circle_ids: Sequence[str] | None) -
     ids = list(circle_ids or (list(circles) if getattr(args, "all", False) else args.circle))
     unknown = [i for i in ids if i not in circles]
     if unknown:
+        from .habits import did_you_mean
+
+        hints = "".join(did_you_mean(i, circles) for i in unknown)
         raise DgCoverageError(
-            f"circle(s) {unknown} are not in the config"
-            + (f" {args.config}" if args.config else "")
-            + f"; known: {list(circles)}"
+            f"circle {', '.join(unknown)} is not in the config"
+            + (f" {args.config}" if args.config else " in use (the packaged circles.toml)")
+            + f"{hints}; known: {', '.join(circles)}"
         )
     ids = list(dict.fromkeys(ids))
     chosen = [
         circles[cid].with_overrides(
-            minutes=args.minutes, speed_kmh=args.speed, access_speed_kmh=args.access_speed, mode=args.mode
+            minutes=args.minutes,
+            speed_kmh=args.speed,
+            access_speed_kmh=args.access_speed,
+            mode=args.mode,
+            speeds=getattr(args, "speeds", None),
         )
         for cid in ids
     ]

@@ -13,18 +13,27 @@ import time
 from collections.abc import Sequence
 
 from .common import guarded
-from .options import build_parser
+from .options import build_parser, config_in_argv
 from .run import run_from_args
 from .site import site_from_args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``dgcoverage`` command."""
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser(config_in_argv(argv)).parse_args(argv)
     if args.command == "build-demo":
         return guarded(_build_demo, args)
     if args.command == "site":
         return guarded(site_from_args, args)
+    if args.command == "scenario":
+        from .scenario import scenario_from_args
+
+        return guarded(scenario_from_args, args)
+    if args.command == "batch":
+        from .batch import batch_from_args
+
+        return guarded(batch_from_args, args)
     return guarded(run_from_args, args)
 
 
@@ -39,10 +48,12 @@ def _build_demo(args: argparse.Namespace) -> int:
         f"built embedded default in {args.out} ({time.perf_counter() - t0:.1f} s) — SYNTHETIC roads, people and "
         "facilities"
     )
+    fac = m["facilities"]
+    fac_text = ", ".join(f"{k} {v:,}" for k, v in fac.items()) if isinstance(fac, dict) else str(fac)
     print(
         f"  network {net['nodes']:,} nodes / {net['directed_edges']:,} directed edges; "
         f"{m['population']['cells_populated']:,} populated cells, {m['population']['total']:,} people; "
-        f"{m['villages']['placed']}/{m['villages']['listed']} villages placed; facilities {m['facilities']}"
+        f"{m['villages']['placed']}/{m['villages']['listed']} villages placed; facilities: {fac_text}"
     )
     return 0
 

@@ -21,6 +21,7 @@ from .common import (
     study_from_args,
     workers_from_args,
 )
+from .habits import share
 
 
 def run_from_args(args: argparse.Namespace, circle_ids: Sequence[str] | None = None) -> int:
@@ -32,6 +33,7 @@ def run_from_args(args: argparse.Namespace, circle_ids: Sequence[str] | None = N
     from tqdm.auto import tqdm
 
     from ..core.outputset import OutputSet
+    from ..outputs.gpkg import write_layers
     from ..outputs.tables import write_circle
     from ..pipeline.run import run_circle
 
@@ -62,6 +64,8 @@ def run_from_args(args: argparse.Namespace, circle_ids: Sequence[str] | None = N
                     tqdm.write(f"  {describe_input('facilities', fac.attrs['input_record'])}")
                 res = run_circle(study, circle, fac)
                 write_circle(res, stage)
+                if not maps:  # with maps, the layers are written with the areas (areas_and_report)
+                    write_layers(study, res, stage)
                 for name in ("candidates.csv", "candidates.xlsx", "candidates.geojson", "siting_summary.json"):
                     outset.remove(out / circle.id / name)  # made against the previous measurement: stale now
                 if not maps:  # areas and the circle's map of an earlier run would contradict the new tables
@@ -83,9 +87,16 @@ def run_from_args(args: argparse.Namespace, circle_ids: Sequence[str] | None = N
                 r = res.summary["results"]
                 tqdm.write(
                     f"{circle.id:18s} {circle.minutes:g} min @ {circle.speed_kmh:g} km/h: population covered "
-                    f"{r['covered_share']:.1%}, villages covered {r['village_pass_rate']:.1%} -> "
+                    f"{share(r['covered_share'])}, villages covered {share(r['village_pass_rate'])} -> "
                     f"{out / circle.id}" + ("  [SYNTHETIC]" if res.summary["synthetic"] else "")
                 )
+                if res.sensitivity is not None:  # --speeds: robust / fragile villages
+                    ss = res.sensitivity.summary
+                    tqdm.write(
+                        f"{'':18s} at {', '.join(f'{v:g}' for v in ss['speeds_kmh'])} km/h: villages robust "
+                        f"{ss['villages_by_class']['robust']}, fragile {ss['villages_by_class']['fragile']}, not "
+                        f"covered {ss['villages_by_class']['not_covered']} -> {out / circle.id / 'sensitivity.csv'}"
+                    )
         if not maps:
             stale += remove_stale(
                 outset, [out / "report.xlsx", out / "report.html"] + ([maps_dir / "index.html"] if maps_dir else [])
@@ -114,11 +125,14 @@ def run_from_args(args: argparse.Namespace, circle_ids: Sequence[str] | None = N
 def areas_and_report(
     pairs: Sequence[tuple[Any, Any]], stage: Path, maps_href: str | None, workers: int
 ) -> dict[str, Any]:
-    """Write every circle's service and gap areas and the report, on ``workers`` processes; return the areas."""
+    """Write every circle's areas and GIS layers (layers.gpkg) and the report, on ``workers`` processes.
+
+    Returns the areas of every circle.
+    """
     from functools import partial
 
     from ..core.parallel import run_jobs
-    from ..outputs.areas import write_areas
+    from ..outputs.gpkg import areas_and_layers
     from ..outputs.report import write_html, write_xlsx
 
     results = [r for _, r in pairs]
@@ -126,6 +140,6 @@ def areas_and_report(
         partial(write_xlsx, results, stage / "report.xlsx", candidates_dir=stage),
         partial(write_html, results, stage / "report.html", maps_href=maps_href, candidates_dir=stage),
     ]
-    jobs += [partial(write_areas, s, r, stage) for s, r in pairs]
+    jobs += [partial(areas_and_layers, s, r, stage) for s, r in pairs]  # the areas, and layers.gpkg with them
     done = run_jobs(jobs, workers)
     return {r.circle.id: a for r, a in zip(results, done[2:])}

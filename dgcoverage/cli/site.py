@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +17,28 @@ from .common import (
     network_groups,
     output_dirs,
     print_counts,
+    remove_stale,
     study_from_args,
 )
+from .habits import counts_text, share, ticking
+
+#: How the candidate counts read in the terminal (``generated`` and ``rejected`` of the candidate set).
+CANDIDATE_WORDS = {
+    "gap_cluster": "from gap clusters",
+    "file": "from the file",
+    "road_class": "road-class nodes",
+    "off_network": "off the network",
+    "no_population_component": "on road pieces where nobody lives",
+    "outside_towns": "outside the study towns",
+    "thinned": "thinned (closer than --min-spacing)",
+}
+
+
+def _print_candidates_datum(args: argparse.Namespace, cands: Any) -> None:
+    """Print the datum the candidate file was read in, and why (nothing without a file)."""
+    if cands.input.get("crs"):
+        rec = cands.input
+        print(f"  candidates: {args.candidates}, read as {rec['crs']} ({rec['crs_source']})", flush=True)
 
 
 def site_from_args(args: argparse.Namespace, circle_id: str | None = None) -> int:
@@ -28,24 +50,25 @@ def site_from_args(args: argparse.Namespace, circle_id: str | None = None) -> in
     """
     from ..compute import siting
     from ..core.outputset import OutputSet
-    from ..outputs.areas import write_areas
+    from ..outputs.gpkg import areas_and_layers, write_layers
     from ..outputs.maps import write_maps
     from ..outputs.sites import write_sites
     from ..outputs.tables import write_circle
     from ..pipeline.run import run_circle
     from ..pipeline.sites import build_candidates, default_spacing_m, plan_sites
 
-    if args.k < 0:
-        raise DgCoverageError("--k must be >= 0")
     if args.max_per_town is not None and args.max_per_town < 1:
         raise DgCoverageError("--max-per-town must be >= 1")
     if not 0 < args.lscp_share <= 1:
         raise DgCoverageError("--lscp-share must be in (0, 1]")
     (circle,), settings = circles_to_run(args, [circle_id or args.circle])
     cid = circle.id
-    out, maps_dir = output_dirs(args, True)
+    maps = not getattr(args, "no_maps", False)
+    out, maps_dir = output_dirs(args, maps)
     t0 = time.perf_counter()
-    with OutputSet(out, maps_dir, hint="--out") as outset:
+    stale: list[Path] = []
+    m: list[Path] = []
+    with OutputSet(out, *([maps_dir] if maps_dir else []), hint="--out") as outset:
         stage = outset.stage(out)
         network_type = next(iter(network_groups(args, [circle])))
         study = study_from_args(args, settings, t0, network_type, [circle])
@@ -53,7 +76,7 @@ def site_from_args(args: argparse.Namespace, circle_id: str | None = None) -> in
         base = run_circle(study, circle, fac)
         print(
             f"  {len(fac):,} existing facilities cover "
-            f"{base.summary['results']['covered_share']:.1%} of people ({time.perf_counter() - t0:.1f} s)",
+            f"{share(base.summary['results']['covered_share'])} of people ({time.perf_counter() - t0:.1f} s)",
             flush=True,
         )
         road = args.road_class.split(",") if args.road_class else None
@@ -70,29 +93,25 @@ def site_from_args(args: argparse.Namespace, circle_id: str | None = None) -> in
             site_capacity=getattr(args, "site_capacity", None),
         )
         print(
-            f"  {len(cands.table):,} candidate sites {cands.generated}; rejected "
-            f"{ {k: v for k, v in cands.rejected.items() if v} }",
+            f"  {len(cands.table):,} candidate sites ({counts_text(cands.generated, CANDIDATE_WORDS)}; rejected: "
+            f"{counts_text(cands.rejected, CANDIDATE_WORDS)})",
             flush=True,
         )
-        res = plan_sites(
-            study,
-            base,
-            cands,
-            args.k,
-            lscp=args.lscp,
-            lscp_share=args.lscp_share,
-            exact=args.exact,
-            max_per_town=args.max_per_town,
-            time_limit=args.time_limit,
-            exact_max_nnz=getattr(args, "exact_max_nnz", siting.MAX_EXACT_NNZ),
-            lscp_villages=getattr(args, "lscp_villages", False),
-            deficit_weight=getattr(args, "deficit_weight", 0.0) or 0.0,
-        )
+        _print_candidates_datum(args, cands)
+        with ticking("solving", 10.0) if args.exact else _nothing():
+            if args.exact:
+                print(
+                    f"  solving {_problems(args)} exactly (HiGHS; at most {args.time_limit:g} s per solve; the "
+                    "elapsed time is printed every 10 s) ...",
+                    flush=True,
+                )
+            res = _plan(args, plan_sites, siting, study, base, cands)
         res.summary["inputs"] = {
             **base.summary["inputs"],
             "candidates": {
                 "file": None if args.candidates is None else str(args.candidates),
-                "crs": args.candidates_crs,
+                "crs": cands.input.get("crs", args.candidates_crs),
+                "crs_source": cands.input.get("crs_source"),
                 "road_class": road,
                 "gap_clusters": gaps,
                 "min_spacing_m": args.min_spacing or default_spacing_m(circle),
@@ -100,30 +119,35 @@ def site_from_args(args: argparse.Namespace, circle_id: str | None = None) -> in
         }
         d = write_sites(res, cid, stage)
         changed = _measurement_changed(out / cid / "summary.json", write_circle(base, stage) / "summary.json")
-        m = write_maps(
-            study, [base], {cid: write_areas(study, base, stage)}, outset.stage(maps_dir), out_dir=stage, index=False
-        )
+        if maps:
+            m = write_maps(
+                study,
+                [base],
+                {cid: areas_and_layers(study, base, stage, sites=res)},  # and layers.gpkg with the sites
+                outset.stage(maps_dir),
+                out_dir=stage,
+                index=False,
+            )
+        else:
+            write_layers(study, base, stage, sites=res)
+        if not maps and maps_dir is not None:  # a map of the circle shows other candidates now
+            stale += remove_stale(outset, [maps_dir / f"{cid}.html"])
         if changed:
-            for stale in (out / "report.xlsx", out / "report.html", maps_dir / "index.html"):
-                if stale.exists():
-                    outset.remove(stale)
+            later = [out / "report.xlsx", out / "report.html"] + ([maps_dir / "index.html"] if maps_dir else [])
+            if not maps:  # areas of the old measurement
+                later += [out / cid / "service_area.geojson", out / cid / "gaps.geojson"]
+            stale += remove_stale(outset, later)
         outset.commit()
-    print(f"  map with candidate sites -> {maps_dir / m[0].name}", flush=True)
-    if changed:
-        print(
-            f"  {cid} was measured on other inputs or settings than the last `dgcoverage run` in {out}: its tables "
-            "were replaced and the town report and overview (made from the old measurement) removed; run "
-            "`dgcoverage run --all` to make them again",
-            file=sys.stderr,
-        )
+    _print_written(m, maps_dir, stale, cid if changed else None, out)
     for key, s in res.summary["solutions"].items():
         print(
             f"  {key:12s} sites {s['sites']:5d}  new people {s['covered_population']:>12,.0f}  "
             f"{s['status']:10s} {s['seconds']:.1f} s"
         )
+    _print_status(res.summary["solutions"])
     for key in ("mclp_gap_greedy_vs_exact", "lscp_gap_greedy_vs_exact", "lscp_villages_gap_greedy_vs_exact"):
         if res.summary.get(key) is not None:
-            print(f"  {key}: {res.summary[key]:.4%}")
+            print(f"  {key}: {share(res.summary[key], 4)}")
     if res.summary["objective"]["deficit_weight"]:
         print(f"  MCLP objective: {res.summary['objective']['mclp']} (deficit_weight {args.deficit_weight:g})")
     _print_site_supply(res.summary.get("supply") or {})
@@ -133,6 +157,69 @@ def site_from_args(args: argparse.Namespace, circle_id: str | None = None) -> in
     )
     print_counts({k: v for k, v in base.summary["warnings"].items()})
     return 0
+
+
+def _print_written(m: list[Path], maps_dir: Path | None, stale: list[Path], changed: str | None, out: Path) -> None:
+    """Say where the map went (or that none was written, and what was removed); note a changed measurement."""
+    cid = changed
+    if m:
+        print(f"  map with candidate sites -> {maps_dir / m[0].name}", flush=True)
+    elif stale:
+        print(f"  --no-maps: no map written; removed {', '.join(str(p) for p in stale)}", flush=True)
+    else:
+        print("  --no-maps: no map written", flush=True)
+    if changed is not None:
+        print(
+            f"  {cid} was measured on other inputs or settings than the last `dgcoverage run` in {out}: its tables "
+            "were replaced and the town report and overview (made from the old measurement) removed; run "
+            "`dgcoverage run --all` to make them again",
+            file=sys.stderr,
+        )
+
+
+def _plan(args: argparse.Namespace, plan_sites: Any, siting: Any, study: Any, base: Any, cands: Any) -> Any:
+    """Call :func:`~dgcoverage.pipeline.sites.plan_sites` with the options."""
+    return plan_sites(
+        study,
+        base,
+        cands,
+        args.k,
+        lscp=args.lscp,
+        lscp_share=args.lscp_share,
+        exact=args.exact,
+        max_per_town=args.max_per_town,
+        time_limit=args.time_limit,
+        exact_max_nnz=getattr(args, "exact_max_nnz", siting.MAX_EXACT_NNZ),
+        lscp_villages=getattr(args, "lscp_villages", False),
+        deficit_weight=getattr(args, "deficit_weight", 0.0) or 0.0,
+    )
+
+
+def _problems(args: argparse.Namespace) -> str:
+    """Name the problems the options ask for."""
+    asked = [n for n, on in (("LSCP", args.lscp), ("village LSCP", getattr(args, "lscp_villages", False))) if on]
+    return " and ".join(asked) if asked else f"MCLP (k = {args.k})"
+
+
+@contextlib.contextmanager
+def _nothing() -> Iterator[None]:
+    yield
+
+
+#: What a solution's status means, printed once below the table of solutions for each status that occurs.
+STATUS_WORDS = {
+    "target_not_reached": "greedy stopped short of the target: the candidates, or --max-per-town, ran out "
+    "(the sites it found are listed)",
+    "infeasible": "no choice of candidates meets the target within --max-per-town (raise it or add candidates)",
+    "time_limit": "stopped at --time-limit; the best solution found by then is used",
+}
+
+
+def _print_status(solutions: dict[str, Any]) -> None:
+    """One line per unusual status that occurs, saying what it means."""
+    for status in dict.fromkeys(str(s.get("status")) for s in solutions.values()):
+        if status in STATUS_WORDS:
+            print(f"  {status}: {STATUS_WORDS[status]}")
 
 
 def _print_site_supply(sup: dict[str, Any]) -> None:

@@ -108,6 +108,13 @@ LABELS_ZH = {
     "cum_villages_covered": "累计达标村(社区)数",
     "cum_village_pass_rate": "累计村(社区)达标率",
     "method": "求解方法",
+    # equity of access (towns.csv; see dgcoverage.compute.equity): population-weighted, times capped at the cap
+    "time_gini": "出行时间基尼系数",
+    "time_theil_t": "出行时间泰尔指数T",
+    "time_palma": "出行时间帕尔马比值",
+    "poverty_headcount": "超时人口比例(FGT0)",
+    "poverty_gap": "超时缺口指数(FGT1)",
+    "poverty_severity": "超时严重度指数(FGT2)",
 }
 
 
@@ -260,8 +267,10 @@ def village_table(
     return out
 
 
-def town_table(vt: pd.DataFrame, towns: pd.DataFrame) -> pd.DataFrame:
-    """Pass rates per town by villages and by population, plus a city-wide row (town_code ``441900``).
+def town_table(
+    vt: pd.DataFrame, towns: pd.DataFrame, city_code: str = "441900", city_name: str = "东莞市(全市)"
+) -> pd.DataFrame:
+    """Pass rates per town by villages and by population, plus a city-wide row (``city_code``, Dongguan's 441900).
 
     ``pass_rate_villages`` = covered villages / villages with data;
     ``pass_rate_population`` = covered people / people.
@@ -281,8 +290,8 @@ def town_table(vt: pd.DataFrame, towns: pd.DataFrame) -> pd.DataFrame:
     )
     t = towns[["town_code", "town_name"]].drop_duplicates("town_code").set_index("town_code").join(t, how="left")
     city = t.sum(numeric_only=True)
-    t.loc["441900"] = city
-    t.loc["441900", "town_name"] = "东莞市(全市)"
+    t.loc[city_code] = city
+    t.loc[city_code, "town_name"] = city_name
     t = t.fillna({c: 0 for c in t.columns if c != "town_name"})
     for c in t.columns:
         if c.startswith("villages"):

@@ -388,6 +388,53 @@ def text_width(value: Any) -> int:
 NUMBER_FORMATS: dict[str, str] = {"population": "#,##0", "covered_population": "#,##0"}
 
 
+def is_share_column(cid: str) -> bool:
+    """Whether a column id holds a share or rate (shown as %, and cut, never rounded up: :func:`cut_shares`)."""
+    low = str(cid).lower()
+    return "share" in low or "rate" in low or low.endswith(("_pct", "_frac"))
+
+
+def cut_shares(values: Any, decimals: int) -> np.ndarray:
+    """Cut (floor) shares to ``decimals`` decimals: the one rounding rule of every output.
+
+    A share is never shown above its true value, so a village below the 达标 rule (0.899665) can never
+    read as 90.0 %: cut to 3 decimals it is 0.899 (89.9 %).  A value within 1e-9 of a unit of the last
+    decimal below it counts as that unit (float noise: ``0.29 * 1000`` is 289.99999999999994); that is
+    the 1e-12 tolerance of the status rule at 3 decimals and less at more.  NaN and ±inf are left as they are.
+
+    Parameters
+    ----------
+    values
+        A number or an array of numbers (shares in [0, 1]).
+    decimals
+        Decimals of the share as a fraction: 3 for a ``0.0%`` format, 6 for the CSVs.
+
+    Returns
+    -------
+    numpy.ndarray
+        The cut values (float64, same shape).
+    """
+    a = np.asarray(values, dtype=np.float64)
+    unit = 10.0**decimals
+    with np.errstate(invalid="ignore"):
+        cut = np.floor(a * unit + 1e-9) / unit
+    return np.where(np.isfinite(a), cut, a)
+
+
+#: How the workbooks show shares (:func:`style_table_sheet`), for their 说明 sheets.
+SHARE_NOTE = (
+    "比例按显示位数截断、不四舍五入（单元格存的即为截断值，如 0.899665 存为 0.899、显示 89.9%，不会显示为 90.0%）；"
+    "6 位小数的值见 CSV。 Shares are cut to the decimals shown, never rounded up: the cell holds the cut value "
+    "(0.899665 is stored as 0.899 and shown 89.9 %, never 90.0 %); the CSVs give 6 decimals."
+)
+
+
+def percent_decimals(fmt: str) -> int | None:
+    """Decimals of the fraction a percent number format shows (``0.0%`` -> 3, ``0%`` -> 2); ``None`` otherwise."""
+    m = re.fullmatch(r"[#,]*0(?:\.(0+))?%", fmt.strip())
+    return None if m is None else 2 + len(m.group(1) or "")
+
+
 def _default_format(cid: str, values: list[Any]) -> str | None:
     """Choose the number format of a column id: shares as %, people and counts with thousands separators."""
     if cid in NUMBER_FORMATS:
@@ -398,7 +445,7 @@ def _default_format(cid: str, values: list[Any]) -> str | None:
     low = cid.lower()
     if low in {"lon", "lat", "lon_gcj02", "lat_gcj02"} or low.endswith(("_lon", "_lat")):
         return "0.0000000"
-    if "share" in low or "rate" in low or low.endswith(("_pct", "_frac")):
+    if is_share_column(low):
         return "0.0%"
     if low in {"node", "rank", "code"} or low.endswith(("_id", "_node", "_code")):
         return "0"  # identifiers: no thousands separator
@@ -435,6 +482,10 @@ def style_table_sheet(
     ``#,##0``, other numbers ``#,##0.00``, coordinates 7 decimals; ``formats`` overrides by id) and sets
     landscape, fit-to-width printing with the header rows repeated on every page.
 
+    A cell given a percent format (``0.0%``, ``0.00%`` ...) stores its value **cut** to what the format
+    shows (:func:`cut_shares`: 0.899665 is stored as 0.899 and shown 89.9 %), since Excel's formats round
+    half up and would show 90.0 % beside a village below the 90 % rule; the exact values are in the CSVs.
+
     Parameters
     ----------
     ws
@@ -465,10 +516,13 @@ def style_table_sheet(
         cells = [ws.cell(row=i, column=j) for i in range(header_row + 1, max_row + 1)]
         values = [c.value for c in cells]
         fmt = formats.get(cid) or _default_format(cid, values)
+        cut = None if not fmt else percent_decimals(fmt)
         if fmt:
             for c in cells:
                 if isinstance(c.value, (int, float)) and not isinstance(c.value, bool):
                     c.number_format = fmt
+                    if cut is not None and math.isfinite(c.value):  # the shown text never above the value
+                        c.value = float(cut_shares(c.value, cut))
         ws.column_dimensions[get_column_letter(j)].width = min(max_width, max(8, _column_width(header, values) + 2))
     ws.freeze_panes = ws.cell(row=header_row + 1, column=1)
     if max_row > header_row:
@@ -478,6 +532,10 @@ def style_table_sheet(
     ws.page_setup.fitToWidth = 1
     ws.page_setup.fitToHeight = 0
     ws.sheet_properties.pageSetUpPr.fitToPage = True
+    if landscape:  # A4; fit to width only where the text still prints at 8 pt, else pages wide, key columns repeated
+        from .xlsx_print import set_print
+
+        set_print(ws, header_row)
     return ws
 
 

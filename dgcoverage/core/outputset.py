@@ -9,7 +9,10 @@ gives that guarantee:
    waiting (``fcntl.flock`` on ``<root>/.dgcoverage.lock``, which records the
    holder's pid, host and start time).  A second run on the same root gets
    :class:`OutputLockedError` at once.  The operating system drops the lock
-   when its process dies, so a killed run never blocks the next one.
+   when its process dies, so a killed run never blocks the next one.  The
+   lock file exists only while a run holds it: the run deletes it (still
+   locked) when it ends, so one found later is the harmless trace of a run
+   that was killed (it says so), taken over by the next run.
 2. **Recover.**  With the locks held, a commit that an earlier run left half
    done is rolled forward (see 4) and staging folders of dead runs are removed.
 3. **Stage.**  The run writes every file under :meth:`OutputSet.stage` -- a
@@ -88,8 +91,14 @@ __all__ = [
     "pid_alive",
 ]
 
-#: Lock file in every root (kept between runs; the lock is the ``flock`` on it, not its existence).
+#: Lock file in every root while a run holds it (the lock is the ``flock`` on it, not its existence; one left by a
+#: killed run blocks nobody).
 LOCK_NAME = ".dgcoverage.lock"
+#: What a lock file says about itself, for whoever finds one.
+LOCK_NOTE = (
+    "held by the dgcoverage run with this pid while it writes this folder; deleted when the run ends. If that "
+    "process is gone, the run was killed: this file is harmless (the next run takes it over) and may be deleted."
+)
 #: The commit journal, in the first (sorted) outermost root while a commit is in progress.
 JOURNAL_NAME = ".dgcoverage-commit.json"
 #: Pointer to the journal, in every other outermost root while a commit is in progress.
@@ -332,18 +341,23 @@ class _Lock:
         self.fd: int | None = None
 
     def acquire(self, run_id: str, started: str, hint: str) -> None:
+        for _ in range(100):  # a holder may delete the file between our open and our lock: lock the new one then
+            fd = self._open(hint)
+            try:
+                if not self._try_lock(fd):
+                    raise self._locked_error(hint)
+                if self._still_the_file(fd):
+                    break
+            except BaseException:
+                os.close(fd)
+                raise
+            os.close(fd)
+        else:  # pragma: no cover - a hundred runs ending in a row exactly between our open and lock
+            raise self._locked_error(hint)
         try:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
-        except OSError as e:
-            raise OutputDirError(
-                self.root,
-                f"cannot create the lock file {LOCK_NAME} ({e.strerror or e}).",
-                f"choose another {hint}, or give yourself write permission on it.",
-            ) from e
-        try:
-            if not self._try_lock(fd):
-                raise self._locked_error(hint)
-            info = json.dumps({"pid": os.getpid(), "host": _HOST, "started": started, "run_id": run_id})
+            info = json.dumps(
+                {"pid": os.getpid(), "host": _HOST, "started": started, "run_id": run_id, "note": LOCK_NOTE}
+            )
             os.ftruncate(fd, 0)
             os.lseek(fd, 0, os.SEEK_SET)
             os.write(fd, info.encode() + b"\n")
@@ -351,6 +365,27 @@ class _Lock:
             os.close(fd)
             raise
         self.fd = fd
+
+    def _open(self, hint: str) -> int:
+        try:
+            return os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+        except OSError as e:
+            raise OutputDirError(
+                self.root,
+                f"cannot create the lock file {LOCK_NAME} ({e.strerror or e}).",
+                f"choose another {hint}, or give yourself write permission on it.",
+            ) from e
+
+    def _still_the_file(self, fd: int) -> bool:
+        """Whether the locked ``fd`` is still the file at :attr:`path` (not one its holder deleted meanwhile)."""
+        if fcntl is None:  # pragma: no cover - Windows: the file is never deleted while open
+            return True
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return False
+        own = os.fstat(fd)
+        return (st.st_dev, st.st_ino) == (own.st_dev, own.st_ino)
 
     @staticmethod
     def _try_lock(fd: int) -> bool:
@@ -381,9 +416,13 @@ class _Lock:
         )
 
     def release(self) -> None:
+        """Delete the lock file (while still holding it, so no run can take the old one after) and unlock."""
         if self.fd is None:
             return
         fd, self.fd = self.fd, None
+        if fcntl is not None and self._still_the_file(fd):  # Windows cannot delete an open file: it stays
+            with contextlib.suppress(OSError):
+                self.path.unlink()
         try:
             if fcntl is not None:
                 fcntl.flock(fd, fcntl.LOCK_UN)

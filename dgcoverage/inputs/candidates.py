@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DgCoverageError, DgCoverageWarning, EmptyInputError
-from .capacity import capacity_column, capacity_from_table
+from .capacity import capacity_column, capacity_from_table, unit_row_column
 from .facilities import RAW_LINE, RAW_PREFIX, facilities_from_file
 
 #: Columns every candidate source gives, in this order (then ``weight``, and ``capacity`` for files).
@@ -56,6 +56,14 @@ def candidate_wording(text: str) -> str:
     for pat, repl in _CANDIDATE_WORDS:
         text = pat.sub(repl, text)
     return text
+
+
+def _unit_row_header(table: pd.DataFrame, header: str | None) -> str | None:
+    """Return the column the circle's ``capacity_column`` names (a unit row joined to it or not); ``None``: absent."""
+    if not header:
+        return None
+    found = unit_row_column(table, header)
+    return found if found in table.columns else None
 
 
 @contextmanager
@@ -98,6 +106,8 @@ def read_candidate_file(
     bounds: tuple[float, float, float, float] | None = None,
     capacity_kind: str | None = None,
     capacity_header: str | None = None,
+    capacity_unit: str | None = None,
+    default_crs: str | None = None,
 ) -> pd.DataFrame:
     """Possible sites from a CSV/XLSX/GeoJSON file (lon/lat in ``crs``), with their sizes when asked.
 
@@ -108,7 +118,10 @@ def read_candidate_file(
         (:func:`dgcoverage.inputs.facilities.facilities_from_file`); its warnings and
         errors say "candidate sites" and name the file.
     crs
-        ``wgs84``, ``gcj02`` or ``bd09``; ``None``: what the columns say, else GCJ-02.
+        ``wgs84``, ``gcj02`` or ``bd09``; ``None``: what the columns say, else ``default_crs``, else refused
+        with the fix (``--candidates-crs``): a datum is never guessed.
+    default_crs
+        The project's default system (``[settings] default_point_crs``).
     bounds
         WGS84 ``(west, south, east, north)`` of the study area: far-away rows are dropped (counted).
     capacity_kind
@@ -118,13 +131,17 @@ def read_candidate_file(
         sizes are not read.
     capacity_header
         Exact header to use when present (the circle's ``capacity_column``).
+    capacity_unit
+        The unit of the capacity column's numbers (the circle's ``capacity_unit``: ``"ha"``, ``"mu"`` ...);
+        ``None``: the unit its header states (brackets, after a space, colon or slash, a unit row), else m²/beds.
 
     Returns
     -------
     pandas.DataFrame
         ``site_id, source, name, lon, lat`` (WGS84), ``weight`` (NaN) and ``capacity``
         (m² or beds; NaN = not given); ``attrs["capacity_column"]`` is the header read
-        (``None`` when the file has none).
+        (``None`` when the file has none); ``attrs["input"]`` records the coordinate system used and where it
+        came from (``crs``, ``crs_source``).
 
     Raises
     ------
@@ -132,7 +149,9 @@ def read_candidate_file(
         No candidate site inside the study area.
     """
     with _as_candidates(path):
-        gdf = facilities_from_file(path, crs, bounds=bounds, keep_columns=capacity_kind is not None)
+        gdf = facilities_from_file(
+            path, crs, bounds=bounds, keep_columns=capacity_kind is not None, default_crs=default_crs
+        )
         capacity = np.full(len(gdf), np.nan)
         col = None
         if capacity_kind is not None and len(gdf):
@@ -140,10 +159,8 @@ def read_candidate_file(
             table = pd.DataFrame({c[len(RAW_PREFIX) :]: gdf[c].to_numpy() for c in raw})
             if RAW_LINE in gdf.columns:
                 table.attrs["line"] = gdf[RAW_LINE].to_numpy()
-            if capacity_header and capacity_header in table.columns:
-                col = capacity_header
-            else:
-                col = capacity_column(table, capacity_kind)
+            header = _unit_row_header(table, capacity_header)
+            col = header if header is not None else capacity_column(table, capacity_kind)
             if col is None and "capacity" in table.columns:
                 col = "capacity"
             other = "beds" if capacity_kind == "area_m2" else "area_m2"
@@ -160,7 +177,9 @@ def read_candidate_file(
                     stacklevel=2,
                 )
             if col is not None:  # no column: sizes simply not given (no warning: a candidate list often has none)
-                capacity, _ = capacity_from_table(table, capacity_kind, str(path), column=col, check_plausible=True)
+                capacity, _ = capacity_from_table(
+                    table, capacity_kind, str(path), column=col, check_plausible=True, unit=capacity_unit
+                )
     if len(gdf) == 0:
         raise EmptyInputError(
             f"{path}: no candidate site inside the study area. Fix: check the file's "
@@ -178,4 +197,5 @@ def read_candidate_file(
         }
     )
     out.attrs["capacity_column"] = col
+    out.attrs["input"] = dict(gdf.attrs.get("input", {}))
     return out

@@ -12,7 +12,6 @@ are measured against are in :mod:`dgcoverage.compute.supply`.
 from __future__ import annotations
 
 import re
-import unicodedata
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from ..errors import ConfigError, DataMismatchError, DgCoverageWarning
+from .units import KIND_UNIT, UNIT_WORDS, UNITS, compact, norm, unit_of, unit_setting
 
 #: Accepted header names per capacity kind, in order of preference.  Headers are compared after
 #: normalising (:func:`_header_key`): NFKC (full-width brackets and letters, ``㎡`` -> ``m2``), lower case,
@@ -76,33 +76,6 @@ CAPACITY_ALIASES: dict[str, tuple[str, ...]] = {
     ),
 }
 
-#: Units recognised in a header or a cell: (spellings, kind, factor to the kind's unit: m² or beds).
-#: Spellings are compared after NFKC, lower case and without spaces, dots, underscores and ``^``
-#: (``sq. ft`` -> ``sqft``, ``m²`` -> ``m2``).  A leading ``万`` multiplies by 10,000 (``万平方米``).
-UNITS: tuple[tuple[tuple[str, ...], str, float], ...] = (
-    (("平方公里", "平方千米", "km2", "sqkm", "squarekilometres", "squarekilometers"), "area_m2", 1e6),
-    (("公顷", "hm2", "ha", "hectare", "hectares"), "area_m2", 1e4),
-    (("英亩", "acre", "acres"), "area_m2", 4046.8564224),
-    (("亩", "mu"), "area_m2", 10_000.0 / 15.0),
-    (("平方英尺", "ft2", "sqft", "squarefoot", "squarefeet"), "area_m2", 0.09290304),
-    (
-        (
-            "平方米",
-            "平米",
-            "m2",
-            "sqm",
-            "sqmetres",
-            "sqmeters",
-            "squaremetre",
-            "squaremetres",
-            "squaremeter",
-            "squaremeters",
-        ),
-        "area_m2",
-        1.0,
-    ),
-    (("张", "个", "床", "床位", "张床", "bed", "beds"), "beds", 1.0),
-)
 #: Header examples per kind for messages.
 _EXAMPLES = {
     "area_m2": "e.g. 面积, 建筑面积(平方米), 场地面积(公顷), Floor area (m2), Site area (ha)",
@@ -111,7 +84,7 @@ _EXAMPLES = {
 #: Names of a capacity column that say its kind only by their unit (``Capacity (beds)``, ``规模(平方米)``).
 _GENERIC_NAMES = ("capacity", "size", "容量", "规模")
 _ALL_ALIASES = {a for names in CAPACITY_ALIASES.values() for a in names} | set(_GENERIC_NAMES)
-_UNIT_WORDS = sorted((w for words, _, _ in UNITS for w in words), key=len, reverse=True)
+_UNIT_WORDS = UNIT_WORDS
 _NUM = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+"
 _APPROX_PRE = ("大约", "约合", "约", "近", "~", "≈")
 _APPROX_POST = ("左右", "上下")
@@ -174,26 +147,9 @@ _UNKNOWN_KEYS = (
 )
 
 
-def _norm(text: object) -> str:
-    """NFKC (full-width digits, ㎡ -> m2, （ -> (), lower case, no surrounding spaces."""
-    return unicodedata.normalize("NFKC", str(text)).strip().lower()
-
-
-def _compact(text: str) -> str:
-    """Return a unit as compared with :data:`UNITS`: no spaces, dots, underscores, hyphens or ``^``."""
-    return re.sub(r"[\s._\-^]+", "", text)
-
-
-def _unit_of(text: str) -> tuple[str, float] | None:
-    """Kind and factor of a unit (``平方米``, ``sq. m``, ``万平方米``, ``单位:亩``, ``张``), else None."""
-    t = _compact(re.sub(r"^(单位|units?|in)\s*[:=]?\s*", "", text))
-    scale = 1.0
-    if t.startswith("万") and len(t) > 1:
-        t, scale = t[1:], 1e4
-    for words, kind, factor in UNITS:
-        if t in words:
-            return kind, factor * scale
-    return None
+_norm = norm
+_compact = compact
+_unit_of = unit_of
 
 
 @dataclass(frozen=True)
@@ -212,23 +168,34 @@ def _name_key(text: str) -> str:
 
 
 def _header_key(header: object) -> _Header:
-    """Split a header into its normalised name and its unit.
+    """Split a header into its normalised name and its unit, wherever the unit stands.
 
-    The unit is read from brackets (``面积(亩)``), after ``/``, ``,``, ``;`` or ``|`` (``建筑面积/㎡``,
-    ``Gross floor area, sq m``), or from the end of the name (``area m2``, ``site_area_ha``,
-    ``建筑面积平方米``).  A bilingual header ``id 中文`` (``beds 床位``) is named by its first word.
+    The unit is read from brackets (``面积(亩)``, ``场地面积【公顷】``), after ``/``, ``:``, ``,``, ``;`` or
+    ``|`` (``建筑面积/㎡``, ``场地面积：公顷`` with full-width marks, ``Gross floor area, sq m``), after a space
+    (``场地面积 公顷``, ``用地面积 亩``, ``建筑面积 万平方米``, ``Site area ha``) or glued to the end of the name
+    (``site_area_ha``, ``建筑面积平方米``).  A bilingual header ``id 中文`` (``beds 床位``) is named by its
+    first word.  Text in the unit's place that is no unit (``建筑面积 含架空层``) is kept as ``unknown_unit``.
     """
     h = _norm(header).replace("【", "[").replace("】", "]").replace("〔", "[").replace("〕", "]")
     slots = re.findall(r"[(\[]([^)\]]*)[)\]]", h)
     h = re.sub(r"[(\[][^)\]]*[)\]]", " ", h).strip()
-    parts = re.split(r"\s*[/,;|]\s*", h, maxsplit=1)
+    parts = re.split(r"\s*[/,;|:=]\s*", h, maxsplit=1)
     if len(parts) == 2:
         h = parts[0]
         slots.append(parts[1])
     words = h.split()
     name = _name_key(h)
-    if name not in _ALL_ALIASES and len(words) > 1 and any(not w.isascii() for w in words[1:]):
-        name = _name_key(words[0])  # bilingual "beds 床位", "area_m2 面积"
+    if name not in _ALL_ALIASES and len(words) > 1:
+        for k in range(len(words) - 1, 0, -1):  # the longest leading name: "site area ha", "场地面积 公顷"
+            head, tail = _name_key(" ".join(words[:k])), " ".join(words[k:])
+            if head in _ALL_ALIASES:
+                if _unit_of(tail) or _name_key(tail) in _ALL_ALIASES:  # "面积 公顷"; bilingual "beds 床位"
+                    name = head
+                    slots.insert(0, "" if _name_key(tail) in _ALL_ALIASES else tail)
+                elif not head.isascii() or not tail.isascii():  # "场地面积 含架空层": a remark, no unit
+                    name = head
+                    slots.insert(0, tail)
+                break  # "Area code" is no area
     if name not in _ALL_ALIASES:
         name, tail = _split_unit_tail(name)
         if tail:
@@ -332,6 +299,7 @@ def _capacity_column(
         raise ConfigError(f"capacity kind must be one of {sorted(CAPACITY_ALIASES)}, got {kind!r}")
     where = f"{path}: " if path else ""
     if column is not None:
+        column = unit_row_column(df, column)
         if column not in df.columns:
             raise DataMismatchError(
                 f"{where}capacity column {column!r} not found; columns present: {list(df.columns)}. Fix: set "
@@ -343,13 +311,25 @@ def _capacity_column(
     except DataMismatchError as exc:
         raise DataMismatchError(f"{where}{exc}") from None
     counts: dict[str, int] = {}
+    shown = ", ".join(f"{c!r} (unit {u!r})" for c, u in unknown)
+    own = KIND_SETTING[kind]
+    fix = (
+        f"if the numbers are in {KIND_UNIT[kind]}, name the column and its unit in the circle's config: "
+        f'capacity_column = {unknown[0][0]!r} and capacity_unit = "{own}" '
+        "(or the unit they are in: ha, mu, ...)"
+        if unknown
+        else ""
+    )
+    if unknown and not found:  # never read as m² (or beds): the unit is not known
+        raise DataMismatchError(
+            f"{where}capacity column {shown}: its header states a unit that is not one of m², 平方米, 公顷/ha, 亩, "
+            f"km², 万平方米, ft², acre, 张/床 (beds). Fix: {fix}; or write a known unit in the header"
+        )
     if unknown and warn:
         counts["capacity_header_unit_unknown"] = len(unknown)
-        shown = ", ".join(f"{c!r} (unit {u!r})" for c, u in unknown)
         warnings.warn(
             f"{where}capacity column(s) {shown} ignored: the unit is not one of m², 平方米, 公顷/ha, 亩, km², ft², "
-            f"acre, 张 (beds). Fix: if the numbers are in {'m²' if kind == 'area_m2' else 'beds'}, set "
-            f"capacity_column = {unknown[0][0]!r} in the circle's config; otherwise convert them",
+            f"acre, 张 (beds); {found[0]!r} is read. Fix: {fix}",
             DgCoverageWarning,
             stacklevel=3,
         )
@@ -366,6 +346,14 @@ def _capacity_column(
                 "space: 建筑面积; sports ground: 场地面积; land: 占地面积/用地面积), or remove the others"
             )
     return (found[0] if found else None), counts
+
+
+def unit_row_column(df: pd.DataFrame, column: str) -> str:
+    """Return the header ``column`` names, also when a unit row under it was joined to it (``场地面积 [公顷]``)."""
+    if column in df.columns:
+        return column
+    joined = [c for c in df.columns if re.fullmatch(re.escape(column) + r" \[[^\]]*\]", str(c))]
+    return joined[0] if len(joined) == 1 else column
 
 
 def _parse_cell(text: str, kind: str, header_factor: float) -> tuple[float, str | None, bool]:
@@ -427,6 +415,7 @@ def capacity_from_table(
     *,
     column: str | None = None,
     check_plausible: bool = False,
+    unit: str | None = None,
 ) -> tuple[NDArray[np.float64], dict[str, int]]:
     """Read facility capacities (area in m² or beds) from a table, never imputing.
 
@@ -464,7 +453,14 @@ def capacity_from_table(
         Also take one facility over :data:`CAPACITY_MAX` (or an infinite value) for a unit or typing mistake
         (unknown, counted as ``capacity_implausible``, said with its lines) and say a median over
         :data:`CAPACITY_MEDIAN_MAX` (``capacity_median_implausible``).  The facility and candidate-site
-        readers of the pipeline ask for it.
+        readers of the pipeline ask for it.  A column whose header and setting state no unit and whose median
+        is under :data:`CAPACITY_MEDIAN_MIN` (e.g. 1.4 for an area: hectares or 亩 read as m²) is taken for a
+        unit mistake: every capacity of it unknown, counted as ``capacity_median_implausible``, said with the
+        column, the median and the fix (``capacity_unit = "ha"``).
+    unit
+        The circle's ``capacity_unit`` setting (``"m2"``, ``"ha"``, ``"mu"``, ``"beds"`` ...): the unit of the
+        column's numbers.  A header stating another unit is refused; a header whose unit place holds no unit
+        (``建筑面积 含架空层``) needs it when the column is chosen by ``column``.
 
     Returns
     -------
@@ -496,7 +492,8 @@ def capacity_from_table(
             f"{where}column {col!r} states a unit of {head.kind}, not {kind}. Fix: name the column holding "
             f'{kind} in the circle\'s config (capacity_column = "...")'
         )
-    values, reasons = _parse_column(df[col].tolist(), kind, head.factor or 1.0)
+    factor = _column_factor(col, head, kind, unit, where)
+    values, reasons = _parse_column(df[col].tolist(), kind, factor or 1.0)
     known = int(np.isfinite(values).sum())
     counts = {"capacity_known": known, "capacity_unknown": n - known, **head_counts}
     lines = df.attrs.get("line")
@@ -510,18 +507,54 @@ def capacity_from_table(
             stacklevel=2,
         )
     if check_plausible:
-        values = _implausible(values, counts, kind, f"column {col!r}", lines, where)
+        values = _implausible(values, counts, kind, f"column {col!r}", lines, where, unit_stated=factor is not None)
     return values, counts
+
+
+def _column_factor(col: str, head: _Header, kind: str, unit: str | None, where: str) -> float | None:
+    """Factor of a column's numbers to m² or beds: the ``capacity_unit`` setting, else the header's unit.
+
+    ``None`` when neither states one (the numbers are taken in the kind's unit).  A setting that contradicts
+    the header, and a chosen column whose header holds text that is no unit without a setting, are refused.
+    """
+    if unit:
+        f = unit_setting(unit, kind, f"{where}capacity_unit")
+        if head.factor is not None and not np.isclose(head.factor, f, rtol=1e-12):
+            raise DataMismatchError(
+                f"{where}column {col!r} states its unit in the header ({head.factor:g} {KIND_UNIT[kind]} per unit) but "
+                f"capacity_unit = {unit!r} says {f:g} {KIND_UNIT[kind]}. Fix: correct the header, or drop "
+                "capacity_unit from the circle's config (the header's unit is read)"
+            )
+        return f
+    if head.unknown_unit and head.kind is None:
+        raise DataMismatchError(
+            f"{where}column {col!r}: {head.unknown_unit!r} stands where its unit would, and is no unit we know; "
+            "the numbers are not read as m² or beds by guess. Fix: say their unit in the circle's config, "
+            f'capacity_unit = "{KIND_SETTING[kind]}" (or "ha", "mu", ...), or write a known unit in the header'
+        )
+    return head.factor
 
 
 #: One facility above this is taken for a unit or typing mistake (capacity unknown, counted and said).
 CAPACITY_MAX = {"area_m2": 1_000_000.0, "beds": 10_000.0}
+#: The setting that says "the kind's own unit" (capacity_unit).
+KIND_SETTING = {"area_m2": "m2", "beds": "beds"}
 #: A median above this makes the column's unit suspect (e.g. "Site area (ha)" holding m²): said and counted.
 CAPACITY_MEDIAN_MAX = {"area_m2": 100_000.0, "beds": 2_000.0}
+#: A median below this, in a column whose header and setting state no unit, is taken for another unit
+#: (hectares or 亩 read as m²): every capacity of the column unknown, said and counted.
+CAPACITY_MEDIAN_MIN = {"area_m2": 10.0}
 
 
 def _implausible(
-    values: NDArray[np.float64], counts: dict[str, int], kind: str, what: str, lines: Any, where: str
+    values: NDArray[np.float64],
+    counts: dict[str, int],
+    kind: str,
+    what: str,
+    lines: Any,
+    where: str,
+    *,
+    unit_stated: bool = True,
 ) -> NDArray[np.float64]:
     """Set capacities beyond :data:`CAPACITY_MAX` (or infinite) to unknown, counted and said; say a suspect median."""
     unit = "m²" if kind == "area_m2" else "beds"
@@ -543,6 +576,21 @@ def _implausible(
             stacklevel=3,
         )
     known = values[np.isfinite(values)]
+    low = CAPACITY_MEDIAN_MIN.get(kind)
+    if known.size and low is not None and not unit_stated and float(np.median(known)) < low:
+        med = float(np.median(known))
+        counts["capacity_median_implausible"] = 1
+        counts["capacity_unknown"] += int(known.size)
+        counts["capacity_known"] -= int(known.size)
+        warnings.warn(
+            f"{where}the median capacity in {what} is {med:g}, under {low:g} {unit} for one facility, and no unit "
+            "is stated: the numbers are most likely hectares or 亩, not m², so every capacity of the column is "
+            'unknown. Fix: say the unit in the circle\'s config, capacity_unit = "ha" (or "mu"; "m2" if they '
+            "really are m²), or in the header (e.g. 场地面积(公顷))",
+            DgCoverageWarning,
+            stacklevel=3,
+        )
+        return np.full_like(values, np.nan)
     if known.size and float(np.median(known)) > CAPACITY_MEDIAN_MAX[kind]:
         counts["capacity_median_implausible"] = 1
         warnings.warn(

@@ -18,6 +18,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 from ..errors import ConfigError, InputFileError, InputNotFoundError
+from .units import unit_setting
 
 MODES = ("walk", "bicycle", "drive")
 CIRCLE_IDS = ("elderly_care_15", "fitness_15", "legal_aid_30", "culture_sports_10")
@@ -36,6 +37,16 @@ FCA_DECAYS = ("none", "gaussian", "stepwise")
 #: People supply ratios are measured against: the raster's people in each town (the time circles' people)
 #: or the 2020 census resident population per town (embedded, dgcoverage/data/dongguan).
 SUPPLY_POPULATIONS = ("raster", "census")
+#: Plausible ranges of the settings a person types; outside them a value is refused naming the likely unit
+#: mistake, unless ``allow_unusual_settings = true`` ([settings] or the circle).  Speeds in km/h per mode (the
+#: access legs are walked), limits in minutes, snap distances in metres, supply targets per person or per 1,000.
+PLAUSIBLE: dict[str, Any] = {
+    "speed_kmh": {"walk": (2.0, 7.0), "bicycle": (6.0, 30.0), "drive": (10.0, 120.0)},
+    "access_speed_kmh": (2.0, 7.0),
+    "minutes": (1.0, 120.0),
+    "max_snap_m": (10.0, 5000.0),
+    "supply_target": {"area_m2": (0.01, 50.0), "beds": (0.001, 0.2)},  # per person (x 1,000 for supply_per = 1000)
+}
 #: Town codes in per-town settings tables (9-digit NBS codes of Dongguan's 镇街).
 TOWN_CODE_RE = re.compile(r"4419\d{5}")
 
@@ -61,6 +72,9 @@ class Circle:
         (no supply standard: the circle is a time circle only).
     capacity_column
         The facility table's capacity column (exact header); ``""``: found by its Chinese/English name.
+    capacity_unit
+        The unit of that column's numbers (``"m2"``, ``"ha"``, ``"mu"``, ``"km2"``, ``"万平方米"``, ``"beds"``
+        ...); ``""``: the unit its header states, else m² or beds.
     supply_target, supply_per, supply_base
         The target: ``supply_target`` per ``supply_per`` (1 or 1,000) people of ``supply_base``
         (``"residents"`` or ``"elderly"``, people aged 60+), e.g. 3.2 m² per 1 resident, 35 beds per
@@ -71,6 +85,16 @@ class Circle:
         Distance decay of the access-weighted supply (2SFCA, the circle's limit as catchment):
         ``"none"``, ``"gaussian"`` (width ``fca_sigma_minutes``, default half the limit) or ``"stepwise"``
         (``(upper bound in minutes, weight)`` pairs, default the thirds of the limit at 1, 0.68, 0.22).
+    allow_unusual_settings
+        ``true``: speeds, limits and targets outside :data:`PLAUSIBLE` are taken as meant (also set for every
+        circle by ``[settings] allow_unusual_settings = true``).
+    speeds
+        Also measure the circle at these speeds (km/h, ascending; ``()``: not): per village the covered share at
+        each and robust / fragile / not covered (:mod:`dgcoverage.pipeline.sensitivity`).
+    bound_to_region
+        ``true``: the service belongs to the region's jurisdiction, so only facilities inside its towns count;
+        ``false``: facilities across the border within the circle's reach count too
+        (:mod:`dgcoverage.pipeline.crossborder`).
     """
 
     id: str
@@ -89,6 +113,7 @@ class Circle:
     name_keywords: tuple[str, ...] = ()
     capacity: str = ""
     capacity_column: str = ""
+    capacity_unit: str = ""
     supply_target: float | None = None
     supply_per: int = 1
     supply_base: str = "residents"
@@ -97,6 +122,9 @@ class Circle:
     fca_decay: str = "none"
     fca_sigma_minutes: float | None = None
     fca_steps: tuple[tuple[float, float], ...] = ()
+    speeds: tuple[float, ...] = ()
+    allow_unusual_settings: bool = False
+    bound_to_region: bool = False
 
     @property
     def has_supply(self) -> bool:
@@ -149,6 +177,13 @@ class Settings:
         People the supply ratios are measured against: ``"raster"`` (default; the population raster's
         people in each town, the people the time circles measure) or ``"census"`` (the 2020 census resident
         population per town, embedded).
+    default_point_crs
+        The coordinate system of point tables (facilities, candidate sites, villages) that state none in their
+        column names and get no ``--*-crs`` option: ``"wgs84"``, ``"gcj02"`` or ``"bd09"``; ``""``: such a table
+        is refused with the fix (a datum is never guessed).
+    allow_unusual_settings
+        ``true`` lets speeds, limits, snap distances and supply targets outside their plausible ranges
+        (:data:`PLAUSIBLE`) pass, for a study that really means them; also a circle key.
     """
 
     max_snap_m: float = 500.0
@@ -157,6 +192,8 @@ class Settings:
     elderly_population: Mapping[str, float] | None = None
     elderly_source: str = ""
     supply_population: str = "raster"
+    default_point_crs: str = ""
+    allow_unusual_settings: bool = False
 
 
 _CIRCLE_KEYS = {f.name for f in dataclasses.fields(Circle)} - {"id"}
@@ -164,6 +201,7 @@ _REQUIRED = {"name_zh", "name_en", "minutes", "mode", "speed_kmh"}
 _SETTINGS_KEYS = {f.name for f in dataclasses.fields(Settings)}
 _SUPPLY_KEYS = (
     "capacity_column",
+    "capacity_unit",
     "supply_target",
     "supply_per",
     "supply_base",
@@ -211,6 +249,8 @@ def load_config(path: str | Path | None = None) -> tuple[dict[str, Circle], Sett
     circles_raw = raw.get("circles")
     if not isinstance(circles_raw, dict) or not circles_raw:
         raise ConfigError(f"{path}: no [circles.<id>] tables found")
+    settings = _settings(raw.get("settings", {}), f"{path}: [settings]")
+    allow_all = settings.allow_unusual_settings
     circles: dict[str, Circle] = {}
     for cid, body in circles_raw.items():
         if str(cid) in RESERVED_IDS:
@@ -248,11 +288,14 @@ def load_config(path: str | Path | None = None) -> tuple[dict[str, Circle], Sett
             speed_basis=_text(body, "speed_basis", where, ""),
             osm_tags=_table(body, "osm_tags", where),
             name_keywords=_text_list(body, "name_keywords", where),
+            allow_unusual_settings=_boolean(body, "allow_unusual_settings", where, False) or allow_all,
+            bound_to_region=_boolean(body, "bound_to_region", where, False),
+            speeds=_speeds(body, where),
             **_supply_keys(body, where),
         )
         _validate_circle(circle, where)
         circles[cid] = circle
-    return circles, _settings(raw.get("settings", {}), f"{path}: [settings]")
+    return circles, settings
 
 
 def _settings(settings_raw: Any, where: str) -> Settings:
@@ -268,6 +311,10 @@ def _settings(settings_raw: Any, where: str) -> Settings:
             values[key] = _town_numbers(settings_raw[key], key, where)
         elif key in ("elderly_source", "supply_population"):
             values[key] = _text(settings_raw, key, where)
+        elif key == "default_point_crs":
+            values[key] = canonical_crs_setting(_text(settings_raw, key, where), where)
+        elif key == "allow_unusual_settings":
+            values[key] = _boolean(settings_raw, key, where, False)
         elif key == "elderly_population":
             raise ConfigError(
                 f"{where} elderly_population must be a table of people aged 60+ per town code "
@@ -278,6 +325,17 @@ def _settings(settings_raw: Any, where: str) -> Settings:
     settings = Settings(**values)
     validate_settings(settings, where)
     return settings
+
+
+def canonical_crs_setting(value: str, where: str) -> str:
+    """Type ``default_point_crs``: ``wgs84``, ``gcj02`` or ``bd09`` (or an alias), refused otherwise."""
+    from ..errors import CRSError
+    from .coords import canonical_crs
+
+    try:
+        return canonical_crs(value)
+    except CRSError as exc:
+        raise ConfigError(f'{where} default_point_crs: {exc} Fix: e.g. default_point_crs = "gcj02"') from None
 
 
 def _town_numbers(table: dict[str, Any], key: str, where: str) -> dict[str, float]:
@@ -306,7 +364,7 @@ def _supply_keys(body: dict[str, Any], where: str) -> dict[str, Any]:
             )
         return out
     out["capacity"] = _text(body, "capacity", where)
-    for key in ("capacity_column", "supply_base", "supply_indicator", "supply_source", "fca_decay"):
+    for key in ("capacity_column", "capacity_unit", "supply_base", "supply_indicator", "supply_source", "fca_decay"):
         if key in body:
             out[key] = _text(body, key, where)
     for key in ("supply_target", "fca_sigma_minutes"):
@@ -319,6 +377,17 @@ def _supply_keys(body: dict[str, Any], where: str) -> dict[str, Any]:
         out["supply_per"] = int(per)
     if "fca_steps" in body:
         out["fca_steps"] = _steps(body["fca_steps"], where)
+    return out
+
+
+def _speeds(body: dict[str, Any], where: str) -> tuple[float, ...]:
+    """``speeds = [2.9, 3.6, 4.3]``: the circle also measured at these speeds (km/h, robust/fragile villages)."""
+    value = body.get("speeds", [])
+    if not isinstance(value, list):
+        raise ConfigError(f"{where} speeds must be a list of km/h, e.g. speeds = [2.9, 3.6, 4.3]; got {value!r}")
+    out = tuple(sorted({_number({"speeds": v}, "speeds", where) for v in value}))
+    if any(not 0.5 <= v <= 60.0 for v in out):
+        raise ConfigError(f"{where} speeds must each be between 0.5 and 60 km/h, e.g. [2.9, 3.6, 4.3]; got {value!r}")
     return out
 
 
@@ -339,6 +408,8 @@ def validate_settings(settings: Settings, where: str = "settings") -> None:
         val = getattr(settings, key)
         if not _finite(val) or not 0 < val <= upper:
             raise ConfigError(f"{where}: {key} must be a finite number in (0, {upper:g}], got {val!r}")
+    if not settings.allow_unusual_settings:
+        _plausible(where, "max_snap_m", settings.max_snap_m, PLAUSIBLE["max_snap_m"], "m", _SNAP_HINT, "[settings]")
     if settings.supply_population not in SUPPLY_POPULATIONS:
         raise ConfigError(
             f"{where}: supply_population must be one of {list(SUPPLY_POPULATIONS)}, got {settings.supply_population!r}"
@@ -370,6 +441,55 @@ def validate_settings(settings: Settings, where: str = "settings") -> None:
                     + (" (a share, e.g. 0.0547 for 5.47%)" if upper == 1.0 else " (people aged 60+)")
                     + f", got {v!r}"
                 )
+
+
+_SNAP_HINT = "written in km? (0.5 km = 500 m)"
+
+
+def _plausible(where: str, key: str, val: float, bounds: tuple[float, float], unit: str, hint: str, at: str) -> None:
+    """Refuse ``val`` outside ``bounds``, naming the key, the value, the likely mistake and how to insist."""
+    lo, hi = bounds
+    if lo <= val <= hi:
+        return
+    raise ConfigError(
+        f"{where}: {key} = {val:g} is outside the plausible {lo:g}-{hi:g} {unit}; {hint} Fix: correct it, or if it "
+        f"is really meant, set allow_unusual_settings = true in {at}"
+    )
+
+
+_AT = "[settings] (or in the circle)"
+
+
+def _plausible_travel(c: Circle, where: str) -> None:
+    """Check a circle's speeds and limit against :data:`PLAUSIBLE` (unless allowed)."""
+    if c.allow_unusual_settings:
+        return
+    at = _AT
+    speeds = (("speed_kmh", PLAUSIBLE["speed_kmh"][c.mode]), ("access_speed_kmh", PLAUSIBLE["access_speed_kmh"]))
+    for key, bounds in speeds:
+        v = getattr(c, key)
+        conv, unit = (v * 3.6, "m/s") if v < bounds[0] else (v * 0.06, "m/min")
+        hints = [f"written in {unit}? {v:g} {unit} = {conv:g} km/h."] if bounds[0] <= conv <= bounds[1] else []
+        fits = [m for m, (lo, hi) in PLAUSIBLE["speed_kmh"].items() if key == "speed_kmh" and lo <= v <= hi]
+        if fits:  # e.g. --mode walk on a cycled circle: its 12 km/h kept
+            hints.append(f"{v:g} km/h is a {fits[0]} speed: give one for {c.mode} too (speed_kmh, or --speed).")
+        hint = " Or ".join(hints) or f"written in another unit? ({v:g} m/s = {v * 3.6:g} km/h)"
+        what = f"{key} ({c.mode})" if key == "speed_kmh" else f"{key} (walked)"
+        _plausible(where, what, v, bounds, "km/h", hint, at)
+    hint = "written in hours? (0.5 h = 30 min)" if c.minutes < 1 else "written in seconds? (900 s = 15 min)"
+    _plausible(where, "minutes", c.minutes, PLAUSIBLE["minutes"], "minutes", hint, at)
+
+
+def _plausible_supply(c: Circle, where: str) -> None:
+    """Check a circle's supply target against :data:`PLAUSIBLE` (unless allowed)."""
+    at = _AT
+    if c.has_supply and c.supply_target is not None and not c.allow_unusual_settings:
+        lo, hi = PLAUSIBLE["supply_target"][c.capacity]
+        per, other = ("per person", "1000") if c.supply_per == 1 else ("per 1,000 people", "1")
+        unit = ("m² " if c.capacity == "area_m2" else "beds ") + per
+        hint = f"a target of another base written {per}? Then set supply_per = {other}."
+        k = float(c.supply_per)
+        _plausible(where, "supply_target", c.supply_target, (lo * k, hi * k), unit, hint, at)
 
 
 def _finite(val: Any) -> bool:
@@ -446,6 +566,8 @@ def _validate_circle(c: Circle, where: str) -> None:
             raise ConfigError(f"{where}: {key} must be a finite number, got {val!r}")
     if not (c.minutes > 0):
         raise ConfigError(f"{where}: minutes must be > 0 (got {c.minutes}); the limit is a travel time")
+    if c.mode in MODES and c.speed_kmh > 0 and c.access_speed_kmh > 0:
+        _plausible_travel(c, where)
     if c.minutes > 600:
         raise ConfigError(f"{where}: minutes={c.minutes} is implausible for a service circle (max 600)")
     if c.mode not in MODES:
@@ -461,6 +583,9 @@ def _validate_circle(c: Circle, where: str) -> None:
         if not ok:
             raise ConfigError(f"{where}: osm_tags.{key} must be true, a string or a list of strings")
     _validate_supply(c, where)
+    if c.capacity_unit:
+        unit_setting(c.capacity_unit, c.capacity, where)
+    _plausible_supply(c, where)
 
 
 def _validate_supply(c: Circle, where: str) -> None:

@@ -52,6 +52,7 @@ def facilities_from_file(
     lon_col: str | None = None,
     lat_col: str | None = None,
     keep_columns: bool = False,
+    default_crs: str | None = None,
 ) -> gpd.GeoDataFrame:
     """Read facilities from CSV/XLSX (lon/lat columns) or GeoJSON/GPKG (points or areas).
 
@@ -63,10 +64,10 @@ def facilities_from_file(
     crs
         Coordinate system of the coordinates: ``wgs84``, ``gcj02`` (Gaode,
         Tencent) or ``bd09`` (Baidu); ``None`` = not declared.  Tables then use
-        the system their column names state (``lon_gcj02``, ``经度(WGS84)``) or
-        else GCJ-02, the system of Chinese POI exports; vector files use their
-        own declaration, else WGS84 (RFC 7946).  What was used, and why, is in
-        ``attrs``.
+        the system their column names state (``lon_gcj02``, ``经度(WGS84)``),
+        else ``default_crs``; a table that states none is refused with the fix
+        (never guessed).  Vector files use their own declaration, else WGS84
+        (RFC 7946).  What was used, and why, is in ``attrs``.
     bounds
         Optional WGS84 ``(west, south, east, north)``; points outside are
         dropped and counted (``facilities_outside_area``).
@@ -78,6 +79,8 @@ def facilities_from_file(
         Workbook sheet to read (required when several sheets have coordinates).
     lon_col, lat_col
         Coordinate columns to use (required when a table has several pairs that disagree).
+    default_crs
+        The project's default system for tables that state none (``[settings] default_point_crs``).
     keep_columns
         Also keep the input's other columns (as read: text for tables and
         GeoJSON properties) as ``raw:<header>``, and the file line of each
@@ -125,7 +128,14 @@ def facilities_from_file(
         row_label, row_offset = "feature", 0
     else:
         df, coords, table_record = read_coordinate_table(
-            path, crs, what="facility", crs_option="--facilities-crs", sheet=sheet, lon_col=lon_col, lat_col=lat_col
+            path,
+            crs,
+            what="facility",
+            crs_option="--facilities-crs",
+            sheet=sheet,
+            lon_col=lon_col,
+            lat_col=lat_col,
+            default_crs=default_crs,
         )
         counts.update(df.attrs.get("warnings", {}))
         lines, row_label, declared = df.attrs.get("line"), df.attrs["row_label"], coords["crs"]

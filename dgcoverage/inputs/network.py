@@ -208,7 +208,9 @@ def network_from_file(
     bbox: Sequence[float] | None = None,
     polygon: BaseGeometry | None = None,
 ) -> RoadNetwork:
-    """Load a network from ``.npz`` (saved), ``.osm``, ``.osm.pbf``/``.pbf`` or ``.osm.bz2``, optionally clipped.
+    """Load a network from ``.npz`` (saved), ``.osm``, ``.osm.pbf``/``.pbf``, ``.osm.bz2`` or OSMnx ``.graphml``.
+
+    Optionally clipped.
 
     Parameters
     ----------
@@ -333,6 +335,8 @@ def _network_from_file(
     clip = clip_description(bbox, polygon)
     if name.endswith(".npz"):
         return clip_network(load_network(path), bbox, polygon)
+    if name.endswith(".graphml"):
+        return clip_network(_network_from_graphml(path), bbox, polygon)
     if name.endswith((".osm", ".pbf", ".osm.bz2", ".osm.gz", ".xml")):
         from .cache import cache_dir, load_cached_network, network_cache_key, store_cached_network
         from .osm import network_filter, network_from_osm_file
@@ -349,8 +353,30 @@ def _network_from_file(
         store_cached_network(net, key, directory)
         return net
     raise InputFileError(
-        path, "unsupported road network file type.", "use .osm, .osm.pbf or a .npz saved by dgcoverage."
+        path,
+        "unsupported road network file type.",
+        "use .osm, .osm.pbf, a .graphml saved by OSMnx (ox.save_graphml) or a .npz saved by dgcoverage.",
     )
+
+
+def _network_from_graphml(path: Path) -> RoadNetwork:
+    """Read an OSMnx ``.graphml`` (``osmnx.save_graphml``): nodes ``x``/``y`` in WGS84, edge ``length`` in m."""
+    import osmnx as ox
+
+    try:
+        G = ox.load_graphml(path)
+    except Exception as exc:
+        raise InputFileError(
+            path, f"cannot be read as an OSMnx GraphML file ({exc}).", "save the graph with osmnx.save_graphml."
+        ) from exc
+    crs = str(G.graph.get("crs", "epsg:4326")).lower()
+    if crs not in ("epsg:4326", "+init=epsg:4326"):
+        raise InputFileError(
+            path,
+            f"holds a projected graph (crs {crs}); lon/lat (EPSG:4326) are needed.",
+            "save the unprojected graph (before ox.project_graph), or ox.project_graph(G, to_latlong=True).",
+        )
+    return network_from_graph(G, meta={"source": str(path), "synthetic": False, "format": "graphml"})
 
 
 def _parse_osm(

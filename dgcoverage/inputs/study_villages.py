@@ -70,9 +70,17 @@ def villages_with_areas(
 
 
 def villages_from_frame(
-    g: gpd.GeoDataFrame, crs: str | None, official: pd.DataFrame, towns: gpd.GeoDataFrame, source: str
+    g: gpd.GeoDataFrame,
+    crs: str | None,
+    official: pd.DataFrame,
+    towns: gpd.GeoDataFrame,
+    source: str,
+    nbs_codes: bool = True,
 ) -> tuple[gpd.GeoDataFrame, dict[str, int], dict[str, Any]]:
-    """Do what :func:`villages_with_areas` does for villages already in a GeoDataFrame."""
+    """Do what :func:`villages_with_areas` does for villages already in a GeoDataFrame.
+
+    ``nbs_codes=False``: the list is a region's own (any text is a code; see :mod:`.region`).
+    """
     from .coords import canonical_crs
 
     if g.empty:
@@ -83,7 +91,7 @@ def villages_from_frame(
     used = "wgs84" if crs is None else canonical_crs(crs)
     record = {"crs": used, "crs_source": "declared" if crs is not None else "GeoDataFrame CRS"}
     if g.geom_type.isin(["Polygon", "MultiPolygon"]).all():
-        merged, counts, rec = _village_polygons(g, used, official, towns, source)
+        merged, counts, rec = _village_polygons(g, used, official, towns, source, nbs_codes)
         return merged, counts, {**rec, **record}
     if not (g.geom_type == "Point").all():
         raise InputFileError(
@@ -103,12 +111,12 @@ def villages_from_frame(
     )
     pts["line"] = np.arange(len(pts))
     pts.attrs["row_label"] = "row"
-    merged, counts, rec = _village_points(pts, official, towns, source)
+    merged, counts, rec = _village_points(pts, official, towns, source, nbs_codes)
     return merged, counts, {**rec, **record}
 
 
 def _village_polygons(
-    g: gpd.GeoDataFrame, crs: str, official: pd.DataFrame, towns: gpd.GeoDataFrame, source: Any
+    g: gpd.GeoDataFrame, crs: str, official: pd.DataFrame, towns: gpd.GeoDataFrame, source: Any, nbs_codes: bool = True
 ) -> tuple[gpd.GeoDataFrame, dict[str, int], dict[str, Any]]:
     from .tables import resolve_columns
     from .villages import VILLAGE_ALIASES
@@ -125,7 +133,7 @@ def _village_polygons(
     pts = gpd.GeoDataFrame({k: g[v].astype(str) for k, v in cols.items()}, geometry=g.geometry.to_numpy(), crs=4326)
     pts["line"] = np.arange(len(pts))
     pts.attrs["row_label"] = "feature"
-    merged, counts = attach_villages_to_list(pts, official, source, towns=towns)
+    merged, counts = attach_villages_to_list(pts, official, source, towns=towns, nbs_codes=nbs_codes)
     merged["centre"] = gpd.GeoSeries(
         [None if p is None else p.representative_point() for p in merged.geometry], crs=4326
     )
@@ -134,10 +142,10 @@ def _village_polygons(
 
 
 def _village_points(
-    pts: gpd.GeoDataFrame, official: pd.DataFrame, towns: gpd.GeoDataFrame, source: Any
+    pts: gpd.GeoDataFrame, official: pd.DataFrame, towns: gpd.GeoDataFrame, source: Any, nbs_codes: bool = True
 ) -> tuple[gpd.GeoDataFrame, dict[str, int], dict[str, Any]]:
     point_warnings = dict(pts.attrs.get("warnings", {}))
-    merged, counts = attach_villages_to_list(pts, official, source, towns=towns)
+    merged, counts = attach_villages_to_list(pts, official, source, towns=towns, nbs_codes=nbs_codes)
     counts = {**point_warnings, **counts}
     located = merged[merged.geometry.notna()].copy()
     areas = village_areas_from_points(located, towns)

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ColumnError, DgCoverageWarning, InputFileError, InputNotFoundError
+from .units import is_unit_row, unit_of
 
 #: Encodings tried in order for CSV files exported by Excel/WPS in China.
 CSV_ENCODINGS = ("utf-8-sig", "gb18030", "big5")
@@ -101,6 +102,9 @@ def read_table(
             stacklevel=3,
         )
     header = _header(rows[h], path, where, unit)
+    if len(rows) > h + 1 and is_unit_row(rows[h + 1][1][: len(header)]) and not any(rows[h + 1][1][len(header) :]):
+        header = _join_unit_row(header, rows[h + 1], path, where, unit, what, counts)
+        h += 1
     data, lines = _data_rows(rows[h + 1 :], len(header), path, where, unit, what, counts)
     df = pd.DataFrame(data, columns=header, dtype=object)
     df.attrs.update(
@@ -124,6 +128,28 @@ def _header(row: tuple[int, list[str]], path: Path, where: str, unit: str) -> li
             "rename or delete the duplicate columns so each name is used once.",
         )
     return [c if c else f"unnamed_{i + 1}" for i, c in enumerate(header)]
+
+
+def _join_unit_row(
+    header: list[str], row: tuple[int, list[str]], path: Path, where: str, unit: str, what: str, counts: dict[str, int]
+) -> list[str]:
+    """Join a row of units under the header to the names it stands under, counted and said.
+
+    ``场地面积`` over ``公顷`` -> ``场地面积 [公顷]`` (capacity units only; ``度`` under 经度 is dropped).
+    """
+    import warnings
+
+    cells = [c.strip().strip("()[]【】（） ") for c in row[1]] + [""] * len(header)
+    joined = [f"{name} [{u}]" if u and unit_of(u) is not None else name for name, u in zip(header, cells)]
+    counts[f"{what}_unit_row_read"] = 1
+    shown = ", ".join(f"{a!r}" for a, b in zip(joined, header) if a != b)
+    warnings.warn(
+        f"{path}: {where}{unit} {row[0]} under the header holds units only; it was read as the columns' units "
+        f"({shown}), not as data",
+        DgCoverageWarning,
+        stacklevel=4,
+    )
+    return joined
 
 
 def _data_rows(
@@ -480,10 +506,15 @@ def choose_coordinates(
     *,
     lon_col: str | None = None,
     lat_col: str | None = None,
-    default_crs: str = "gcj02",
+    default_crs: str | None = None,
     crs_option: str = "--facilities-crs",
 ) -> dict[str, str]:
     """Pick the coordinate columns and their coordinate system; never guess.
+
+    The system is the declared one (``crs``), else the one the column names state (``lon_gcj02``,
+    ``经度(高德)``), else the project's default (``default_crs``: ``[settings] default_point_crs``); a table
+    that says none of them is refused with the fix (WGS84, GCJ-02 and BD-09 differ by about 0.5 km in
+    Dongguan, which moves coverage by several points).
 
     Parameters
     ----------
@@ -496,7 +527,8 @@ def choose_coordinates(
     lon_col, lat_col
         Columns the user chose (both or neither).
     default_crs
-        System used when neither the user nor the column names state one.
+        The project's default system (``[settings] default_point_crs``), used when neither the user nor the
+        column names state one; ``None``: such a table is refused (:class:`~dgcoverage.errors.CRSError`).
     crs_option
         Command-line option name, for messages.
 
@@ -504,7 +536,7 @@ def choose_coordinates(
     -------
     dict
         ``lon``, ``lat`` (column names), ``crs`` (canonical) and ``crs_source``
-        (``"declared"``, ``"column names"`` or ``"default for tables"``).
+        (``"declared"``, ``"column names"`` or ``"project default ([settings] default_point_crs)"``).
 
     Raises
     ------
@@ -512,7 +544,7 @@ def choose_coordinates(
         No coordinate pair; more than one pair whose points differ; a chosen
         column that does not exist.
     CRSError
-        The column names state a different system from the declared one.
+        The column names state a different system from the declared one; no system is stated at all.
     """
     from ..errors import CRSError
     from .coords import canonical_crs, to_wgs84
@@ -545,7 +577,7 @@ def choose_coordinates(
         for lo, la, hint in pairs:
             x = pd.to_numeric(df[lo].astype(str).str.strip(), errors="coerce").to_numpy(dtype=float)
             y = pd.to_numeric(df[la].astype(str).str.strip(), errors="coerce").to_numpy(dtype=float)
-            xy.append(to_wgs84(x, y, hint or declared or default_crs))
+            xy.append(to_wgs84(x, y, hint or declared or default_crs or "wgs84"))  # only compared
         x0, y0 = xy[0]
         agree = all(
             np.allclose(x, x0, atol=1e-5, equal_nan=True) and np.allclose(y, y0, atol=1e-5, equal_nan=True)
@@ -566,11 +598,61 @@ def choose_coordinates(
             f"{path}: the columns {lon}/{lat} say {hint} but {crs_option} {declared} was given. Fix: "
             f"drop {crs_option} (the column names are used) or pick other columns with --lon-col/--lat-col."
         )
+    named = crs_of_file_name(path)
+    said = hint or declared
+    if named is not None and said is not None and named != said:
+        by = f"the columns {lon}/{lat} say {hint}" if hint else f"{crs_option} {declared} was given"
+        raise CRSError(
+            f"{path}: the file's name says {named} but {by}; one of them is wrong (about 0.5 km apart here). "
+            f"Fix: rename the file, or pass {crs_option} with the system the coordinates really are in."
+        )
     if declared is not None:
         return {"lon": lon, "lat": lat, "crs": declared, "crs_source": "declared"}
     if hint is not None:
         return {"lon": lon, "lat": lat, "crs": hint, "crs_source": "column names"}
-    return {"lon": lon, "lat": lat, "crs": canonical_crs(default_crs), "crs_source": "default for tables"}
+    if named is not None:
+        return {"lon": lon, "lat": lat, "crs": named, "crs_source": "file name"}
+    if default_crs:
+        return {"lon": lon, "lat": lat, "crs": canonical_crs(default_crs), "crs_source": PROJECT_DEFAULT}
+    what = "" if path is None else f"{path}: "
+    raise CRSError(
+        f"{what}the table does not say which coordinate system its columns {lon}/{lat} are in (WGS84, GCJ-02 or "
+        "BD-09, about 0.5 km apart here): it is not guessed. Fix: pass "
+        f"{crs_option} gcj02 (Gaode/高德, Tencent), wgs84 (GPS, OSM) or bd09 (Baidu/百度); or name it in the "
+        "columns (lon_gcj02/lat_gcj02, 经度(高德)) or the file name (设施_gcj02.csv); or set "
+        'default_point_crs = "gcj02" in the config\'s [settings]'
+    )
+
+
+def crs_of_file_name(path: str | Path | None) -> str | None:
+    """Return the system a file name states as a word (``设施_gcj02.csv``, ``sites-WGS84.xlsx``, ``高德点位``).
+
+    Only unambiguous words count (wgs84, gcj02, bd09 with or without a hyphen; 高德, 腾讯, 百度); a name stating
+    two systems (``wgs84_to_gcj02.csv``) states none.
+    """
+    import re
+
+    if path is None:
+        return None
+    stem = Path(str(path)).stem.lower()
+    found = {crs for word, crs in _NAME_CRS_WORDS if re.search(rf"(?<![a-z0-9]){re.escape(word)}(?![0-9])", stem)}
+    return found.pop() if len(found) == 1 else None
+
+
+#: Words of a file name that state its points' system (:func:`crs_of_file_name`).
+_NAME_CRS_WORDS = (
+    ("wgs84", "wgs84"),
+    ("wgs-84", "wgs84"),
+    ("gcj02", "gcj02"),
+    ("gcj-02", "gcj02"),
+    ("bd09", "bd09"),
+    ("bd-09", "bd09"),
+    ("高德", "gcj02"),
+    ("腾讯", "gcj02"),
+    ("百度", "bd09"),
+)
+#: How a record says the system came from the config's ``[settings] default_point_crs``.
+PROJECT_DEFAULT = "project default ([settings] default_point_crs)"
 
 
 def _sample(df: pd.DataFrame, lon: str, lat: str) -> str:
@@ -824,6 +906,7 @@ def read_coordinate_table(
     sheet: str | None = None,
     lon_col: str | None = None,
     lat_col: str | None = None,
+    default_crs: str | None = None,
 ) -> tuple[pd.DataFrame, dict[str, str], dict[str, Any]]:
     """Read a table of points: :func:`read_table` with the coordinate columns and system chosen (never guessed).
 
@@ -837,7 +920,9 @@ def read_coordinate_table(
     """
     df = read_table(path, sheet=sheet, header_names=COORD_HEADER_NAMES, what=what)
     df.attrs["row_label"] = "row" if df.attrs.get("encoding") == "xlsx" else "line"
-    coords = choose_coordinates(df, path, crs, lon_col=lon_col, lat_col=lat_col, crs_option=crs_option)
+    coords = choose_coordinates(
+        df, path, crs, lon_col=lon_col, lat_col=lat_col, crs_option=crs_option, default_crs=default_crs
+    )
     record = {
         "crs": coords["crs"],
         "crs_source": coords["crs_source"],

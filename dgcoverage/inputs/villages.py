@@ -89,7 +89,9 @@ def dongguan_towns() -> gpd.GeoDataFrame:
     return partition_towns(table, wgs)
 
 
-def partition_towns(table: pd.DataFrame, geoms: dict[str, shapely.Geometry | None]) -> gpd.GeoDataFrame:
+def partition_towns(
+    table: pd.DataFrame, geoms: dict[str, shapely.Geometry | None], crs: CRS | None = None
+) -> gpd.GeoDataFrame:
     """Remove overlaps between town polygons: lower town code keeps the overlap.
 
     Parameters
@@ -98,6 +100,8 @@ def partition_towns(table: pd.DataFrame, geoms: dict[str, shapely.Geometry | Non
         Town rows with ``town_code`` (used for order) and attributes.
     geoms
         WGS84 geometry per town code (``None`` when the town has no polygon).
+    crs
+        Projected CRS the overlaps are measured in; ``None``: :func:`working_crs` of the geometries.
 
     Returns
     -------
@@ -106,7 +110,8 @@ def partition_towns(table: pd.DataFrame, geoms: dict[str, shapely.Geometry | Non
         ``has_polygon`` / ``overlap_removed_km2`` columns.
     """
     table = table.sort_values("town_code").reset_index(drop=True)
-    proj = {k: (None if g is None else transform_to(g, DONGGUAN_UTM)) for k, g in geoms.items()}
+    crs = crs or working_crs(gpd.GeoSeries([g for g in geoms.values() if g is not None], crs=4326))
+    proj = {k: (None if g is None else transform_to(g, crs)) for k, g in geoms.items()}
     taken = None
     out_geom, removed = [], []
     for code in table["town_code"]:
@@ -125,7 +130,7 @@ def partition_towns(table: pd.DataFrame, geoms: dict[str, shapely.Geometry | Non
             removed.append(0.0)
             taken = g
         out_geom.append(g)
-    gdf = gpd.GeoDataFrame(table.copy(), geometry=gpd.GeoSeries(out_geom, crs=DONGGUAN_UTM).to_crs(4326))
+    gdf = gpd.GeoDataFrame(table.copy(), geometry=gpd.GeoSeries(out_geom, crs=crs).to_crs(4326))
     gdf["has_polygon"] = [g is not None for g in out_geom]
     gdf["overlap_removed_km2"] = removed
     return gdf
@@ -317,6 +322,24 @@ def analysis_crs(lon: np.ndarray, lat: np.ndarray) -> CRS:
     return utm_crs_for(lon, lat)
 
 
+def working_crs(geoms: gpd.GeoSeries) -> CRS:
+    """Metric CRS for checks on WGS84 ``geoms``: UTM 49N when their median point is in Dongguan's region.
+
+    Else the UTM zone of their median point (a region anywhere on Earth); distances of a few metres between
+    points are what it measures (duplicates, shared points, points outside their town).
+    """
+    pts = geoms[geoms.notna() & ~geoms.is_empty]
+    if len(pts) == 0:
+        return DONGGUAN_UTM
+    c = shapely.get_coordinates(shapely.centroid(shapely.envelope(pts.to_numpy())))
+    lon, lat = float(np.median(c[:, 0])), float(np.median(c[:, 1]))
+    if 112.5 < lon < 115.0 and 22.0 < lat < 24.0:
+        return DONGGUAN_UTM
+    from ..compute.access import utm_crs_for
+
+    return utm_crs_for([lon], [lat])
+
+
 #: A village point up to this far outside its own town still counts as inside (boundary and geocoding precision).
 TOWN_TOLERANCE_M = 200.0
 
@@ -326,8 +349,11 @@ def attach_villages_to_list(
     official: pd.DataFrame,
     path: str | Path | None = None,
     towns: gpd.GeoDataFrame | None = None,
+    nbs_codes: bool = True,
 ) -> tuple[gpd.GeoDataFrame, dict[str, int]]:
     """Join user village points/polygons to the official list by code (or by town + name).
+
+    ``nbs_codes=False`` (a region's own list, :mod:`dgcoverage.inputs.region`): any text is a code.
 
     Rules, each counted and warned (never "first row wins"):
 
@@ -360,7 +386,7 @@ def attach_villages_to_list(
         code = pts["code"].astype(str).str.strip()
         code = code.str.replace(r"^(\d+)\.0+$", r"\1", regex=True)
         sci = code.str.fullmatch(r"\d(\.\d+)?[eE]\+?\d+")
-        if sci.any():
+        if sci.any() and nbs_codes:
             counts["village_codes_scientific"] = int(sci.sum())
             warnings.warn(
                 f"{path}: {int(sci.sum())} village codes are in scientific notation (e.g. "
@@ -371,7 +397,9 @@ def attach_villages_to_list(
                 stacklevel=2,
             )
         pts["code"] = code
-        malformed = ~sci & ~code.str.fullmatch(r"\d{12}")
+        if not nbs_codes:
+            sci = pd.Series(False, index=code.index)
+        malformed = ~sci & ~code.str.fullmatch(r"\d{12}" if nbs_codes else r".+")
         if malformed.any():
             counts["village_codes_malformed"] = int(malformed.sum())
             warnings.warn(
@@ -452,7 +480,7 @@ def _one_row_per_village(
     dup = pts[key].duplicated(keep=False) & (pts[key].astype(str) != "")
     if not dup.any():
         return pts
-    rep = pts.geometry.representative_point().to_crs(DONGGUAN_UTM)
+    rep = pts.geometry.representative_point().to_crs(working_crs(pts.geometry.to_crs(4326)))
     xy = pd.DataFrame({"k": pts[key], "x": rep.x.round(0), "y": rep.y.round(0)})
     spread = xy[dup].groupby("k")[["x", "y"]].agg(lambda v: float(v.max() - v.min()))
     differ = spread[(spread["x"] > 1) | (spread["y"] > 1)].index.tolist()
@@ -492,7 +520,8 @@ def _drop_shared_points(merged: pd.DataFrame, path: str | Path | None, label: st
     if is_point.sum() < 2:
         return
     idx = np.nonzero(is_point)[0]
-    xy = gpd.GeoSeries(pts.to_numpy()[idx], crs=4326).to_crs(DONGGUAN_UTM).get_coordinates().to_numpy()
+    g = gpd.GeoSeries(pts.to_numpy()[idx], crs=4326)
+    xy = g.to_crs(working_crs(g)).get_coordinates().to_numpy()
     key = np.round(xy / SHARED_POINT_M).astype(np.int64)
     _, inverse, n_at = np.unique(key, axis=0, return_inverse=True, return_counts=True)
     shared = n_at[inverse.ravel()] > 1
@@ -525,12 +554,13 @@ def _drop_points_outside_towns(
     located = merged["geometry"].notna().to_numpy()
     if not located.any():
         return
-    polys = towns[towns["has_polygon"]].to_crs(DONGGUAN_UTM)
+    crs = working_crs(towns[towns["has_polygon"]].geometry.to_crs(4326))
+    polys = towns[towns["has_polygon"]].to_crs(crs)
     by_code = dict(zip(polys["town_code"].astype(str), polys.geometry))
     names = dict(zip(towns["town_code"].astype(str), towns["town_name"].astype(str)))
     idx = np.nonzero(located)[0]
     g = gpd.GeoSeries(merged["geometry"].to_numpy()[idx], crs=4326)
-    rep = g.representative_point().to_crs(DONGGUAN_UTM).to_numpy()
+    rep = g.representative_point().to_crs(crs).to_numpy()
     tree = shapely.STRtree(polys.geometry.to_numpy())
     codes = polys["town_code"].astype(str).to_numpy()
     outside_town, outside_city = [], []

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ..compute.coverage import LABELS_ZH, bilingual_name, table_for_output
-from ..core.io import atomic_path, write_csv, write_json, write_text
+from ..core.io import SHARE_NOTE, atomic_path, cut_shares, is_share_column, write_csv, write_json, write_text
 from ..inputs.candidates import cell_text
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -104,6 +104,28 @@ def _blank_missing(t: pd.DataFrame) -> pd.DataFrame:
     return t
 
 
+def site_table(result: SitingResult) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, int]]:
+    """Return the planner list as ``candidates.csv`` holds it (the GIS layer has the same columns and values).
+
+    People and counts as whole numbers; coordinates to 7 decimals (~1 cm, as facilities.csv), amounts of
+    supply 2, other numbers 6; shares cut to their decimals, never rounded up
+    (:func:`~dgcoverage.core.io.cut_shares`).
+
+    Returns
+    -------
+    table, headed, decimals
+        The table keyed by English ids, the same with ``"id 中文"`` headers (:func:`site_header`), and the
+        decimals of every float column by English id.
+    """
+    t, decimals = table_for_output(_blank_missing(result.table))
+    decimals.update({c: 7 for c in ("lon", "lat", "lon_gcj02", "lat_gcj02") if c in t})
+    decimals.update({c: 2 for c in _DECIMALS_2 if c in t and c in decimals})
+    for c, n in decimals.items():
+        if is_share_column(c):
+            t[c] = cut_shares(t[c].to_numpy(dtype=float, na_value=np.nan), n)
+    return t, t.rename(columns=site_header), decimals
+
+
 def write_sites(result: SitingResult, circle_id: str, out_dir: str | Path) -> Path:
     """Write ``candidates.csv`` (UTF-8 BOM, bilingual headers), ``.xlsx``, ``.geojson`` and ``siting_summary.json``.
 
@@ -132,11 +154,7 @@ def write_sites(result: SitingResult, circle_id: str, out_dir: str | Path) -> Pa
 
     d = Path(out_dir) / circle_id
     d.mkdir(parents=True, exist_ok=True)
-    # people and counts as whole numbers; coordinates to 7 decimals (~1 cm, as facilities.csv), other floats 6
-    t, decimals = table_for_output(_blank_missing(result.table))
-    decimals.update({c: 7 for c in ("lon", "lat", "lon_gcj02", "lat_gcj02") if c in t})
-    decimals.update({c: 2 for c in _DECIMALS_2 if c in t and c in decimals})
-    headed = t.rename(columns=site_header)
+    t, headed, decimals = site_table(result)
     write_csv(headed, d / "candidates.csv", decimals=decimals)
     summary = result.summary
     with atomic_path(d / "candidates.xlsx") as tmp, pd.ExcelWriter(tmp, engine="openpyxl") as xw:
@@ -153,6 +171,7 @@ def write_sites(result: SitingResult, circle_id: str, out_dir: str | Path) -> Pa
         ]
         if sup.get("note"):
             rows.append(("supply note 供给说明", sup["note"]))
+        rows.append(("shares 比例", SHARE_NOTE))
         rows += [(site_header(c), text) for c, text in SITE_COLUMN_NOTES.items() if c in t.columns]
         note = pd.DataFrame(rows, columns=["key 项目", "value 内容"])
         xlsx_frame(note).to_excel(xw, index=False, sheet_name="说明 about")

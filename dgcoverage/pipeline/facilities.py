@@ -18,6 +18,7 @@ from ..inputs.capacity import CAPACITY_COUNT_TEXT, capacity_column, capacity_fro
 from ..inputs.config import Circle
 from ..inputs.embedded import DEFAULT_DATA_DIR, demo_paths
 from ..inputs.facilities import RAW_LINE, RAW_PREFIX, facilities_from_file, facilities_from_frame, facilities_from_osm
+from .crossborder import facility_bounds, keep_to_region
 from .study import Study
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -66,7 +67,7 @@ def load_facilities(
         ``attrs["warnings"]`` (``facilities_capacity_*``) and ``attrs["capacity"]``
         says the kind, the column and how many are known.
     """
-    bounds = study.bounds_wgs84
+    bounds = facility_bounds(study, circle)  # across the border within the circle's reach, unless bound
     synthetic = False
     keep = bool(circle.capacity)
     if source is None:
@@ -94,6 +95,7 @@ def load_facilities(
             lon_col=lon_col,
             lat_col=lat_col,
             keep_columns=keep,
+            default_crs=study.settings.default_point_crs or None,
         )
         record = input_record(Path(source), "facilities", **gdf.attrs.get("input", {}))
         where = str(source)
@@ -103,6 +105,7 @@ def load_facilities(
         record["capacity"] = {k: cap[k] for k in ("kind", "column", "known", "unknown")}
         if synthetic:
             record["capacity"]["synthetic"] = True
+    gdf = keep_to_region(study, circle, gdf)
     _village_list_given_as_facilities(gdf, study, source)
     gdf.attrs["input_record"] = record
     gdf.attrs["synthetic"] = synthetic
@@ -126,7 +129,9 @@ def read_capacity(table: pd.DataFrame, circle: Circle, where: str) -> tuple[np.n
     col = capacity_column(table, circle.capacity, circle.capacity_column or None, path=where)
     if col is None and "capacity" in table.columns:
         col = "capacity"  # our own facilities.csv, or a frame with a capacity column in the circle's unit
-    values, counts = capacity_from_table(table, circle.capacity, where, column=col, check_plausible=True)
+    values, counts = capacity_from_table(
+        table, circle.capacity, where, column=col, check_plausible=True, unit=circle.capacity_unit or None
+    )
     return values, counts, col
 
 

@@ -31,6 +31,7 @@ from ..inputs.elderly import elderly_from_raster
 from ..inputs.embedded import DEFAULT_DATA_DIR, DemoPaths, demo_paths
 from ..inputs.network import network_from_file, network_from_graph
 from ..inputs.population import PopulationGrid, population_from_raster
+from ..inputs.region import Region, read_units, region_from_frames
 from ..inputs.study_villages import villages_from_frame, villages_with_areas
 from ..inputs.villages import (
     analysis_crs,
@@ -51,7 +52,7 @@ def load_study(
     data_dir: str | Path = DEFAULT_DATA_DIR,
     network_type: str = "walk",
     settings: Settings | None = None,
-    towns: gpd.GeoDataFrame | None = None,
+    towns: gpd.GeoDataFrame | Region | str | Path | None = None,
     *,
     population_band: int | None = None,
     villages_sheet: str | None = None,
@@ -59,6 +60,8 @@ def load_study(
     villages_lat_col: str | None = None,
     elderly: str | Path | None = None,
     elderly_band: int | None = None,
+    city_code: str | None = None,
+    city_name: str | None = None,
 ) -> Study:
     """Load network, population, towns and villages and snap demand to the network.
 
@@ -76,6 +79,12 @@ def load_study(
         Points or polygons (村界): a GeoDataFrame (``code``, or ``name`` and ``town_name``) or a CSV/XLSX/GeoJSON
         file; ``villages_crs`` (wgs84/gcj02/bd09) declares the datum, ``villages_sheet``/``_lon_col``/``_lat_col``
         resolve an ambiguous table. ``towns``: polygons (WGS84, ``town_code``, ``town_name``, ``has_polygon``).
+    towns, villages (a region other than Dongguan)
+        ``towns`` with ``code``, ``name`` and polygons (optionally ``population``, the census per town) and
+        ``villages`` with ``code``, ``name``, ``town_code`` and polygons or points, as GeoDataFrames (any declared
+        CRS) or files (GeoJSON/GPKG/SHP/CSV), or a :class:`~dgcoverage.inputs.region.Region`: the villages are
+        then the list itself (:mod:`dgcoverage.inputs.region`), and ``city_code``/``city_name`` label the
+        city-wide row (default ``ALL``). Dongguan's official list is used only for Dongguan.
     elderly, elderly_band
         A raster of people aged 60+, summed per town: the basis of per-1,000-elderly targets.
     """
@@ -85,14 +94,20 @@ def load_study(
     inputs: dict[str, Any] = {}  # what was read and how (summary.json -> inputs)
     counts: dict[str, int] = {}  # counted repairs (summary.json -> warnings)
     demo = demo_paths(data_dir) if network is None or population is None or villages is None else None
-    towns = _study_towns(towns, demo, inputs)
+    region = _study_region(towns, villages, villages_crs, city_code, city_name, inputs)
+    towns = region.towns if region is not None else _study_towns(towns, demo, inputs)
     net = _study_network(network, demo, network_type, inputs, parts)
     _check_network(net, towns, inputs, counts)
     graph = access_graph_from_network(net, 1.0, crs=analysis_crs(net.lon, net.lat))
     grid, pop_source = _study_population(population, demo, towns, graph.crs, population_band, inputs, parts)
     counts.update(grid.warnings)
     where = {"sheet": villages_sheet, "lon_col": villages_lon_col, "lat_col": villages_lat_col}
-    vgdf = _study_villages(villages, villages_crs, demo, towns, inputs, counts, parts, **where)
+    if region is not None:
+        vgdf = _region_villages(region, towns, inputs, counts)
+    else:
+        if villages_crs is None and isinstance(villages, (str, Path)):  # a file stating no datum: the project's
+            villages_crs = settings.default_point_crs or None
+        vgdf = _study_villages(villages, villages_crs, demo, towns, inputs, counts, parts, **where)
     mark_outside_raster(vgdf, grid, graph.crs, counts)  # villages outside the raster: no_data, said
     old = (elderly, elderly_band)
     towns, (cx, cy, cpop, cell_village) = _place_cells(grid, towns, vgdf, graph.crs, pop_source, old, inputs, counts)
@@ -102,7 +117,68 @@ def load_study(
     inputs.update({"embedded_default": _embedded_record(demo, parts)} if demo is not None else {})
     cells = (cx, cy, cpop, cell_village, cell_node, cell_snap, centre_node, centre_snap)
     synthetic = bool(parts) or bool(net.meta.get("synthetic"))
-    return Study(net, graph, grid, towns, vgdf, *cells, synthetic, inputs, counts, settings)
+    study = Study(net, graph, grid, towns, vgdf, *cells, synthetic, inputs, counts, settings)
+    if region is not None:
+        study.city_code, study.city_name = region.city_code, region.city_name
+        study.region = region.name or region.city_name
+    return study
+
+
+def _study_region(
+    towns: Any, villages: Any, villages_crs: str | None, code: str | None, name: str | None, inputs: dict[str, Any]
+) -> Region | None:
+    """Return the study's region when it is not Dongguan (``None``: Dongguan's towns and official list)."""
+    if towns is None or (isinstance(towns, gpd.GeoDataFrame) and not _is_region_frame(towns, villages)):
+        return None
+    if isinstance(towns, Region):
+        region = towns
+        if code is not None or name is not None:
+            region.city_code, region.city_name = code or region.city_code, name or region.city_name
+    else:
+        if villages is None:
+            raise DataMismatchError(
+                "a region other than Dongguan needs its villages (村/社区 or any lower units). Fix: pass "
+                "villages=... (code, name, town_code and polygons or points) with towns=..."
+            )
+        tsrc = str(towns) if isinstance(towns, (str, Path)) else "towns GeoDataFrame"
+        vsrc = str(villages) if isinstance(villages, (str, Path)) else "villages GeoDataFrame"
+        t = read_units(towns, "towns") if isinstance(towns, (str, Path)) else towns
+        v = read_units(villages, "villages", villages_crs) if isinstance(villages, (str, Path)) else villages
+        region = region_from_frames(t, v, city_code=code, city_name=name, towns_source=tsrc, villages_source=vsrc)
+    for key in ("towns", "villages"):
+        src = region.sources.get(key, key)
+        path = Path(src) if isinstance(src, str) and Path(src).exists() else None
+        inputs[key] = input_record(path, f"{key} (region)") if path else {"kind": f"{key} ({src})"}
+    inputs["region"] = {
+        "name": region.name,
+        "city_code": region.city_code,
+        "city_name": region.city_name,
+        "towns": len(region.towns),
+        "villages": len(region.villages),
+    }
+    return region
+
+
+def _is_region_frame(towns: gpd.GeoDataFrame, villages: Any) -> bool:
+    """Tell a towns frame in the region form (``code``), or Dongguan-form towns none of whose codes are Dongguan's."""
+    if "town_code" not in towns.columns:
+        return True
+    if not isinstance(villages, gpd.GeoDataFrame) or "town_code" not in villages.columns:
+        return False
+    return not dongguan_villages()["town_code"].isin(set(towns["town_code"].astype(str))).any()
+
+
+def _region_villages(
+    region: Region, towns: gpd.GeoDataFrame, inputs: dict[str, Any], counts: dict[str, int]
+) -> gpd.GeoDataFrame:
+    """Return the region's own villages as the study's list: areas (Voronoi for points), centres, counted repairs."""
+    g = region.villages[["code", "geometry"]]
+    source = region.sources.get("villages", "villages")
+    vgdf, vcounts, vrecord = villages_from_frame(g, None, region.village_list, towns, source, nbs_codes=False)
+    vrecord.pop("crs", None), vrecord.pop("crs_source", None)
+    inputs["villages"].update(vrecord)
+    counts.update({k: v for k, v in vcounts.items() if v})
+    return vgdf
 
 
 def _check_network(net: RoadNetwork, towns: gpd.GeoDataFrame, inputs: dict[str, Any], counts: dict[str, int]) -> None:

@@ -376,8 +376,8 @@ def supply_columns(
             }
         )
     summary["towns"] = rows
-    if "441900" in tt.index:
-        city_before = float(tt.loc["441900", "deficit"])
+    if base.city_code in tt.index:
+        city_before = float(tt.loc[base.city_code, "deficit"])
         added = float(np.nansum(cap))
         summary["city"] = {
             "deficit_before": _rnd(city_before),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections.abc import Sequence
 from typing import Any
 
 import geopandas as gpd
@@ -35,6 +36,9 @@ from ..inputs.quality import (
     datum_suspicion,
     gcj02_suspicion,
 )
+from .crossborder import cross_border
+from .equity import town_equity
+from .sensitivity import attach_sensitivity
 from .study import CircleResult, CircleSummary, Study
 from .summary import circle_summary, facilities_used
 from .supply import measure_supply
@@ -48,6 +52,7 @@ def run_circle(
     facilities_input: dict[str, Any] | None = None,
     facilities_synthetic: bool | None = None,
     supply: bool = True,
+    speeds: Sequence[float] | None = None,
 ) -> CircleResult:
     """Measure one circle: time from every populated cell to the nearest facility, then tabulate.
 
@@ -68,6 +73,9 @@ def run_circle(
         and ``synthetic`` attrs that ``load_facilities`` sets).
     supply
         Measure the circle's supply standard, if it has one (``False``: coverage only).
+    speeds
+        Also measure the circle at these speeds (km/h; default the circle's ``speeds``, none): per village the
+        covered share at each and robust / fragile / not covered (``result.sensitivity``, ``sensitivity.csv``).
     """
     t0 = time.perf_counter()
     record = facilities.attrs.get("input_record") if facilities_input is None else facilities_input
@@ -85,6 +93,7 @@ def run_circle(
         sup = measure_supply(study, circle, facilities, fnode, fdist, fac_village, tt, bool(fac_synthetic))
         vt = pd.concat([vt, sup["villages"]], axis=1)
         tt = tt.merge(sup["towns"], on="town_code", how="left", validate="one_to_one")
+    tt, equity = town_equity(study, circle, cell_t, tt)
     fac_warn = dict(facilities.attrs.get("warnings", {}))
     fac_warn.update({"facilities_off_network": n_off} if n_off else {})
     fac_warn.update(sup["warnings"] if sup is not None else {})
@@ -93,12 +102,23 @@ def run_circle(
     timing = {"search": round(t_search, 3), "total": round(time.perf_counter() - t0, 3)}
     parts = (vt, tt, cell_t, cell_cls, fac_warn, datum, sup, timing)
     summary = circle_summary(study, circle, record, synthetic, fnode, *parts)
+    summary["results"]["equity"] = equity
+    summary["results"]["cross_border"] = cross_border(study, circle, facilities, fnode, fdist, cell_cls)
     used = facilities_used(study, facilities, fnode, fdist, fac_village, None if sup is None else sup["facilities"])
     vt.insert(len(vt.columns), "synthetic", synthetic)
+    if "centre" in study.villages:  # the village point (WGS84): lon/lat in villages.csv and the GIS layers
+        cen, at = gpd.GeoSeries(study.villages["centre"].to_numpy(), crs=4326), vt.columns.get_loc("town_name") + 1
+        vt.insert(at, "lon", cen.x.to_numpy(dtype=float))
+        vt.insert(at + 1, "lat", cen.y.to_numpy(dtype=float))
     vt = gpd.GeoDataFrame(vt, geometry=study.villages.geometry.to_numpy(), crs=4326)
     tt["synthetic"] = synthetic
     access = None if sup is None else sup["cell_access"]
-    return CircleResult(circle, vt, tt, CircleSummary(**summary), cell_t, cell_cls, used, fnode, node_t, access)
+    result = CircleResult(circle, vt, tt, CircleSummary(**summary), cell_t, cell_cls, used, fnode, node_t, access)
+    result.city_code, result.region = study.city_code, study.region
+    speeds = circle.speeds if speeds is None else speeds
+    if speeds:  # the circle at several speeds: robust / fragile villages (sensitivity.csv)
+        attach_sensitivity(result, study, facilities, speeds)
+    return result
 
 
 def _search(
@@ -141,7 +161,7 @@ def _tabulate(
         circle.covered_min_share,
         study.villages["has_area"].to_numpy(),
     )
-    return vt, town_table(vt, study.towns)
+    return vt, town_table(vt, study.towns, study.city_code, study.city_name)
 
 
 def _check_run(study: Study, circle: Circle, facilities: gpd.GeoDataFrame) -> None:

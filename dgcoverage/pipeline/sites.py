@@ -113,6 +113,7 @@ def file_candidates(
     crs: str | None = None,
     capacity_kind: str | None = None,
     capacity_header: str | None = None,
+    capacity_unit: str | None = None,
 ) -> pd.DataFrame:
     """Possible sites from a CSV/XLSX/GeoJSON file (lon/lat in ``crs``), snapped to the network.
 
@@ -120,7 +121,7 @@ def file_candidates(
     ----------
     study
         The study (its extent drops far-away rows, counted; its network takes the sites).
-    path, crs, capacity_kind, capacity_header
+    path, crs, capacity_kind, capacity_header, capacity_unit
         As in :func:`dgcoverage.inputs.candidates.read_candidate_file`.
 
     Returns
@@ -133,7 +134,12 @@ def file_candidates(
     from ..compute.access import snap_points
 
     out = read_candidate_file(
-        path, crs, bounds=study.bounds_wgs84, capacity_kind=capacity_kind, capacity_header=capacity_header
+        path,
+        crs,
+        bounds=study.bounds_wgs84,
+        capacity_kind=capacity_kind,
+        capacity_header=capacity_header,
+        capacity_unit=capacity_unit,
     )
     x, y = project_lonlat(out["lon"].to_numpy(), out["lat"].to_numpy(), study.graph.crs)
     node, dist = snap_points(study.graph, x, y, study.settings.max_snap_m)
@@ -227,12 +233,16 @@ def build_candidates(
     generated: dict[str, int] = {}
     spacing = default_spacing_m(circle) if min_spacing_m is None else float(min_spacing_m)
     cap_col = None
+    file_input: dict[str, Any] = {}
     if gaps:
         parts.append(gap_candidates(study, uncovered_cells(study, base), spacing, max_candidates))
         generated["gap_cluster"] = len(parts[-1])
     if path is not None:
-        parts.append(file_candidates(study, path, crs, kind, circle.capacity_column or None))
+        parts.append(
+            file_candidates(study, path, crs, kind, circle.capacity_column or None, circle.capacity_unit or None)
+        )
         cap_col = parts[-1].attrs.get("capacity_column")
+        file_input = dict(parts[-1].attrs.get("input", {}))
         generated["file"] = len(parts[-1])
     if road_classes:
         parts.append(road_class_candidates(study, road_classes))
@@ -290,7 +300,7 @@ def build_candidates(
     for k, v in rejected.items():
         if v and k != "thinned":
             warnings.warn(f"{v} candidate site(s) rejected: {k.replace('_', ' ')}", DgCoverageWarning, stacklevel=2)
-    out = CandidateSet(t, rejected, generated)
+    out = CandidateSet(t, rejected, generated, input=file_input)
     out.capacity = {
         "kind": kind,
         "column": cap_col,
@@ -356,9 +366,10 @@ def plan_sites(
     """Optimise new sites for one circle with the existing facilities fixed and rank them for planners.
 
     Demand is the populated, on-network cells the existing facilities leave
-    uncovered; weights are people.  MCLP (``k`` sites) always runs greedily,
-    also exactly with ``exact``; with ``lscp`` the set-covering problem runs
-    too (greedy, and exact with ``exact``) and its solution is the one listed.
+    uncovered; weights are people.  MCLP (``k`` sites) runs greedily, also
+    exactly with ``exact``; with ``lscp`` (or ``lscp_villages``) the
+    set-covering problem runs instead (greedy, and exact with ``exact``), and
+    no MCLP is solved.
     LSCP target: ``lscp_share`` of the uncovered people that *some candidate
     can reach* (people no candidate reaches cannot be helped by these
     candidates and are reported as ``uncoverable_population``).
@@ -419,9 +430,11 @@ def plan_sites(
     objective = _objective(study, base, dem, deficit_weight)
     wm2 = _weighted_demand(w, col_group, A2.shape[1], objective.pop("cell_factor", None))
     group = tab["town_code"].to_numpy() if max_per_town is not None else None
-    sol: dict[str, siting.Solution] = _solve_mclp(
-        A2, w2, wm2, k, group, max_per_town, exact=exact, time_limit=time_limit, exact_max_nnz=exact_max_nnz
-    )
+    sol: dict[str, siting.Solution] = {}
+    if not (lscp or lscp_villages):  # only the problems asked for: an LSCP run solves no MCLP
+        sol = _solve_mclp(
+            A2, w2, wm2, k, group, max_per_town, exact=exact, time_limit=time_limit, exact_max_nnz=exact_max_nnz
+        )
     if lscp:
         sol["lscp_greedy"] = siting.greedy_lscp(A2, w2, lscp_share, group, max_per_town)
         if exact:
@@ -596,7 +609,7 @@ def _objective(study: Study, base: CircleResult, dem: np.ndarray, deficit_weight
     return {
         "mclp": "newly covered people x (1 + deficit_weight x the town's deficit / required supply)",
         "deficit_weight": a,
-        "town_factor": {k: round(float(v), 6) for k, v in factor.items() if k != "441900"},
+        "town_factor": {k: round(float(v), 6) for k, v in factor.items() if k != base.city_code},
         "note": "solutions' objective is the weighted sum; covered_population and the listed columns are people",
         "cell_factor": cell_factor,
     }

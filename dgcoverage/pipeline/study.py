@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..compute.access import AccessGraph
+from ..compute.supply import CITY_CODE, CITY_NAME
 from ..core.roadnet import RoadNetwork
 from ..inputs.config import Circle, Settings
 from ..inputs.population import PopulationGrid
@@ -28,7 +29,9 @@ class Study:
     ``-1`` when off the network, snap distance in m); village arrays follow the
     rows of ``villages`` (official list with area polygons, EPSG:4326).
     ``inputs`` records what was read and how (``summary.json`` → ``inputs``),
-    ``warnings`` the counted repairs.
+    ``warnings`` the counted repairs. ``city_code``/``city_name`` label the city-wide row of the town tables
+    (Dongguan's 441900 unless the study is another region, :mod:`dgcoverage.inputs.region`); ``region`` is the
+    region's name (``""``: Dongguan, the packaged default).
     """
 
     net: RoadNetwork
@@ -48,6 +51,9 @@ class Study:
     inputs: dict[str, Any] = field(default_factory=dict)
     warnings: dict[str, int] = field(default_factory=dict)
     settings: Settings = field(default_factory=Settings)
+    city_code: str = CITY_CODE
+    city_name: str = CITY_NAME
+    region: str = ""
 
     @property
     def bounds_wgs84(self) -> tuple[float, float, float, float]:
@@ -148,7 +154,7 @@ class CircleResult:
         reason, with the village area as geometry (EPSG:4326; empty where the
         village has no location).
     towns
-        One row per town (镇街) and a city-wide row (``town_code`` 441900).
+        One row per town (镇街) and a city-wide row (``town_code`` :attr:`city_code`, 441900 for Dongguan).
     summary
         What ``summary.json`` holds (:class:`CircleSummary`).
     cell_time_s, cell_class
@@ -175,6 +181,34 @@ class CircleResult:
     facility_node: np.ndarray
     node_time_s: np.ndarray | None = None
     cell_access_supply: np.ndarray | None = None
+    city_code: str = CITY_CODE
+    region: str = ""
+    sensitivity: SpeedSensitivity | None = None
+
+    def explore(self, **kwargs: Any) -> Any:
+        """Return a :class:`folium.Map` of the villages for a notebook (classes, legend, popups; no tiles).
+
+        See :func:`dgcoverage.outputs.maps.explore.explore_map` for the options (``m``, ``tiles``, ``attr`` ...).
+        The map is drawn by the writers' layer: it is looked up when called, so this data type imports no writer.
+        """
+        import importlib
+
+        return importlib.import_module("dgcoverage.outputs.maps.explore").explore_map(self, **kwargs)
+
+
+@dataclass
+class SpeedSensitivity:
+    """A circle measured at several speeds (:func:`dgcoverage.pipeline.sensitivity.speed_sensitivity`).
+
+    ``villages``: per village the covered share and 达标 at each speed and the class robust / fragile /
+    not_covered / no_data; ``towns``: counts per town and a city-wide row; ``summary``: ``summary.json`` →
+    ``results.speed_sensitivity`` (speeds, method, city-wide counts and shares).
+    """
+
+    speeds_kmh: tuple[float, ...]
+    villages: pd.DataFrame
+    towns: pd.DataFrame
+    summary: dict[str, Any]
 
 
 @dataclass
@@ -186,13 +220,15 @@ class CandidateSet:
     (uncovered people near the site, gap clusters only), ``capacity`` (m² or
     beds; NaN = not given) and ``capacity_source``.  ``capacity`` (the dict)
     records the capacity kind, the candidate file's capacity header and
-    ``--site-capacity``.
+    ``--site-capacity``.  ``input`` records how the candidate file was read (``crs`` and ``crs_source``:
+    the coordinate system used and where it came from; empty without a file).
     """
 
     table: pd.DataFrame
     rejected: dict[str, int] = field(default_factory=dict)
     generated: dict[str, int] = field(default_factory=dict)
     capacity: dict[str, Any] = field(default_factory=dict)
+    input: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

@@ -12,6 +12,7 @@ from .._version import __version__
 from ..compute.access import (
     REACHED,
 )
+from ..core.io import cut_shares
 from ..inputs.config import Circle
 from ..inputs.embedded import SYNTHETIC_NOTE, SYNTHETIC_NOTE_ZH
 from ..inputs.quality import (
@@ -42,10 +43,11 @@ def circle_summary(
 ) -> dict[str, Any]:
     """Everything of :class:`~.study.CircleSummary` for one run (``summary.json`` and ``timing.json``)."""
     settings = study.settings
-    pop_total = float(study.cell_pop.sum())
+    people = _people_in_units(study)
+    pop_total = float(people.sum())
     curve_min = np.arange(0, int(settings.report_cap_minutes) + 1)
-    curve = [round(float(study.cell_pop[cell_t <= m * 60.0].sum()) / pop_total, 6) for m in curve_min]
-    city = tt[tt["town_code"] == "441900"].iloc[0]
+    curve = [_share(float(people[cell_t <= m * 60.0].sum()), pop_total) for m in curve_min]
+    city = tt[tt["town_code"] == study.city_code].iloc[0]
     summary = summary_base(study, circle, facilities_input, synthetic, len(fnode), fnode)
     summary["warnings"] = {**study.warnings, **fac_warn}
     summary["results"] = city_results(study, vt, city, cell_cls)
@@ -115,14 +117,15 @@ def summary_base(
 
 
 def city_results(study: Study, vt: pd.DataFrame, city: pd.Series, cell_cls: np.ndarray) -> dict[str, Any]:
-    """City-wide figures of a circle (``summary.json`` → ``results``)."""
-    pop_total = float(study.cell_pop.sum())
-    covered = float(study.cell_pop[cell_cls == REACHED].sum())
+    """City-wide figures of a circle (``summary.json`` → ``results``): the people of the study's villages."""
+    people = _people_in_units(study)
+    pop_total = float(people.sum())
+    covered = float(people[cell_cls == REACHED].sum())
     rate = city["pass_rate_villages"]
     return {
         "population": round(pop_total, 1),
         "covered_population": round(covered, 1),
-        "covered_share": round(covered / pop_total, 6) if pop_total else None,
+        "covered_share": _share(covered, pop_total) if pop_total else None,
         "village_pass_rate": None if pd.isna(rate) else round(float(rate), 6),
         "villages_by_status": vt["status"]
         .value_counts()
@@ -130,7 +133,7 @@ def city_results(study: Study, vt: pd.DataFrame, city: pd.Series, cell_cls: np.n
         .astype(int)
         .to_dict(),
         "population_by_reach": {
-            lab: round(float(study.cell_pop[cell_cls == k].sum()), 1)
+            lab: round(float(people[cell_cls == k].sum()), 1)
             for k, lab in ((0, "within_limit"), (1, "beyond_limit"), (2, "unreachable"), (3, "off_network"))
         },
     }
@@ -167,3 +170,17 @@ def facilities_used(
     for col, values in (extra or {}).items():
         out[col] = values
     return out
+
+
+def _people_in_units(study: Study) -> np.ndarray:
+    """Return the people per cell that the city figures count: those in the study's villages.
+
+    A raster window reaching beyond the region (a province raster around one city) holds people who are not the
+    region's; they count for nothing here (``population_outside_villages`` says how many there are).
+    """
+    return np.where(study.cell_village >= 0, study.cell_pop, 0.0)
+
+
+def _share(part: float, whole: float) -> float:
+    """Return a share for summary.json: cut (never rounded up) to 6 decimals, as in the CSVs."""
+    return float(cut_shares(np.array([part / whole]), 6)[0])

@@ -14,7 +14,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from ..compute.supply import ELDERLY_SHARE_DEFAULT, ELDERLY_SHARE_SOURCE, supply_ratios
+from ..compute.supply import CITY_CODE, ELDERLY_SHARE_DEFAULT, ELDERLY_SHARE_SOURCE, supply_ratios
 from ..compute.twostep import town_accessibility, two_step_fca, village_accessibility
 from ..errors import (
     ConfigError,
@@ -26,6 +26,7 @@ from .study import Study
 
 if TYPE_CHECKING:  # pragma: no cover
     pass
+from .doubt import doubt_summary, doubted_figures, withhold_verdicts
 from .facilities import capacity_warnings, read_capacity
 
 #: What supply ratios are measured against (``summary.json`` → ``supply.population_base``).
@@ -73,7 +74,7 @@ def _facility_capacity(facilities: gpd.GeoDataFrame, circle: Circle) -> tuple[np
 
 
 def _elderly_basis(
-    settings: Settings, towns: pd.DataFrame, study_towns: pd.DataFrame | None = None
+    settings: Settings, towns: pd.DataFrame, study_towns: pd.DataFrame | None = None, city_code: str = CITY_CODE
 ) -> tuple[pd.DataFrame, Any, str, str]:
     """Towns (with an ``elderly`` column for counts), the ``elderly_share`` argument, the basis and its source.
 
@@ -83,10 +84,10 @@ def _elderly_basis(
     if study_towns is not None and "elderly_raster" in study_towns:
         counts = dict(zip(study_towns["town_code"].astype(str), study_towns["elderly_raster"].astype(float)))
         e = towns["town_code"].map(counts).astype(float)
-        city = towns["town_code"] == "441900"
+        city = towns["town_code"] == city_code
         e[city] = float(e[~city].sum())
         return towns.assign(elderly=e), None, "raster_town_counts", ELDERLY_BASES["raster_town_counts"]
-    with_people = sorted(towns.loc[(towns["town_code"] != "441900") & (towns["population"] > 0), "town_code"])
+    with_people = sorted(towns.loc[(towns["town_code"] != city_code) & (towns["population"] > 0), "town_code"])
     for key in ("elderly_population", "elderly_share"):
         table = getattr(settings, key)
         if isinstance(table, Mapping):
@@ -142,15 +143,25 @@ SUPPLY_POPULATION_TEXT = {
 }
 
 
-def _supply_population(settings: Settings, towns: pd.DataFrame, warn: dict[str, int]) -> pd.DataFrame:
-    """Towns with the ``population`` the supply ratios use: the raster's (as given) or the 2020 census."""
+def _supply_population(
+    settings: Settings, towns: pd.DataFrame, warn: dict[str, int], study: Study | None = None
+) -> pd.DataFrame:
+    """Towns with the ``population`` the supply ratios use: the raster's (as given) or the 2020 census.
+
+    The census is Dongguan's embedded table, or a region's own (its towns' ``population`` column).
+    """
     if settings.supply_population != "census":
         return towns
     from ..inputs.villages import dongguan_town_table
 
-    census = dongguan_town_table().set_index("town_code")["census_2020"].astype(float)
+    city_code = CITY_CODE if study is None else study.city_code
+    if study is not None and study.region:
+        own = study.towns.set_index("town_code")
+        census = own["census_2020"].astype(float) if "census_2020" in own else pd.Series(dtype=float)
+    else:
+        census = dongguan_town_table().set_index("town_code")["census_2020"].astype(float)
     pop = towns["town_code"].map(census).astype(float)
-    lacking = towns[(towns["town_code"] != "441900") & pop.isna() & (towns["population"] > 0)]
+    lacking = towns[(towns["town_code"] != city_code) & pop.isna() & (towns["population"] > 0)]
     if len(lacking):
         warn["supply_towns_without_census"] = len(lacking)
         warnings.warn(
@@ -194,10 +205,12 @@ def measure_supply(
     vtown = study.villages["town_code"].astype(str).to_numpy()
     ftown = np.array([vtown[i] if i >= 0 else None for i in fac_village], dtype=object)
     elderly = circle.supply_base == "elderly"
-    towns_in = _supply_population(study.settings, tt[["town_code", "town_name", "population"]], warn)
+    towns_in = _supply_population(study.settings, tt[["town_code", "town_name", "population"]], warn, study)
     share_arg, basis, basis_source = None, None, None
     if elderly:
-        towns_in, share_arg, basis, basis_source = _elderly_basis(study.settings, towns_in, study.towns)
+        towns_in, share_arg, basis, basis_source = _elderly_basis(
+            study.settings, towns_in, study.towns, study.city_code
+        )
         if basis == "raster_town_counts":
             basis_source = f"{basis_source} {study.inputs.get('elderly', {}).get('path', '')}".rstrip()
         elif basis != "default_share":
@@ -207,10 +220,20 @@ def measure_supply(
     per = circle.supply_per
     target = float(circle.supply_target) if circle.supply_target is not None else np.nan
     kw = {"target_per_capita": target} if per == 1 else {"target_per_1000": target}
-    st = supply_ratios(ftown, cap, towns_in, elderly=elderly, elderly_share=share_arg, supply_unit=unit, **kw)
+    city_kw = {"city_code": study.city_code, "city_name": study.city_name}
+    st = supply_ratios(
+        ftown, cap, towns_in, elderly=elderly, elderly_share=share_arg, supply_unit=unit, **kw, **city_kw
+    )
     outside = int(st.attrs["facilities_outside_towns"])
     if outside:
         warn["facilities_left_out_of_supply"] = outside
+    doubts = doubted_figures(  # no verdict on a figure a warning doubts (issue 19)
+        dict(study.warnings),
+        {**dict(facilities.attrs.get("warnings", {})), **warn},
+        elderly_raster=elderly and basis == "raster_town_counts",
+        population_from_raster=study.settings.supply_population == "raster",
+    )
+    st = withhold_verdicts(st, doubts, study.city_code)
     # demand per cell: residents, or residents x the share aged 60+ of the cell's town (cells in no village:
     # the city-wide share)
     demand = study.cell_pop.astype(float)
@@ -218,10 +241,10 @@ def measure_supply(
         t = st.set_index("town_code")
         with np.errstate(invalid="ignore", divide="ignore"):
             share_t = (t["elderly"] / t["population"].where(t["population"] > 0)).astype(float)
-        city_share = float(share_t.get("441900", np.nan))
+        city_share = float(share_t.get(study.city_code, np.nan))
         cv = study.cell_village
         cell_town = np.where(cv >= 0, vtown[np.maximum(cv, 0)], "")
-        s = pd.Series(cell_town).map(share_t.drop("441900")).to_numpy(dtype=float)
+        s = pd.Series(cell_town).map(share_t.drop(study.city_code)).to_numpy(dtype=float)
         demand = demand * np.where(np.isfinite(s), s, city_share if np.isfinite(city_share) else 0.0)
     a_mps = circle.access_speed_mps
     res = two_step_fca(
@@ -256,7 +279,7 @@ def measure_supply(
     tcols.insert(1, "supply_population", st["population"].to_numpy())
     tcols.insert(2, "population_basis", pop_basis)
     for k in per_cell:
-        acc = town_accessibility(vtown, v_demand, vcols[k].to_numpy(), tt)
+        acc = town_accessibility(vtown, v_demand, vcols[k].to_numpy(), tt, **city_kw)
         tcols = tcols.merge(acc[["town_code", "access"]].rename(columns={"access": k}), on="town_code", how="left")
     vcols["ratio_unit"] = st["ratio_unit"].iloc[0]
     if elderly:
@@ -264,9 +287,9 @@ def measure_supply(
         tcols.insert(tcols.columns.get_loc("elderly") + 2, "elderly_source", basis_source)
         vcols["elderly_basis"] = basis
         vcols["elderly_share"] = _village_elderly_share(st, vtown)
-    city = st[st["town_code"] == "441900"].iloc[0]
-    tacc = tcols.set_index("town_code").loc["441900"]
-    towns_only = st[st["town_code"] != "441900"]
+    city = st[st["town_code"] == study.city_code].iloc[0]
+    tacc = tcols.set_index("town_code").loc[study.city_code]
+    towns_only = st[st["town_code"] != study.city_code]
     summary: dict[str, Any] = {
         "indicator": circle.supply_indicator,
         "source": circle.supply_source,
@@ -302,6 +325,7 @@ def measure_supply(
         .astype(int)
         .to_dict(),
         "towns_deficit_sum": _round(towns_only["deficit"].sum(), 2),
+        "doubted": doubt_summary(doubts, st.attrs["verdicts_withheld"]),
         "access": {
             "method": "2SFCA" if circle.fca_decay == "none" else f"2SFCA with {circle.fca_decay} distance decay",
             "references": "Luo & Wang 2003 (2SFCA); Luo & Qi 2009 (E2SFCA, stepwise)",

@@ -5,6 +5,14 @@
   function setc(k, v) { counts.setAttribute('data-' + k, String(v)); }
   var map = L.map('dg-map', {zoomSnap: 0.5, zoomControl: true}).setView(DG.centre, 10);
   window.dgMap = map;
+  // panes in a fixed order, whatever is turned off and on: fills < areas (hatching) < outlines < points.
+  // A pane takes no click itself (pointer-events: none in maps.css); only its interactive paths do.
+  var PANES = {dgFill: 410, dgArea: 420, dgLine: 430, dgPoint: 440};
+  Object.keys(PANES).forEach(function (k) { map.createPane(k).style.zIndex = String(PANES[k]); });
+  var PANE_OF = {towns_pop: 'dgFill', choropleth: 'dgFill', villages: 'dgFill', service: 'dgArea', gaps: 'dgArea',
+    towns: 'dgLine', vlines: 'dgLine', points: 'dgPoint'};
+  // drawn for reading, never clicked: a click there is meant for the village below (its popup says it all)
+  var PASSIVE = {towns: true, service: true, gaps: true};
   var gcjOn = false;
   // WGS84 -> GCJ-02 (the published offset formula, as in dgcoverage.inputs.coords)
   var A = 6378245.0, EE = 0.00669342162296594323, PI = Math.PI;
@@ -57,7 +65,10 @@
       rows.push(['覆盖率 share within ' + num(C.minutes) + ' min', sw(vClass(i)) + pct(V.share[i])],
         ['中位时间 median time (min)', num(V.med[i], 1)], ['90分位时间 p90 time (min)', num(V.p90[i], 1)],
         ['中心点时间 centre time (min)', num(V.ctr[i], 1)], ['辖区内设施 facilities inside', num(V.fin[i])],
-        ['状态 status', stName(V.st[i])]);
+        ['状态 status', stName(V.st[i])], ['在服务范围内 inside the service area', inside(V.share[i])]);
+      var g = GAP[V.code[i]];
+      if (g) rows.push(['盲区人口 people beyond the limit', num(g.p) + ' \u4eba (超时 beyond ' + num(g.b) +
+        ' \u00b7 路网不可达 unreachable ' + num(g.u) + ' \u00b7 离网 off network ' + num(g.o) + ')']);
       if (V.why[i]) rows.push(['说明 reason', V.why[i]]);
       return circleHead(C) + tbl(rows);
     }
@@ -65,6 +76,12 @@
       rows.push([(k === cur ? '\u25b6 ' : '') + c.zh, pct(x.share[i]) + ' \u00b7 ' + stName(x.st[i])]); });
     return tbl(rows);
   }
+  // the service area is the part within the limit: a village lies in it as far as its people do
+  function inside(v) { if (!ok(v)) return '\u2014'; if (v >= 1) return '是 yes (100%)';
+    return v > 0 ? '部分 partly: ' + pct(v) + ' 的人口 of the people' : '否 no'; }
+  var GAP = {};  // gap areas by village code: their numbers go into the village popup
+  DG.layers.forEach(function (s) { if (s.style === 'gaps') s.data.features.forEach(function (f) {
+    GAP[f.properties.c] = f.properties; }); });
   function vTip(i) {
     if (C) return V.name[i] + '\uff08' + txt(V.town[i]) + '\uff09' + pct(V.share[i]) + ' ' + stName(V.st[i]);
     return V.name[i] + '\uff08' + txt(V.town[i]) + '\uff09' +
@@ -95,14 +112,6 @@
         ['标准 standard', DG.supply.target + ' ' + DG.supply.unit + ' (' + DG.supply.source + ')'],
         ['供给/标准 supply / standard', pct(p.rate)]]); }, true],
     towns_pop: [function (f) { return tTip(f.properties.i); }, function (f) { return tPopup(f.properties.i); }, true],
-    service: [function () { return C.zh + ' 服务范围 service area (' + num(C.minutes) + ' min)'; },
-      function (f) { return circleHead(C) + tbl([['服务范围 service area', num(C.minutes) + ' min, ' + C.mode + ' ' +
-        num(C.speed, 1) + ' km/h'], ['面积 area (km\u00b2)', num(f.properties.a, 1)]]); }, true],
-    gaps: [function (f) { var p = f.properties; return '盲区 gap\uff1a' + txt(p.n) + ' ' + num(p.p) + ' 人'; },
-      function (f) { var p = f.properties;
-        return circleHead(C) + tbl([['村(社区) village', txt(p.n) + " <span class='dg-id'>" + p.c + '</span>'],
-          ['镇街 town', txt(p.t)], ['盲区人口 population beyond limit', num(p.p)], ['超时 beyond limit', num(p.b)],
-          ['路网不可达 unreachable', num(p.u)], ['离网 off network', num(p.o)]]); }, true],
     points: [function (f) { var p = f.properties; return p.pop !== undefined ? p.tip : txt(p.n); },
       function (f) { var p = f.properties; if (p.pop !== undefined) return p.pop;
         return tbl([['设施 facility', txt(p.n)], ['编号 id', txt(p.id)], ['类型 kind', txt(p.k)],
@@ -131,14 +140,14 @@
     vlines: function () { return {color: '#777', weight: 0.7, fillColor: '#fff', fillOpacity: 0}; },
     service: function () { return {color: M.service, weight: 0.8, opacity: 0.9, fillColor: 'url(#dg-h-service)',
       fillOpacity: 1}; },
-    gaps: function () { return {color: M.gap_area, weight: 0.5, fillColor: M.gap_area, fillOpacity: 0.65}; },
+    gaps: function () { return {color: M.gap_area, weight: 1.2, fillColor: 'url(#dg-h-gap)', fillOpacity: 1}; },
     points: function () { return {}; }
   };
   function pointToLayer(f, ll) {
     var p = f.properties;
     if (p.rank !== undefined) return L.marker(ll, {icon: L.divIcon({className: 'dg-cand', html: p.rank,
       iconSize: [22, 22]}), riseOnHover: true, zIndexOffset: 1000});
-    return L.circleMarker(ll, {radius: 3.5, color: p.on === false ? M.facility : '#fff',
+    return L.circleMarker(ll, {pane: 'dgPoint', radius: 3.5, color: p.on === false ? M.facility : '#fff',
       weight: p.on === false ? 1.5 : 1,
       fillColor: p.on === false ? '#fff' : M.facility, fillOpacity: 1}); }
   // ------------------------------------------------------------ layers (outline keys joined to outlines.js once)
@@ -163,9 +172,12 @@
       'outlines.js (village and town outlines) ' +
       'was not found beside this page; keep the maps folder together.');
   }
-  var groups = {}, overlays = {}, vIdx = {}, tIdx = {};
+  var groups = {}, overlays = {}, fills = {}, vIdx = {}, tIdx = {};
+  // the village fills of a circle page (share covered, 2SFCA supply) are one choice, never two stacked
+  var FILLS = DG.layers.filter(function (s) { return C && PANE_OF[s.style] === 'dgFill'; });
   DG.layers.forEach(function (s) { groups[s.key] = L.featureGroup();
-    if (s.circle === undefined) overlays[s.label] = groups[s.key];
+    if (FILLS.length > 1 && FILLS.indexOf(s) >= 0) fills[s.label] = groups[s.key];
+    else if (s.circle === undefined) overlays[s.label] = groups[s.key];
     if (s.show) groups[s.key].addTo(map); });
   var townLabels = L.layerGroup(), villageLabels = L.layerGroup();
   function label(p, html, cls) { return L.marker(c2ll(p), {icon: L.divIcon({className: 'dg-lbl ' + cls,
@@ -173,9 +185,9 @@
   var stale = {};  // layers not on the map are drawn when first shown (the hidden ones cost no load time)
   function drawLayer(s) {
     var g = groups[s.key]; g.clearLayers(); stale[s.key] = false;
-    var tx = TEXT[s.style];
+    var tx = PASSIVE[s.style] ? null : TEXT[s.style];
     var gj = L.geoJSON(layerData(s), {coordsToLatLng: c2ll, style: STYLES[s.style], pointToLayer: pointToLayer,
-      interactive: s.style !== 'towns',
+      pane: PANE_OF[s.style] || 'overlayPane', interactive: !PASSIVE[s.style],
       onEachFeature: function (f, l) { if (tx && OPEN) bind(l, tx, l);
         var i = f.properties.i;
         if (i !== undefined && s.key === 'villages') vIdx[i] = l;
@@ -203,6 +215,8 @@
     if (z >= 14) villageLabels.addTo(map); else map.removeLayer(villageLabels);
     setc('zoom', z); }
   map.on('zoomend', zoomLabels);
+  map.on('popupopen', function () { map.getPane('tooltipPane').style.display = 'none'; });
+  map.on('popupclose', function () { map.getPane('tooltipPane').style.display = ''; });
   // ------------------------------------------------------------ base layers; a visible note when tiles fail
   var blank = L.layerGroup().addTo(map);
   var bases = {};
@@ -215,8 +229,22 @@
   function tileError() { document.getElementById('dg-tilenote').hidden = false; setc('tileerror', '1'); }
   osm.on('tileerror', tileError); gaode.on('tileerror', tileError);
   L.control.layers(bases, overlays, {collapsed: true}).addTo(map);  // open on hover: never over a popup
-  L.control.scale({imperial: false}).addTo(map);
-  map.on('baselayerchange', function (ev) { var want = (ev.layer === gaode);
+  if (FILLS.length > 1) {
+    var fc = L.control.layers(fills, null, {collapsed: false}).addTo(map);
+    fc.getContainer().classList.add('dg-fills');
+    fc.getContainer().querySelector('.leaflet-control-layers-list').insertAdjacentHTML('afterbegin',
+      '<b>填色 fill (one at a time)</b>');
+  }
+  L.control.scale({imperial: false, maxWidth: 120}).addTo(map);
+  var north = L.control({position: 'topright'});
+  north.onAdd = function () { var d = L.DomUtil.create('div', 'dg-north');
+    d.title = '北 north (up)';
+    d.innerHTML = "<svg viewBox='0 0 24 34' width='24' height='34' aria-label='north'>" +
+      "<path d='M12 2 L20 28 L12 22 L4 28 Z' fill='#222'/><path d='M12 2 L12 22 L4 28 Z' fill='#fff' " +
+      "stroke='#222' stroke-width='1'/></svg><span>N 北</span>"; return d; };
+  north.addTo(map);
+  map.on('baselayerchange', function (ev) { if (ev.layer !== blank && ev.layer !== osm && ev.layer !== gaode) return;
+    var want = (ev.layer === gaode);
     if (want !== gcjOn) { gcjOn = want; build(); } });
   // fit the view before drawing, so every path is projected once (not drawn, then re-drawn after a fit)
   var fit = L.latLngBounds([]);
@@ -232,11 +260,14 @@
   }
   zoomLabels();
   // ------------------------------------------------------------ finding things: search, town selector
+  var api0 = {};
   var msgEl = document.getElementById('dg-msg');
   function msg(h) { msgEl.innerHTML = h; }
   function popupAt(p, html) { L.popup({maxWidth: 380}).setLatLng(c2ll(p)).setContent(html).openOn(map); }
   function focusVillage(i) {
-    if (groups.villages && !map.hasLayer(groups.villages)) groups.villages.addTo(map);
+    if (groups.villages && !map.hasLayer(groups.villages)) {  // the village fill, in place of another fill
+      FILLS.forEach(function (s) { if (s.key !== 'villages') map.removeLayer(groups[s.key]); });
+      groups.villages.addTo(map); }
     var l = vIdx[i], p = V.lab[i];
     if (l) { map.fitBounds(l.getBounds(), {maxZoom: 15, animate: false});
       if (p) popupAt(p, vPopup(i)); else l.openPopup(); }
@@ -248,6 +279,10 @@
     var l = tIdx[i], p = T.lab[i];
     if (l) map.fitBounds(l.getBounds(), {animate: false}); else if (p) map.setView(c2ll(p), 13, {animate: false});
     if (p) popupAt(p, tPopup(i));
+    else {  // a town without a boundary of its own: its numbers, in the middle of the map
+      L.popup({maxWidth: 380}).setLatLng(map.getCenter()).setContent(tPopup(i) +
+        '<div>无独立边界，未绘制 no boundary of its own: not drawn</div>').openOn(map);
+      msg('无边界 no boundary: ' + T.name[i]); }
     setc('focus', 't' + i); setc('zoom', map.getZoom()); return true;
   }
   var entries = [];
@@ -281,13 +316,27 @@
       sel.appendChild(o); });
   sel.addEventListener('change', function () { if (sel.value !== '') focusTown(+sel.value); });
   document.getElementById('dg-print').addEventListener('click', function () { window.print(); });
-  // the print layout gives the map another size: let Leaflet redraw for it, and back afterwards
-  // and fit what was in view to the printed frame (the page is narrower than the screen)
+  // printing: one A4-landscape page with the whole city, whatever the window. The print layout (html.dg-print,
+  // maps.css: the map and the sidebar in millimetres) is switched on before the browser prints, so Leaflet
+  // measures the printed frame and fits the city into it (fractional zoom); the screen view comes back after.
   var screenView = null;
-  window.addEventListener('beforeprint', function () {
-    screenView = map.getBounds(); map.invalidateSize(false); map.fitBounds(screenView, {animate: false}); });
-  window.addEventListener('afterprint', function () {
-    map.invalidateSize(false); if (screenView) map.fitBounds(screenView, {animate: false}); });
+  function toPrint() {
+    if (screenView) return;
+    screenView = {c: map.getCenter(), z: map.getZoom()};
+    document.documentElement.classList.add('dg-print');
+    map.options.zoomSnap = 0; map.invalidateSize({pan: false});
+    if (fit.isValid()) map.fitBounds(fit, {padding: [4, 4], animate: false});
+    setc('printzoom', map.getZoom());
+  }
+  function fromPrint() {
+    if (!screenView) return;
+    document.documentElement.classList.remove('dg-print');
+    map.options.zoomSnap = 0.5; map.invalidateSize({pan: false});
+    map.setView(screenView.c, screenView.z, {animate: false}); screenView = null;
+  }
+  window.addEventListener('beforeprint', toPrint);
+  window.addEventListener('afterprint', fromPrint);
+  api0.printLayout = toPrint; api0.screenLayout = fromPrint;
   // ------------------------------------------------------------ sortable tables linked to the map
   function sortable(el, cols, rows, rowHtml, onClick, foot) {
     var key = null, dir = 1;
@@ -310,8 +359,9 @@
     render();
     return {sort: function (j, d) { key = j; dir = d || 1; render(); }};
   }
-  var api = {map: map, find: find, focusVillage: focusVillage, focusTown: focusTown, villagePopup: vPopup,
-    townPopup: tPopup, groups: groups};
+  var api = api0;
+  api.map = map; api.find = find; api.focusVillage = focusVillage; api.focusTown = focusTown;
+  api.villagePopup = vPopup; api.townPopup = tPopup; api.groups = groups;
   window.dgApi = api;
   if (C) {
     var vt = null, wrap = document.getElementById('dg-vtable-wrap'), btn = document.getElementById('dg-vtable-btn');
@@ -389,7 +439,7 @@
         td: function (i) { var v = T.c[k].share[i], col = townColour(v);
           return "<span class='dg-bar'><i style='width:" + (ok(v) ? Math.round(v * 100) : 0) + "%;background:" +
             (col || '#fff') + "'></i></span>" + pct(v); }}; }));
-    var cityRow = '<tr class="dg-city"><td>东莞市(全市) city</td>' + CS.map(function (c, k) {
+    var cityRow = '<tr class="dg-city"><td>' + esc(T.cityName || '全域 all units') + ' city</td>' + CS.map(function (c, k) {
       return '<td>' + pct((T.c[k].city || {}).share) + '</td>'; }).join('') + '</tr>';
     var ct = sortable(document.getElementById('dg-compare'), TC, T.name.map(function (_, i) { return i; }),
       function (i) { return '<tr data-i="' + i + '">' + TC.map(function (c) {

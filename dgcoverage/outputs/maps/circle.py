@@ -22,7 +22,7 @@ from .layers import (
     village_columns,
     villages_layer,
 )
-from .page import _nav, _note, render_page
+from .page import _nav, _note, render_page, undrawn_towns
 
 if TYPE_CHECKING:  # pragma: no cover
     from ...pipeline.study import CircleResult, Study
@@ -31,7 +31,9 @@ if TYPE_CHECKING:  # pragma: no cover
 def _share_legend(result: CircleResult) -> str:
     c = result.circle
     _, cols, labels = share_classes(c.covered_min_share)
-    rows = "<br>".join(f"<span class='dg-sw' style='background:{col}'></span>{lab}" for col, lab in zip(cols, labels))
+    rows = "".join(
+        f"<span><span class='dg-sw' style='background:{col}'></span>{lab}</span>" for col, lab in zip(cols, labels)
+    )
     rule = (
         f"<div class='dg-rule'><b>达标 covered</b> = 村(社区)内 ≥ {_pct0(c.covered_min_share)} 的人口在 "
         f"{c.minutes:g} 分钟内（{e(str(c.mode))} {c.speed_kmh:g} km/h）到达最近设施。"
@@ -49,22 +51,30 @@ def _share_legend(result: CircleResult) -> str:
     )
     return (
         "<div class='dg-sec'>村(社区)人口覆盖率 share of people within the limit</div>"
-        + rows
+        + f"<div class='dg-lgrid'>{rows}</div>"
         + rule
         + "<div class='dg-sec'>状态标记 status marks (outline / hatching)</div>"
         + marks
     )
 
 
-def _circle_legend(result: CircleResult, supply: bool, candidates: bool) -> str:
+def _circle_legend(result: CircleResult, supply: bool, candidates: bool) -> tuple[str, str]:
+    """Return the legend (share classes, status marks, city figures) and the key of the other layers.
+
+    The key goes after the data note on screen (so the legend and the note fit a laptop screen), and is printed.
+    """
     sa = (
         "<svg class='dg-sw' viewBox='0 0 14 10'><rect width='14' height='10' fill='url(#dg-h-service)' "
         f"stroke='{MARK_COLOURS['service']}'/></svg>"
     )
+    gp = (  # the map's hatching, drawn as filled strokes (so the colour survives any print dialog)
+        "<svg class='dg-sw' viewBox='0 0 14 10'><path d='M0 8L8 0H10L0 10ZM4 10L14 0V2L6 10ZM10 10L14 6V8L12 10Z' "
+        f"fill='{MARK_COLOURS['gap_area']}'/><rect x='.5' y='.5' width='13' height='9' fill='none' "
+        f"stroke='{MARK_COLOURS['gap_area']}'/></svg>"
+    )
     rows = [
-        f"{sa}服务范围 service area (drawn on top, hatched)",
-        f"<span class='dg-sw' style='background:{MARK_COLOURS['gap_area']};opacity:.75'></span>盲区人口 gap areas "
-        "(populated, beyond the limit; layer off by default)",
+        f"{sa}服务范围 service area (hatched over the fill; a click opens the village below)",
+        f"{gp}盲区人口 gap areas (populated, beyond the limit; hatched, layer off by default)",
         f"<span class='dg-sw' style='background:{MARK_COLOURS['facility']};border-radius:7px;border-color:#fff'>"
         "</span>设施 facility (hollow: off the network)",
         f"<span class='dg-ln' style='border:2px solid {MARK_COLOURS['town']};height:4px'></span>镇街边界 town boundary",
@@ -80,14 +90,14 @@ def _circle_legend(result: CircleResult, supply: bool, candidates: bool) -> str:
         )
         rows.append(f"可达供给/标准 supply within reach vs standard (2SFCA, layer off by default):<br>{sup}")
     r = result.summary["results"]
-    return (
+    legend = (
         _share_legend(result)
-        + "<div class='dg-sec'>图层 layers</div>"
-        + "<br>".join(rows)
         + "<div class='dg-sec'>全市 city</div>"
         + f"人口覆盖率 population covered <b>{_fmt(r['covered_share'], pct=True)}</b>"
         + f"<br>村(社区)达标率 villages covered <b>{_fmt(r['village_pass_rate'], pct=True)}</b>"
     )
+    key = "<div id='dg-layerkey' class='dg-after dg-print-keep'><div class='dg-sec'>图层 layers</div>"
+    return legend, key + "<br>".join(rows) + "</div>"
 
 
 def circle_map_html(
@@ -211,18 +221,20 @@ def circle_map_html(
         },
     }
     n = len(result.villages)
-    side = (
-        f"<div class='dg-noprint'><button id='dg-vtable-btn' type='button' aria-expanded='false'>"
+    legend, key = _circle_legend(result, supply is not None, has_cands)
+    side = key + (
+        f"<div class='dg-noprint dg-after'><button id='dg-vtable-btn' type='button' aria-expanded='false'>"
         f"村(社区)表 village table ({n})</button> <span class='dg-id'>点击表头排序，点击行定位 "
         "click a header to sort, a row to zoom</span></div>"
-        "<div id='dg-vtable-wrap' class='dg-scroll' hidden><table id='dg-vtable' class='dg-list'></table></div>"
+        "<div id='dg-vtable-wrap' class='dg-scroll dg-after' hidden><table id='dg-vtable' class='dg-list'></table>"
+        "</div>"
     )
     title = f"{c.name_zh} {c.name_en} — {c.minutes:g} 分钟 min, {c.mode} {c.speed_kmh:g} km/h"
     return render_page(
         title,
         layers,
-        _note([result.summary]),
-        _circle_legend(result, supply is not None, has_cands),
+        _note([result.summary]) + undrawn_towns(study.towns),
+        legend,
         _centre(study),
         OUTLINES_JS if outlines else None,
         extra=extra,

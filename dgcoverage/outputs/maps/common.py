@@ -138,8 +138,8 @@ def _fmt(v: Any, pct: bool = False, nd: int = 1) -> str:
             return e(v)
     if v is None or (not isinstance(v, (int, np.integer)) and (pd.isna(v) or not math.isfinite(float(v)))):
         return "—"
-    if pct:
-        return f"{float(v):.1%}"
+    if pct:  # cut, never rounded up (54.2995 % is 54.2 %, as the report, the workbook and the page script show it)
+        return f"{_shares([v], 3)[0]:.1%}"
     if isinstance(v, (int, np.integer)):
         return f"{int(v):,}"
     return f"{float(v):,.{nd}f}"

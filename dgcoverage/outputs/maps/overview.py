@@ -8,22 +8,23 @@ from typing import TYPE_CHECKING
 from .common import OUTLINES_JS, TOWN_BINS, YLGNBU, _bin_labels, _nums, _pct0, _texts, html_key
 from .geojson import _centre, _label_points
 from .layers import circle_info, town_columns, towns_layer, villages_layer
-from .page import _nav, _note, render_page
+from .page import _nav, _note, render_page, undrawn_towns
 
 if TYPE_CHECKING:  # pragma: no cover
     from ...pipeline.study import CircleResult, Study
 
 
 def _town_legend(cms: Sequence[float] = (0.9,)) -> str:
-    rows = "<br>".join(
-        f"<span class='dg-sw' style='background:{col}'></span>{lab}"
+    rows = "".join(
+        f"<span><span class='dg-sw' style='background:{col}'></span>{lab}</span>"
         for col, lab in zip(YLGNBU[len(TOWN_BINS) + 1], _bin_labels(TOWN_BINS))
     )
     return (
         "<div class='dg-sec'>镇街人口覆盖率 share of the town's people within the limit</div>"
+        + "<div class='dg-lgrid'>"
         + rows
-        + "<br><svg class='dg-sw' viewBox='0 0 14 10'><rect width='14' height='10' fill='url(#dg-h-nodata)'/></svg>"
-        "无数据 no data"
+        + "<span><svg class='dg-sw' viewBox='0 0 14 10'><rect width='14' height='10' fill='url(#dg-h-nodata)'/></svg>"
+        "无数据 no data</span></div>"
         + "<div class='dg-rule'>按人口计，非按村(社区)数：覆盖人口 ÷ 镇街人口。<span lang='en'>By people, not by "
         "villages: people within the limit ÷ the town's people.</span> 村(社区)达标 covered = ≥ "
         + " / ".join(_pct0(x) for x in cms)
@@ -97,15 +98,17 @@ def index_map_html(
     }
     side = (
         "<div class='dg-sec'>服务圈 circle (one at a time · 全市人口覆盖率 city share)</div><div id='dg-circles'></div>"
-        "<div class='dg-sec'>四圈对比 circles compared: share of each town's people within the limit</div>"
-        "<div id='dg-multiples'></div>"
-        "<div class='dg-scroll'><table id='dg-compare' class='dg-list'></table></div>"
+        "<div class='dg-after'><div class='dg-sec'>四圈对比 circles compared: share of each town's people within "
+        "the limit</div><div id='dg-multiples'></div>"
+        "<div class='dg-scroll' id='dg-compare-wrap'><table id='dg-compare' class='dg-list'></table></div></div>"
     )
     cms = sorted({float(r.circle.covered_min_share) for r in results})
     return render_page(
-        "东莞公共服务圈覆盖 Dongguan public-service circles — 总览 overview",
+        f"{study.region} 公共服务圈覆盖 public-service circles — 总览 overview"
+        if study.region
+        else "东莞公共服务圈覆盖 Dongguan public-service circles — 总览 overview",
         layers,
-        _note([r.summary for r in results]),
+        _note([r.summary for r in results]) + undrawn_towns(study.towns),
         _town_legend(cms),
         _centre(study),
         OUTLINES_JS if outlines else None,

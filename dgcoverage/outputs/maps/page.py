@@ -74,6 +74,7 @@ _DEFS = (
     "<svg width='0' height='0' style='position:absolute' aria-hidden='true'><defs>"
     + _hatch("dg-h-service", MARK_COLOURS["service"], 7, 1.6)
     + _hatch("dg-h-nodata", MARK_COLOURS["no_data"], 5, 1.5)
+    + _hatch("dg-h-gap", MARK_COLOURS["gap_area"], 5, 1.8)
     + "</defs></svg>"
 )
 
@@ -161,6 +162,21 @@ def render_page(
         f'<script type="application/json" id="dg-data">{_json_script(data)}</script>\n'
         f'<div id="dg-counts" hidden {counts_attrs} data-ready="0"></div>\n'
         f"<script>\n{web_asset('maps.js')}</script>\n</body>\n</html>\n"
+    )
+
+
+def undrawn_towns(towns: Any) -> str:
+    """Return a legend line naming the towns without a polygon (in the tables and the search, not drawn)."""
+    if "has_polygon" not in towns:
+        return ""
+    names = [str(n) for n in towns.loc[~towns["has_polygon"].astype(bool), "town_name"]]
+    if not names:
+        return ""
+    return (
+        f"<div class='dg-rule'>未绘制 not drawn: {e('、'.join(names))} — "
+        "边界文件中无独立边界（其土地在相邻镇街的边界内），数字见表格和搜索。"
+        "<span lang='en'>No polygon of its own in the boundary file (its land lies inside "
+        "neighbouring towns); its numbers are in the table and the search.</span></div>"
     )
 
 

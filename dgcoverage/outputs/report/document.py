@@ -23,11 +23,11 @@ from ...compute.coverage import STATUS_ZH
 from ...core.io import write_text
 from .atlas import atlas_views, town_section, towns_in_order
 from .labels import (
-    CITY_CODE,
     SYNTHETIC_MARK,
     e,
     maps_link,
     pct,
+    report_title,
     share_class,
     status_rule,
     supply_label,
@@ -76,7 +76,7 @@ def _circle_section(r: CircleResult, maps_href: str | None, candidates_dir: str 
     out.append(f"<div class='wide'><table class='towns'><thead><tr>{heads}</tr></thead><tbody>")
     for rec in town_rows(r).to_dict("records"):
         cells = [_html_cell(k, rec[k]) for k, _ in cols]
-        cls = " class='city'" if rec["town_code"] == CITY_CODE else ""
+        cls = " class='city'" if rec["town_code"] == r.city_code else ""
         out.append(f"<tr{cls}>" + "".join(cells) + "</tr>")
     out.append("</tbody></table></div>")
     out.extend(_candidates_html(report_candidates(candidates_dir, c.id)))
@@ -152,7 +152,7 @@ def _compare_section(results: Sequence[CircleResult], city: Frame | None) -> lis
     circle_cols = [c for c in df.columns if "." in c]
     for rec in df.to_dict("records"):
         code = str(rec["town_code"])
-        is_city = code == CITY_CODE
+        is_city = code == results[0].city_code
         name = txt(rec["town_name"]) if is_city else f"<a href='#town-{e(code)}'>{txt(rec['town_name'])}</a>"
         cells = "".join(_compare_cell(rec[c], c.rsplit(".", 1)[1]) for c in circle_cols)
         out.append(
@@ -247,7 +247,7 @@ def report_html(
     out = [
         "<!DOCTYPE html><html lang='zh-CN'><head><meta charset='utf-8'>",
         "<meta name='viewport' content='width=device-width,initial-scale=1'>",
-        "<title>东莞公共服务圈覆盖报告 coverage report</title><style>",
+        f"<title>{e(report_title(results[0].region, short=True))}</title><style>",
         "\n" + web_text("report.css"),  # the sheet inlined after an empty line, as it always was
         web_text("report-synthetic.css").rstrip("\n") if synthetic else "",
         "</style></head><body>",
@@ -258,7 +258,7 @@ def report_html(
             f"<div class='banner' id='banner'>⚠ {SYNTHETIC_MARK}: {txt(s0.get('note_zh', ''))} "
             f"{txt(s0.get('note', ''))}</div>"
         )
-    out.append("<h1>东莞公共服务圈覆盖报告 Dongguan public-service circle coverage report</h1>")
+    out.append(f"<h1>{e(report_title(results[0].region))}</h1>")
     out.append(f"<p id='synthetic' data-synthetic='{str(synthetic).lower()}'>synthetic = {str(synthetic).lower()}</p>")
     out.append("<p>状态 status: " + " · ".join(f"{STATUS_ZH[k]} {k}" for k in STATUS_ZH) + "</p>")
     out.append(f"<p><small>{e(status_rule(results))}</small></p>")

@@ -21,6 +21,17 @@ if TYPE_CHECKING:  # pragma: no cover
 e = html.escape
 #: Code of the city row (东莞市, last) in the town tables.
 CITY_CODE = "441900"
+
+
+def report_title(region: str = "", short: bool = False) -> str:
+    """Title of the report: Dongguan's, or the region's own name (``region``, see ``Study.region``)."""
+    if not region:
+        return "东莞公共服务圈覆盖报告 " + (
+            "coverage report" if short else "Dongguan public-service circle coverage report"
+        )
+    return f"{region} 公共服务圈覆盖报告 " + ("coverage report" if short else "public-service circle coverage report")
+
+
 #: Upper bounds of the covered-share classes of the maps (< 30 / 30–60 / 60–90 / ≥ 90 %).
 CLASS_BOUNDS = (0.3, 0.6, 0.9)
 #: ColorBrewer YlGnBu, 4 classes (colour-blind safe, prints in grey as a ramp).

@@ -62,6 +62,14 @@ class Frame:
     paths: list[str]
     labels: list[tuple[float, float]]
     outline: str
+    m_per_unit: float = 0.0  # ground metres per SVG unit (0: unknown, no scale bar)
+
+
+#: Metres per degree of latitude (110.6 km at the equator, 111.7 km at the poles; 110.7 km at Dongguan): the
+#: frames scale longitudes by cos(latitude), so one SVG unit is the same length east-west and north-south.
+M_PER_DEG = 110_750.0
+#: Strip below a map frame for its scale bar and north arrow (SVG units), so they never cover a village.
+FURNITURE_H = 22
 
 
 def _ring_d(coords: np.ndarray) -> str:
@@ -89,8 +97,13 @@ def _geom_d(geom: Any) -> str:
     return "".join(out)
 
 
-def _projector(bounds: Sequence[float], width: int, height: int, pad: int = 6) -> tuple[Callable[[Any], Any], int, int]:
-    """Return a lon/lat → SVG transform (longitudes scaled by cos(latitude)) and the frame's width and height."""
+def _projector(
+    bounds: Sequence[float], width: int, height: int, pad: int = 6
+) -> tuple[Callable[[Any], Any], int, int, float]:
+    """Return a lon/lat → SVG transform, the frame's width and height and its scale (units per degree).
+
+    Longitudes are scaled by cos(latitude), so a unit is as long east-west as north-south.
+    """
     x0, y0, x1, y1 = bounds
     k = math.cos(math.radians((y0 + y1) / 2))
     dx, dy = max((x1 - x0) * k, 1e-9), max(y1 - y0, 1e-9)
@@ -100,7 +113,7 @@ def _projector(bounds: Sequence[float], width: int, height: int, pad: int = 6) -
     def fn(xy: Any) -> Any:
         return np.column_stack([pad + (xy[:, 0] - x0) * k * s, pad + (y1 - xy[:, 1]) * s])
 
-    return fn, w, h
+    return fn, w, h, s
 
 
 def make_frame(villages: Any, width: int, height: int, tolerance: float = 0.8) -> Frame:
@@ -110,14 +123,43 @@ def make_frame(villages: Any, width: int, height: int, tolerance: float = 0.8) -
     codes = villages["code"].astype(str).tolist()
     if not has.any():
         return Frame(width, height // 3, codes, [""] * len(codes), [(0.0, 0.0)] * len(codes), "")
-    fn, w, h = _projector(shapely.total_bounds(geoms[has]), width, height)
+    fn, w, h, scale = _projector(shapely.total_bounds(geoms[has]), width, height)
     proj = np.full(len(geoms), None, dtype=object)
     proj[has] = shapely.transform(geoms[has], fn)  # one affine map over every vertex
     simple = shapely.simplify(proj, tolerance, preserve_topology=True)
     spots = shapely.point_on_surface(proj)
     labels = [(float(x), float(y)) for x, y in zip(shapely.get_x(spots), shapely.get_y(spots))]
     outline_geom = shapely.simplify(without_slivers(shapely.union_all(shapely.make_valid(proj[has]))), tolerance)
-    return Frame(w, h, codes, [_geom_d(g) for g in simple], labels, _geom_d(outline_geom))
+    paths = [_geom_d(g) for g in simple]
+    return Frame(w, h, codes, paths, labels, _geom_d(outline_geom), M_PER_DEG / scale)
+
+
+def _nice_length(max_m: float) -> float:
+    """Return the longest round length (1, 2 or 5 × 10^k metres) not over ``max_m``."""
+    k = 10 ** math.floor(math.log10(max(max_m, 1e-9)))
+    return max(m * k for m in (1, 2, 5) if m * k <= max_m)
+
+
+def map_furniture(frame: Frame) -> str:
+    """Scale bar (left) and north arrow (right) in the strip of :data:`FURNITURE_H` units below the frame.
+
+    The bar is a round length (1, 2 or 5 × 10^k m) of at most a quarter of the frame's width, in two halves
+    (black, white) and labelled ``0`` and its length; north is up (the frames are not rotated).
+    """
+    if frame.m_per_unit <= 0:
+        return ""
+    length = _nice_length(frame.width * 0.25 * frame.m_per_unit)
+    w, x0, y = length / frame.m_per_unit, 8.0, frame.height + FURNITURE_H - 6
+    text = f"{length / 1000:g} km" if length >= 1000 else f"{length:g} m"
+    xn = frame.width - 10
+    return (
+        f"<g class='scale' aria-label='scale bar {text}'><rect x='{x0:.1f}' y='{y - 4}' width='{w / 2:.1f}' "
+        f"height='4' fill='#111'/><rect x='{x0 + w / 2:.1f}' y='{y - 4}' width='{w / 2:.1f}' height='4' fill='#fff' "
+        f"stroke='#111' stroke-width='.8'/><text x='{x0:.1f}' y='{y - 6}'>0</text>"
+        f"<text x='{x0 + w:.1f}' y='{y - 6}'>{text}</text></g>"
+        f"<g class='north' aria-label='north'><path d='M{xn} {y - 14}L{xn + 5} {y}L{xn} {y - 4}L{xn - 5} {y}Z' "
+        f"fill='#111'/><text x='{xn - 12}' y='{y - 2}'>N</text></g>"
+    )
 
 
 def without_slivers(geom: Any, frac: float = 0.01) -> Any:
@@ -188,9 +230,11 @@ def village_map_svg(
             if frame.paths[i]:
                 dark = " class='w'" if fill_class(shares[i], statuses[i]) == "c3" else ""
                 body.append(f"<text x='{x:.0f}' y='{y + 3:.0f}'{dark}>{i + 1}</text>")
+    furniture = map_furniture(frame)
+    height = frame.height + (FURNITURE_H if furniture else 0)
     return (
-        f"<svg class='vmap' viewBox='0 0 {frame.width} {frame.height}' xmlns='http://www.w3.org/2000/svg' "
-        f"role='img' aria-label='{e(label)}'>{''.join(body)}</svg>"
+        f"<svg class='vmap' viewBox='0 0 {frame.width} {height}' xmlns='http://www.w3.org/2000/svg' "
+        f"role='img' aria-label='{e(label)}'>{''.join(body)}{furniture}</svg>"
     )
 
 

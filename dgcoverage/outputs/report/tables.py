@@ -15,7 +15,7 @@ import pandas as pd
 
 from ...compute.coverage import bilingual_name
 from ...core.io import read_output_csv
-from .labels import CITY_CODE, pct
+from .labels import pct
 
 if TYPE_CHECKING:  # pragma: no cover
     from ...pipeline.study import CircleResult
@@ -74,7 +74,7 @@ def town_rows(result: CircleResult, worst_n: int = WORST_N) -> pd.DataFrame:
     )
     t = result.towns.copy()
     t["worst"] = t["town_code"].map(worst).fillna("")
-    city = t["town_code"] == CITY_CODE
+    city = t["town_code"] == result.city_code
     t.loc[city, "worst"] = "; ".join(
         f"{n}({tn}) {pct(s, 0)}"
         for n, tn, s in zip(ok["name"].head(worst_n), ok["town_name"].head(worst_n), ok["covered_share"].head(worst_n))
@@ -111,7 +111,7 @@ def compare_table(results: Sequence[CircleResult]) -> pd.DataFrame:
         if "supply_status" in t.columns:
             out[f"{cid}.supply"] = t["supply_status"]
     out = out.reset_index()
-    city = out["town_code"] == CITY_CODE
+    city = out["town_code"] == results[0].city_code
     return pd.concat([out[~city].sort_values("town_code"), out[city]], ignore_index=True)
 
 

@@ -6,6 +6,8 @@ circles with a supply standard, its columns), a village sheet (村社区: every 
 times and supply columns) and, when ``<candidates_dir>/<circle>/candidates.csv`` exists, a candidate-site sheet
 (候选点).  Every table sheet has a frozen header row, an autofilter, widths that show the headers, thousands
 separators and % formats and a landscape fit-to-width print setup (:func:`dgcoverage.core.io.style_table_sheet`).
+Shares are stored cut to the 0.1 % they show (0.899665 as 0.899, shown 89.9 %, never 90.0 % beside 部分覆盖), and
+the about sheet says so (:data:`dgcoverage.core.io.SHARE_NOTE`).
 Synthetic data is marked on every sheet.
 """
 
@@ -24,8 +26,9 @@ from openpyxl.styles import Alignment, Font
 from openpyxl.worksheet.hyperlink import Hyperlink
 
 from ...compute.coverage import bilingual_name
-from ...core.io import save_workbook, sheet_title, style_table_sheet, text_width, xlsx_text
-from .labels import CLASS_BOUNDS, CLASS_COLOURS, SYNTHETIC_MARK, status_rule, supply_label, supply_note
+from ...core.io import SHARE_NOTE, save_workbook, sheet_title, style_table_sheet, text_width, xlsx_text
+from ...core.xlsx_print import filter_above_last_row, set_a4, set_print
+from .labels import CLASS_BOUNDS, CLASS_COLOURS, SYNTHETIC_MARK, report_title, status_rule, supply_label, supply_note
 from .tables import columns_for, compare_table, report_candidates, town_rows
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -107,7 +110,7 @@ def _about_sheet(wb: Workbook, results: Sequence[CircleResult]) -> None:
     ws.title = "说明 About"
     s0 = results[0].summary
     synthetic = any(r.summary.get("synthetic") for r in results)
-    ws.append(["东莞公共服务圈覆盖报告 Dongguan public-service circle coverage report"])
+    ws.append([report_title(results[0].region)])
     ws["A1"].font = Font(bold=True, size=14)
     ws.append([f"synthetic = {str(synthetic).lower()}"])
     if synthetic:
@@ -137,6 +140,7 @@ def _about_sheet(wb: Workbook, results: Sequence[CircleResult]) -> None:
             "达标村(社区) / 有数据村(社区)"
         ]
     )
+    ws.append([SHARE_NOTE])
     ws.append(
         [
             "供给状态 supply status: 达标 pass · 未达标 fail · 待核实 unknown (部分设施容量未知 some facilities' "
@@ -193,6 +197,7 @@ def _compare_sheet(wb: Workbook, results: Sequence[CircleResult], synthetic: boo
         cell.font = Font(bold=True)  # the city row
     _style(ws, header_row=3, formats=SHEET_FORMATS)
     _share_classes(ws, 3, ["pop_share"])
+    filter_above_last_row(ws, 3)  # the city row stays out of sorting
 
 
 def _style(ws: Any, header_row: int, formats: dict[str, str]) -> None:
@@ -211,6 +216,7 @@ def _style(ws: Any, header_row: int, formats: dict[str, str]) -> None:
         cell.alignment = Alignment(wrap_text=True, vertical="top")
     if lines > 1:
         ws.row_dimensions[header_row].height = 15 * lines
+    set_print(ws, header_row)  # A4; fit to width only where that keeps 8 pt, else pages wide with key columns
 
 
 def _share_classes(ws: Any, header_row: int, ids: Sequence[str]) -> None:
@@ -300,6 +306,7 @@ def _town_sheet(wb: Workbook, r: CircleResult, curves: Any, j: int, n_minutes: i
         cell.font = Font(bold=True)  # the city row
     _style(ws, header_row=2, formats=SHEET_FORMATS)
     _share_classes(ws, 2, ["pass_rate_population"])
+    filter_above_last_row(ws, 2)  # the city row stays out of sorting
     below = ws.max_row + 2
     note = supply_note(r)
     if note:
@@ -376,4 +383,7 @@ def write_xlsx(results: Sequence[CircleResult], path: str | Path, candidates_dir
         cell = about.cell(row=about.max_row, column=1)
         cell.hyperlink = Hyperlink(ref=cell.coordinate, location="'{}'!A1".format(name.replace("'", "''")))
         cell.font = Font(color="0563C1", underline="single")
+    for ws in wb.worksheets:
+        if ws.page_setup.paperSize is None:
+            set_a4(ws)  # the about and curve sheets: A4 too
     return save_workbook(wb, path)  # every text cell a string cell, never a formula
