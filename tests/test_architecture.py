@@ -191,3 +191,11 @@ def test_checker_finds_an_upward_import(tmp_path, monkeypatch):
     f.write_text("from ..pipeline.run import run_circle\n", encoding="utf-8")
     deps = _imports(f, "inputs.tables", known)
     assert deps == {"pipeline.run"} and _layer("pipeline.run") > _layer("inputs.tables")
+
+
+def test_the_orchestrators_steps_fit_on_one_screen():
+    """``load_study`` and ``run_circle`` stay a short list of steps (each step's work lives in its own layer)."""
+    for rel, name in (("pipeline/load.py", "load_study"), ("pipeline/run.py", "run_circle")):
+        tree = ast.parse((PKG / rel).read_text(encoding="utf-8"))
+        fn = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == name)
+        assert fn.end_lineno - fn.lineno + 1 <= 60, f"{name}: {fn.end_lineno - fn.lineno + 1} lines (at most 60)"

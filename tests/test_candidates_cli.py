@@ -92,7 +92,9 @@ def test_names_and_villages_reached(sized_run, small_city):
         pairs = [p.split(":") for p in r["villages_reached"].split(";")]
         people = [float(p) for _, p in pairs]
         assert people == sorted(people, reverse=True)
-        shown = "、".join(f"{names[c]} {float(p):,.0f}" if float(p) >= 0.5 else f"{names[c]} <1" for c, p in pairs)
+        shown = "；".join(
+            f"{names[c]} {float(p):,.0f} 人" if float(p) >= 0.5 else f"{names[c]} <1 人" for c, p in pairs
+        )
         assert r["villages_reached_names"] == shown
         # cells outside every village are not listed, so the villages hold at most the site's new people
         assert sum(people) <= float(r["new_population"]) + 0.5 + 0.05 * len(people)
@@ -104,7 +106,8 @@ def test_workbook_is_readable(sized_run):
     assert wb.sheetnames == ["候选点 candidates", "说明 about"]
     ws = wb["候选点 candidates"]
     header = [c.value for c in ws[1]]
-    assert header[:4] == ["rank 排名", "site_id 候选点编号", "source 来源", "name 名称"]
+    # Chinese first, units in the header; the rank and the name lead (ids and coordinates at the end)
+    assert header[:4] == ["排名 rank", "名称 name", "镇街 town", "所在(最近)村(社区) village"]
     assert ws.freeze_panes == "A2" and ws.auto_filter.ref == f"A1:{ws.cell(1, ws.max_column).column_letter}6"
     # A4 landscape, and no printed letter under 8 pt: fit to the width where that keeps 8 pt, else pages wide at
     # a scale that does, with the rank/id/name columns repeated (it printed at about 1 pt fitted to the width)
@@ -121,17 +124,17 @@ def test_workbook_is_readable(sized_run):
     def fmt(col: str) -> str:
         return ws.cell(row=2, column=header.index(col) + 1).number_format
 
-    assert fmt("new_population 新增覆盖人口") == "#,##0"
-    assert fmt("cum_covered_population 累计覆盖人口") == "#,##0"
-    assert fmt("cum_covered_share 累计覆盖率") == "0.0%"
-    assert fmt("deficit_closed_share 本点填补缺口占比") == "0.0%"
-    assert fmt("lon 经度(WGS84)") == "0.0000000" and fmt("lat_gcj02 纬度(GCJ-02高德)") == "0.0000000"
-    assert fmt("deficit_closed 本点填补缺口") == "#,##0.00"
-    assert fmt("town_deficit_after 镇街剩余缺口(全部选址后)") == "#,##0.00"
-    share = ws.cell(row=2, column=header.index("cum_covered_share 累计覆盖率") + 1).value
+    assert fmt("新增覆盖人口(人) people newly covered") == "#,##0"
+    assert fmt("累计覆盖人口(人) cumulative people covered") == "#,##0"
+    assert fmt("累计覆盖率 cumulative share covered") == "0.0%"
+    assert fmt("本点填补缺口占比 share of the town's deficit") == "0.0%"
+    assert fmt("经度(WGS84) lon") == "0.0000000" and fmt("纬度(GCJ-02高德) lat_gcj02") == "0.0000000"
+    assert fmt("本点填补缺口(m²) deficit closed by the site") == "#,##0.00"
+    assert fmt("镇街剩余缺口(全部选址后,m²) town deficit left") == "#,##0.00"
+    share = ws.cell(row=2, column=header.index("累计覆盖率 cumulative share covered") + 1).value
     assert 0 < share < 1  # a fraction shown as %, not a percentage number
     width = ws.column_dimensions[
-        ws.cell(1, header.index("villages_reached_names 新增覆盖人口所在村(社区)") + 1).column_letter
+        ws.cell(1, header.index("惠及村(社区)及新增人口 villages reached (people)") + 1).column_letter
     ]
     assert width.width >= 20
     about = {r[0]: r[1] for r in wb["说明 about"].iter_rows(min_row=2, values_only=True)}

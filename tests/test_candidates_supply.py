@@ -143,7 +143,7 @@ def test_file_sizes_close_town_deficits_by_hand(city, tmp_path):
     # names: the file's name, else village + rank (no road names on this network)
     assert t["name"].tolist() == ["新体育公园", "莞城街道村2 附近 #2", "东城街道村1 附近 #3"]
     # villages reached, with their newly covered people, and the machine column
-    assert t["villages_reached_names"].tolist() == ["村2 1,400", "村2 1,200", "村1 700"]
+    assert t["villages_reached_names"].tolist() == ["村2 1,400 人", "村2 1,200 人", "村1 700 人"]
     assert t["villages_reached"].tolist() == [f"{TOWN_B}001:1400.0", f"{TOWN_B}001:1200.0", f"{TOWN_A}001:700.0"]
     # write and read back: amounts with 2 decimals, shares as fractions, no "nan" anywhere
     d = write_sites(res, "fitness_15", tmp_path / "out")

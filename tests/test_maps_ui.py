@@ -320,8 +320,8 @@ def test_no_text_reads_nan(run, tmp_path):
         if name == "fitness_15.html":
             assert "东城街道" in r["popups"] and "附近 #2" in r["popups"] and "附近 #3" in r["popups"]
             assert "甲村 2,000、乙村 1,000" in r["popups"] and "3,000" in r["popups"]
-            # a column the siting step added is shown with its bilingual header from candidates.csv
-            assert "deficit_closed 本点填补缺口" in r["popups"] and "12" in r["popups"]
+            # a supply column of the siting step: Chinese first, with the circle's unit (fitness: m²)
+            assert "本点填补缺口 deficit closed by the site12 m²" in r["popups"]
 
 
 def test_print_keeps_the_legend_swatches(run, tmp_path):

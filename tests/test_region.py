@@ -82,22 +82,23 @@ def test_region_points_get_voronoi_areas_in_their_town(region_dir):
         assert g.to_crs(32635).area.sum() == pytest.approx(gpd.GeoSeries([town], crs=4326).to_crs(32635).area[0])
 
 
-def test_region_refusals_name_the_row_and_fix():
+def test_region_refusals_name_the_row_and_fix(region_dir):
+    pop = region_dir / "population.tif"  # never the checkout's embedded default (absent from a fresh clone)
     towns, villages = towns_and_villages()
     dup = villages.copy()
     dup.loc[4, "code"] = dup.loc[1, "code"]
     with pytest.raises(DataMismatchError, match=r"HT1-V2.*\[1, 4\].*Fix"):
-        dg.load_study(network=PBF, population=None, towns=towns, villages=dup)
+        dg.load_study(network=PBF, population=pop, towns=towns, villages=dup)
     bad = villages.copy()
     bad.loc[7, "town_code"] = "XX9"
     with pytest.raises(DataMismatchError, match=r"rows \[7\].*'XX9'.*Fix"):
-        dg.load_study(network=PBF, towns=towns, villages=bad)
+        dg.load_study(network=PBF, population=pop, towns=towns, villages=bad)
     with pytest.raises(CRSError, match="no CRS"):
-        dg.load_study(network=PBF, towns=towns, villages=villages.set_crs(None, allow_override=True))
+        dg.load_study(network=PBF, population=pop, towns=towns, villages=villages.set_crs(None, allow_override=True))
     with pytest.raises(ColumnError, match="town_code"):
-        dg.load_study(network=PBF, towns=towns, villages=villages.drop(columns="town_code"))
+        dg.load_study(network=PBF, population=pop, towns=towns, villages=villages.drop(columns="town_code"))
     with pytest.raises(DataMismatchError, match="needs its villages"):
-        dg.load_study(network=PBF, towns=towns)
+        dg.load_study(network=PBF, population=pop, towns=towns)
 
 
 def test_region_village_outside_its_town_is_counted(region_dir):

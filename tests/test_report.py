@@ -242,8 +242,11 @@ def test_candidate_sheet_keeps_headers_numbers_and_ids(rep):
     *_, xlsx, _ = rep
     ws = load_workbook(xlsx)["15分钟健身圈 候选点"]
     heads = [c.value for c in ws[2]]
-    assert heads[:3] == ["rank 排名", "site_id 候选点编号", "name 名称"]
-    col = {h.split()[0]: j for j, h in enumerate(heads, start=1)}
+    # as candidates.xlsx: Chinese first (units in the headers), the rank and the name lead, ids at the end
+    assert heads[:3] == ["排名 rank", "名称 name", "镇街 town"] and "新增覆盖人口(人) people newly covered" in heads
+    from dgcoverage.outputs.sites import XLSX_HEADERS, xlsx_header
+
+    col = {k: heads.index(xlsx_header(k, "m²")) + 1 for k in XLSX_HEADERS if xlsx_header(k, "m²") in heads}
     assert [ws.cell(row=i, column=col["rank"]).value for i in (3, 4, 5)] == [1, 2, 3]
     assert ws.cell(row=3, column=col["site_id"]).value == "gap:101"
     assert ws.cell(row=3, column=col["town_code"]).value == "441900003"  # an id stays text

@@ -308,7 +308,10 @@ def describe_input(key: str, rec: dict[str, Any]) -> str:
 def check_options(args: argparse.Namespace) -> None:
     """Refuse option values that could never work, before anything is read (even options unused in this run)."""
     from ..inputs.coords import canonical_crs
+    from ..inputs.preflight import check_input_files, check_place_name
 
+    check_place_name(getattr(args, "network_place", None))
+    check_input_files(named_files(args))  # every file named exists and opens, before anything is loaded
     for opt in ("facilities_crs", "villages_crs", "candidates_crs"):
         if getattr(args, opt, None) is not None:
             canonical_crs(getattr(args, opt))
@@ -336,8 +339,48 @@ def check_options(args: argparse.Namespace) -> None:
     parse_clip(getattr(args, "clip", None))
 
 
+#: Options naming input files (checked by :func:`~dgcoverage.inputs.preflight.check_input_files` first).
+FILE_OPTIONS = (
+    "network",
+    "population",
+    "elderly_population",
+    "facilities",
+    "villages",
+    "towns",
+    "region",
+    "candidates",
+    "config",
+    "add",
+)
+
+
+def named_files(args: argparse.Namespace) -> dict[str, Any]:
+    """Return the input files the options name, as ``{"--option": path}`` (``--clip`` when it names a file)."""
+    named = {f"--{o.replace('_', '-')}": getattr(args, o, None) for o in FILE_OPTIONS}
+    clip = (getattr(args, "clip", None) or "auto").strip()
+    if clip.lower() not in ("auto", "none") and Path(clip).exists():  # else a bbox, or parse_clip says what it is not
+        named["--clip"] = Path(clip)
+    return named
+
+
+def preflight(args: argparse.Namespace) -> int:
+    """Refuse what the options will be refused for, before the heavy imports and any loading; return 0.
+
+    The named files (exist, a file, readable), option values, the config and its circles, and combinations
+    such as ``--site-capacity`` for a circle without a supply standard: a missing ``--facilities`` file is said
+    in a fraction of a second.  Warnings are left to the command itself (said once).
+    """
+    ids = [args.circle] if isinstance(getattr(args, "circle", None), str) else None  # site, scenario: one
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        circles_to_run(args, ids)
+    return 0
+
+
 def circles_to_run(args: argparse.Namespace, circle_ids: Sequence[str] | None) -> tuple[list[Any], Any]:
     """Return the circles the options name (checked against the config in use, with overrides) and the settings."""
+    from ..inputs.preflight import check_site_capacity
+
     check_options(args)
     circles, settings = load_config(args.config)
     ids = list(circle_ids or (list(circles) if getattr(args, "all", False) else args.circle))
@@ -352,6 +395,8 @@ def circles_to_run(args: argparse.Namespace, circle_ids: Sequence[str] | None) -
             + f"{hints}; known: {', '.join(circles)}"
         )
     ids = list(dict.fromkeys(ids))
+    for cid in ids:  # refused before anything is loaded
+        check_site_capacity(circles[cid], getattr(args, "site_capacity", None))
     chosen = [
         circles[cid].with_overrides(
             minutes=args.minutes,

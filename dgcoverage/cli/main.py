@@ -12,7 +12,7 @@ import sys
 import time
 from collections.abc import Sequence
 
-from .common import guarded
+from .common import guarded, preflight
 from .options import build_parser, config_in_argv
 from .run import run_from_args
 from .site import site_from_args
@@ -22,6 +22,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``dgcoverage`` command."""
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser(config_in_argv(argv)).parse_args(argv)
+    if args.command in ("run", "site", "scenario", "batch") and guarded(preflight, args):
+        return 2  # refused before anything is loaded (files, options, circles)
     if args.command == "build-demo":
         return guarded(_build_demo, args)
     if args.command == "site":

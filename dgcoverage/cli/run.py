@@ -34,6 +34,7 @@ def run_from_args(args: argparse.Namespace, circle_ids: Sequence[str] | None = N
 
     from ..core.outputset import OutputSet
     from ..outputs.gpkg import write_layers
+    from ..outputs.sites import SITE_FILES, keep_sites
     from ..outputs.tables import write_circle
     from ..pipeline.run import run_circle
 
@@ -63,11 +64,14 @@ def run_from_args(args: argparse.Namespace, circle_ids: Sequence[str] | None = N
                 if args.facilities is not None:
                     tqdm.write(f"  {describe_input('facilities', fac.attrs['input_record'])}")
                 res = run_circle(study, circle, fac)
-                write_circle(res, stage)
+                staged = write_circle(res, stage)
                 if not maps:  # with maps, the layers are written with the areas (areas_and_report)
                     write_layers(study, res, stage)
-                for name in ("candidates.csv", "candidates.xlsx", "candidates.geojson", "siting_summary.json"):
-                    outset.remove(out / circle.id / name)  # made against the previous measurement: stale now
+                # the ranked sites of `dgcoverage site` stay (and go into the report and maps) while the circle's
+                # measurement is unchanged; made against another measurement, they are stale now
+                if not keep_sites(out / circle.id, staged):
+                    for name in SITE_FILES:
+                        outset.remove(out / circle.id / name)
                 if not maps:  # areas and the circle's map of an earlier run would contradict the new tables
                     stale += remove_stale(
                         outset,

@@ -139,6 +139,12 @@ def site_from_args(args: argparse.Namespace, circle_id: str | None = None) -> in
             stale += remove_stale(outset, later)
         outset.commit()
     _print_written(m, maps_dir, stale, cid if changed else None, out)
+    if not changed and (out / "report.html").exists():
+        print(
+            "  report.html and report.xlsx list these sites after `dgcoverage run --all` (it keeps them while the "
+            "measurement is unchanged)",
+            flush=True,
+        )
     for key, s in res.summary["solutions"].items():
         print(
             f"  {key:12s} sites {s['sites']:5d}  new people {s['covered_population']:>12,.0f}  "

@@ -98,7 +98,8 @@ ELDERLY_SHARE_DEFAULT = 0.0547
 ELDERLY_SHARE_SOURCE = (
     "ASSUMPTION (not from a verified table): 5.47% of residents aged 60+, Dongguan, 7th census 2020, as "
     "reported in the press from 广东省第七次全国人口普查公报(第四号) table 4-2 (one repost gives 2.85%); see "
-    "dgcoverage/data/dongguan/ELDERLY_SHARE_SOURCE.md; replace with [settings] elderly_population or elderly_share"
+    "dgcoverage/data/dongguan/ELDERLY_SHARE_SOURCE.md; to use the real figure, give the 60+ population map or the "
+    "share of people aged 60+ (settings elderly_population, elderly_share)"
 )
 
 # --------------------------------------------------------------------------------------------- policy ratios

@@ -362,6 +362,14 @@ CAPACITY_NOTE_COLUMN = "容量说明"
 CAPACITY_NOTE = "合成数据 SYNTHETIC"
 
 
+def place_name(place: str, label: str) -> str:
+    """Join a place and a facility kind, their shared word once: 梅塘社区 + 社区体育公园 = 梅塘社区体育公园."""
+    for word in ("社区", "村", "镇", "街道"):
+        if place.endswith(word) and label.startswith(word):
+            return place + label[len(word) :]
+    return place + label
+
+
 def synthetic_capacities(cid: str, n: int, seed: int = 2020) -> pd.DataFrame:
     """Return SYNTHETIC capacity columns for ``n`` facilities of circle ``cid`` (deterministic; empty = unknown).
 
@@ -420,7 +428,9 @@ def facilities(
         for _, v in vpts.iterrows():
             if rng.random() < p_village:
                 dx, dy = rng.normal(0, jitter / 2, 2)
-                rows.append((f"合成·{v['name']}{label}", v.geometry.x + dx, v.geometry.y + dy, v["town_code"]))
+                rows.append(
+                    (f"合成·{place_name(v['name'], label)}", v.geometry.x + dx, v.geometry.y + dy, v["town_code"])
+                )
         for i, t in tp.iterrows():
             code = t["town_code"]
             people = t["census_2020"] if np.isfinite(t["census_2020"]) else 0.0

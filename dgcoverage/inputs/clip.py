@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DgCoverageError
+from .preflight import check_degrees
 
 
 def parse_clip(value: str | None) -> tuple[str, Any]:
@@ -55,13 +56,19 @@ def parse_clip(value: str | None) -> tuple[str, Any]:
 
 
 def clip_polygon_file(path: Path) -> Any:
-    """Read a polygon file (any CRS geopandas reads; WGS84 when undeclared) as one WGS84 (Multi)Polygon."""
+    """Read a polygon file (any CRS geopandas reads; WGS84 when undeclared) as one WGS84 (Multi)Polygon.
+
+    Coordinates beyond degrees (``|x| > 180``, ``|y| > 90``) in a file that declares no projected CRS are
+    refused as metres (:func:`~.preflight.check_degrees`), not taken as an area no road lies in.
+    """
     import geopandas as gpd
 
     try:
         gdf = gpd.read_file(path)
     except Exception as exc:  # noqa: BLE001 - any reader failure is a bad input
         raise DgCoverageError(f"--clip {path}: cannot read it as a polygon file: {exc}") from None
+    if len(gdf) and (gdf.crs is None or gdf.crs.is_geographic):  # GeoJSON is read as WGS84 unless it says
+        check_degrees(gdf.total_bounds, f"--clip {path}: the clip polygon")
     if gdf.crs is not None:
         gdf = gdf.to_crs("EPSG:4326")
     geom = gdf.geometry.union_all() if len(gdf) else None

@@ -37,7 +37,8 @@ def elderly_from_raster(
     """Sum an elderly (60+) raster per town into ``towns["elderly_raster"]``; check it against the people.
 
     A town whose elderly count exceeds its people (from the population raster) is refused: one of the two
-    rasters is in other units or of another area.  Shares above 40 % are counted and said.
+    rasters is in other units or of another area; an excess below :func:`spill_tolerance` is resampling spill,
+    capped and said (:func:`_resampling_spill`).  Shares above 40 % are counted and said.
     """
     from .population import share_outside
 
@@ -63,6 +64,8 @@ def elderly_from_raster(
     if len(px):
         pi, gi = points_in_polygons(polys, px, py, cell_tree)  # the study's cells: their tree is built
         np.add.at(p_by, gi, ppop[pi])
+    band = _border_people(polys, ex, ey, epop, e_by > p_by, 2.0 * abs(float(eg.transform.a)))
+    e_by = _resampling_spill(path, poly["town_name"].to_numpy(), e_by, p_by, band, counts)
     over = (e_by > p_by * 1.0001 + 0.5) & (e_by > 0)
     if over.any():
         names = ", ".join(
@@ -114,3 +117,66 @@ def elderly_from_raster(
         path, "elderly (60+) raster", total=round(float(eg.total), 1), band=eg.meta.get("band")
     )
     return towns
+
+
+#: Resampling spill: an excess of people aged 60+ over the people of a town below the larger of these is taken as
+#: the few people resampling one raster onto another grid moves across a border (capped, counted, said).
+SPILL_MIN_PEOPLE = 50.0
+SPILL_SHARE = 0.02
+
+
+def spill_tolerance(people: np.ndarray, border: np.ndarray | None = None) -> np.ndarray:
+    """Return the excess (people aged 60+ over people) per town still taken as resampling spill.
+
+    ``max(50, 2 % of the town's people)``; for a town with (almost) no people (fewer than the excess) also up
+    to the people aged 60+ the raster puts within two cells of the town's border (``border``), where resampling
+    puts its neighbours' people.
+    """
+    people = np.asarray(people, dtype=float)
+    tol = np.maximum(SPILL_MIN_PEOPLE, SPILL_SHARE * people)
+    return tol if border is None else np.maximum(tol, np.asarray(border, dtype=float))
+
+
+def _border_people(
+    polys: np.ndarray, x: np.ndarray, y: np.ndarray, people: np.ndarray, which: np.ndarray, width: float
+) -> np.ndarray:
+    """People (of cells ``x, y``) inside each of the polygons ``which`` within ``width`` of its border (else 0)."""
+    out = np.zeros(len(polys))
+    idx = np.flatnonzero(which)
+    if not len(idx) or not len(x):
+        return out
+    from .cells import points_in_polygons
+
+    bands = shapely.intersection(polys[idx], shapely.buffer(shapely.boundary(polys[idx]), width))
+    pi, gi = points_in_polygons(bands, x, y)
+    np.add.at(out, idx[gi], people[pi])
+    return out
+
+
+def _resampling_spill(
+    path: Path, names: np.ndarray, e_by: np.ndarray, p_by: np.ndarray, border: np.ndarray, counts: dict[str, int]
+) -> np.ndarray:
+    """Cap the elderly count of towns it exceeds by resampling spill only at their people; count and say it once.
+
+    A correct elderly raster reprojected (to EPSG:4326, or at WorldPop's 3" grid) moves a few people across
+    town borders, some into towns with (almost) no people (东莞港): an excess up to :func:`spill_tolerance`.  A
+    larger excess is left for the caller to refuse.
+    """
+    excess = e_by - p_by
+    empty = p_by <= excess  # (almost) nobody lives there: what lies along the border may all be spill
+    spill = (excess > 0) & (excess <= spill_tolerance(p_by, np.where(empty, border, 0.0)))
+    if not spill.any():
+        return e_by
+    counts["elderly_resampling_spill"] = int(spill.sum())
+    shown = ", ".join(f"{n} {e:,.0f} > {p:,.0f}" for n, e, p in zip(names[spill], e_by[spill], p_by[spill]))
+    warnings.warn(
+        f"{path}: resampling spill: the elderly raster holds a few more people aged 60+ than the population raster "
+        f"holds people in {int(spill.sum())} town(s) ({shown[:300]}), at most {excess[spill].max():,.0f} more, "
+        "along their borders: what resampling a raster onto another grid moves across town borders (tolerated: "
+        f"max({SPILL_MIN_PEOPLE:g} people, {SPILL_SHARE:.0%} of the town's people), or in a town with almost no "
+        "people what lies within two cells of its border). Their people aged 60+ were capped at their people. "
+        "Fix: none needed if both rasters are of the same source and year; else check them",
+        DgCoverageWarning,
+        stacklevel=5,
+    )
+    return np.where(spill, np.minimum(e_by, p_by), e_by)

@@ -107,10 +107,14 @@ def place_polygon(query: str, buffer_m: float = 0.0) -> BaseGeometry:
     import geopandas as gpd
     import osmnx as ox
 
+    from .preflight import check_place_name
+
+    check_place_name(query)
     with _OsmnxCache():
         try:
             gdf = ox.geocode_to_gdf(query)
         except Exception as exc:  # osmnx raises InsufficientResponseError/ValueError/requests errors
+            _raise_if_offline(exc, query, "its boundary from Nominatim")
             raise NetworkError(f"--network-place {query!r}: OSMnx could not geocode it ({exc})") from exc
     gdf = gdf[gdf.geometry.notna() & gdf.geom_type.isin(["Polygon", "MultiPolygon"])]
     if gdf.empty:
@@ -124,6 +128,42 @@ def place_polygon(query: str, buffer_m: float = 0.0) -> BaseGeometry:
         grown = gdf.to_crs(utm).geometry.union_all().buffer(float(buffer_m))
         return gpd.GeoSeries([grown], crs=utm).to_crs(4326).iloc[0]
     return gdf.to_crs(4326).geometry.union_all()
+
+
+def is_connection_error(exc: BaseException) -> bool:
+    """Whether ``exc`` (or an exception it was raised from) is a failed connection: DNS, refused, timed out."""
+    import socket
+
+    kinds: list[type[BaseException]] = [socket.gaierror, ConnectionError, TimeoutError]
+    try:
+        import requests.exceptions as rq
+
+        kinds += [rq.ConnectionError, rq.Timeout]
+    except ImportError:  # pragma: no cover - requests comes with osmnx
+        pass
+    try:
+        import urllib3.exceptions as u3
+
+        kinds += [u3.NewConnectionError, u3.MaxRetryError, u3.ConnectTimeoutError, u3.ProtocolError]
+    except ImportError:  # pragma: no cover
+        pass
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        if isinstance(cur, tuple(kinds)):
+            return True
+        seen.add(id(cur))
+        cur = cur.__cause__ or cur.__context__
+    return False
+
+
+def _raise_if_offline(exc: BaseException, query: str, what: str) -> None:
+    """Say a failed connection in one line with the fix (a road file), instead of the library's error."""
+    if is_connection_error(exc):
+        raise NetworkError(
+            f"--network-place {query!r}: cannot download {what} (no internet connection?): use --network FILE "
+            "(an .osm.pbf of the area, e.g. guangdong-latest.osm.pbf from download.geofabrik.de, or a saved .npz)"
+        ) from None
 
 
 class _OsmnxCache:
@@ -189,6 +229,7 @@ def network_from_place(
                 area, network_type=network_type, simplify=True, retain_all=True, truncate_by_edge=True
             )
         except Exception as exc:
+            _raise_if_offline(exc, query, "its roads from the Overpass API")
             raise NetworkError(f"--network-place {query!r}: OSMnx could not download the network ({exc})") from exc
     meta = {
         "source": f"osmnx:{query}",

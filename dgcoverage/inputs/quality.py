@@ -280,3 +280,90 @@ def facility_table(facilities: pd.DataFrame) -> pd.DataFrame:
         if c in facilities:
             out[c] = facilities[c].to_numpy()
     return out.sort_values(["facility_id", "name", "lon", "lat"], kind="stable").reset_index(drop=True)
+
+
+#: The datum check tells only when the points stand this close to the roads read as the best system; farther, a
+#: ~500 m datum shift lands about as near some road (a dense street grid) and it cannot tell.
+DATUM_FIT_MAX_M = 60.0
+
+
+def datum_fit(
+    graph: AccessGraph, lon: np.ndarray, lat: np.ndarray, declared: str, max_snap_m: float, what: str = "points"
+) -> dict[str, Any]:
+    """Compare points read in ``declared`` with the same file values read in every other system, both ways.
+
+    Like :func:`datum_suspicion` (WGS84 is checked against GCJ-02 and BD-09 as well as the Chinese systems
+    against the others), but it always gives a verdict, said in ``text`` for ``summary.json``
+    (``checks.datum``):
+
+    * ``"suspect"``: the declared system fits the roads clearly worse than another (the median distance to
+      the nearest road node as read is at least 15 m and another system's is at most half of it): warn and
+      count it;
+    * ``"fits"``: the declared system fits clearly best (every other system's median is at least twice its
+      own, which is at most :data:`DATUM_FIT_MAX_M`);
+    * ``"cannot tell"``: too few points, or they stand so far from the roads (~70 m: building entrances in a
+      dense grid) that a datum shift lands about as near some road.
+
+    Parameters
+    ----------
+    graph
+        The access graph.
+    lon, lat
+        The points as used (WGS84, after the conversion from ``declared``).
+    declared
+        The system they were read in (``wgs84``, ``gcj02``, ``bd09``).
+    max_snap_m
+        Snap distance limit (distances are compared up to at least 3 km).
+    what
+        How the text names the points (``"candidate sites"``).
+
+    Returns
+    -------
+    dict
+        ``read_as``, ``verdict``, ``text``, ``points``; with enough points also ``median_snap_m``,
+        ``median_snap_if_m`` (system -> median), ``best_alternative`` and ``points_compared``.
+    """
+    from .coords import from_wgs84, to_wgs84
+
+    lon = np.asarray(lon, dtype=np.float64)
+    lat = np.asarray(lat, dtype=np.float64)
+    out: dict[str, Any] = {"read_as": declared, "points": int(lon.size)}
+    few = (
+        f"cannot tell: {lon.size} {what} within reach of the roads, fewer than the {GCJ02_MIN_FACILITIES} needed "
+        f"to compare {declared} with the other systems; check a few of them on a map"
+    )
+    if lon.size < GCJ02_MIN_FACILITIES:
+        return {**out, "verdict": "cannot tell", "text": few}
+    raw_lon, raw_lat = from_wgs84(lon, lat, declared)
+    radius = max(max_snap_m, 3000.0)
+    d0 = _snap_distances(graph, lon, lat, radius)
+    alts = {
+        alt: _snap_distances(graph, *to_wgs84(raw_lon, raw_lat, alt), radius)
+        for alt in ("wgs84", "gcj02", "bd09")
+        if alt != declared
+    }
+    both = np.isfinite(d0) & np.logical_and.reduce([np.isfinite(d) for d in alts.values()])
+    if int(both.sum()) < GCJ02_MIN_FACILITIES:
+        return {**out, "verdict": "cannot tell", "text": few.replace(f"{lon.size} {what}", f"{int(both.sum())} {what}")}
+    before = float(np.median(d0[both]))
+    medians = {alt: round(float(np.median(d[both])), 1) for alt, d in alts.items()}
+    best = min(medians, key=lambda a: medians[a])
+    out.update(
+        median_snap_m=round(before, 1), median_snap_if_m=medians, best_alternative=best, points_compared=int(both.sum())
+    )
+    others = ", ".join(f"{m:g} m read as {a}" for a, m in medians.items())
+    if _suspect(before, medians[best]):
+        text = (
+            f"suspect: {what} read as {declared} stand a median {before:.1f} m from the road nodes, {others}: "
+            f"they fit the roads far better read as {best}"
+        )
+        return {**out, "verdict": "suspect", "text": text}
+    if before <= DATUM_FIT_MAX_M and all(m >= 2 * before for m in medians.values()):
+        return {**out, "verdict": "fits", "text": f"fits: {what} read as {declared} stand a median {before:.1f} m "
+                f"from the road nodes, {others}"}  # fmt: skip
+    return {
+        **out,
+        "verdict": "cannot tell",
+        "text": f"cannot tell: {what} read as {declared} stand a median {before:.1f} m from the road nodes, {others}: "
+        f"no system fits clearly better, so a datum mistake (~500 m) would not show; check a few of them on a map",
+    }

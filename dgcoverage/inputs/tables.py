@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ColumnError, DgCoverageWarning, InputFileError, InputNotFoundError
+from .preflight import check_two_header_rows
 from .units import is_unit_row, unit_of
 
 #: Encodings tried in order for CSV files exported by Excel/WPS in China.
@@ -92,6 +93,7 @@ def read_table(
     if not rows:
         raise InputFileError(path, f"{where}holds no rows.", "export the table again.")
     h = _header_index(rows, names)
+    check_two_header_rows(rows, h, path, where, unit)  # not blamed on the delimiter
     if h > 0:
         counts[f"{what}_title_rows_skipped"] = h
         title = " ".join(c.strip() for c in rows[0][1] if c.strip())[:60]

@@ -71,57 +71,39 @@ def load_study(
     ----------
     network
         A :class:`~dgcoverage.core.roadnet.RoadNetwork`, an OSMnx ``MultiDiGraph`` (WGS84, edge ``length`` in
-        m) or a ``.osm``/``.osm.pbf``/``.npz`` file (OSM files read as ``network_type``).
+        m) or a ``.osm``/``.osm.pbf``/``.npz``/``.graphml`` file (OSM files read as ``network_type``).
     population
         A :class:`~dgcoverage.inputs.population.PopulationGrid` in the analysis CRS, or a GeoTIFF (any CRS,
         resampled to 100 m; ``population_band`` of a multi-band raster).
-    villages
-        Points or polygons (村界): a GeoDataFrame (``code``, or ``name`` and ``town_name``) or a CSV/XLSX/GeoJSON
-        file; ``villages_crs`` (wgs84/gcj02/bd09) declares the datum, ``villages_sheet``/``_lon_col``/``_lat_col``
-        resolve an ambiguous table. ``towns``: polygons (WGS84, ``town_code``, ``town_name``, ``has_polygon``).
-    towns, villages (a region other than Dongguan)
-        ``towns`` with ``code``, ``name`` and polygons (optionally ``population``, the census per town) and
-        ``villages`` with ``code``, ``name``, ``town_code`` and polygons or points, as GeoDataFrames (any declared
-        CRS) or files (GeoJSON/GPKG/SHP/CSV), or a :class:`~dgcoverage.inputs.region.Region`: the villages are
-        then the list itself (:mod:`dgcoverage.inputs.region`), and ``city_code``/``city_name`` label the
-        city-wide row (default ``ALL``). Dongguan's official list is used only for Dongguan.
-    elderly, elderly_band
-        A raster of people aged 60+, summed per town: the basis of per-1,000-elderly targets.
+    towns, villages
+        Dongguan: village points or polygons (GeoDataFrame or CSV/XLSX/GeoJSON; ``villages_crs``, ``_sheet``,
+        ``_lon_col``, ``_lat_col``) matched to the official list. Any other region: towns (``code``, ``name``,
+        polygons) and villages (``code``, ``name``, ``town_code``, polygons or points) as frames, files or a
+        :class:`~dgcoverage.inputs.region.Region`; the villages are the list, ``city_code``/``city_name`` label
+        the city-wide row. ``elderly``/``elderly_band``: a raster of people aged 60+, summed per town.
     """
     settings = settings or Settings()
     validate_settings(settings)  # refused here, before anything is read
     parts: list[str] = []  # the synthetic parts
     inputs: dict[str, Any] = {}  # what was read and how (summary.json -> inputs)
     counts: dict[str, int] = {}  # counted repairs (summary.json -> warnings)
-    demo = demo_paths(data_dir) if network is None or population is None or villages is None else None
-    region = _study_region(towns, villages, villages_crs, city_code, city_name, inputs)
+    region = _study_region(towns, villages, villages_crs, city_code, city_name, inputs)  # refused before any read
+    demo = _demo_if_needed(data_dir, network, population, villages, region)
     towns = region.towns if region is not None else _study_towns(towns, demo, inputs)
-    net = _study_network(network, demo, network_type, inputs, parts)
-    _check_network(net, towns, inputs, counts)
-    graph = access_graph_from_network(net, 1.0, crs=analysis_crs(net.lon, net.lat))
+    net, graph = _study_graph(network, demo, network_type, towns, inputs, counts, parts)
     grid, pop_source = _study_population(population, demo, towns, graph.crs, population_band, inputs, parts)
     counts.update(grid.warnings)
     where = {"sheet": villages_sheet, "lon_col": villages_lon_col, "lat_col": villages_lat_col}
-    if region is not None:
-        vgdf = _region_villages(region, towns, inputs, counts)
-    else:
-        if villages_crs is None and isinstance(villages, (str, Path)):  # a file stating no datum: the project's
-            villages_crs = settings.default_point_crs or None
-        vgdf = _study_villages(villages, villages_crs, demo, towns, inputs, counts, parts, **where)
+    vgdf = _villages_of(region, villages, villages_crs, demo, towns, graph, settings, inputs, counts, parts, where)
     mark_outside_raster(vgdf, grid, graph.crs, counts)  # villages outside the raster: no_data, said
     old = (elderly, elderly_band)
     towns, (cx, cy, cpop, cell_village) = _place_cells(grid, towns, vgdf, graph.crs, pop_source, old, inputs, counts)
-    cell_node, cell_snap = snap_points(graph, cx, cy, settings.max_snap_m)
-    centre_node, centre_snap = _snap_centres(vgdf, graph, settings.max_snap_m)
-    counts["cells_off_network"] = int((cell_node < 0).sum())
+    (cell_node, cell_snap), (centre_node, centre_snap) = _snap(graph, cx, cy, vgdf, settings.max_snap_m, counts)
     inputs.update({"embedded_default": _embedded_record(demo, parts)} if demo is not None else {})
     cells = (cx, cy, cpop, cell_village, cell_node, cell_snap, centre_node, centre_snap)
     synthetic = bool(parts) or bool(net.meta.get("synthetic"))
-    study = Study(net, graph, grid, towns, vgdf, *cells, synthetic, inputs, counts, settings)
-    if region is not None:
-        study.city_code, study.city_name = region.city_code, region.city_name
-        study.region = region.name or region.city_name
-    return study
+    labels = () if region is None else (region.city_code, region.city_name, region.name or region.city_name)
+    return Study(net, graph, grid, towns, vgdf, *cells, synthetic, inputs, counts, settings, *labels)
 
 
 def _study_region(
@@ -181,6 +163,67 @@ def _region_villages(
     return vgdf
 
 
+def _demo_if_needed(
+    data_dir: str | Path, network: Any, population: Any, villages: Any, region: Any
+) -> DemoPaths | None:
+    """Return the embedded default's paths when an input is left to it (it must then exist), else ``None``."""
+    needed = network is None or population is None or (villages is None and region is None)
+    return demo_paths(data_dir) if needed else None
+
+
+def _study_graph(
+    network: Any,
+    demo: DemoPaths | None,
+    network_type: str,
+    towns: gpd.GeoDataFrame,
+    inputs: dict[str, Any],
+    counts: dict[str, int],
+    parts: list[str],
+) -> tuple[RoadNetwork, AccessGraph]:
+    """Return the road network (checked against the towns) and its CSR graph in the data's UTM zone."""
+    net = _study_network(network, demo, network_type, inputs, parts)
+    _check_network(net, towns, inputs, counts)
+    return net, access_graph_from_network(net, 1.0, crs=analysis_crs(net.lon, net.lat))
+
+
+def _snap(
+    graph: AccessGraph,
+    cx: np.ndarray,
+    cy: np.ndarray,
+    vgdf: gpd.GeoDataFrame,
+    max_snap_m: float,
+    counts: dict[str, int],
+) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """Snap the demand cells and the village centres to the network (``-1`` / ``inf`` beyond ``max_snap_m``)."""
+    cells = snap_points(graph, cx, cy, max_snap_m)
+    counts["cells_off_network"] = int((cells[0] < 0).sum())
+    return cells, _snap_centres(vgdf, graph, max_snap_m)
+
+
+def _villages_of(
+    region: Region | None,
+    villages: Any,
+    crs: str | None,
+    demo: DemoPaths | None,
+    towns: gpd.GeoDataFrame,
+    graph: AccessGraph,
+    settings: Settings,
+    inputs: dict[str, Any],
+    counts: dict[str, int],
+    parts: list[str],
+    where: dict[str, str | None],
+) -> gpd.GeoDataFrame:
+    """Return the study's villages: a region's own list, or Dongguan's official list matched to the given ones."""
+    if region is not None:
+        return _region_villages(region, towns, inputs, counts)
+    if crs is None and isinstance(villages, (str, Path)):  # a file stating no datum: the project's default
+        crs = settings.default_point_crs or None
+    vgdf = _study_villages(villages, crs, demo, towns, inputs, counts, parts, **where)
+    if villages is not None:  # a user's village points: their datum against the roads, both ways
+        _villages_datum(vgdf, graph, inputs["villages"], counts, settings.max_snap_m)
+    return vgdf
+
+
 def _check_network(net: RoadNetwork, towns: gpd.GeoDataFrame, inputs: dict[str, Any], counts: dict[str, int]) -> None:
     """Refuse a network that does not cover the towns; count and say what looks wrong in it."""
     source = inputs["network"].get("path") or inputs["network"].get("kind", "network")
@@ -231,6 +274,32 @@ def _study_villages(
         inputs["villages"] = input_record(Path(villages), "villages", **vrecord)
     counts.update(vcounts)
     return vgdf
+
+
+def _villages_datum(
+    vgdf: gpd.GeoDataFrame, graph: Any, record: dict[str, Any], counts: dict[str, int], max_snap_m: float
+) -> None:
+    """Check village points' declared datum against the roads (polygons: no check); record the verdict, warn."""
+    from ..inputs.coords import canonical_crs
+    from ..inputs.quality import datum_fit
+
+    if not record.get("crs") or record.get("coordinates") == "polygons" or "centre" not in vgdf:
+        return
+    c = gpd.GeoSeries(vgdf["centre"].to_numpy(), crs=4326)
+    c = c[c.notna() & ~c.is_empty]
+    crs = canonical_crs(record["crs"])
+    fit = datum_fit(graph, c.x.to_numpy(), c.y.to_numpy(), crs, max_snap_m, "village points")
+    record["datum_check"] = fit["text"]
+    if fit["verdict"] == "suspect":
+        alt = fit["best_alternative"]
+        counts[f"villages_maybe_{alt}"] = int(fit["points_compared"])
+        warnings.warn(
+            f"{record.get('path', 'villages')}: village points read as {crs} fit the road network far better read "
+            f"as {alt}: their median distance to it would fall from {fit['median_snap_m']} m to "
+            f"{fit['median_snap_if_m'][alt]} m. Fix: if the file is in {alt}, pass --villages-crs {alt}",
+            DgCoverageWarning,
+            stacklevel=3,
+        )
 
 
 def _place_cells(

@@ -17,6 +17,7 @@ import pandas as pd
 import shapely
 
 from ..compute.access import REACHED, project_lonlat
+from ..compute.supply import SUPPLY_STATUS_ZH
 from ..inputs.candidates import cell_text
 from ..inputs.coords import from_wgs84
 
@@ -175,7 +176,7 @@ def rank_table(
                 "new_population": round(pop_new, 1),
                 "new_villages_covered": int(flipped.size),
                 "new_villages_covered_names": "、".join(vname[flipped]),
-                "villages_reached_names": "、".join(f"{vname[i]} {_people(add[i])}" for i in reached),
+                "villages_reached_names": "；".join(f"{vname[i]} {_people(add[i])} 人" for i in reached),
                 "villages_reached": ";".join(f"{vcode[i]}:{add[i]:.1f}" for i in reached),
                 "cum_new_population": round(cum_new, 1),
                 "cum_covered_population": round(cum_cov, 1),
@@ -238,6 +239,7 @@ SUPPLY_COLUMNS = (
     "capacity_unit",
     "capacity_source",
     "town_supply_status",
+    "town_supply_status_zh",
     "town_deficit_before",
     "deficit_closed",
     "deficit_closed_share",
@@ -334,6 +336,7 @@ def supply_columns(
             "capacity_unit": np.where(given, unit, ""),
             "capacity_source": src,
             "town_supply_status": status,
+            "town_supply_status_zh": [SUPPLY_STATUS_ZH.get(x, "") for x in status],  # readable, beside the id
             "town_deficit_before": before,
         },
         index=table.index,

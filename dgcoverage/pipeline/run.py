@@ -33,6 +33,7 @@ from ..errors import (
 from ..inputs.cells import assign_points
 from ..inputs.config import Circle
 from ..inputs.quality import (
+    datum_fit,
     datum_suspicion,
     gcj02_suspicion,
 )
@@ -56,9 +57,8 @@ def run_circle(
 ) -> CircleResult:
     """Measure one circle: time from every populated cell to the nearest facility, then tabulate.
 
-    For a circle with a supply standard (``circle.capacity``, ``circle.supply_target``) the run also measures
-    supply (:func:`~.supply.measure_supply`): the policy ratio per town and city-wide against the target with the
-    deficit, and the access-weighted supply (2SFCA, the limit as catchment) per cell, village and town.
+    With a supply standard the run also measures supply (:func:`~.supply.measure_supply`): policy ratios per town
+    against the target, and the access-weighted supply (2SFCA, the limit as catchment) per cell, village, town.
 
     Parameters
     ----------
@@ -69,13 +69,11 @@ def run_circle(
     facilities
         Facility points (EPSG:4326), e.g. from :func:`~dgcoverage.pipeline.facilities.load_facilities`.
     facilities_input, facilities_synthetic
-        Provenance for the summary and whether the facilities are synthetic (default: the ``input_record``
-        and ``synthetic`` attrs that ``load_facilities`` sets).
+        Provenance and the synthetic flag (default: the attrs that ``load_facilities`` sets).
     supply
         Measure the circle's supply standard, if it has one (``False``: coverage only).
     speeds
-        Also measure the circle at these speeds (km/h; default the circle's ``speeds``, none): per village the
-        covered share at each and robust / fragile / not covered (``result.sensitivity``, ``sensitivity.csv``).
+        Also measure these speeds (km/h; default the circle's ``speeds``): robust / fragile villages.
     """
     t0 = time.perf_counter()
     record = facilities.attrs.get("input_record") if facilities_input is None else facilities_input
@@ -88,11 +86,8 @@ def run_circle(
     t_search = time.perf_counter() - t0
     fac_village, _ = assign_points(study.villages, fx, fy, g.crs)
     vt, tt = _tabulate(study, circle, cell_t, cell_cls, centre_t, fac_village)
-    sup = None
-    if supply and circle.has_supply:
-        sup = measure_supply(study, circle, facilities, fnode, fdist, fac_village, tt, bool(fac_synthetic))
-        vt = pd.concat([vt, sup["villages"]], axis=1)
-        tt = tt.merge(sup["towns"], on="town_code", how="left", validate="one_to_one")
+    snapped = (fnode, fdist, fac_village)
+    vt, tt, sup = _with_supply(study, circle, facilities, snapped, vt, tt, supply, bool(fac_synthetic))
     tt, equity = town_equity(study, circle, cell_t, tt)
     fac_warn = dict(facilities.attrs.get("warnings", {}))
     fac_warn.update({"facilities_off_network": n_off} if n_off else {})
@@ -102,23 +97,60 @@ def run_circle(
     timing = {"search": round(t_search, 3), "total": round(time.perf_counter() - t0, 3)}
     parts = (vt, tt, cell_t, cell_cls, fac_warn, datum, sup, timing)
     summary = circle_summary(study, circle, record, synthetic, fnode, *parts)
+    _add_checks(summary, study, circle, facilities, fnode, fdist, cell_cls, equity)
+    used = facilities_used(study, facilities, fnode, fdist, fac_village, None if sup is None else sup["facilities"])
+    vt, tt = _village_layer(study, vt, synthetic), tt.assign(synthetic=synthetic)
+    access = None if sup is None else sup["cell_access"]
+    result = CircleResult(circle, vt, tt, CircleSummary(**summary), cell_t, cell_cls, used, fnode, node_t, access)
+    result.city_code, result.region = study.city_code, study.region
+    speeds = circle.speeds if speeds is None else speeds  # the circle at several speeds: robust / fragile villages
+    return attach_sensitivity(result, study, facilities, speeds) if speeds else result
+
+
+def _with_supply(
+    study: Study,
+    circle: Circle,
+    facilities: gpd.GeoDataFrame,
+    snapped: tuple[np.ndarray, np.ndarray, np.ndarray],
+    vt: pd.DataFrame,
+    tt: pd.DataFrame,
+    supply: bool,
+    synthetic: bool,
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any] | None]:
+    """Join the supply columns to the village and town tables when the circle has a standard (and it is asked)."""
+    if not (supply and circle.has_supply):
+        return vt, tt, None
+    sup = measure_supply(study, circle, facilities, *snapped, tt, synthetic)
+    vt = pd.concat([vt, sup["villages"]], axis=1)
+    return vt, tt.merge(sup["towns"], on="town_code", how="left", validate="one_to_one"), sup
+
+
+def _add_checks(
+    summary: dict[str, Any],
+    study: Study,
+    circle: Circle,
+    facilities: gpd.GeoDataFrame,
+    fnode: np.ndarray,
+    fdist: np.ndarray,
+    cell_cls: np.ndarray,
+    equity: dict[str, Any],
+) -> None:
+    """Add the datum verdicts, the equity figures and the people covered across the border to a summary."""
+    checks = _datum_texts(study, facilities)  # the point files' datums against the roads, said plainly
+    if checks:
+        summary.setdefault("checks", {})["datum"] = checks
     summary["results"]["equity"] = equity
     summary["results"]["cross_border"] = cross_border(study, circle, facilities, fnode, fdist, cell_cls)
-    used = facilities_used(study, facilities, fnode, fdist, fac_village, None if sup is None else sup["facilities"])
+
+
+def _village_layer(study: Study, vt: pd.DataFrame, synthetic: bool) -> gpd.GeoDataFrame:
+    """Return the village table as a GeoDataFrame (areas, EPSG:4326) with the synthetic flag and village point."""
     vt.insert(len(vt.columns), "synthetic", synthetic)
     if "centre" in study.villages:  # the village point (WGS84): lon/lat in villages.csv and the GIS layers
         cen, at = gpd.GeoSeries(study.villages["centre"].to_numpy(), crs=4326), vt.columns.get_loc("town_name") + 1
         vt.insert(at, "lon", cen.x.to_numpy(dtype=float))
         vt.insert(at + 1, "lat", cen.y.to_numpy(dtype=float))
-    vt = gpd.GeoDataFrame(vt, geometry=study.villages.geometry.to_numpy(), crs=4326)
-    tt["synthetic"] = synthetic
-    access = None if sup is None else sup["cell_access"]
-    result = CircleResult(circle, vt, tt, CircleSummary(**summary), cell_t, cell_cls, used, fnode, node_t, access)
-    result.city_code, result.region = study.city_code, study.region
-    speeds = circle.speeds if speeds is None else speeds
-    if speeds:  # the circle at several speeds: robust / fragile villages (sensitivity.csv)
-        attach_sensitivity(result, study, facilities, speeds)
-    return result
+    return gpd.GeoDataFrame(vt, geometry=study.villages.geometry.to_numpy(), crs=4326)
 
 
 def _search(
@@ -203,6 +235,22 @@ def _snap_facilities(
             stacklevel=2,
         )
     return fnode, fdist, n_off
+
+
+def _datum_texts(study: Study, facilities: gpd.GeoDataFrame) -> dict[str, str]:
+    """``summary.json`` -> ``checks.datum``: per point file read in a declared datum, fits / suspect / cannot tell."""
+    out: dict[str, str] = {}
+    declared = facilities.attrs.get("declared_crs")
+    if declared and len(facilities):
+        geom = facilities.geometry
+        fit = datum_fit(
+            study.graph, geom.x.to_numpy(), geom.y.to_numpy(), declared, study.settings.max_snap_m, "facilities"
+        )
+        out["facilities"] = fit["text"]
+    villages = study.inputs.get("villages", {}).get("datum_check")
+    if villages:
+        out["villages"] = villages
+    return out
 
 
 def _datum_check(

@@ -173,9 +173,13 @@ def _towns(vt: pd.DataFrame, cov: np.ndarray, sp: tuple[float, ...], study: Stud
 
 def attach_sensitivity(
     result: CircleResult, study: Study, facilities: gpd.GeoDataFrame, speeds: Sequence[float]
-) -> None:
-    """Measure the speeds and put them on ``result`` (``sensitivity``, summary ``results.speed_sensitivity``)."""
+) -> CircleResult:
+    """Measure the speeds and put them on ``result`` (``sensitivity``, summary ``results.speed_sensitivity``).
+
+    Returns ``result`` itself.
+    """
     sens = speed_sensitivity(study, result.circle, facilities, speeds)
     result.sensitivity = sens
     result.summary.results["speed_sensitivity"] = {k: v for k, v in sens.summary.items() if k != "seconds"}
     result.summary.timing_s["speed_sensitivity"] = sens.summary["seconds"]
+    return result

@@ -43,6 +43,8 @@ from ..compute import siting
 from ..compute.access import REACHED, project_lonlat
 from ..errors import ConfigError, DgCoverageWarning, EmptyInputError, NetworkError
 from ..inputs.candidates import CANDIDATE_COLUMNS, read_candidate_file
+from ..inputs.coords import canonical_crs
+from ..inputs.quality import datum_fit
 from .ranking import assign_polygons, rank_table, supply_columns
 from .study import CandidateSet, SitingResult
 
@@ -186,6 +188,32 @@ def _assign_towns(study: Study, lon: np.ndarray, lat: np.ndarray, max_m: float =
     return np.where(got >= 0, idx[np.maximum(got, 0)], -1)
 
 
+def candidates_datum(study: Study, table: pd.DataFrame, path: str, crs: str) -> dict[str, Any]:
+    """Check the candidate file's datum against the roads (:func:`~dgcoverage.inputs.quality.datum_fit`).
+
+    Warned when another system fits clearly better; the verdict (with "cannot tell") goes to
+    ``siting_summary.json`` -> ``checks.datum.candidates``.
+    """
+    fit = datum_fit(
+        study.graph,
+        table["lon"].to_numpy(dtype=float),
+        table["lat"].to_numpy(dtype=float),
+        canonical_crs(crs),
+        study.settings.max_snap_m,
+        "candidate sites",
+    )
+    if fit["verdict"] == "suspect":
+        alt = fit["best_alternative"]
+        warnings.warn(
+            f"{path}: candidate sites read as {crs} fit the road network far better read as {alt}: their median "
+            f"distance to it would fall from {fit['median_snap_m']} m to {fit['median_snap_if_m'][alt]} m. Fix: if "
+            f"the file is in {alt}, pass --candidates-crs {alt}",
+            DgCoverageWarning,
+            stacklevel=3,
+        )
+    return fit
+
+
 def build_candidates(
     study: Study,
     base: CircleResult,
@@ -243,6 +271,8 @@ def build_candidates(
         )
         cap_col = parts[-1].attrs.get("capacity_column")
         file_input = dict(parts[-1].attrs.get("input", {}))
+        if file_input.get("crs"):  # the declared datum against the roads, both ways (said when it cannot tell)
+            file_input["datum_check"] = candidates_datum(study, parts[-1], str(path), str(file_input["crs"]))
         generated["file"] = len(parts[-1])
     if road_classes:
         parts.append(road_class_candidates(study, road_classes))
@@ -508,6 +538,11 @@ def plan_sites(
             "villages.csv)",
         },
     }
+    fit = cands.input.get("datum_check")
+    if fit:  # the candidate file's datum against the roads
+        summary["checks"] = {"datum": {"candidates": fit["text"]}}
+        if fit["verdict"] == "suspect":
+            summary["warnings"] = {f"candidates_maybe_{fit['best_alternative']}": int(fit["points_compared"])}
     if "mclp_exact" in sol:
         summary["mclp_gap_greedy_vs_exact"] = siting.optimality_gap(sol["mclp_greedy"], sol["mclp_exact"], "mclp")
     if "lscp_exact" in sol:

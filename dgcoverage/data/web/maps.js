@@ -114,8 +114,12 @@
     towns_pop: [function (f) { return tTip(f.properties.i); }, function (f) { return tPopup(f.properties.i); }, true],
     points: [function (f) { var p = f.properties; return p.pop !== undefined ? p.tip : txt(p.n); },
       function (f) { var p = f.properties; if (p.pop !== undefined) return p.pop;
-        return tbl([['设施 facility', txt(p.n)], ['编号 id', txt(p.id)], ['类型 kind', txt(p.k)],
-          ['来源 source', txt(p.src)], ['在路网上 on network', p.on ? '是 yes' : '否 no (> max snap)']]); }, false]
+        var rows = [['设施 facility', txt(p.n)], ['编号 id', txt(p.id)], ['类型 kind', txt(p.k)]];
+        // the capacity the supply standard counts, with its unit (beds 床, area m²); unknown when not given
+        if (p.cap !== undefined) rows.push(['规模 capacity', ok(p.cap) ? num(p.cap, p.cap % 1 ? 1 : 0) + ' ' +
+          (C && C.cu || '') : '未知 unknown']);
+        return tbl(rows.concat([['来源 source', txt(p.src)],
+          ['在路网上 on network', p.on ? '是 yes' : '否 no (> max snap)']])); }, false]
   };
   TEXT.vlines = TEXT.villages;
   var OPEN = location.hash.indexOf('dg-open') >= 0;  // test hook: every feature gets its own tooltip and popup
@@ -289,22 +293,39 @@
   T.name.forEach(function (n, i) {
     entries.push({kind: 't', i: i, name: raw(n), label: raw(n) + ' \u00b7 镇街 town'}); });
   V.name.forEach(function (n, i) {
-    entries.push({kind: 'v', i: i, name: raw(n), label: raw(n) + '\uff08' + raw(V.town[i]) + '\uff09'}); });
+    entries.push({kind: 'v', i: i, name: raw(n), label: raw(V.town[i]) + ' \u00b7 ' + raw(n)}); });
   var list = document.getElementById('dg-search-list');
   function fillList() { if (list.children.length) return;  // filled when the box is first used
     entries.forEach(function (en) { var o = document.createElement('option'); o.value = en.label;
       list.appendChild(o); }); }
   function find(q) {
     q = String(q || '').trim(); if (!q) return null;
-    var hit = null, tests = [function (en) { return en.label === q; }, function (en) { return en.name === q; },
+    var hits = [], tests = [function (en) { return en.label === q; }, function (en) { return en.name === q; },
       function (en) { return en.name.indexOf(q) >= 0; }, function (en) { return en.label.indexOf(q) >= 0; }];
-    for (var t = 0; t < tests.length && !hit; t++) { for (var j = 0; j < entries.length; j++) {
-      if (tests[t](entries[j])) { hit = entries[j]; break; } } }
+    for (var t = 0; t < tests.length && !hits.length; t++) hits = entries.filter(tests[t]);
+    var hit = hits[0] || null;
+    // one name, several places (12 village names occur twice in Dongguan): list them with their town, pick none
+    var same = hits.filter(function (en) { return hit && en.kind === hit.kind && en.name === hit.name; });
+    if (same.length > 1) { choose(same); return same; }
     if (hit) { msg('\u2192 ' + esc(hit.label)); if (hit.kind === 'v') focusVillage(hit.i); else focusTown(hit.i); }
     else msg('未找到 not found: ' + esc(q));
     setc('search', hit ? hit.kind + hit.i : 'none');
     return hit;
   }
+  function choose(same) {
+    map.closePopup();
+    msg(same.length + ' 处同名，请选择 ' + same.length + ' places have this name, pick one: ' + same.map(function (en) {
+      return "<button type='button' class='dg-pick' data-k='" + en.kind + "' data-i='" + en.i + "'>" + esc(en.label) +
+        '</button>'; }).join(' / '));
+    var pts = same.map(function (en) { return (en.kind === 'v' ? V : T).lab[en.i]; }).filter(Boolean);
+    if (pts.length) map.fitBounds(L.latLngBounds(pts.map(c2ll)), {padding: [40, 40], maxZoom: 13, animate: false});
+    setc('search', 'many'); setc('choices', same.map(function (en) { return en.kind + en.i; }).join(','));
+  }
+  msgEl.addEventListener('click', function (ev) { var b = ev.target.closest('.dg-pick'); if (!b) return;
+    var i = +b.getAttribute('data-i'), en = entries.filter(function (x) {
+      return x.i === i && x.kind === b.getAttribute('data-k'); })[0];
+    msg('\u2192 ' + esc(en.label)); setc('search', en.kind + i);
+    if (en.kind === 'v') focusVillage(i); else focusTown(i); });
   var box = document.getElementById('dg-search');
   box.addEventListener('focus', fillList); box.addEventListener('input', fillList);
   box.addEventListener('change', function () { find(box.value); });
@@ -339,13 +360,14 @@
   api0.printLayout = toPrint; api0.screenLayout = fromPrint;
   // ------------------------------------------------------------ sortable tables linked to the map
   function sortable(el, cols, rows, rowHtml, onClick, foot) {
-    var key = null, dir = 1;
+    var key = null, dir = 1, keep = null;
+    function shown() { var rs = keep ? rows.filter(keep) : rows.slice(); if (key !== null) rs.sort(cmp); return rs; }
     function cmp(a, b) { var x = cols[key].val(a), y = cols[key].val(b);
       if (x === null || x === undefined || x === '') return (y === null || y === undefined || y === '') ? 0 : 1;
       if (y === null || y === undefined || y === '') return -1;
       return (typeof x === 'number' ? x - y : String(x).localeCompare(String(y), 'zh')) * dir; }
     function render() {
-      var rs = rows.slice(); if (key !== null) rs.sort(cmp);
+      var rs = shown();
       el.innerHTML = '<thead><tr>' + cols.map(function (c, j) { return '<th data-j="' + j + '">' + c.head +
         (j === key ? (dir > 0 ? ' \u25b2' : ' \u25bc') : '') + '</th>'; }).join('') + '</tr></thead><tbody>' +
         rs.map(rowHtml).join('') + '</tbody>' + (foot ? '<tfoot>' + foot + '</tfoot>' : '');
@@ -357,7 +379,8 @@
       else if (tr && tr.hasAttribute('data-i')) { onClick(+tr.getAttribute('data-i')); }
     });
     render();
-    return {sort: function (j, d) { key = j; dir = d || 1; render(); }};
+    return {sort: function (j, d) { key = j; dir = d || 1; render(); }, shown: shown,
+      filter: function (f) { keep = f; render(); }};
   }
   var api = api0;
   api.map = map; api.find = find; api.focusVillage = focusVillage; api.focusTown = focusTown;
@@ -380,12 +403,33 @@
     var rowsV = V.name.map(function (_, i) { return i; });
     function vRow(i) { return '<tr data-i="' + i + '">' + VC.map(function (c) {
       return '<td>' + c.td(i) + '</td>'; }).join('') + '</tr>'; }
-    api.showTable = function () { wrap.hidden = false; btn.setAttribute('aria-expanded', 'true');
+    var tools = document.getElementById('dg-vtools'), vsel = document.getElementById('dg-vfilter');
+    function vFilter() { var want = vsel.value;
+      if (vt) vt.filter(want ? function (i) { return V.st[i] === want; } : null);
+      setc('table', vt ? vt.shown().length : rowsV.length); setc('tablefilter', want || 'all'); }
+    vsel.addEventListener('change', vFilter);
+    api.showTable = function () { wrap.hidden = false; tools.hidden = false; btn.setAttribute('aria-expanded', 'true');
       if (!vt) {
         vt = sortable(document.getElementById('dg-vtable'), VC, rowsV, vRow, focusVillage); api.sortTable = vt.sort; }
-      setc('table', rowsV.length); return vt; };
+      vFilter(); return vt; };
     btn.addEventListener('click', function () { if (wrap.hidden) api.showTable(); else { wrap.hidden = true;
-      btn.setAttribute('aria-expanded', 'false'); } });
+      tools.hidden = true; btn.setAttribute('aria-expanded', 'false'); } });
+    // the rows shown (filter and order as on screen) as a CSV: UTF-8 with BOM, bilingual headers, made here (offline)
+    var CSVH = ['code 村(社区)代码', 'name 名称', 'town_name 镇街', 'status 状态', 'status_zh 状态(中文)',
+      'covered_share 覆盖率', 'population 人口', 'median_time_min 中位时间(分钟)', 'p90_time_min 90分位时间(分钟)'];
+    function cell(v) { if (v === null || v === undefined || (typeof v === 'number' && !isFinite(v))) return '';
+      var s = String(v); if (typeof v !== 'number' && /^[=+\-@\t\r]/.test(s)) s = "'" + s;  // never a formula
+      return /[",\r\n]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s; }
+    api.villageCsv = function () { var rs = vt ? vt.shown() : rowsV;
+      return '\ufeff' + [CSVH].concat(rs.map(function (i) { return [raw(V.code[i]), raw(V.name[i]), raw(V.town[i]),
+        V.st[i], raw((DG.status[V.st[i]] || '').split(' ')[0]), V.share[i], V.pop[i], V.med[i], V.p90[i]]; }))
+        .map(function (r) { return r.map(cell).join(','); }).join('\r\n') + '\r\n'; };
+    document.getElementById('dg-vcsv').addEventListener('click', function () {
+      var a = document.createElement('a'), url = URL.createObjectURL(new Blob([api.villageCsv()],
+        {type: 'text/csv;charset=utf-8'}));
+      a.href = url; a.download = C.id + '_villages' + (vsel.value ? '_' + vsel.value : '') + '.csv';
+      document.body.appendChild(a); a.click(); a.remove();
+      setTimeout(function () { URL.revokeObjectURL(url); }, 1000); setc('csv', a.download); });
   } else {
     // ---------------------------------------------------------- overview: one circle at a time, compared by town
     var radios = [], holder = document.getElementById('dg-circles');

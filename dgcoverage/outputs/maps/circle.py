@@ -8,7 +8,20 @@ from typing import TYPE_CHECKING
 import geopandas as gpd
 import pandas as pd
 
-from .common import MARK_COLOURS, OUTLINES_JS, SUPPLY_BINS, SUPPLY_COLOURS, _bin_labels, _fmt, _pct0, e, share_classes
+from ...compute.coverage import STATUS_ZH, STATUSES
+from ..sites import UNIT_SHOW
+from .common import (
+    MARK_COLOURS,
+    OUTLINES_JS,
+    STATUS_EN,
+    SUPPLY_BINS,
+    SUPPLY_COLOURS,
+    _bin_labels,
+    _fmt,
+    _pct0,
+    e,
+    share_classes,
+)
 from .geojson import _centre
 from .layers import (
     candidates_layer,
@@ -38,7 +51,7 @@ def _share_legend(result: CircleResult) -> str:
         f"<div class='dg-rule'><b>达标 covered</b> = 村(社区)内 ≥ {_pct0(c.covered_min_share)} 的人口在 "
         f"{c.minutes:g} 分钟内（{e(str(c.mode))} {c.speed_kmh:g} km/h）到达最近设施。"
         f"<span lang='en'>A village is covered when ≥ {_pct0(c.covered_min_share)} of its people reach a "
-        f"facility within {c.minutes:g} min (covered_min_share = {c.covered_min_share:g}).</span></div>"
+        f"facility within {c.minutes:g} min (setting covered_min_share).</span></div>"
     )
     nd = (
         "<svg class='dg-sw' viewBox='0 0 14 10'><rect width='14' height='10' fill='url(#dg-h-nodata)' "
@@ -98,6 +111,17 @@ def _circle_legend(result: CircleResult, supply: bool, candidates: bool) -> tupl
     )
     key = "<div id='dg-layerkey' class='dg-after dg-print-keep'><div class='dg-sec'>图层 layers</div>"
     return legend, key + "<br>".join(rows) + "</div>"
+
+
+def _table_tools() -> str:
+    """Return the village table's status filter and CSV download (shown with the table; the page makes the file)."""
+    opts = "".join(f"<option value='{k}'>{STATUS_ZH[k]} {STATUS_EN[k]}</option>" for k in STATUSES)
+    return (
+        "<div id='dg-vtools' class='dg-noprint dg-after' hidden><label>状态 status <select id='dg-vfilter'>"
+        f"<option value=''>全部 all</option>{opts}</select></label> "
+        "<button id='dg-vcsv' type='button' title='表中当前各行 the rows shown, UTF-8 CSV'>下载 CSV download</button>"
+        "</div>"
+    )
 
 
 def circle_map_html(
@@ -202,7 +226,7 @@ def circle_map_html(
                 "key": "candidates",
                 "label": f"候选站点 candidate sites (top {len(candidates)})",
                 "style": "points",
-                "data": candidates_layer(candidates, names),
+                "data": candidates_layer(candidates, names, UNIT_SHOW.get(c.capacity, "")),
                 "show": True,
                 "fit": False,
             }
@@ -226,7 +250,8 @@ def circle_map_html(
         f"<div class='dg-noprint dg-after'><button id='dg-vtable-btn' type='button' aria-expanded='false'>"
         f"村(社区)表 village table ({n})</button> <span class='dg-id'>点击表头排序，点击行定位 "
         "click a header to sort, a row to zoom</span></div>"
-        "<div id='dg-vtable-wrap' class='dg-scroll dg-after' hidden><table id='dg-vtable' class='dg-list'></table>"
+        + _table_tools()
+        + "<div id='dg-vtable-wrap' class='dg-scroll dg-after' hidden><table id='dg-vtable' class='dg-list'></table>"
         "</div>"
     )
     title = f"{c.name_zh} {c.name_en} — {c.minutes:g} 分钟 min, {c.mode} {c.speed_kmh:g} km/h"

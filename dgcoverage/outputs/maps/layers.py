@@ -19,6 +19,7 @@ import shapely
 
 from ...compute.coverage import LABELS_ZH
 from ...core.io import read_output_csv
+from ..sites import SUPPLY_STATUS_SHOW, UNIT_SHOW
 from .common import MISSING_TEXT, _fmt, _nums, _shares, _table, _texts, e, page_href, share_classes
 from .geojson import _display, _fc, _label_points, _outline_fc
 
@@ -135,6 +136,7 @@ def circle_info(result: CircleResult) -> dict[str, Any]:
         "speed": float(c.speed_kmh),
         "cms": float(c.covered_min_share),
         "href": page_href(c.id),
+        "cu": UNIT_SHOW.get(c.capacity, ""),  # the unit of a facility's capacity (床, m²); "": none counted
     }
 
 
@@ -223,21 +225,27 @@ def supply_layer(study: Study, result: CircleResult, outlines: bool = False) -> 
 
 
 def facilities_layer(result: CircleResult) -> dict[str, Any]:
-    """Facility points: ``n`` name, ``id``, ``k`` kind, ``src`` source (escaped), ``on`` on the network."""
+    """Facility points: ``n`` name, ``id``, ``k`` kind, ``src`` source (escaped), ``on`` on the network.
+
+    For a circle that counts capacities, ``cap`` is the facility's capacity in the circle's unit
+    (:func:`circle_info` ``cu``), ``null`` when unknown; other circles' points have no ``cap``.
+    """
     f = result.facilities
     xy = np.round(shapely.get_coordinates(f.geometry.to_numpy()), 6) if len(f) else np.zeros((0, 2))
 
     def col(name: str) -> list[str]:
         return _texts(f[name]) if name in f else [""] * len(f)
 
+    counted = bool(result.circle.capacity) and "capacity" in f
+    caps = _nums(f["capacity"], 1) if counted else [None] * len(f)
     feats = [
         {
             "type": "Feature",
-            "properties": {"n": n, "id": i, "k": k, "src": s, "on": bool(on >= 0)},
+            "properties": {"n": n, "id": i, "k": k, "src": s, "on": bool(on >= 0), **({"cap": cap} if counted else {})},
             "geometry": {"type": "Point", "coordinates": [float(x), float(y)]},
         }
-        for (x, y), n, i, k, s, on in zip(
-            xy, col("name"), col("facility_id"), col("kind"), col("source"), result.facility_node
+        for (x, y), n, i, k, s, on, cap in zip(
+            xy, col("name"), col("facility_id"), col("kind"), col("source"), result.facility_node, caps
         )
     ]
     return {"type": "FeatureCollection", "features": feats}
@@ -279,19 +287,62 @@ def candidate_name(row: pd.Series | dict[str, Any], village_names: dict[str, str
     return f"{text('town_name')}{village} 附近 #{text('rank') or '?'}"
 
 
-def candidates_layer(cands: pd.DataFrame, village_names: dict[str, str] | None = None) -> dict[str, Any]:
+def villages_reached_text(row: dict[str, Any], village_names: dict[str, str] | None = None) -> str:
+    """Return the villages a site reaches as people read them (raw text): ``竹塘村 22,417 人；…``.
+
+    The ``villages_reached_names`` column when it is given, else the names of ``villages_reached``
+    (``code:people;…``) looked up in ``village_names``; ``""`` when neither is.
+    """
+
+    def text(k: str) -> str:
+        v = row.get(k)
+        s = "" if v is None or (isinstance(v, float) and v != v) else str(v).strip()
+        return "" if s in MISSING_TEXT else s
+
+    if text("villages_reached_names"):
+        return text("villages_reached_names")
+    out = []
+    for part in text("villages_reached").split(";"):
+        code, _, people = part.partition(":")
+        try:
+            n = float(people)
+        except ValueError:
+            continue
+        name = (village_names or {}).get(code.strip(), code.strip())
+        out.append(f"{name} {n:,.0f} 人" if n >= 0.5 else f"{name} <1 人")
+    return "；".join(out)
+
+
+#: The supply columns of a candidate popup: label (Chinese first), and whether the value is a share.
+_CAND_SUPPLY = (
+    ("town_deficit_before", "镇街供给缺口(选址前) town deficit before", False),
+    ("deficit_closed", "本点填补缺口 deficit closed by the site", False),
+    ("deficit_closed_share", "本点填补缺口占比 share of the town's deficit", True),
+    ("town_deficit_closed_cum", "镇街累计填补缺口 town deficit closed so far", False),
+    ("town_deficit_closed_cum_share", "镇街累计填补占比 share closed so far", True),
+    ("town_deficit_after", "镇街剩余缺口(全部选址后) town deficit left", False),
+)
+
+
+def candidates_layer(
+    cands: pd.DataFrame, village_names: dict[str, str] | None = None, unit: str = ""
+) -> dict[str, Any]:
     """Ranked candidate sites (``candidates.csv`` of ``dgcoverage site``), as numbered points.
 
-    The popup names the site (:func:`candidate_name`), the villages whose people it would reach, the newly
-    covered people and villages, its capacity and the supply deficit it closes when those columns exist, and
-    any other column the siting step added; empty values show as ``—``.
+    The popup reads as information, Chinese first: the site's name (:func:`candidate_name`), the villages
+    whose people it would reach (``竹塘村 22,417 人；…``, :func:`villages_reached_text`), the newly covered
+    people and villages, its capacity with its unit (``未给出 not given`` without one), its town's supply status
+    in words (``未达标 fail``) and the deficits with their unit (``床`` or ``m²``), and any other column the
+    siting step added; empty values show as ``—``.
 
     Parameters
     ----------
     cands
         The table read by :func:`read_candidates` (text cells).
     village_names
-        Village code -> name, for unnamed candidates.
+        Village code -> name, for unnamed candidates and for ``villages_reached`` codes.
+    unit
+        The unit of the circle's supply amounts (``床``, ``m²``), for the deficits and the capacity.
 
     Returns
     -------
@@ -301,7 +352,8 @@ def candidates_layer(cands: pd.DataFrame, village_names: dict[str, str] | None =
     lon = pd.to_numeric(cands["lon"], errors="coerce").to_numpy(dtype=float)
     lat = pd.to_numeric(cands["lat"], errors="coerce").to_numpy(dtype=float)
     geoms = list(shapely.points(np.round(lon, 6), np.round(lat, 6)))
-    extra = [c for c in cands.columns if c not in _CAND_HIDDEN]
+    shown = {k for k, _, _ in _CAND_SUPPLY} | {"town_supply_status", "town_supply_status_zh"}
+    extra = [c for c in cands.columns if c not in _CAND_HIDDEN and c not in shown]
     heads = {**{k: f"{k} {v}" for k, v in LABELS_ZH.items()}, **cands.attrs.get("labels", {})}
     props = []
     for r in cands.to_dict("records"):
@@ -311,31 +363,42 @@ def candidates_layer(cands: pd.DataFrame, village_names: dict[str, str] | None =
         def t(k: str, r: dict[str, Any] = r) -> str:
             return _texts([r.get(k)])[0] or "—"
 
-        cap = _fmt(r.get("capacity"), nd=0)
+        def amount(v: Any, u: str = unit) -> str:
+            n = _fmt(v, nd=0)
+            return f"{n} {u}".strip() if n != "—" else "—"
+
+        people = _fmt(r.get("new_population"), nd=0)
         rows = [
             ("排名 rank", rank),
             ("名称 name", name),
             ("镇街 town", t("town_name")),
             ("所在村(社区) village", t("village_name")),
             ("最近道路 road", t("road_name")),
-            ("新增覆盖人口 people newly within reach", _fmt(r.get("new_population"), nd=0)),
-            ("惠及村(社区) villages it would serve", t("villages_reached_names")),
+            ("新增覆盖人口 people newly within reach", f"{people} 人" if people != "—" else "—"),
+            ("惠及村(社区) villages it would serve", e(villages_reached_text(r, village_names)) or "—"),
             ("新达标村(社区) villages newly covered", t("new_villages_covered_names")),
             ("累计覆盖率 cumulative share covered", _fmt(r.get("cum_covered_share"), pct=True)),
         ]
         if "capacity" in cands:
-            unit = _texts([r.get("capacity_unit")])[0]
-            rows.append(("规模 capacity", f"{cap} {unit}".strip() if cap != "—" else "—"))
+            u = UNIT_SHOW.get(_texts([r.get("capacity_unit")])[0], unit)
+            cap = amount(r.get("capacity"), u)
+            rows.append(("规模 capacity", cap if cap != "—" else "未给出 not given"))
+        if "town_supply_status" in cands:
+            st = _texts([r.get("town_supply_status")])[0]
+            rows.append(("镇街供给状态 town supply status", e(SUPPLY_STATUS_SHOW.get(st, st)) or "—"))
+        for k, label, share in _CAND_SUPPLY:
+            if k in cands:
+                rows.append((label, _fmt(r.get(k), pct=True) if share else amount(r.get(k))))
         for k in extra:
-            label = e(heads.get(k, k))
+            cid, _, zh = heads.get(k, k).partition(" ")
+            label = e(f"{zh} {cid}" if zh else cid)  # Chinese first
             pct = k.endswith(("_share", "_rate"))
-            rows.append((label, _fmt(r.get(k), pct=pct, nd=1 if not k.startswith(("town_deficit", "deficit")) else 0)))
+            rows.append((label, _fmt(r.get(k), pct=pct, nd=1)))
         gcj = (_fmt(r.get("lon_gcj02"), nd=6), _fmt(r.get("lat_gcj02"), nd=6))
         rows.append(("GCJ-02 (高德)", f"{gcj[0]}, {gcj[1]}"))
         props.append(
             {
-                "tip": ("" if name.endswith(f"#{rank}") else f"#{rank} ")
-                + f"{name} +{_fmt(r.get('new_population'), nd=0)} 人",
+                "tip": ("" if name.endswith(f"#{rank}") else f"#{rank} ") + f"{name} +{people} 人",
                 "pop": _table(rows),
                 "rank": rank,
             }

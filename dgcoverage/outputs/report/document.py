@@ -21,6 +21,7 @@ import pandas as pd
 
 from ...compute.coverage import STATUS_ZH
 from ...core.io import write_text
+from ..sites import SUPPLY_STATUS_SHOW, UNIT_SHOW
 from .atlas import atlas_views, town_section, towns_in_order
 from .labels import (
     SYNTHETIC_MARK,
@@ -79,15 +80,16 @@ def _circle_section(r: CircleResult, maps_href: str | None, candidates_dir: str 
         cls = " class='city'" if rec["town_code"] == r.city_code else ""
         out.append(f"<tr{cls}>" + "".join(cells) + "</tr>")
     out.append("</tbody></table></div>")
-    out.extend(_candidates_html(report_candidates(candidates_dir, c.id)))
+    out.extend(_candidates_html(report_candidates(candidates_dir, c.id), unit=UNIT_SHOW.get(c.capacity, "")))
     out.append("</section>")
     return out
 
 
-def _candidates_html(cands: tuple[pd.DataFrame, list[str]] | None, top: int = 10) -> list[str]:
+def _candidates_html(cands: tuple[pd.DataFrame, list[str]] | None, top: int = 10, unit: str = "") -> list[str]:
     if cands is None:
         return []
-    df = cands[0].head(top)
+    df = cands[0].head(top).copy()
+    u = f" ({unit})" if unit else ""
     cols = [
         ("rank", "排名 rank"),
         ("name", "名称 name"),
@@ -95,7 +97,11 @@ def _candidates_html(cands: tuple[pd.DataFrame, list[str]] | None, top: int = 10
         ("new_population", "新增覆盖人口 newly covered"),
         ("cum_covered_share", "累计覆盖率 cumulative covered"),
         ("villages_reached_names", "惠及村(社区) villages served"),
+        ("town_supply_status", "镇街供给状态 town supply status"),
+        ("deficit_closed", f"本点填补缺口 deficit closed{u}"),
     ]
+    if "town_supply_status" in df:
+        df["town_supply_status"] = df["town_supply_status"].map(lambda v: SUPPLY_STATUS_SHOW.get(v, v))
     cols = [(k, h) for k, h in cols if k in df.columns]
     out = [
         f"<h3>候选点 candidate sites (dgcoverage site, first {len(df)})</h3><table><thead><tr>"
@@ -110,7 +116,7 @@ def _candidates_html(cands: tuple[pd.DataFrame, list[str]] | None, top: int = 10
         cells = []
         for k, _ in cols:
             v = rec.get(k)
-            if k in ("new_population", "rank"):
+            if k in ("new_population", "rank", "deficit_closed"):
                 cells.append(f"<td class='n'>{thousands(v)}</td>")
             elif k == "cum_covered_share":
                 cells.append(f"<td class='n'>{pct(v)}</td>")

@@ -28,6 +28,7 @@ from openpyxl.worksheet.hyperlink import Hyperlink
 from ...compute.coverage import bilingual_name
 from ...core.io import SHARE_NOTE, save_workbook, sheet_title, style_table_sheet, text_width, xlsx_text
 from ...core.xlsx_print import filter_above_last_row, set_a4, set_print
+from ..sites import UNIT_SHOW, site_sheet
 from .labels import CLASS_BOUNDS, CLASS_COLOURS, SYNTHETIC_MARK, report_title, status_rule, supply_label, supply_note
 from .tables import columns_for, compare_table, report_candidates, town_rows
 
@@ -337,9 +338,10 @@ def _candidate_sheet(wb: Workbook, r: CircleResult, cands: tuple[pd.DataFrame, l
     synthetic = bool(r.summary.get("synthetic"))
     ws = wb.create_sheet(_circle_sheet_name(wb, c, "候选点"))
     _title_row(ws, _title(c, "候选点 candidate sites (dgcoverage site)", synthetic), synthetic)
-    df, headers = cands
-    _append_frame(ws, df, headers)
-    _style(ws, header_row=2, formats=SHEET_FORMATS)
+    # as candidates.xlsx shows them: Chinese first, units in the headers, statuses in words, readable village lists
+    df, formats = site_sheet(cands[0], {}, UNIT_SHOW.get(c.capacity, ""))
+    _append_frame(ws, df, list(df.columns))
+    _style(ws, header_row=2, formats=formats)
 
 
 def write_xlsx(results: Sequence[CircleResult], path: str | Path, candidates_dir: str | Path | None = None) -> Path:
