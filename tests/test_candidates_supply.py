@@ -63,7 +63,7 @@ def _circle(cid: str = "fitness_15"):
 def city():
     st = _city()
     fac = facilities_at([(0.0, 0.0)])
-    fac["capacity"] = [10.0]
+    fac["capacity_m2"] = [10.0]  # unit stated: a unit-less median under 50 m² is taken for 亩/公顷
     base = run_circle(st, _circle(), fac)
     return st, base
 

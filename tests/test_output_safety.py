@@ -367,9 +367,9 @@ def test_every_xlsx_keeps_text_as_strings(runs):
         assert numbers > 0 and expect[path.name] <= found, (path.name, found)
     ws = load_workbook(out / res.circle.id / "candidates.xlsx")["候选点 candidates"]
     header = [c.value for c in ws[1]]
-    lon = ws.cell(row=2, column=header.index("lon 经度(WGS84)") + 1)
+    lon = ws.cell(row=2, column=header.index("经度(WGS84) lon") + 1)
     assert lon.data_type == "n" and lon.value == -0.1234567
-    names = [ws.cell(row=r, column=header.index("name 名称") + 1) for r in range(2, ws.max_row + 1)]
+    names = [ws.cell(row=r, column=header.index("名称 name") + 1) for r in range(2, ws.max_row + 1)]
     assert all(n.value == HOSTILE[0] and n.data_type == "s" for n in names)
     wb = load_workbook(out / "report.xlsx")
     rep = wb[next(n for n in wb.sheetnames if n.endswith(" 镇街"))]  # the circle's town sheet

@@ -5,7 +5,7 @@ dropped) and, by what they need:
 
 * ``dgcoverage`` commands on the embedded default are **run** in this process against a small city (two towns)
   in a temporary folder: ``--data-dir`` points at it, ``--out``/``--maps-dir`` are moved under ``tmp_path``,
-  ``--no-maps`` is added where the command gives no maps folder and ``--time-limit`` is capped at 20 s (speed);
+  ``--no-maps`` is added where the command gives no maps folder and ``--time-limit`` is capped at 5 s (speed);
 * ``dgcoverage`` commands that name files of your own (``roads.osm.pbf``, ``gyms.xlsx``) or download
   (``--network-place``) are **parsed** by the real parser (every option and value must be accepted);
 * ``.venv/bin/python scripts/...`` commands are run with this interpreter (the one of ``.venv``) the same way;
@@ -93,7 +93,7 @@ def for_the_small_city(tokens: list[str], small_city: Path, tmp: Path) -> list[s
     elif "--no-maps" not in tokens and tokens[0] in ("run", "site"):
         tokens.append("--no-maps")
     if "--time-limit" in tokens:
-        tokens = _set(tokens, "--time-limit", str(min(20.0, float(_value(tokens, "--time-limit")))))
+        tokens = _set(tokens, "--time-limit", str(min(5.0, float(_value(tokens, "--time-limit")))))
     return tokens
 
 

@@ -354,7 +354,7 @@ def test_cli_site_writes_planner_files(site_run, small_city):
     assert len(gj["features"]) == len(t) and gj["features"][0]["properties"]["rank"] == 1
     assert gj["features"][0]["geometry"]["coordinates"] == pytest.approx([t["lon"][0], t["lat"][0]])
     x = pd.read_excel(d / "candidates.xlsx", sheet_name="候选点 candidates")
-    assert len(x) == len(t) and x.columns[0] == "rank 排名"
+    assert len(x) == len(t) and x.columns[0] == "排名 rank"
     # placing facilities at the listed sites really covers what the table says
     study, base, after = _rerun_with_sites(small_city, "fitness_15", t)
     gained = after.summary["results"]["covered_population"] - base.summary["results"]["covered_population"]

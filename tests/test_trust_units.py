@@ -2,7 +2,7 @@
 
 Units stand wherever people write them: in brackets, after a space, after a colon or a slash (full-width too),
 on a row of their own under the header, or in the config (``capacity_unit``).  A column of hectares with no unit
-(median under 10 m²) is never read as m²; a unit word we do not know is refused with the fix.
+(median under 50 m²) is never read as m²; a unit word we do not know is refused with the fix.
 """
 
 from __future__ import annotations

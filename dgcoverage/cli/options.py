@@ -116,7 +116,8 @@ def add_run_options(p: argparse.ArgumentParser, circle_choice: bool = True) -> N
         "--facilities-crs",
         metavar="CRS",
         help="coordinate system of the facility file: wgs84 | gcj02 (Gaode/Tencent) | bd09 (Baidu) (default: the "
-        "file's own; tables: what the column names say, else gcj02)",
+        "file's own; tables: what the column names or the file name say, else [settings] default_point_crs; a "
+        "table that states none is refused, never guessed)",
     )
     p.add_argument(
         "--sheet", metavar="NAME", help="workbook sheet of --facilities (needed when several sheets have coordinates)"

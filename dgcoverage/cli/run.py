@@ -88,19 +88,7 @@ def run_from_args(args: argparse.Namespace, circle_ids: Sequence[str] | None = N
                 if maps:
                     pairs.append((study, res))
                     results.append(res)
-                r = res.summary["results"]
-                tqdm.write(
-                    f"{circle.id:18s} {circle.minutes:g} min @ {circle.speed_kmh:g} km/h: population covered "
-                    f"{share(r['covered_share'])}, villages covered {share(r['village_pass_rate'])} -> "
-                    f"{out / circle.id}" + ("  [SYNTHETIC]" if res.summary["synthetic"] else "")
-                )
-                if res.sensitivity is not None:  # --speeds: robust / fragile villages
-                    ss = res.sensitivity.summary
-                    tqdm.write(
-                        f"{'':18s} at {', '.join(f'{v:g}' for v in ss['speeds_kmh'])} km/h: villages robust "
-                        f"{ss['villages_by_class']['robust']}, fragile {ss['villages_by_class']['fragile']}, not "
-                        f"covered {ss['villages_by_class']['not_covered']} -> {out / circle.id / 'sensitivity.csv'}"
-                    )
+                _print_circle(res, out)
         if not maps:
             stale += remove_stale(
                 outset, [out / "report.xlsx", out / "report.html"] + ([maps_dir / "index.html"] if maps_dir else [])
@@ -147,3 +135,26 @@ def areas_and_report(
     jobs += [partial(areas_and_layers, s, r, stage) for s, r in pairs]  # the areas, and layers.gpkg with them
     done = run_jobs(jobs, workers)
     return {r.circle.id: a for r, a in zip(results, done[2:])}
+
+
+def _print_circle(res: Any, out: Path) -> None:
+    """Print a circle's line: people and villages covered (cut), unconfirmed datums, robust / fragile villages."""
+    from tqdm.auto import tqdm
+
+    circle = res.circle
+    r = res.summary["results"]
+    tqdm.write(
+        f"{circle.id:18s} {circle.minutes:g} min @ {circle.speed_kmh:g} km/h: population covered "
+        f"{share(r['covered_share'])}, villages covered {share(r['village_pass_rate'])} -> "
+        f"{out / circle.id}" + ("  [SYNTHETIC]" if res.summary["synthetic"] else "")
+    )
+    for kind, text in (res.summary.get("checks") or {}).get("datum", {}).items():
+        if not text.startswith("fits"):  # a datum we could not confirm against the roads: say it here
+            tqdm.write(f"{'':18s} datum of the {kind}: {text}")
+    if res.sensitivity is not None:  # --speeds: robust / fragile villages
+        ss = res.sensitivity.summary
+        tqdm.write(
+            f"{'':18s} at {', '.join(f'{v:g}' for v in ss['speeds_kmh'])} km/h: villages robust "
+            f"{ss['villages_by_class']['robust']}, fragile {ss['villages_by_class']['fragile']}, not "
+            f"covered {ss['villages_by_class']['not_covered']} -> {out / circle.id / 'sensitivity.csv'}"
+        )

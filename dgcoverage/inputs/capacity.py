@@ -454,7 +454,7 @@ def capacity_from_table(
         (unknown, counted as ``capacity_implausible``, said with its lines) and say a median over
         :data:`CAPACITY_MEDIAN_MAX` (``capacity_median_implausible``).  The facility and candidate-site
         readers of the pipeline ask for it.  A column whose header and setting state no unit and whose median
-        is under :data:`CAPACITY_MEDIAN_MIN` (e.g. 1.4 for an area: hectares or 亩 read as m²) is taken for a
+        is under :data:`CAPACITY_MEDIAN_MIN` (50 m²: 1.4 or 21.9: hectares or 亩 read as m²) is taken for a
         unit mistake: every capacity of it unknown, counted as ``capacity_median_implausible``, said with the
         column, the median and the fix (``capacity_unit = "ha"``).
     unit
@@ -542,8 +542,9 @@ KIND_SETTING = {"area_m2": "m2", "beds": "beds"}
 #: A median above this makes the column's unit suspect (e.g. "Site area (ha)" holding m²): said and counted.
 CAPACITY_MEDIAN_MAX = {"area_m2": 100_000.0, "beds": 2_000.0}
 #: A median below this, in a column whose header and setting state no unit, is taken for another unit
-#: (hectares or 亩 read as m²): every capacity of the column unknown, said and counted.
-CAPACITY_MEDIAN_MIN = {"area_m2": 10.0}
+#: (hectares or 亩 read as m²): every capacity of the column unknown, said and counted.  50 m², not 10: sites
+#: of 5-45 亩 (3,300-30,000 m², a community sports park) have a median of about 20 when written in 亩.
+CAPACITY_MEDIAN_MIN = {"area_m2": 50.0}
 
 
 def _implausible(

@@ -463,12 +463,16 @@ def _axis_of(name: str) -> tuple[str, str] | None:
     return None
 
 
-def _crs_word(qualifier: str) -> str | None:
+def _crs_words(qualifier: str) -> list[str]:
+    """Every system a column name's qualifier states (``高德转百度`` states two), sorted."""
     qualifier = qualifier.split("|", 1)[-1]
-    for word, crs in _CRS_WORDS:
-        if word.replace("-", "") in qualifier:
-            return crs
-    return None
+    return sorted({crs for word, crs in _CRS_WORDS if word.replace("-", "") in qualifier})
+
+
+def _crs_word(qualifier: str) -> str | None:
+    """Return the one system a column name's qualifier states; ``None`` when it states none or several."""
+    found = _crs_words(qualifier)
+    return found[0] if len(found) == 1 else None
 
 
 def coordinate_pairs(df: pd.DataFrame) -> list[tuple[str, str, str | None]]:
@@ -614,9 +618,17 @@ def choose_coordinates(
         return {"lon": lon, "lat": lat, "crs": hint, "crs_source": "column names"}
     if named is not None:
         return {"lon": lon, "lat": lat, "crs": named, "crs_source": "file name"}
+    what = "" if path is None else f"{path}: "
+    axis = _axis_of(lon)
+    several = _crs_words(axis[1]) if axis else []
+    if len(several) > 1:  # "经度(高德转百度)": which one the numbers are in is not read from the order of a list
+        raise CRSError(
+            f"{what}the columns {lon}/{lat} name two coordinate systems ({', '.join(several)}): which one the "
+            f"numbers are in is not guessed (about 0.5 km apart here). Fix: pass {crs_option} with the system "
+            "they are in now (wgs84, gcj02 or bd09), or rename the columns to name only that one (lon_bd09/lat_bd09)"
+        )
     if default_crs:
         return {"lon": lon, "lat": lat, "crs": canonical_crs(default_crs), "crs_source": PROJECT_DEFAULT}
-    what = "" if path is None else f"{path}: "
     raise CRSError(
         f"{what}the table does not say which coordinate system its columns {lon}/{lat} are in (WGS84, GCJ-02 or "
         "BD-09, about 0.5 km apart here): it is not guessed. Fix: pass "
