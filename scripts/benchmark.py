@@ -5,8 +5,9 @@
     .venv/bin/python scripts/benchmark.py --quick # two towns, a few thousand nodes: the CI smoke test
     make bench                                  # installs .[bench] (pandana) and runs the full benchmark
 
-The steps, checks and the text of docs/benchmarks.md are in ``benchmarks/bench.py``; this script parses the
-options, prints the progress and the results, and writes the page and the raw results (JSON).
+The steps, checks and the text of docs/benchmarks.md are in the ``benchmarks`` package (entry:
+``benchmarks/bench.py``); this script parses the options, prints the progress and the results, and writes the
+page and the raw results (JSON).
 """
 
 from __future__ import annotations

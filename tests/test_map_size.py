@@ -16,7 +16,7 @@ from ._browser import chromium_base
 
 PAGE_BOUND = 3.0e6  # bytes per page on the whole embedded default (2.3 MB; 4.1 MB before the columnar page data)
 INDEX_BOUND = 0.8e6  # the overview: towns per circle, village outlines once (0.35 MB; 2.8 MB before)
-# The < 1 s target to interactive is measured by `make bench` (benchmarks/bench.py MAP_LOAD_MS), never by a timed
+# The < 1 s target to interactive is measured by `make bench` (benchmarks/browser.py MAP_LOAD_MS), never by a timed
 # test: a loaded CI machine would fail it. Here only a hang is caught.
 HANG_MS = 20_000.0
 
