@@ -1,4 +1,7 @@
-"""A scenario's ledger: ``changes.csv`` (villages), ``changes_towns.csv`` (towns, city) and ``scenario.json``."""
+"""A scenario's ledger: ``changes.csv`` (villages), ``changes_towns.csv`` (towns, city), ``scenario.json``, xlsx.
+
+The workbook ``changes.xlsx`` has the sheets ``变化 村(社区) villages``, ``变化 镇街 towns`` and ``说明 about``.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,18 @@ import numpy as np
 import pandas as pd
 
 from ..compute.coverage import LABELS_ZH, STATUS_ZH, table_for_output
-from ..core.io import cut_shares, is_share_column, write_csv, write_json
+from ..core.io import (
+    SHARE_NOTE,
+    atomic_path,
+    cut_shares,
+    guard_workbook,
+    is_share_column,
+    style_table_sheet,
+    write_csv,
+    write_json,
+    xlsx_frame,
+)
+from ..inputs.embedded import SYNTHETIC_NOTE_ZH
 
 #: Chinese labels of the ledger's columns (``_before``/``_after`` take the label of their measure).
 LEDGER_ZH = {
@@ -21,6 +35,28 @@ LEDGER_ZH = {
     "villages_covered": "达标村(社区)数",
 }
 WHEN_ZH = {"before": "现状", "after": "情景"}
+#: The workbook's sheets.
+SHEET_VILLAGES, SHEET_TOWNS, SHEET_ABOUT = "变化 村(社区) villages", "变化 镇街 towns", "说明 about"
+#: The kinds of change as the workbook and the page show them (Chinese first).
+CHANGE_SHOW = {
+    "newly_covered": "新增达标 newly covered",
+    "improved": "改善 improved",
+    "unchanged": "不变 unchanged",
+    "worse": "变差 worse",
+    "no_longer_covered": "不再达标 no longer covered",
+}
+#: What the ledger's columns mean (the workbook's 说明 sheet).
+LEDGER_NOTES = {
+    "status": "达标状态：现状 (before) 与情景 (after)。Village status before and after the edits.",
+    "covered_share": (
+        "限时内可达人口占比（截断，不四舍五入）。Share of the people within the limit (cut, never rounded up)."
+    ),
+    "covered_population": "限时内可达人口（人）。People within the limit.",
+    "covered_population_change": "情景 − 现状（人）。After minus before, people.",
+    "change": "新增达标 / 改善 / 变差 / 不再达标；只列有变化的村(社区)。Only villages that change are listed.",
+    "villages_newly_covered": "由未达标变为达标的村(社区)数。Villages that become covered.",
+    "villages_no_longer_covered": "由达标变为未达标的村(社区)数。Villages that are no longer covered.",
+}
 
 
 def ledger_header(column: str) -> str:
@@ -63,4 +99,90 @@ def write_ledger(villages: pd.DataFrame, towns: pd.DataFrame, summary: dict[str,
         out, decimals = _prepared(table)
         write_csv(out, d / name, decimals=decimals)
     write_json({k: v for k, v in summary.items() if k != "seconds"}, d / "scenario.json")
+    write_ledger_workbook(villages, towns, summary, d / "changes.xlsx")
     return d
+
+
+def _zh_first(header: str) -> str:
+    """``"status_before 状态(现状)"`` -> ``"状态(现状) status_before"`` (a header with no Chinese stays)."""
+    cid, _, zh = header.partition(" ")
+    return f"{zh} {cid}" if zh else cid
+
+
+def _sheet(table: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Return the ledger as the workbook shows it: words for codes, shares cut to 0.1 %, Chinese-first headers."""
+    out = table.copy()
+    for c in [c for c in out.columns if c.startswith("status_")]:
+        out[c] = out[c].map(lambda v: f"{STATUS_ZH.get(v, v)} {v}" if isinstance(v, str) else v)
+    if "change" in out:
+        out["change"] = out["change"].map(lambda v: CHANGE_SHOW.get(v, v))
+        out = out.drop(columns=["change_zh"], errors="ignore")
+    if "synthetic" in out:
+        out["synthetic"] = out["synthetic"].map(lambda v: "是 yes" if bool(v) else "否 no")
+    formats: dict[str, str] = {}
+    for c in list(out.columns):
+        if is_share_column(c):
+            out[c] = cut_shares(pd.to_numeric(out[c], errors="coerce").to_numpy(dtype=float), 3)
+        elif c.startswith(("covered_population", "villages_", "population")):
+            out[c] = pd.array(np.rint(pd.to_numeric(out[c], errors="coerce").to_numpy(dtype=float)), dtype="Float64")
+            out[c] = out[c].astype("Int64")
+    headers = {c: _zh_first(ledger_header(c)) for c in out.columns}
+    for c, h in headers.items():
+        first = h.split()[0]
+        if is_share_column(c):
+            formats[first] = "0.0%"
+        elif c.startswith(("covered_population", "villages_", "population")):
+            formats[first] = "#,##0"
+        elif c.endswith("code"):
+            formats[first] = "0"
+    return out.rename(columns=headers), formats
+
+
+def _about(summary: dict[str, Any]) -> pd.DataFrame:
+    synthetic = bool(summary.get("synthetic"))
+    edits = summary.get("edits", {})
+    city = summary.get("city", {})
+    rows: list[tuple[str, Any]] = [
+        ("服务圈 circle", summary.get("circle", "")),
+        ("合成数据 synthetic", "是 yes" if synthetic else "否 no"),
+        ("说明 note", f"{SYNTHETIC_NOTE_ZH} {summary.get('note', '')}" if synthetic else summary.get("note", "")),
+        ("方法 method", summary.get("method", "")),
+        ("新增设施 facilities added", edits.get("added", 0)),
+        ("关闭设施 facilities removed", "、".join(map(str, edits.get("removed", []))) or "无 none"),
+    ]
+    for k, v in (edits.get("sources") or {}).items():
+        if v not in (None, "", []):
+            rows.append((f"来源 source: {k}", "、".join(map(str, v)) if isinstance(v, list) else str(v)))
+    for k in ("covered_population_before", "covered_population_after", "newly_covered_population",
+              "no_longer_covered_population", "villages_covered_before", "villages_covered_after"):  # fmt: skip
+        if k in city:
+            rows.append((f"全市 city: {k}", round(float(city[k]))))
+    rows.append(("比例 shares", SHARE_NOTE))
+    rows += [(_zh_first(ledger_header(c)), text) for c, text in LEDGER_NOTES.items()]
+    return pd.DataFrame(rows, columns=["项目 key", "内容 value"])
+
+
+def write_ledger_workbook(
+    villages: pd.DataFrame, towns: pd.DataFrame, summary: dict[str, Any], path: str | Path
+) -> Path:
+    """Write the ledger as ``changes.xlsx``: villages, towns + city, and the 说明 sheet (the edits and sources).
+
+    Headers are Chinese first (``状态(现状) status_before``); shares are stored cut to what ``0.0%`` shows
+    (never rounded up across the 达标 rule); text cells stay text (no formulas, :func:`guard_workbook`).
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
+    path = Path(path)
+    with atomic_path(path) as tmp, pd.ExcelWriter(tmp, engine="openpyxl") as xw:
+        sheets = {SHEET_VILLAGES: _sheet(villages), SHEET_TOWNS: _sheet(towns)}
+        for name, (sheet, _) in sheets.items():
+            xlsx_frame(sheet).to_excel(xw, index=False, sheet_name=name)
+        xlsx_frame(_about(summary)).to_excel(xw, index=False, sheet_name=SHEET_ABOUT)
+        for name, (_, formats) in sheets.items():
+            style_table_sheet(xw.book[name], header_row=1, formats=formats)
+        style_table_sheet(xw.book[SHEET_ABOUT], header_row=1, max_width=100, landscape=False)
+        guard_workbook(xw.book)  # a name starting with "=" stays a string cell, never a formula
+    return path

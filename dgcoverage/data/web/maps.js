@@ -62,6 +62,8 @@
     var rows = [['村(社区) village', V.name[i] + " <span class='dg-id'>" + V.code[i] + '</span>'],
       ['镇街 town', txt(V.town[i])], ['人口 population', num(V.pop[i])]];
     if (C) {
+      // a scenario page: the village's change, before -> after (escaped text made in Python)
+      if (V.chg) rows.push(['变化 change (现状 before \u2192 情景 after)', V.chg[i]]);
       rows.push(['覆盖率 share within ' + num(C.minutes) + ' min', sw(vClass(i)) + pct(V.share[i])],
         ['中位时间 median time (min)', num(V.med[i], 1)], ['90分位时间 p90 time (min)', num(V.p90[i], 1)],
         ['中心点时间 centre time (min)', num(V.ctr[i], 1)], ['辖区内设施 facilities inside', num(V.fin[i])],
@@ -134,7 +136,7 @@
       return {color: '#555', weight: 1, fillColor: c || 'url(#dg-h-nodata)', fillOpacity: c ? 0.85 : 1}; },
     choropleth: function (f) { var c = bin(f.properties.rate, DG.supply_bins, DG.supply_colours);
       return {color: '#555', weight: 0.5, fillColor: c || 'url(#dg-h-nodata)', fillOpacity: c ? 0.9 : 1}; },
-    villages: function (f) { var i = f.properties.i, c = vClass(i), s = V.st[i];
+    villages: function (f) { var i = f.properties.i, c = V.cc ? V.cc[i] : vClass(i), s = V.st[i];
       var o = {color: '#777', weight: 0.6, dashArray: null, fillColor: c || 'url(#dg-h-nodata)',
         fillOpacity: c ? 0.85 : 1};
       if (s === 'gap') { o.color = M.gap; o.weight = 2.5; }
