@@ -50,7 +50,7 @@ def circle_summary(
     city = tt[tt["town_code"] == study.city_code].iloc[0]
     summary = summary_base(study, circle, facilities_input, synthetic, len(fnode), fnode)
     summary["warnings"] = {**study.warnings, **fac_warn}
-    summary["results"] = city_results(study, vt, city, cell_cls)
+    summary["results"] = city_results(people, vt, city, cell_cls)
     summary["coverage_curve"] = {"minutes": curve_min.tolist(), "population_share": curve}
     summary["timing_s"] = timing
     if circle.every_village:
@@ -116,9 +116,8 @@ def summary_base(
     }
 
 
-def city_results(study: Study, vt: pd.DataFrame, city: pd.Series, cell_cls: np.ndarray) -> dict[str, Any]:
-    """City-wide figures of a circle (``summary.json`` → ``results``): the people of the study's villages."""
-    people = _people_in_units(study)
+def city_results(people: np.ndarray, vt: pd.DataFrame, city: pd.Series, cell_cls: np.ndarray) -> dict[str, Any]:
+    """City-wide figures of a circle (``summary.json`` → ``results``); ``people``: per cell, those in the villages."""
     pop_total = float(people.sum())
     covered = float(people[cell_cls == REACHED].sum())
     rate = city["pass_rate_villages"]

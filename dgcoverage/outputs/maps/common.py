@@ -12,6 +12,8 @@ from urllib.parse import quote
 import numpy as np
 import pandas as pd
 
+from ...core.io import cut_shares
+
 SIMPLIFY_M = 20.0
 OUTLINES_JS = "outlines.js"  # shared village/town outlines, written beside the pages by write_maps
 STATUS_EN = {
@@ -161,8 +163,7 @@ def _texts(values: Iterable[Any]) -> list[str]:
 
 def _shares(values: Any, nd: int = 4) -> list[float | None]:
     """Shares cut (not rounded) to ``nd`` decimals: 0.89996 stays below a 90 % class break and rule."""
-    a = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=float)
-    a = np.floor(a * 10**nd + 1e-9) / 10**nd
+    a = cut_shares(pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=float), nd)
     return np.where(np.isfinite(a), a, None).tolist()
 
 

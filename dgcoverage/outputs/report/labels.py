@@ -15,6 +15,8 @@ from urllib.parse import quote
 import numpy as np
 import pandas as pd
 
+from ...core.io import cut_shares
+
 if TYPE_CHECKING:  # pragma: no cover
     from ...pipeline.study import CircleResult
 
@@ -102,7 +104,7 @@ def pct(v: Any, digits: int = 1) -> str:
     unit = 10.0 ** (digits + 2)
     if 0 < f < 1 / unit:
         return f"< {1 / unit:.{digits}%}"
-    return f"{math.floor(f * unit + 1e-6) / unit:.{digits}%}"
+    return f"{float(cut_shares(f, digits + 2)):.{digits}%}"
 
 
 def thousands(v: Any) -> str:
