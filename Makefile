@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEVSTAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test install dev clean data bench lint format jscheck
+.PHONY: demo test install dev clean data bench bench-province lint format jscheck
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -62,6 +62,12 @@ clean:
 bench: $(DEVSTAMP)
 	$(BIN)/python -m pip install -q -e ".[bench]"
 	$(BIN)/python scripts/benchmark.py
+
+# The province row only (issue 20): a SYNTHETIC province of 10 cities (~5.5 M walk nodes) run sequentially and by
+# `dgcoverage batch` on 1 and 2 Dask workers; rewrites only its block of docs/benchmarks.md. Province cached in
+# /tmp/dgcoverage-bench. Smaller: make bench-province BENCH_ARGS="--province-scale 0.5 --province-copies 3"
+bench-province: $(DEVSTAMP)
+	$(BIN)/python scripts/benchmark.py --only province $(BENCH_ARGS)
 
 format: $(DEVSTAMP)
 	$(BIN)/ruff check --fix dgcoverage scripts tests benchmarks

@@ -352,8 +352,10 @@ def _auto_clip_polygon(root: str | Path) -> Any:
     return gpd.GeoSeries([area], crs=utm).to_crs("EPSG:4326").iloc[0]
 
 
-def _write_osm(path: Path, node_id: np.ndarray, lon: np.ndarray, lat: np.ndarray, ways: list[list[int]]) -> None:
-    """Write nodes (``node_id`` ascending) and footways (lists of node positions) as an .osm.pbf."""
+def _write_osm(
+    path: Path, node_id: np.ndarray, lon: np.ndarray, lat: np.ndarray, ways: list[list[int]], highway: str = "footway"
+) -> None:
+    """Write nodes (``node_id`` ascending) and ways (lists of node positions, ``highway=<highway>``) as an .osm.pbf."""
     import osmium
 
     path.unlink(missing_ok=True)
@@ -363,7 +365,7 @@ def _write_osm(path: Path, node_id: np.ndarray, lon: np.ndarray, lat: np.ndarray
             w.add_node(osmium.osm.mutable.Node(id=i, location=(x, y)))
         ids = node_id.tolist()
         for j, way in enumerate(ways):
-            w.add_way(osmium.osm.mutable.Way(id=j + 1, nodes=[ids[k] for k in way], tags={"highway": "footway"}))
+            w.add_way(osmium.osm.mutable.Way(id=j + 1, nodes=[ids[k] for k in way], tags={"highway": highway}))
     finally:
         w.close()
 

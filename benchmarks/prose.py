@@ -144,6 +144,9 @@ def _guangdong_text(R: dict[str, Any]) -> str:
     part_mem_gib = (part_nodes * buf * kib / 1024 + fixed_mib) / 1024
     return f"""## Scaling out: all of Guangdong on Dask (on paper)
 
+*An estimate from one city's costs. `dgcoverage batch` now runs many regions on Dask: the measured province row
+and its projection to Guangdong are the next section (`make bench-province`).*
+
 Measured per-node figures ({how}): **{us:.1f} µs of wall time per node** for all four circles end to end
 and **{kib:.2f} KiB of peak memory per node** (plus ≈ {fixed_mib:.0f} MiB fixed per process).
 
@@ -185,3 +188,173 @@ village points, facility lists), not computing. Siting is the heavier job (5,000
 {siting_s} here for one circle on one city; candidates are independent, so it splits per partition and per
 candidate chunk the same way).
 """
+
+
+# --------------------------------------------------------------------------- the province section (issue 20)
+
+#: Guangdong's walk network, nodes (the estimate of the section above), its cities, and the share of the largest.
+GD_NODES = (8e6, 20e6)
+GD_CITIES = 21
+GD_LARGEST_SHARE = 0.15  # Guangzhou or Shenzhen: ≈ 15 % of the province's nodes (by people and built-up area)
+
+
+def _x(r: float, nd: int = 2) -> str:
+    return f"{r:.{nd}f}×" if np.isfinite(r) else "— (not run)"
+
+
+def province_costs(P: dict[str, Any]) -> dict[str, float]:
+    """Per-node costs of the sequential run: road reading per province node, the rest per region node, memory."""
+    b, seq = P["build"], P["runs"].get("seq") or next(iter(P["runs"].values()))
+    n_prov, n_city, k = b["nodes"], b["nodes_per_city"], b["copies"]
+    reads = seq.get("road_read_s") or []
+    task = sum(v for v in seq["task_s"].values() if v is not None)
+    read_us = 1e6 * float(np.mean(reads)) / n_prov if reads else float("nan")
+    peaks = [m for r in P["runs"].values() for m in r.get("worker_peak_mb", [])]
+    fixed = seq.get("fixed_mb", 0.0)
+    return {
+        "read_us": read_us,  # one read of the province file, per node of the FILE
+        "reads_per_region": len(reads) / k if reads else float("nan"),
+        "read_share": sum(reads) / task if task else float("nan"),
+        "compute_us": 1e6 * (task - sum(reads)) / n_prov,  # everything else, per node of the region
+        "task_s": task / k,
+        "peak_mb": max(peaks) if peaks else float("nan"),
+        "fixed_mb": fixed,
+        "kib_per_node": 1024 * max(max(peaks) - fixed, 0.0) / n_city if peaks else float("nan"),
+        "n_city": n_city,
+    }
+
+
+def _province_projection(P: dict[str, Any]) -> list[str]:
+    c = province_costs(P)
+    rows = []
+    for n in GD_NODES:
+        read_cpu = GD_CITIES * c["reads_per_region"] * n * c["read_us"] / 1e6  # every task reads the whole file
+        cut_cpu = c["reads_per_region"] * n * c["read_us"] / 1e6  # pre-cut city files: each read is its own window
+        comp = n * c["compute_us"] / 1e6
+        big = GD_LARGEST_SHARE * n
+        big_task = c["reads_per_region"] * n * c["read_us"] / 1e6 + big * c["compute_us"] / 1e6
+        kib = c["kib_per_node"]
+        for w in (2, 8, 32):
+            wall = max((read_cpu + comp) / w, big_task)
+            wall_cut = max((cut_cpu + comp) / w, big * (c["compute_us"] + c["reads_per_region"] * c["read_us"]) / 1e6)
+            rows.append(
+                f"| {n / 1e6:.0f} M | {w} | {(read_cpu + comp) / 60:,.0f} | {wall / 60:,.1f} | {wall_cut / 60:,.1f}"
+                f" | {(c['fixed_mb'] + big * kib / 1024) / 1024:,.1f} |"
+            )
+    kib = c["kib_per_node"]
+    max_nodes = (2048 - c["fixed_mb"]) * 1024 / kib if np.isfinite(kib) and kib > 0 else float("nan")
+    return [
+        "### Projection: all of Guangdong on a cluster, from the measured costs",
+        "",
+        f"From the sequential run: each task reads the province `.osm.pbf` {c['reads_per_region']:.0f}× (walk "
+        f"network; bike network for legal aid) at **{c['read_us']:.2f} µs per node of the file** — "
+        f"{100 * c['read_share']:.0f} % of the loop's time — and spends **{c['compute_us']:.1f} µs per node of its "
+        f"region** on everything else (raster window, units, facilities, four circles, tables and layers written; "
+        "an average with each task's fixed costs in it, so an upper bound per node). Peak memory "
+        f"per worker was {c['peak_mb']:,.0f} MiB for cities of {c['n_city']:,} nodes: ≈ {c['fixed_mb']:,.0f} MiB "
+        f"fixed (interpreter and imports, measured before the first region) + {c['kib_per_node']:.2f} KiB per "
+        "region node.",
+        "",
+        f"Guangdong: {GD_NODES[0] / 1e6:.0f}–{GD_NODES[1] / 1e6:.0f} M walk nodes (estimate above) in "
+        f"{GD_CITIES} city tasks, the largest city ≈ {100 * GD_LARGEST_SHARE:.0f} % of the nodes. Wall time on W "
+        "one-thread workers ≈ max(CPU / W, the largest task); *pre-cut* = each city's window cut once from the "
+        "province file (e.g. `osmium extract -p`), so a task reads only its own window instead of the whole file:",
+        "",
+        "| walk nodes | workers | CPU (min) | wall, each task reads the province file (min) | wall, pre-cut city "
+        "files (min) | largest task's memory (GiB) |",
+        "|---:|---:|---:|---:|---:|---:|",
+        *rows,
+        "",
+        f"Reading the whole file in every task grows as cities × province size, so at Guangdong's size it is most of "
+        f"the CPU; cutting the city windows once removes it. The largest city needs more than 2 GiB per worker "
+        f"above ≈ {max_nodes / 1e6:.1f} M nodes: such a city is split into tiles with a buffer of the longest reach "
+        "(results stay exact; see the partitions above), or run on a worker with more memory.",
+    ]
+
+
+def province_text(P: dict[str, Any]) -> str:
+    """Return the province section of docs/benchmarks.md (issue 20) from :func:`benchmarks.province.measure`."""
+    from benchmarks.province import MIN_CITIES, MIN_NODES
+
+    b, runs, t, m = P["build"], P["runs"], P["targets"], P.get("machine", {})
+    city = P.get("city", {})
+    seq, w1, w2 = runs.get("seq"), runs.get("dask1"), runs.get("dask2")
+    speed = w1["wall_s"] / w2["wall_s"] if w1 and w2 else float("nan")
+    over = w1["wall_s"] / seq["wall_s"] if w1 and seq else float("nan")
+    total = w2["wall_s"] if w2 else float("nan")
+    peak = max((x for r in runs.values() for x in r.get("worker_peak_mb", [])), default=float("nan"))
+    same = P["tables"]["identical"]
+    failed = [f for r in runs.values() for f in r.get("failed", [])]
+    fac = ", ".join(f"{v:,} {k}" for k, v in b["facilities"].items())
+
+    def yes(ok: bool) -> str:
+        return "yes" if ok else "**no**"
+
+    what = {
+        "seq": "the same task function (`pipeline.batch.region_task`) for each region in a loop, one process, no Dask",
+        "dask1": "`run_batch` (what `dgcoverage batch` runs) on a LocalCluster of 1 one-thread worker process",
+        "dask2": "`run_batch` on a LocalCluster of 2 one-thread worker processes",
+    }
+    rows = []
+    for mode, r in runs.items():
+        tasks = [v for v in r["task_s"].values() if v is not None]
+        peaks = ", ".join(f"{x:,.0f}" for x in r["worker_peak_mb"]) or "—"
+        rows.append(
+            f"| {mode} | {what.get(mode, mode)} | {r['wall_s']:,.1f} | {sum(tasks):,.1f} | {peaks} | "
+            f"{_x(r['wall_s'] / seq['wall_s']) if seq else '—'} |"
+        )
+    reads = (seq or {}).get("road_read_s") or []
+    lines = [
+        f"## Province on Dask: {b['copies']} SYNTHETIC cities, {b['nodes']:,} walk nodes (measured)",
+        "",
+        f"*Generated by `python scripts/benchmark.py --only province` (`make bench-province`) on {m.get('date', '—')}"
+        f" ({m.get('cpus', '?')} CPUs, load average at start {m.get('load_average', '—')}; dask "
+        f"{m.get('dask', '?')}, distributed {m.get('distributed', '?')}, dgcoverage {m.get('dgcoverage', '?')}); "
+        "only this section is rewritten by it.*",
+        "",
+        f"**The province** (`benchmarks/province.py`, deterministic, cached in the work folder): the synthetic "
+        f"Dongguan at scale {city.get('scale', '?'):g} (`build_demo`, SYNTHETIC roads, people and facilities) and "
+        f"{b['copies'] - 1} copies moved by whole city widths/heights, as the ten-city `.osm.pbf` row: ONE "
+        f"`.osm.pbf` ({b['pbf_bytes'] / 1e6:,.1f} MB, {b['nodes']:,} nodes, {b['undirected_edges']:,} streets as "
+        f"`highway=residential` ways), ONE 3″ population GeoTIFF ({b['raster_shape'][0]:,} × {b['raster_shape'][1]:,}"
+        f" px, {b['people']:,.0f} people), one facility GeoJSON per circle covering the province ({fac}), and per "
+        f"city its own towns and villages ({b['towns'] // b['copies']} towns, {b['villages'] // b['copies']} "
+        "villages; codes `9900NN…`, names `合成市NN` / `合成NN·…`) and a region TOML naming the shared files. "
+        f"Build: {_f(b['time_s'], 1)} s{' (cached from an earlier run)' if b.get('cached') else ''}.",
+        "",
+        "All four circles, tables only (no maps); every run starts from nothing (network cache off, `--force`), in a "
+        "fresh process; *wall* is the whole batch including the Dask cluster's start and its workers' imports; "
+        "*peak per worker* is each worker process's `VmHWM` at the end of its last task.",
+        "",
+        "| run | what | wall (s) | tasks, summed (s) | peak per worker (MiB) | vs sequential |",
+        "|---|---|---:|---:|---:|---:|",
+        *rows,
+        "",
+        f"Each task reads the shared `.osm.pbf` {len(reads) // max(b['copies'], 1)}× (walk network for three "
+        f"circles, bike network for legal aid) and keeps its window (towns + the longest reach): "
+        f"{_f(float(np.mean(reads)) if reads else None, 1)} s per read in the sequential run. Tables: the "
+        f"villages, towns, facilities and summary of every region and circle ({P['tables']['files_compared']} "
+        f"files) are byte-identical across the runs: **{same}**"
+        + (f" (differ: {', '.join(P['tables']['differ'])})" if P["tables"]["differ"] else "")
+        + (f". Failed regions: {'; '.join(failed)}" if failed else "")
+        + ".",
+        "",
+        "### Targets (issue 20, 2 cores)",
+        "",
+        "| target | measured | met |",
+        "|---|---|---|",
+        f"| ≥ {MIN_CITIES} cities and ≥ {MIN_NODES / 1e6:.0f} M walk nodes | {b['copies']} cities, "
+        f"{b['nodes']:,} nodes | {yes(b['copies'] >= MIN_CITIES and b['nodes'] >= MIN_NODES)} |",
+        f"| 2 workers ≥ {t['speedup_min']}× faster than 1 | {_x(speed)} | {yes(speed >= t['speedup_min'])} |",
+        f"| Dask overhead: 1 worker ≤ {t['overhead_max']}× the sequential loop | {_x(over, 3)} | "
+        f"{yes(over <= t['overhead_max'])} |",
+        f"| the province, all four circles, ≤ {t['total_s_max'] / 60:.0f} min (2 workers) | {_f(total / 60, 1)} min | "
+        f"{yes(total <= t['total_s_max'])} |",
+        f"| ≤ {t['worker_gib_max']:g} GiB peak per worker | {_f(peak / 1024)} GiB | "
+        f"{yes(peak / 1024 <= t['worker_gib_max'])} |",
+        f"| tables identical across the three runs, no region failed | {same}, {len(failed)} failed | "
+        f"{yes(bool(same) and not failed)} |",
+        "",
+        *(_province_projection(P) if seq else []),
+    ]
+    return "\n".join(lines) + "\n"

@@ -4,6 +4,8 @@
     .venv/bin/python scripts/benchmark.py       # full run (scale 3 city, ~550k nodes), rewrites docs/benchmarks.md
     .venv/bin/python scripts/benchmark.py --quick # two towns, a few thousand nodes: the CI smoke test
     make bench                                  # installs .[bench] (pandana) and runs the full benchmark
+    .venv/bin/python scripts/benchmark.py --only province   # one section (benchmarks/sections.py) and its block
+    make bench-province                         # the same: the SYNTHETIC province on 1 and 2 Dask workers
 
 The steps, checks and the text of docs/benchmarks.md are in the ``benchmarks`` package (entry:
 ``benchmarks/bench.py``); this script parses the options, prints the progress and the results, and writes the
@@ -19,7 +21,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks import bench  # noqa: E402
+from benchmarks import bench, sections  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -58,11 +60,28 @@ def main(argv: list[str] | None = None) -> int:
         "raster: China-size GeoTIFF; pbf_clip: ten-city .osm.pbf clipped)",
     )
     ap.add_argument("--from-json", type=Path, help="only re-render the doc from an earlier results.json")
+    known = sections.sections()
+    ap.add_argument(
+        "--only",
+        metavar="NAMES",
+        help="run only these sections (comma-separated: "
+        + ", ".join(f"{k}: {v.help}" for k, v in known.items())
+        + ") and rewrite only their blocks of the doc; with --from-json FILE, re-render one section from FILE (its "
+        "<work>/section-NAME.json; several sections: from theirs)",
+    )
+    for sec in known.values():
+        if sec.add_options is not None:
+            sec.add_options(ap)
     args = ap.parse_args(argv)
+    if args.only:
+        return _only(args, known)
     if args.from_json:
         R = json.loads(args.from_json.read_text(encoding="utf-8"))
         R["targets"] = bench.targets(R)
-        args.doc.write_text(bench.render(R), encoding="utf-8")
+        text = bench.render(R)
+        if args.doc.exists():  # keep the blocks of the separately run sections
+            text = sections.carry_over(args.doc.read_text(encoding="utf-8"), text)
+        args.doc.write_text(text, encoding="utf-8")
         print(f"[benchmark] re-rendered {args.doc} from {args.from_json}")
         return 0
     progress = logging.StreamHandler(sys.stdout)  # the library logs its progress; print it as it comes
@@ -82,6 +101,8 @@ def main(argv: list[str] | None = None) -> int:
         command=("python scripts/benchmark.py " + words).rstrip(),
     )
     text = bench.render(R)
+    if args.doc.exists():  # keep the blocks of the sections this run did not measure (--only NAME writes them)
+        text = sections.carry_over(args.doc.read_text(encoding="utf-8"), text)
     args.doc.parent.mkdir(parents=True, exist_ok=True)
     args.doc.write_text(text, encoding="utf-8")
     js = args.json or args.work / "results.json"
@@ -90,6 +111,37 @@ def main(argv: list[str] | None = None) -> int:
     print(f"[benchmark] agreement: {R['agreement']}")
     print(f"[benchmark] wrote {args.doc} and {js}")
     return 0 if all(R["agreement"].values()) else 1
+
+
+def _only(args: argparse.Namespace, known: dict[str, sections.Section]) -> int:
+    """Run (or re-render from JSON) only the named sections; rewrite only their blocks of the doc."""
+    names = [n.strip() for n in args.only.split(",") if n.strip()]
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        print(f"[benchmark] unknown section(s) {unknown}; known: {', '.join(known)}", file=sys.stderr)
+        return 2
+    progress = logging.StreamHandler(sys.stdout)
+    progress.setFormatter(logging.Formatter("%(message)s"))
+    bench.log.addHandler(progress)
+    bench.log.setLevel(logging.INFO)
+    args.work.mkdir(parents=True, exist_ok=True)
+    text = args.doc.read_text(encoding="utf-8") if args.doc.exists() else "# Benchmarks\n"
+    for name in names:
+        js = args.work / f"section-{name}.json"
+        if args.from_json:
+            src = args.from_json if len(names) == 1 else js
+            result = json.loads(src.read_text(encoding="utf-8"))
+        else:
+            result = known[name].run(args.work, args)
+            js.write_text(json.dumps(result, indent=1, default=float), encoding="utf-8")
+        body = known[name].render(result)
+        text = sections.replace(text, name, body, before="## Method notes")
+        print(body)
+        print(f"[benchmark] section {name}: results in {js}")
+    args.doc.parent.mkdir(parents=True, exist_ok=True)
+    args.doc.write_text(text, encoding="utf-8")
+    print(f"[benchmark] rewrote the section(s) {', '.join(names)} of {args.doc}")
+    return 0
 
 
 if __name__ == "__main__":

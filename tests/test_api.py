@@ -111,7 +111,11 @@ def test_facilities_as_geodataframe_equal_the_file(small_city):
     frame = gpd.GeoDataFrame(from_file[["name", "geometry"]].copy(), crs=4326)
     from_frame = dg.load_facilities(study, c, frame)
     a, b = dg.run_circle(study, c, from_file), dg.run_circle(study, c, from_frame)
+    # the frame has no capacity column: the 2SFCA score's equity is withheld, everything else is equal
+    sa, sb = a.summary.results["equity"].pop("access_supply"), b.summary.results["equity"].pop("access_supply")
     assert a.summary.results == b.summary.results
+    assert sa["city"]["access_supply_gini"] is not None and "withheld" not in sa
+    assert set(sb["city"].values()) == {None} and "no facility of this circle has a known capacity" in sb["withheld"]
     assert from_frame.attrs["input_record"]["kind"] == "facilities (GeoDataFrame)"
     with pytest.raises(dg.CRSError, match="no CRS"):
         dg.load_facilities(study, c, gpd.GeoDataFrame({"name": ["a"]}, geometry=gpd.points_from_xy([113.75], [23.02])))

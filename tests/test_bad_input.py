@@ -436,8 +436,11 @@ def test_gcj02_declared_wgs84_counted_in_summary(small_city, tmp_path):
     fac = load_facilities(study, circles["fitness_15"], p, "wgs84")  # wrongly declared
     res, msgs = _quiet(run_circle, study, circles["fitness_15"], fac)
     assert res.summary["warnings"]["facilities_maybe_gcj02"] == 40
-    assert res.summary["checks"]["gcj02_suspicion"]["suspect"] is True
-    assert any("--facilities-crs gcj02" in m for m in msgs)
+    # one datum check (quality.datum_fit) gives the verdict and the warning; the old key is retired
+    assert res.summary["checks"]["datum"]["facilities"].startswith("suspect: facilities read as wgs84 stand a median")
+    assert "gcj02_suspicion" not in res.summary["checks"] and "datum_suspicion" not in res.summary["checks"]
+    said = [m for m in msgs if "fit the road network far better read as gcj02 (Gaode/Tencent)" in m]
+    assert len(said) == 1 and "facilities read as wgs84" in said[0] and "--facilities-crs gcj02" in said[0]
     fac2 = load_facilities(study, circles["fitness_15"], p, "gcj02")  # correctly declared: no check
     res2 = run_circle(study, circles["fitness_15"], fac2)
     assert "facilities_maybe_gcj02" not in res2.summary["warnings"]

@@ -381,9 +381,16 @@ def test_report_xlsx_sheet_names_from_ids_are_sanitised(runs, tmp_path):
     odd = dataclasses.replace(res, circle=dataclasses.replace(res.circle, id="=a[1]/b:c?*'", name_zh="=a[1]/b:c?*'"))
     write_report([odd, res], tmp_path)
     wb = load_workbook(tmp_path / "report.xlsx")
-    head = ["说明 About", "镇街对比 compare", "覆盖曲线 curves", "=a_1__b_c__' 镇街", "=a_1__b_c__' 村社区"]
-    assert wb.sheetnames[:5] == head
-    assert wb.sheetnames[5].endswith(" 镇街") and all(len(n) <= 31 for n in wb.sheetnames)
+    head = [
+        "说明 About",
+        "镇街对比 compare",
+        "覆盖曲线 curves",
+        "公平性 equity",
+        "=a_1__b_c__' 镇街",
+        "=a_1__b_c__' 村社区",
+    ]
+    assert wb.sheetnames[:6] == head
+    assert wb.sheetnames[6].endswith(" 镇街") and all(len(n) <= 31 for n in wb.sheetnames)
     about = wb["说明 About"]
     assert all(c.data_type != "f" for row in about.iter_rows() for c in row)
     page = report_html([odd])

@@ -87,7 +87,7 @@ def _table_sheets(wb):
 def test_sheet_names_are_chinese_first_and_short(rep):
     *_, xlsx, _ = rep
     names = load_workbook(xlsx).sheetnames
-    expected = ["说明 About", "镇街对比 compare", "覆盖曲线 curves"]
+    expected = ["说明 About", "镇街对比 compare", "覆盖曲线 curves", "公平性 equity"]
     for c in CIRCLES:
         expected += [f"{NAME_ZH[c]} 镇街", f"{NAME_ZH[c]} 村社区"]
         if c == "fitness_15":
@@ -506,5 +506,5 @@ def test_hostile_circle_names_are_escaped_and_sheet_names_safe(rep, tmp_path):
     assert "<script" not in doc and EVIL not in doc and html.escape(bad) in doc
     names = load_workbook(xlsx).sheetnames
     # the name is cut so that the kind of sheet still shows (31 characters at most), then sanitised
-    assert names[3:5] == ["<script>alert('c')<_script>_ 镇街", "<script>alert('c')<_script> 村社区"]
+    assert names[4:6] == ["<script>alert('c')<_script>_ 镇街", "<script>alert('c')<_script> 村社区"]
     assert all(len(n) <= 31 for n in names)

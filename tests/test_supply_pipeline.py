@@ -446,7 +446,7 @@ def test_supply_keys_and_elderly_settings_read(tmp_path):
     assert settings.elderly_share == {"441900003": 0.06, "441900006": 0.07}
     assert c.with_overrides(minutes=20).supply_target == 35.0
     # settings built in Python are checked where they are used (load_study -> validate_settings)
-    for bad in (Settings(elderly_share=2.0), Settings(elderly_share={"x": 0.1}), Settings(elderly_population={})):
+    for bad in (Settings(elderly_share=2.0), Settings(elderly_share={" x": 0.1}), Settings(elderly_population={})):
         with pytest.raises(ConfigError):
             validate_settings(bad)
 

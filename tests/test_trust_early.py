@@ -86,6 +86,40 @@ def test_site_capacity_for_a_circle_without_a_standard_is_refused_before_loading
     assert heavy == set(), heavy
 
 
+@pytest.mark.parametrize(
+    "body, said",
+    [
+        (
+            'towns = "towns.geojson"\nvillages = "nope.geojson"\n',
+            "nope.geojson: the villages file named in {toml} (villages = 'nope.geojson') not found. Fix: correct "
+            "villages in {toml} (a path relative to its folder",
+        ),
+        (
+            'towns = "towns.geojson"\nvillages = "towns.geojson"\npopulation = "empty.tif"\n',
+            "empty.tif: population (in region.toml) file is empty (0 bytes).",
+        ),
+        (
+            'towns = "towns.geojson"\nvillages = "towns.geojson"\n[facilities]\nfitness_15 = "f/x.csv"\n',
+            "x.csv: the facilities.fitness_15 file named in {toml} (facilities.fitness_15 = 'f/x.csv') not found.",
+        ),
+    ],
+)
+def test_files_named_in_a_region_toml_are_checked_before_any_loading(tmp_path, body, said):
+    """A region TOML naming a missing villages file was found only while loading (after the towns were read)."""
+    reg = tmp_path / "reg"
+    reg.mkdir()
+    (reg / "towns.geojson").write_text('{"type": "FeatureCollection", "features": []}', encoding="utf-8")
+    (reg / "empty.tif").write_bytes(b"")
+    (reg / "region.toml").write_text(body, encoding="utf-8")
+    t0 = time.perf_counter()
+    rc, err, heavy = _cli_in_fresh_process(
+        ["run", "--region", str(reg), "--circle", "fitness_15", "--out", str(tmp_path / "o"), "--no-maps"]
+    )
+    assert rc == 2 and said.format(toml=reg / "region.toml") in err, err
+    assert heavy == set(), heavy  # refused before the network, the raster and the writers were even imported
+    assert time.perf_counter() - t0 < 5.0 and not (tmp_path / "o").exists()
+
+
 @pytest.mark.parametrize("place", ["", "   "])
 def test_an_empty_place_name_is_refused_not_the_synthetic_roads(small_city, tmp_path, capsys, place):
     rc = main(
@@ -341,3 +375,42 @@ def test_village_points_in_the_wrong_datum_are_warned_and_counted(city_study):
     poly = {"crs": "gcj02", "coordinates": "polygons"}
     _villages_datum(vgdf, s.graph, poly, counts, 250.0)
     assert "datum_check" not in poly
+
+
+def test_warnings_while_reading_candidates_are_counted_recorded_and_printed(small_city, city_study, tmp_path, capsys):
+    """Rows dropped or sizes unread in a --candidates file were said once and then lost: now counted."""
+    s = city_study
+    i = np.random.default_rng(5).choice(s.net.n_nodes, 30, replace=False)
+    lon, lat = s.net.lon[i].astype(object), s.net.lat[i].astype(object)
+    lon[[3, 17]] = ""  # two rows without a longitude: dropped
+    area = np.full(30, "800", dtype=object)
+    area[[5, 6, 7]] = "不详"  # three sizes unknown
+    path = tmp_path / "sites.csv"
+    pd.DataFrame({"名称": [f"候选{k}" for k in range(30)], "经度": lon, "纬度": lat, "场地面积(平方米)": area}).to_csv(
+        path, index=False, encoding="utf-8-sig"
+    )
+    out = tmp_path / "o"
+    base = ["site", "--circle", "fitness_15", "--k", "3", "--data-dir", str(small_city), "--no-maps", "--out", str(out)]
+    assert main([*base, "--candidates", str(path), "--candidates-crs", "wgs84"]) == 0
+    err = capsys.readouterr().err
+    sj = json.loads((out / "fitness_15" / "siting_summary.json").read_text(encoding="utf-8"))
+    counted = {"candidates_rows_bad_coordinates": 2, "candidates_capacity_missing": 3, "candidates_capacity_unknown": 3}
+    assert sj["warnings"] == counted  # lines 5 and 19; lines 7, 8, 9 (the header is line 1)
+    assert "sites.csv: 2 candidate site rows with missing, non-numeric or out-of-range coordinates dropped" in err
+    assert (
+        "counted warnings (siting_summary.json -> warnings): candidates_capacity_missing 3, "
+        "candidates_capacity_unknown 3, candidates_rows_bad_coordinates 2" in err
+    )
+
+
+def test_the_config_is_parsed_once_per_command(small_city, tmp_path, monkeypatch):
+    """Preflight's parse of the config is handed on to the command (it was parsed again for the run)."""
+    from dgcoverage.cli import common
+
+    calls = []
+    real = common.load_config
+    monkeypatch.setattr(common, "load_config", lambda path=None: calls.append(path) or real(path))
+    out = tmp_path / "o"
+    argv = ["run", "--circle", "fitness_15", "--data-dir", str(small_city), "--no-maps", "--out", str(out)]
+    assert main(argv) == 0 and (out / "fitness_15" / "summary.json").exists()
+    assert calls == [None]  # the packaged circles.toml, once (preflight), not again for circles_to_run

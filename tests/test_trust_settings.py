@@ -91,3 +91,51 @@ def test_meant_values_pass_when_allowed_and_plausible_ones_always(tmp_path):
     with pytest.raises(ConfigError, match="12 km/h is a bicycle speed: give one for walk too"):
         circles["legal_aid_30"].with_overrides(mode="walk")
     assert circles["legal_aid_30"].with_overrides(mode="walk", speed_kmh=4.0).speed_kmh == 4.0
+
+
+@pytest.mark.parametrize(
+    "speeds, said",
+    [
+        ("1.0,1.2", "overrides (--speeds): speeds (walk) = 1 is outside the plausible 2-7 km/h; written in m/s? 1 m/s"),
+        ("60,70", "speeds (walk) = 60 is outside the plausible 2-7 km/h; written in m/min? 60 m/min = 3.6 km/h"),
+        ("3.6,12", "speeds (walk) = 12 is outside the plausible 2-7 km/h; 12 km/h is a bicycle speed: give one for "),
+    ],
+)
+def test_speeds_option_range_checked_like_the_circle_speed_before_any_loading(speeds, said, tmp_path):
+    """``--speeds 1.0,1.2`` (m/s) ran: every village 'not covered' at both speeds, without a word."""
+    import time
+
+    from dgcoverage.cli.main import main
+
+    t0 = time.perf_counter()
+    code = main(["run", "--circle", "elderly_care_15", "--speeds", speeds, "--out", str(tmp_path / "o"), "--no-maps"])
+    assert code == 2 and time.perf_counter() - t0 < 3.0  # said before the network or raster is read
+    circles, _ = load_config()
+    with pytest.raises(ConfigError) as err:
+        circles["elderly_care_15"].with_overrides(speeds=tuple(float(v) for v in speeds.split(",")))
+    assert said in str(err.value) and "allow_unusual_settings = true" in str(err.value)
+    assert not (tmp_path / "o").exists()
+
+
+def test_speeds_in_the_config_checked_per_mode_and_insisting_lifts_only_the_plausible_range(tmp_path):
+    with pytest.raises(ConfigError, match=re.escape("speeds (bicycle) = 4 is outside the plausible 6-30 km/h")):
+        _load(tmp_path, mode="bicycle", speed=12, extra="speeds = [4.0, 12.0]\n")
+    circles, _ = _load(tmp_path, speed=4.0, extra="speeds = [1.0, 4.0]\nallow_unusual_settings = true\n")
+    assert circles["x"].speeds == (1.0, 4.0)  # insisted: taken as meant
+
+
+@pytest.mark.parametrize(
+    "kw, said",
+    [
+        ({"minutes": 900}, "minutes = 900 is outside the hard limits (0, 600] minutes"),
+        ({"speed": 200, "mode": "drive"}, "speed_kmh = 200 is outside the hard limits (0, 150] km/h"),
+        ({"extra": "speeds = [0.2, 4.0]\n"}, "speeds = 0.2 is outside the hard limits 0.5-60 km/h"),
+    ],
+)
+def test_hard_limits_say_that_insisting_does_not_lift_them(tmp_path, kw, said):
+    """``allow_unusual_settings`` lifts the plausible ranges, never the hard physical limits; the refusal says so."""
+    extra = kw.pop("extra", "") + "allow_unusual_settings = true\n"
+    with pytest.raises(ConfigError) as exc:
+        _load(tmp_path, extra=extra, **kw)
+    msg = str(exc.value)
+    assert said in msg and "which allow_unusual_settings = true does not lift" in msg and "c.toml" in msg

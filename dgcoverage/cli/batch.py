@@ -18,11 +18,13 @@ The regions: --regions DIR holds one region TOML per region, <id>.toml or <id>/r
 --network, --population and --facilities are shared by every region that does not name its own (a province's
 .osm.pbf and raster: each task reads only its region's towns plus the longest circle's reach of them).
 
-Outputs: <out>/<id>/<circle>/villages.csv, towns.csv ... (as `run --no-maps` writes them) with
-<out>/<id>/batch_manifest.json, and <out>/batch.csv / batch.xlsx: region x circle (population covered, village
-pass rate, supply status, run status). A failed region is listed with its error while the others finish (exit
-code 2); a rerun reuses every region whose complete outputs were made from inputs with the same SHA-256 (--force
-runs them again).
+Outputs: <out>/<id>/<circle>/villages.csv, towns.csv ... (as `run --no-maps` writes them; with --maps also
+<out>/<id>/maps/, report.html, report.xlsx, as `run --region` writes them) with <out>/<id>/batch_manifest.json,
+and <out>/batch.csv / batch.xlsx: region x circle (population covered, village pass rate, supply status, run
+status), and <out>/batch.html: every region's outline coloured by a circle's figure, the table, links to the
+regions' own pages (offline; prints on one A4 landscape page). A failed region is listed with its error while
+the others finish (exit code 2); a rerun reuses every region whose complete outputs were made from inputs with the
+same SHA-256 (--force runs them again; a region run without maps runs again with --maps).
 
 examples:
   dgcoverage batch --regions cities/ --circle fitness_15 --network guangdong.osm.pbf --population gd_100m.tif \\
@@ -68,6 +70,10 @@ def add_batch_parser(sub: Any, where: str, ids: list[str]) -> argparse.ArgumentP
         "--scheduler", metavar="ADDRESS", help="submit to a running Dask scheduler instead, e.g. tcp://10.0.0.5:8786 "
         "(start workers with --nthreads 1; every worker must read the input paths)"
     )  # fmt: skip
+    p.add_argument(
+        "--maps", action="store_true", help="also write each region's map pages and report (<out>/<id>/maps/, "
+        "report.html, report.xlsx), as run --region does with maps (default: tables only)"
+    )  # fmt: skip
     p.add_argument("--force", action="store_true", help="run every region, even those whose outputs are up to date")
     p.add_argument("--debug", action="store_true", help="show the traceback of an error")
     p.set_defaults(minutes=None, speed=None, access_speed=None, mode=None, speeds=None)
@@ -102,13 +108,15 @@ def batch_from_args(args: argparse.Namespace) -> int:
         scheduler=args.scheduler,
         force=args.force,
         on_outcome=_print_outcome,
+        maps=args.maps,
     )
     files = write_batch_table(outcomes, out)
     failed = [o for o in outcomes if o["status"] == "failed"]
     counts = {s: sum(o["status"] == s for o in outcomes) for s in ("done", "reused", "failed")}
     print(
         f"{counts['done']} done, {counts['reused']} reused (inputs unchanged), {counts['failed']} failed in "
-        f"{time.perf_counter() - t0:.1f} s; combined table -> {', '.join(str(f) for f in sorted(files))}",
+        f"{time.perf_counter() - t0:.1f} s; combined table and overview page -> "
+        f"{', '.join(str(f) for f in sorted(files))}",
         flush=True,
     )
     if failed:

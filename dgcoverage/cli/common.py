@@ -308,13 +308,18 @@ def describe_input(key: str, rec: dict[str, Any]) -> str:
 def check_options(args: argparse.Namespace) -> None:
     """Refuse option values that could never work, before anything is read (even options unused in this run)."""
     from ..inputs.coords import canonical_crs
-    from ..inputs.preflight import check_input_files, check_place_name
+    from ..inputs.preflight import check_input_files, check_place_name, check_region_files
 
     check_place_name(getattr(args, "network_place", None))
     check_input_files(named_files(args))  # every file named exists and opens, before anything is loaded
+    check_region_files(getattr(args, "region", None))  # and every file a --region TOML names
     for opt in ("facilities_crs", "villages_crs", "candidates_crs"):
         if getattr(args, opt, None) is not None:
             canonical_crs(getattr(args, opt))
+    if getattr(args, "gpkg_crs", None) is not None:  # the GIS layers' CRS: known, 2D, not GCJ-02
+        from ..outputs.gpkg import layer_crs
+
+        layer_crs(args.gpkg_crs)
     if getattr(args, "elderly_band", None) is not None and getattr(args, "elderly_population", None) is None:
         raise DgCoverageError("--elderly-band applies to --elderly-population, which was not given")
     for opt, low in (
@@ -377,12 +382,25 @@ def preflight(args: argparse.Namespace) -> int:
     return 0
 
 
+def parsed_config(args: argparse.Namespace) -> tuple[dict[str, Any], Any]:
+    """Return the config ``--config`` names (or the packaged one), parsed once per command (preflight's, handed on).
+
+    Kept on ``args`` with the path it was parsed from (the circles and settings are frozen dataclasses); a
+    changed ``args.config`` is parsed anew.
+    """
+    kept = getattr(args, "_parsed_config", None)
+    if kept is None or kept[0] != args.config:
+        kept = (args.config, *load_config(args.config))
+        args._parsed_config = kept
+    return kept[1], kept[2]
+
+
 def circles_to_run(args: argparse.Namespace, circle_ids: Sequence[str] | None) -> tuple[list[Any], Any]:
     """Return the circles the options name (checked against the config in use, with overrides) and the settings."""
     from ..inputs.preflight import check_site_capacity
 
     check_options(args)
-    circles, settings = load_config(args.config)
+    circles, settings = parsed_config(args)
     ids = list(circle_ids or (list(circles) if getattr(args, "all", False) else args.circle))
     unknown = [i for i in ids if i not in circles]
     if unknown:
@@ -434,12 +452,12 @@ def output_dirs(args: argparse.Namespace, maps: bool) -> tuple[Path, Path | None
     return out, maps_dir
 
 
-def print_counts(counts: dict[str, int]) -> None:
-    """Every counted warning, once (they are also in each summary.json -> warnings)."""
+def print_counts(counts: dict[str, int], where: str = "summary.json") -> None:
+    """Every counted warning, once (they are also in each ``where`` -> warnings)."""
     shown = {k: v for k, v in sorted(counts.items()) if v}
     if shown:
         print(
-            "counted warnings (summary.json -> warnings): " + ", ".join(f"{k} {v:,}" for k, v in shown.items()),
+            f"counted warnings ({where} -> warnings): " + ", ".join(f"{k} {v:,}" for k, v in shown.items()),
             file=sys.stderr,
         )
 

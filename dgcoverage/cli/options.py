@@ -276,6 +276,7 @@ def build_parser(config: Path | None = None) -> argparse.ArgumentParser:
         formatter_class=HelpFormatter,
     )
     add_run_options(r)
+    add_gpkg_option(r)
     s = sub.add_parser(
         "site",
         help="rank candidate sites for new facilities (MCLP / LSCP) -> <circle>/candidates.csv",
@@ -318,9 +319,21 @@ def config_in_argv(argv: Sequence[str]) -> Path | None:
     return None
 
 
+def add_gpkg_option(p: argparse.ArgumentParser) -> None:
+    """``--gpkg-crs``: the coordinate system of ``layers.gpkg`` (``run`` and ``site``)."""
+    p.add_argument(
+        "--gpkg-crs",
+        metavar="CRS",
+        help="coordinate system of the GIS layers (<circle>/layers.gpkg): EPSG:4326 WGS84 (default), EPSG:4490 "
+        "CGCS2000, or a projected one such as EPSG:4526 (CGCS2000 / 3-degree Gauss-Kruger zone 38, Dongguan) or "
+        "EPSG:32649 (UTM 49N); recorded in summary.json -> settings.gpkg_crs. GCJ-02 is no CRS and is refused",
+    )
+
+
 def add_site_options(p: argparse.ArgumentParser) -> None:
     """Options of ``dgcoverage site`` (and scripts/site_candidates.py) besides ``--circle``."""
     add_run_options(p, circle_choice=False)
+    add_gpkg_option(p)
     p.add_argument("--k", type=int, default=10, metavar="N", help="number of new sites for MCLP, >= 1 (default 10)")
     p.add_argument(
         "--exact",

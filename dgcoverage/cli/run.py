@@ -33,7 +33,7 @@ def run_from_args(args: argparse.Namespace, circle_ids: Sequence[str] | None = N
     from tqdm.auto import tqdm
 
     from ..core.outputset import OutputSet
-    from ..outputs.gpkg import write_layers
+    from ..outputs.gpkg import crs_label, layer_crs, write_layers
     from ..outputs.sites import SITE_FILES, keep_sites
     from ..outputs.tables import write_circle
     from ..pipeline.run import run_circle
@@ -58,20 +58,23 @@ def run_from_args(args: argparse.Namespace, circle_ids: Sequence[str] | None = N
         results, pairs, study = [], [], None
         for network_type, group in network_groups(args, circles).items():
             study = study_from_args(args, settings, t0, network_type, circles)
+            # the GIS layers' CRS must hold the study (checked before any circle is measured)
+            gpkg_crs = crs_label(layer_crs(getattr(args, "gpkg_crs", None), study.bounds_wgs84))
             counts.update(study.warnings)
             for circle in tqdm(group, desc="circles", unit="circle", disable=len(group) == 1):
                 fac = facilities_from_args(args, study, circle)
                 if args.facilities is not None:
                     tqdm.write(f"  {describe_input('facilities', fac.attrs['input_record'])}")
                 res = run_circle(study, circle, fac)
+                res.summary.settings["gpkg_crs"] = gpkg_crs
                 staged = write_circle(res, stage)
-                if not maps:  # with maps, the layers are written with the areas (areas_and_report)
-                    write_layers(study, res, stage)
-                # the ranked sites of `dgcoverage site` stay (and go into the report and maps) while the circle's
-                # measurement is unchanged; made against another measurement, they are stale now
+                # the ranked sites of `dgcoverage site` stay (and go into the report, maps and layers.gpkg) while
+                # the circle's measurement is unchanged; made against another measurement, they are stale now
                 if not keep_sites(out / circle.id, staged):
                     for name in SITE_FILES:
                         outset.remove(out / circle.id / name)
+                if not maps:  # with maps, the layers are written with the areas (areas_and_report)
+                    write_layers(study, res, stage, crs=gpkg_crs)
                 if not maps:  # areas and the circle's map of an earlier run would contradict the new tables
                     stale += remove_stale(
                         outset,
@@ -86,7 +89,7 @@ def run_from_args(args: argparse.Namespace, circle_ids: Sequence[str] | None = N
                     }
                 )
                 if maps:
-                    pairs.append((study, res))
+                    pairs.append((study, res, gpkg_crs))
                     results.append(res)
                 _print_circle(res, out)
         if not maps:
@@ -115,9 +118,11 @@ def run_from_args(args: argparse.Namespace, circle_ids: Sequence[str] | None = N
 
 
 def areas_and_report(
-    pairs: Sequence[tuple[Any, Any]], stage: Path, maps_href: str | None, workers: int
+    pairs: Sequence[tuple[Any, ...]], stage: Path, maps_href: str | None, workers: int
 ) -> dict[str, Any]:
     """Write every circle's areas and GIS layers (layers.gpkg) and the report, on ``workers`` processes.
+
+    ``pairs``: ``(study, result)`` or ``(study, result, gpkg_crs)`` per circle (the layers' CRS, default WGS84).
 
     Returns the areas of every circle.
     """
@@ -127,12 +132,14 @@ def areas_and_report(
     from ..outputs.gpkg import areas_and_layers
     from ..outputs.report import write_html, write_xlsx
 
-    results = [r for _, r in pairs]
+    results = [p[1] for p in pairs]
     jobs = [  # the longest first
         partial(write_xlsx, results, stage / "report.xlsx", candidates_dir=stage),
         partial(write_html, results, stage / "report.html", maps_href=maps_href, candidates_dir=stage),
     ]
-    jobs += [partial(areas_and_layers, s, r, stage) for s, r in pairs]  # the areas, and layers.gpkg with them
+    jobs += [  # the areas, and layers.gpkg with them
+        partial(areas_and_layers, p[0], p[1], stage, crs=p[2] if len(p) > 2 else None) for p in pairs
+    ]
     done = run_jobs(jobs, workers)
     return {r.circle.id: a for r, a in zip(results, done[2:])}
 

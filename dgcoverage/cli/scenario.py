@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import time
 from pathlib import Path
+from typing import Any
 
 from ..errors import DgCoverageError
 from .common import circles_to_run, facilities_from_args, study_from_args
@@ -24,6 +25,14 @@ def add_scenario_options(p: argparse.ArgumentParser) -> None:
         "--remove", metavar="IDS", help="comma-separated facility_id values of facilities that close (facilities.csv)"
     )
     p.add_argument("--add-crs", metavar="CRS", help="coordinate system of --add: wgs84 | gcj02 | bd09")
+    p.add_argument(
+        "--scenario",
+        type=Path,
+        metavar="FILE",
+        help="a scenario .toml: [facilities] add/add_crs/top/remove/remove_file/capacity, [roads] close (polygons) "
+        "and [[roads.link]] (from, to, crs, mode, speed_kmh or minutes); paths relative to the file. A road edit "
+        "recomputes the circle in full",
+    )
 
 
 def scenario_from_args(args: argparse.Namespace) -> int:
@@ -32,6 +41,7 @@ def scenario_from_args(args: argparse.Namespace) -> int:
     The ledger is ``<out>/scenario/<circle>/changes.csv`` (and ``.xlsx``), the page ``<maps>/scenario_<circle>.html``.
     """
     from ..core.io import write_text
+    from ..inputs.scenario import read_capacity_edits, read_closures
     from ..outputs.ledger import write_ledger
     from ..outputs.maps import default_maps_dir
     from ..outputs.maps.scenario import scenario_map_html, scenario_page_name
@@ -41,19 +51,35 @@ def scenario_from_args(args: argparse.Namespace) -> int:
 
     t0 = time.perf_counter()
     (circle,), settings = circles_to_run(args, [args.circle])
-    remove = [r.strip() for r in (args.remove or "").split(",") if r.strip()]
-    if args.add is None and not remove:
-        raise DgCoverageError("a scenario needs --add FILE and/or --remove IDS")
+    spec = _spec(args)
+    remove = [r.strip() for r in (args.remove or "").split(",") if r.strip()] + spec.remove
     study = study_from_args(args, settings, t0, "walk", [circle])
     base = facilities_from_args(args, study, circle)
     add = None
-    if args.add is not None:
-        add = load_facilities(study, circle, args.add, crs=args.add_crs)
-        if args.top is not None:
-            add = add.head(args.top)
-    sources = {"add": str(args.add) if args.add else None, "top": args.top, "remove": remove}
-    before = run_circle(study, circle, base, supply=False)
-    sc = run_scenario(study, circle, base, add=add, remove=remove, before=before, sources=sources)
+    if spec.add is not None:
+        add = load_facilities(study, circle, spec.add, crs=spec.add_crs)
+        if spec.top is not None:
+            add = add.head(spec.top)
+    capacity = (
+        None
+        if spec.capacity is None
+        else read_capacity_edits(spec.capacity, circle.capacity, circle.capacity_unit or None)
+    )
+    closures = None if spec.close is None else read_closures(spec.close, spec.close_crs)
+    sources = {**spec.sources(), "remove": remove}
+    before = run_circle(study, circle, base, supply=circle.has_supply, speeds=())
+    sc = run_scenario(
+        study,
+        circle,
+        base,
+        add=add,
+        remove=remove,
+        capacity=capacity,
+        links=spec.links,
+        closures=closures,
+        before=before,
+        sources=sources,
+    )
     out = Path(args.out) / "scenario" / circle.id if args.out else Path("data/processed/scenario") / circle.id
     write_ledger(sc.villages, sc.towns, sc.summary, out)
     page = None
@@ -71,7 +97,45 @@ def scenario_from_args(args: argparse.Namespace) -> int:
         f"{c['villages_covered_before']} -> {c['villages_covered_after']}; {len(sc.villages)} villages change "
         f"-> {out / 'changes.csv'}, changes.xlsx"
         + (f", {page}" if page else "")
+        + _more(c)
         + f" ({sc.summary['method']}, {sc.summary['seconds']:.2f} s)"
         + ("  [SYNTHETIC]" if study.synthetic else "")
     )
     return 0
+
+
+def _spec(args: argparse.Namespace) -> Any:
+    """Return the scenario file's edits merged with --add/--top/--add-crs (refused when both give facilities)."""
+    from ..inputs.scenario import ScenarioSpec, read_scenario
+
+    spec = read_scenario(args.scenario) if getattr(args, "scenario", None) else ScenarioSpec()
+    if spec.circle and spec.circle != args.circle:
+        raise DgCoverageError(
+            f"{args.scenario}: circle = {spec.circle!r} but --circle {args.circle}. Fix: make them agree"
+        )
+    if args.add is not None:
+        if spec.add is not None:
+            raise DgCoverageError(
+                f"--add {args.add} and {args.scenario} [facilities] add both give facilities to add. Fix: keep one"
+            )
+        spec.add, spec.add_crs, spec.top = args.add, args.add_crs, args.top
+    elif args.top is not None and spec.add is None:
+        raise DgCoverageError("--top needs --add FILE (or add = FILE in the scenario file)")
+    has_edit = spec.add or args.remove or spec.remove or spec.capacity or spec.close or spec.links is not None
+    if not has_edit:
+        raise DgCoverageError("a scenario needs an edit: --add FILE, --remove IDS or --scenario FILE")
+    return spec
+
+
+def _more(c: dict[str, Any]) -> str:
+    """Return the older people and supply figures of the city-wide change, when the ledger has them."""
+    out = ""
+    if c.get("elderly_covered_before") is not None:
+        out += (
+            f"; older people within the limit {c['elderly_covered_before']:,.0f} -> {c['elderly_covered_after']:,.0f}"
+        )
+    if c.get("supply_ratio_before") is not None or c.get("supply_status_before") is not None:
+        r0, r1 = c.get("supply_ratio_before"), c.get("supply_ratio_after")
+        ratio = f"{r0:,.2f} -> {r1:,.2f}" if r0 is not None and r1 is not None else "n/a"
+        out += f"; supply ratio {ratio} ({c.get('supply_status_before')} -> {c.get('supply_status_after')})"
+    return out

@@ -50,7 +50,7 @@ def site_from_args(args: argparse.Namespace, circle_id: str | None = None) -> in
     """
     from ..compute import siting
     from ..core.outputset import OutputSet
-    from ..outputs.gpkg import areas_and_layers, write_layers
+    from ..outputs.gpkg import areas_and_layers, crs_label, layer_crs, write_layers
     from ..outputs.maps import write_maps
     from ..outputs.sites import write_sites
     from ..outputs.tables import write_circle
@@ -72,8 +72,10 @@ def site_from_args(args: argparse.Namespace, circle_id: str | None = None) -> in
         stage = outset.stage(out)
         network_type = next(iter(network_groups(args, [circle])))
         study = study_from_args(args, settings, t0, network_type, [circle])
+        gpkg_crs = crs_label(layer_crs(getattr(args, "gpkg_crs", None), study.bounds_wgs84))  # before measuring
         fac = facilities_from_args(args, study, circle)
         base = run_circle(study, circle, fac)
+        base.summary.settings["gpkg_crs"] = gpkg_crs
         print(
             f"  {len(fac):,} existing facilities cover "
             f"{share(base.summary['results']['covered_share'])} of people ({time.perf_counter() - t0:.1f} s)",
@@ -123,13 +125,13 @@ def site_from_args(args: argparse.Namespace, circle_id: str | None = None) -> in
             m = write_maps(
                 study,
                 [base],
-                {cid: areas_and_layers(study, base, stage, sites=res)},  # and layers.gpkg with the sites
+                {cid: areas_and_layers(study, base, stage, sites=res, crs=gpkg_crs)},  # and layers.gpkg, sites
                 outset.stage(maps_dir),
                 out_dir=stage,
                 index=False,
             )
         else:
-            write_layers(study, base, stage, sites=res)
+            write_layers(study, base, stage, sites=res, crs=gpkg_crs)
         if not maps and maps_dir is not None:  # a map of the circle shows other candidates now
             stale += remove_stale(outset, [maps_dir / f"{cid}.html"])
         if changed:
@@ -162,6 +164,7 @@ def site_from_args(args: argparse.Namespace, circle_id: str | None = None) -> in
         + ("  [SYNTHETIC]" if res.summary["synthetic"] else "")
     )
     print_counts({k: v for k, v in base.summary["warnings"].items()})
+    print_counts(res.summary.get("warnings") or {}, "siting_summary.json")  # said reading the candidates
     return 0
 
 
@@ -246,5 +249,10 @@ def _print_site_supply(sup: dict[str, Any]) -> None:
 
 
 def _measurement_changed(published: Path, staged: Path) -> bool:
-    """Whether a circle's new ``summary.json`` differs from the published one (absent counts as unchanged)."""
-    return published.exists() and published.read_bytes() != staged.read_bytes()
+    """Whether a circle's new ``summary.json`` differs from the published one (absent counts as unchanged).
+
+    The layers' CRS (``settings.gpkg_crs``) is no measurement: :func:`~dgcoverage.outputs.sites.same_measurement`.
+    """
+    from ..outputs.sites import same_measurement
+
+    return published.exists() and not same_measurement(published, staged)

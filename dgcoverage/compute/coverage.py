@@ -115,6 +115,21 @@ LABELS_ZH = {
     "poverty_headcount": "超时人口比例(FGT0)",
     "poverty_gap": "超时缺口指数(FGT1)",
     "poverty_severity": "超时严重度指数(FGT2)",
+    # the same for older people (where an elderly raster or share is given), weighted by the people aged 60+
+    "elderly_time_gini": "老年人出行时间基尼系数",
+    "elderly_time_theil_t": "老年人出行时间泰尔指数T",
+    "elderly_time_palma": "老年人出行时间帕尔马比值",
+    "elderly_poverty_headcount": "老年人超时人口比例(FGT0)",
+    "elderly_poverty_gap": "老年人超时缺口指数(FGT1)",
+    "elderly_poverty_severity": "老年人超时严重度指数(FGT2)",
+    # the same for the 2SFCA score (circles with a supply standard); poverty = short of the standard
+    "access_supply_gini": "可达供给基尼系数",
+    "access_supply_theil_t": "可达供给泰尔指数T",
+    "access_supply_palma": "可达供给帕尔马比值",
+    "below_standard_headcount": "低于标准人口比例(FGT0)",
+    "below_standard_gap": "低于标准缺口指数(FGT1)",
+    "below_standard_severity": "低于标准严重度指数(FGT2)",
+    "access_supply_unknown_share": "可达范围内有容量未知设施的人口比例",
 }
 
 

@@ -12,6 +12,15 @@ Population-weighted inequality of the travel time to the nearest facility, per g
   ``P0`` the share of people beyond the limit (headcount), ``P1`` the mean excess over the limit as a share of it
   (gap), ``P2`` its square (severity, weighing the far-off more).
 
+The same figures describe the **2SFCA score** (access-weighted supply per person, in the standard's unit) where a
+circle has a supply standard (:func:`score_figures`): Gini, Theil T and Palma of the score (the Palma ratio there
+is the share of all supply reaching the best-served 10 % over the share reaching the worst-served 40 %), and FGT
+poverty *below the standard* ``s`` (:func:`fgt_below`): ``P_a = (1/W) sum_{x_i < s} w_i ((s - x_i) / s)^a``, the
+share of people short of the standard, their mean shortfall as a share of it, and its square.
+
+Which way is worse: for every figure, of times and of scores alike, **higher is worse** (more unequal, or more
+people beyond the limit / short of the standard, and further); 0 is perfect equality or nobody left behind.
+
 Times are capped at the report cap (``inf``: beyond the cap, unreachable or off the network, all count as the
 cap), so the figures are those of the capped times; the cap is stated beside them.  A figure is ``nan`` when it
 is undefined (no people, a mean time of 0, or no minutes at all in the quickest 40 %).
@@ -112,6 +121,33 @@ def fgt(x: ArrayLike, w: ArrayLike, line: float, alpha: float) -> float:
     return float((wa[over] * gap**alpha).sum() / total_w)
 
 
+def fgt_below(x: ArrayLike, w: ArrayLike, line: float, alpha: float) -> float:
+    """Foster-Greer-Thorbecke index of *shortfall* below ``line``: ``(1/W) sum_{x<z} w ((z - x) / z)^alpha``."""
+    if not line > 0:
+        raise ValueError(f"the line must be > 0, got {line}")
+    xa, wa = _clean(x, w)
+    total_w = float(wa.sum())
+    if total_w <= 0:
+        return float("nan")
+    below = xa < line
+    if alpha == 0:
+        return float(wa[below].sum() / total_w)
+    gap = (line - xa[below]) / line
+    return float((wa[below] * gap**alpha).sum() / total_w)
+
+
+def score_figures(x: ArrayLike, w: ArrayLike, standard: float) -> dict[str, float]:
+    """Gini, Theil T, Palma and FGT P0/P1/P2 *below* ``standard`` of 2SFCA scores ``x`` (weights ``w``)."""
+    return {
+        "gini": gini(x, w),
+        "theil_t": theil_t(x, w),
+        "palma": palma(x, w),
+        "fgt0": fgt_below(x, w, standard, 0),
+        "fgt1": fgt_below(x, w, standard, 1),
+        "fgt2": fgt_below(x, w, standard, 2),
+    }
+
+
 def equity_figures(x: ArrayLike, w: ArrayLike, line: float) -> dict[str, float]:
     """Gini, Theil T, Palma and FGT P0/P1/P2 (the ``line`` as poverty line) of capped times ``x``, weights ``w``."""
     return {
@@ -125,9 +161,11 @@ def equity_figures(x: ArrayLike, w: ArrayLike, line: float) -> dict[str, float]:
 
 
 def equity_by_group(
-    group: ArrayLike, n_groups: int, x: ArrayLike, w: ArrayLike, line: float
+    group: ArrayLike, n_groups: int, x: ArrayLike, w: ArrayLike, line: float, *, below: bool = False
 ) -> dict[str, NDArray[np.float64]]:
     """:func:`equity_figures` for each group ``0..n_groups-1`` (entries with a group ``< 0`` are left out).
+
+    With ``below=True`` the figures are :func:`score_figures` (poverty as a shortfall below ``line``).
 
     Returns
     -------
@@ -146,7 +184,7 @@ def equity_by_group(
         sl = order[bounds[i] : bounds[i + 1]]
         if sl.size == 0:
             continue
-        figs = equity_figures(xa[sl], wa[sl], line)
+        figs = (score_figures if below else equity_figures)(xa[sl], wa[sl], line)
         for k in EQUITY_KEYS:
             out[k][i] = figs[k]
     return out

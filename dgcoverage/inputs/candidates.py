@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DgCoverageError, DgCoverageWarning, EmptyInputError
-from .capacity import capacity_column, capacity_from_table, unit_row_column
+from .capacity import CAPACITY_COUNT_TEXT, capacity_column, capacity_from_table, unit_row_column
 from .facilities import RAW_LINE, RAW_PREFIX, facilities_from_file
 
 #: Columns every candidate source gives, in this order (then ``weight``, and ``capacity`` for files).
@@ -66,12 +66,32 @@ def _unit_row_header(table: pd.DataFrame, header: str | None) -> str | None:
     return found if found in table.columns else None
 
 
+#: Counted outcomes of :func:`~dgcoverage.inputs.capacity.capacity_from_table` that are warnings.
+CAPACITY_WARNINGS = (
+    "capacity_unknown",
+    "capacity_column_missing",
+    "capacity_implausible",
+    "capacity_median_implausible",
+    *CAPACITY_COUNT_TEXT,
+)
+
+
+def candidate_counts(counts: dict[str, int]) -> dict[str, int]:
+    """Name the facility reader's counts (``facilities_*``, ``capacity_*``) as candidate warnings (``candidates_*``)."""
+    out: dict[str, int] = {}
+    for key, n in counts.items():
+        if int(n) > 0:
+            name = key.replace("facilities_", "", 1).replace("facility_", "", 1)  # facility_rows_...: rows_...
+            out[name if name.startswith("candidates_") else f"candidates_{name}"] = int(n)
+    return out
+
+
 @contextmanager
-def _as_candidates(path: str | Path) -> Iterator[None]:
+def _as_candidates(path: str | Path, said: list[str] | None = None) -> Iterator[None]:
     """Re-word the facility reader's warnings and errors for a candidate file, naming the file.
 
     Warnings are re-issued (as :class:`DgCoverageWarning`) with "candidate sites" for
-    "facilities" and the file named when the message does not already name it; a
+    "facilities" and the file named when the message does not already name it (and appended to ``said``); a
     :class:`DgCoverageError` keeps its type (and exit code) with its message re-worded.
     """
     where = str(path)
@@ -97,6 +117,8 @@ def _as_candidates(path: str | Path) -> Iterator[None]:
                 warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
             else:
                 warnings.warn(named(str(w.message)), DgCoverageWarning, stacklevel=4)
+                if said is not None:
+                    said.append(named(str(w.message)))
 
 
 def read_candidate_file(
@@ -141,17 +163,21 @@ def read_candidate_file(
         ``site_id, source, name, lon, lat`` (WGS84), ``weight`` (NaN) and ``capacity``
         (m² or beds; NaN = not given); ``attrs["capacity_column"]`` is the header read
         (``None`` when the file has none); ``attrs["input"]`` records the coordinate system used and where it
-        came from (``crs``, ``crs_source``).
+        came from (``crs``, ``crs_source``); ``attrs["warnings"]`` counts every warning said while reading
+        (``candidates_*``; ``candidates_other_warnings``: said but counted under no other key).
 
     Raises
     ------
     EmptyInputError
         No candidate site inside the study area.
     """
-    with _as_candidates(path):
+    said: list[str] = []
+    counts: dict[str, int] = {}
+    with _as_candidates(path, said):
         gdf = facilities_from_file(
             path, crs, bounds=bounds, keep_columns=capacity_kind is not None, default_crs=default_crs
         )
+        counts.update(candidate_counts(dict(gdf.attrs.get("warnings", {}))))
         capacity = np.full(len(gdf), np.nan)
         col = None
         if capacity_kind is not None and len(gdf):
@@ -176,10 +202,14 @@ def read_candidate_file(
                     DgCoverageWarning,
                     stacklevel=2,
                 )
+                counts["candidates_capacity_other_kind"] = len(gdf)
             if col is not None:  # no column: sizes simply not given (no warning: a candidate list often has none)
-                capacity, _ = capacity_from_table(
+                capacity, cap_counts = capacity_from_table(
                     table, capacity_kind, str(path), column=col, check_plausible=True, unit=capacity_unit
                 )
+                counts.update(candidate_counts({k: cap_counts.get(k, 0) for k in CAPACITY_WARNINGS}))
+    if said and not counts:  # said, yet counted under no key: still counted
+        counts["candidates_other_warnings"] = len(said)
     if len(gdf) == 0:
         raise EmptyInputError(
             f"{path}: no candidate site inside the study area. Fix: check the file's "
@@ -198,4 +228,5 @@ def read_candidate_file(
     )
     out.attrs["capacity_column"] = col
     out.attrs["input"] = dict(gdf.attrs.get("input", {}))
+    out.attrs["warnings"] = counts
     return out

@@ -47,7 +47,7 @@ PLAUSIBLE: dict[str, Any] = {
     "max_snap_m": (10.0, 5000.0),
     "supply_target": {"area_m2": (0.01, 50.0), "beds": (0.001, 0.2)},  # per person (x 1,000 for supply_per = 1000)
 }
-#: Town codes in per-town settings tables (9-digit NBS codes of Dongguan's 镇街).
+#: Dongguan's town codes (9-digit NBS codes of its 镇街): a per-town settings key starting like one must be one.
 TOWN_CODE_RE = re.compile(r"4419\d{5}")
 
 
@@ -150,7 +150,8 @@ class Circle:
         """Return a copy with some fields replaced (``None`` values are ignored), validated."""
         kw = {k: v for k, v in kw.items() if v is not None}
         new = dataclasses.replace(self, **kw)
-        _validate_circle(new, "overrides")
+        options = {"speed_kmh": "--speed", "access_speed_kmh": "--access-speed", "speeds": "--speeds"}
+        _validate_circle(new, f"overrides ({', '.join(options.get(k, '--' + k) for k in kw)})")
         return new
 
 
@@ -339,17 +340,78 @@ def canonical_crs_setting(value: str, where: str) -> str:
 
 
 def _town_numbers(table: dict[str, Any], key: str, where: str) -> dict[str, float]:
-    """Type a ``town code -> number`` table: keys 9-digit Dongguan town codes, values finite TOML numbers."""
+    """Type a ``town code -> number`` table: keys town code strings, values finite TOML numbers.
+
+    The keys are checked loosely here (:func:`town_key_problem`) and against the study's towns when the study is
+    loaded (:func:`check_town_tables`): any region's own codes are allowed, not only Dongguan's.
+    """
     if not table:
         raise ConfigError(f"{where} {key} is an empty table; give one value per town code, or leave it out")
     out: dict[str, float] = {}
     for code in table:
-        if not TOWN_CODE_RE.fullmatch(str(code)):
-            raise ConfigError(
-                f'{where} {key}: {code!r} is not a 9-digit Dongguan town code (e.g. "441900003" for 东城街道)'
-            )
+        problem = town_key_problem(code)
+        if problem:
+            raise ConfigError(f"{where} {key}: {code!r} {problem}")
         out[str(code)] = _number(table, code, f"{where} {key}")
     return out
+
+
+def town_key_problem(code: Any) -> str | None:
+    """Return what is wrong with a key of a per-town settings table, or ``None`` (a plausible town code).
+
+    Any non-empty code string without spaces or control characters passes (a region's own codes, e.g. ``"HT1"``);
+    digits that start as a Dongguan code (``4419``) must be one of its 9-digit codes.
+    """
+    text = code if isinstance(code, str) else ""
+    if not text or text != text.strip() or any(ch.isspace() or not ch.isprintable() for ch in text):
+        return (
+            "is not a town code: give the code of a town as in the study's towns (a non-empty string without "
+            'spaces, e.g. "441900003" for 东城街道 in Dongguan, or a region\'s own code)'
+        )
+    if text.isdigit() and text.startswith("4419") and not TOWN_CODE_RE.fullmatch(text):
+        return 'is not a 9-digit Dongguan town code (e.g. "441900003" for 东城街道)'
+    return None
+
+
+def check_town_tables(settings: Settings, towns: Any, where: str = "settings") -> None:
+    """Refuse per-town settings (``elderly_share``/``elderly_population`` tables) naming a town not in the study.
+
+    Parameters
+    ----------
+    settings
+        The run's settings.
+    towns
+        The study's towns: a frame with ``town_code`` (and ``town_name``), or the codes; ``None``: Dongguan's 36
+        official towns (a Dongguan study of part of the city may still give every town).
+    where
+        Where the settings come from, for the message.
+
+    Raises
+    ------
+    ConfigError
+        A key is no town code of the study: the message names the key and lists a few valid codes. Towns left
+        out of a table are not refused here (the supply step says which towns with people lack a value).
+    """
+    tables = {k: getattr(settings, k) for k in ("elderly_population", "elderly_share")}
+    tables = {k: v for k, v in tables.items() if isinstance(v, Mapping)}
+    if not tables:
+        return
+    if towns is None:
+        from .villages import dongguan_town_table
+
+        towns = dongguan_town_table()
+    frame = towns if hasattr(towns, "columns") else None
+    codes = [str(c) for c in (frame["town_code"] if frame is not None else towns)]
+    names = [str(n) for n in frame["town_name"]] if frame is not None and "town_name" in frame else [""] * len(codes)
+    known = set(codes)
+    for key, table in tables.items():
+        unknown = [str(c) for c in table if str(c) not in known]
+        if unknown:
+            valid = ", ".join(f"{c!r} ({n})" if n else repr(c) for c, n in list(zip(codes, names))[:6])
+            raise ConfigError(
+                f"{where} {key}: {len(unknown)} key(s) name no town of the study: {unknown[:5]}. Fix: use the "
+                f"study's town codes, e.g. {valid}{' ...' if len(codes) > 6 else ''} ({len(codes)} towns)."
+            )
 
 
 def _supply_keys(body: dict[str, Any], where: str) -> dict[str, Any]:
@@ -385,10 +447,7 @@ def _speeds(body: dict[str, Any], where: str) -> tuple[float, ...]:
     value = body.get("speeds", [])
     if not isinstance(value, list):
         raise ConfigError(f"{where} speeds must be a list of km/h, e.g. speeds = [2.9, 3.6, 4.3]; got {value!r}")
-    out = tuple(sorted({_number({"speeds": v}, "speeds", where) for v in value}))
-    if any(not 0.5 <= v <= 60.0 for v in out):
-        raise ConfigError(f"{where} speeds must each be between 0.5 and 60 km/h, e.g. [2.9, 3.6, 4.3]; got {value!r}")
-    return out
+    return tuple(sorted({_number({"speeds": v}, "speeds", where) for v in value}))  # ranges: _validate_circle
 
 
 def _steps(value: Any, where: str) -> tuple[tuple[float, float], ...]:
@@ -432,8 +491,9 @@ def validate_settings(settings: Settings, where: str = "settings") -> None:
         if not isinstance(val, Mapping) or not val:
             raise ConfigError(f"{where}: {key} must be a mapping town code -> number, got {val!r}")
         for code, v in val.items():
-            if code and not (isinstance(code, str) and TOWN_CODE_RE.fullmatch(code)):
-                raise ConfigError(f"{where}: {key}: {code!r} is not a 9-digit Dongguan town code")
+            problem = town_key_problem(code) if code != "" else None
+            if problem:
+                raise ConfigError(f"{where}: {key}: {code!r} {problem}")
             if not _finite(v) or not 0 <= v <= upper:
                 at = f"[{code!r}]" if code else ""
                 raise ConfigError(
@@ -444,6 +504,18 @@ def validate_settings(settings: Settings, where: str = "settings") -> None:
 
 
 _SNAP_HINT = "written in km? (0.5 km = 500 m)"
+#: Hard limits no setting lifts (``allow_unusual_settings`` lifts only :data:`PLAUSIBLE`): faster than 150 km/h
+#: or longer than 600 minutes is no service circle; the sensitivity speeds stay within 0.5-60 km/h.
+HARD_LIMITS: dict[str, Any] = {"speed_kmh": 150.0, "minutes": 600.0, "speeds": (0.5, 60.0)}
+
+
+def _hard(where: str, key: str, val: float, allowed: str) -> None:
+    """Refuse ``val`` beyond a hard limit, saying that ``allow_unusual_settings`` does not lift it."""
+    raise ConfigError(
+        f"{where}: {key} = {val:g} is outside the hard limits {allowed}, which allow_unusual_settings = true does "
+        "not lift (it lifts only the plausible ranges of speeds, limits, snap distances and supply targets). Fix: "
+        "correct the unit (km/h, minutes)"
+    )
 
 
 def _plausible(where: str, key: str, val: float, bounds: tuple[float, float], unit: str, hint: str, at: str) -> None:
@@ -465,16 +537,19 @@ def _plausible_travel(c: Circle, where: str) -> None:
     if c.allow_unusual_settings:
         return
     at = _AT
-    speeds = (("speed_kmh", PLAUSIBLE["speed_kmh"][c.mode]), ("access_speed_kmh", PLAUSIBLE["access_speed_kmh"]))
-    for key, bounds in speeds:
-        v = getattr(c, key)
+    mode_bounds = PLAUSIBLE["speed_kmh"][c.mode]
+    walked = PLAUSIBLE["access_speed_kmh"]
+    speeds = [("speed_kmh", c.speed_kmh, mode_bounds), ("access_speed_kmh", c.access_speed_kmh, walked)]
+    speeds += [("speeds", v, mode_bounds) for v in c.speeds]  # --speeds / speeds = [...]: the same mode's range
+    for key, v, bounds in speeds:
         conv, unit = (v * 3.6, "m/s") if v < bounds[0] else (v * 0.06, "m/min")
         hints = [f"written in {unit}? {v:g} {unit} = {conv:g} km/h."] if bounds[0] <= conv <= bounds[1] else []
-        fits = [m for m, (lo, hi) in PLAUSIBLE["speed_kmh"].items() if key == "speed_kmh" and lo <= v <= hi]
+        fits = [m for m, (lo, hi) in PLAUSIBLE["speed_kmh"].items() if key != "access_speed_kmh" and lo <= v <= hi]
         if fits:  # e.g. --mode walk on a cycled circle: its 12 km/h kept
-            hints.append(f"{v:g} km/h is a {fits[0]} speed: give one for {c.mode} too (speed_kmh, or --speed).")
+            opt = "speeds, or --speeds" if key == "speeds" else "speed_kmh, or --speed"
+            hints.append(f"{v:g} km/h is a {fits[0]} speed: give one for {c.mode} too ({opt}).")
         hint = " Or ".join(hints) or f"written in another unit? ({v:g} m/s = {v * 3.6:g} km/h)"
-        what = f"{key} ({c.mode})" if key == "speed_kmh" else f"{key} (walked)"
+        what = f"{key} ({c.mode})" if key != "access_speed_kmh" else f"{key} (walked)"
         _plausible(where, what, v, bounds, "km/h", hint, at)
     hint = "written in hours? (0.5 h = 30 min)" if c.minutes < 1 else "written in seconds? (900 s = 15 min)"
     _plausible(where, "minutes", c.minutes, PLAUSIBLE["minutes"], "minutes", hint, at)
@@ -566,16 +641,22 @@ def _validate_circle(c: Circle, where: str) -> None:
             raise ConfigError(f"{where}: {key} must be a finite number, got {val!r}")
     if not (c.minutes > 0):
         raise ConfigError(f"{where}: minutes must be > 0 (got {c.minutes}); the limit is a travel time")
+    bad = [v for v in c.speeds if not _finite(v) or v <= 0]
+    if bad:
+        raise ConfigError(f"{where}: speeds must be finite numbers > 0 in km/h, e.g. 2.9,3.6,4.3; got {bad}")
     if c.mode in MODES and c.speed_kmh > 0 and c.access_speed_kmh > 0:
         _plausible_travel(c, where)
-    if c.minutes > 600:
-        raise ConfigError(f"{where}: minutes={c.minutes} is implausible for a service circle (max 600)")
+    if c.minutes > HARD_LIMITS["minutes"]:
+        _hard(where, "minutes", c.minutes, f"(0, {HARD_LIMITS['minutes']:g}] minutes")
     if c.mode not in MODES:
         raise ConfigError(f"{where}: mode must be one of {MODES}, got {c.mode!r}")
-    for key in ("speed_kmh", "access_speed_kmh"):
-        val = getattr(c, key)
-        if not (0 < val <= 150):
-            raise ConfigError(f"{where}: {key} must be in (0, 150] km/h, got {val}")
+    top = HARD_LIMITS["speed_kmh"]
+    for key, val in [("speed_kmh", c.speed_kmh), ("access_speed_kmh", c.access_speed_kmh)] + [
+        ("speeds", v) for v in c.speeds
+    ]:
+        lo, hi = HARD_LIMITS["speeds"] if key == "speeds" else (0.0, top)
+        if not (lo < val <= hi if key != "speeds" else lo <= val <= hi):
+            _hard(where, key, val, f"({lo:g}, {hi:g}] km/h" if key != "speeds" else f"{lo:g}-{hi:g} km/h")
     if not (0 < c.covered_min_share <= 1):
         raise ConfigError(f"{where}: covered_min_share must be in (0, 1], got {c.covered_min_share}")
     for key, val in c.osm_tags.items():

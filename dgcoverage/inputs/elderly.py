@@ -13,6 +13,7 @@ import shapely
 from ..core.io import input_record
 from ..errors import (
     DataMismatchError,
+    DgCoverageError,
     DgCoverageWarning,
     InputFileError,
     InputNotFoundError,
@@ -33,8 +34,12 @@ def elderly_from_raster(
     inputs: dict[str, Any],
     counts: dict[str, int],
     cell_tree: Any = None,
+    cells_out: dict[str, np.ndarray] | None = None,
 ) -> gpd.GeoDataFrame:
     """Sum an elderly (60+) raster per town into ``towns["elderly_raster"]``; check it against the people.
+
+    With ``cells_out`` (a dict) its ``"cell_elderly"`` gets the people aged 60+ of each populated cell of ``grid``
+    (:func:`elderly_per_cell`), for the equity figures of older people per town.
 
     A town whose elderly count exceeds its people (from the population raster) is refused: one of the two
     rasters is in other units or of another area; an excess below :func:`spill_tolerance` is resampling spill,
@@ -50,6 +55,9 @@ def elderly_from_raster(
     except InputFileError as exc:  # the reader speaks of the population raster and --band
         msg = str(exc).replace("--band", "--elderly-band").replace("population raster", "elderly raster")
         raise InputFileError(None, msg) from exc
+    except DgCoverageError as exc:  # no CRS, no overlap, all zero ...: say which raster (the same type)
+        exc.args = (_as_elderly(str(exc), path), *exc.args[1:])
+        raise
     for k, n in eg.warnings.items():
         counts[f"elderly_{k}"] = n
     _, _, ex, ey, epop = eg.cells()
@@ -113,10 +121,40 @@ def elderly_from_raster(
     towns = towns.copy()
     towns["elderly_raster"] = np.nan
     towns.loc[poly.index, "elderly_raster"] = e_by
+    if cells_out is not None:
+        cells_out["cell_elderly"] = elderly_per_cell(ex, ey, epop, px, py, abs(float(grid.transform.a)))
     inputs["elderly"] = input_record(
         path, "elderly (60+) raster", total=round(float(eg.total), 1), band=eg.meta.get("band")
     )
     return towns
+
+
+def elderly_per_cell(
+    ex: np.ndarray, ey: np.ndarray, epop: np.ndarray, px: np.ndarray, py: np.ndarray, cell_m: float
+) -> np.ndarray:
+    """People aged 60+ of each populated cell (``px, py``): each elderly raster cell's to the nearest one.
+
+    Elderly cells farther than 1.5 cells (``cell_m``) from any populated cell lie where the population raster
+    has nobody and are left out.
+    """
+    out = np.zeros(len(px))
+    if not len(ex) or not len(px):
+        return out
+    from scipy.spatial import cKDTree
+
+    d, j = cKDTree(np.column_stack([px, py])).query(np.column_stack([ex, ey]), distance_upper_bound=1.5 * cell_m)
+    ok = np.isfinite(d)
+    np.add.at(out, j[ok], np.asarray(epop, dtype=float)[ok])
+    return out
+
+
+def _as_elderly(msg: str, path: Path) -> str:
+    """Say that a raster reader's message is about the elderly raster (``--elderly-population``)."""
+    msg = msg.replace("--band", "--elderly-band").replace("population raster", "elderly raster")
+    msg = msg.replace("no population inside", "no people aged 60+ inside")
+    where = f"{path}: "
+    rest = msg[len(where) :] if msg.startswith(where) else msg
+    return f"{where}elderly raster (--elderly-population): {rest}"
 
 
 #: Resampling spill: an excess of people aged 60+ over the people of a town below the larger of these is taken as

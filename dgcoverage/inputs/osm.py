@@ -387,25 +387,34 @@ def _read_ways(
     if required:  # let libosmium drop irrelevant ways before they reach Python
         processor.with_filter(osmium.filter.KeyFilter(required[0]))
     processor.with_filter(osmium.filter.EntityFilter(osmium.osm.WAY))
+    # The filter depends only on the values of the clauses' keys: decide each distinct combination once.
+    keys = tuple(dict.fromkeys(c.key for c in clauses))
+    passes: dict[tuple[str | None, ...], bool] = {}
+    bx0, by0, bx1, by1 = box if box is not None else (0, 0, 0, 0)
     try:
         for way in processor:
             tags = way.tags
-            if not way_passes(tags, clauses):
+            sig = tuple(tags.get(k) for k in keys)
+            ok = passes.get(sig)
+            if ok is None:
+                ok = passes[sig] = way_passes(tags, clauses)
+            if not ok:
                 continue
+            nodes = way.nodes
+            if box is not None:  # look for one node in the box before keeping any (most ways of a big file miss it)
+                for nd in nodes:
+                    loc = nd.location
+                    if bx0 <= loc.x <= bx1 and by0 <= loc.y <= by1:
+                        break
+                else:
+                    n_outside_box += 1
+                    continue
             n_before = len(refs)
-            hit = box is None
-            for nd in way.nodes:
+            for nd in nodes:
                 loc = nd.location
-                lx, ly = loc.x, loc.y
                 refs.append(nd.ref)
-                xs.append(lx)
-                ys.append(ly)
-                if not hit and box[0] <= lx <= box[2] and box[1] <= ly <= box[3]:  # type: ignore[index]
-                    hit = True
-            if not hit:
-                del refs[n_before:], xs[n_before:], ys[n_before:]
-                n_outside_box += 1
-                continue
+                xs.append(loc.x)
+                ys.append(loc.y)
             way_len.append(len(refs) - n_before)
             if _is_one_way(tags, bidirectional, all_oneway):
                 way_mode.append(2 if _is_reversed(tags) else 1)

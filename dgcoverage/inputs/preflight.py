@@ -2,6 +2,7 @@
 
 * :func:`check_input_files`: every file named on the command line exists, is a file and opens for reading
   (a missing ``--facilities`` file is said in milliseconds, not after the network and raster were loaded);
+* :func:`check_region_files`: every file a ``--region`` TOML names, the same way (read with :mod:`tomllib` only);
 * :func:`check_place_name`: ``--network-place`` names something (an empty name never falls back to the
   embedded default);
 * :func:`check_site_capacity`: ``--site-capacity`` only for a circle with a supply standard;
@@ -20,6 +21,8 @@ import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
+
+import tomllib
 
 from ..errors import ColumnError, ConfigError, DgCoverageError, InputFileError, InputNotFoundError
 
@@ -86,6 +89,53 @@ def check_input_files(named: Mapping[str, str | Path | None], folders_ok: Iterab
             ) from None
         if not first:
             raise InputFileError(path, f"{option} file is empty (0 bytes).", "pick the right file, or save it again.")
+
+
+#: Keys of a region TOML that name one file each (``facilities`` is a table circle id -> file).
+REGION_FILE_KEYS = ("towns", "villages", "network", "population")
+#: Region keys whose file may be a folder (a vector dataset such as a .gdb).
+FOLDER_KEYS = ("towns", "villages")
+
+
+def check_region_files(region: str | Path | None) -> None:
+    """Refuse a ``--region`` TOML naming a file that is missing, a folder, unreadable or empty, before any loading.
+
+    Paths are resolved against the TOML's folder, as :func:`~dgcoverage.inputs.region.read_region_toml` does;
+    anything else wrong with the TOML (a missing key, a key of the wrong type) is left to it.
+
+    Raises
+    ------
+    ConfigError
+        The TOML is not valid TOML.
+    InputFileError
+        A named file does not exist (the message names the TOML, the key, the value and the path), or is
+        a folder, unreadable or empty.
+    """
+    if region is None:
+        return
+    toml = Path(region) / "region.toml" if Path(region).is_dir() else Path(region)
+    if not toml.is_file():
+        return  # check_input_files (or the reader) says so
+    try:
+        raw = tomllib.loads(toml.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{toml}: is not valid TOML ({exc}). Fix: correct the file.") from exc
+    named = [(key, raw.get(key)) for key in REGION_FILE_KEYS]
+    fac = raw.get("facilities")
+    named += [(f"facilities.{k}", v) for k, v in fac.items()] if isinstance(fac, dict) else []
+    for key, value in named:
+        if not isinstance(value, str):
+            continue
+        path = (toml.parent / value).resolve()
+        if not path.exists():
+            raise InputFileError(
+                path,
+                f"the {key} file named in {toml} ({key} = {value!r}) not found.",
+                f"correct {key} in {toml} (a path relative to its folder {toml.parent}), or put the file there.",
+            )
+        if path.is_dir() and not key.startswith(("towns", "villages")):
+            raise InputFileError(path, f"{toml} names a folder for {key}, not a file.", f"name the file in {key}.")
+        check_input_files({f"{key} (in {toml.name})": path}, folders_ok=[f"{k} (in {toml.name})" for k in FOLDER_KEYS])
 
 
 def check_place_name(place: str | None) -> None:

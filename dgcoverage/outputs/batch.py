@@ -7,7 +7,7 @@ region's ``batch_manifest.json`` (the hashes of its inputs and its rows of the c
 
 ``write_batch_table`` writes the combined table, region x circle: population, covered population and share, the
 village pass rate, the supply status when the circle has a supply standard, and whether the region was run, reused
-or failed (with its error).
+or failed (with its error); and ``batch.html``, the overview page of the regions (``outputs.maps.batch``).
 """
 
 from __future__ import annotations
@@ -49,29 +49,61 @@ BATCH_COLUMNS = {
 STATUS_ZH = {"done": "已完成", "reused": "沿用(输入未变)", "failed": "失败"}
 
 
-def write_region(out_dir: str | Path, pairs: list[tuple[Study, CircleResult]], manifest: dict[str, Any]) -> list[Path]:
-    """Publish one region's tables, GIS layers and manifest into ``out_dir`` as one output set.
+def write_region(
+    out_dir: str | Path,
+    pairs: list[tuple[Study, CircleResult]],
+    manifest: dict[str, Any],
+    maps: bool | None = None,
+) -> list[Path]:
+    """Publish one region's tables, GIS layers, manifest (and maps and report) into ``out_dir`` as one output set.
+
+    With maps (``maps=True``, or ``None`` and the manifest's inputs say ``"maps": true``, as ``run_batch(maps=True)``
+    records them), the region also gets what ``dgcoverage run --region`` writes with maps: each circle's
+    service and gap areas, ``report.xlsx``, ``report.html`` and ``maps/`` (a page per circle and ``index.html``).
+    Without, those of an earlier run are removed: they were made from other tables.
 
     Returns
     -------
     list of pathlib.Path
         The files published.
     """
-    from .gpkg import write_layers
+    from .gpkg import areas_and_layers, crs_label, layer_crs, write_layers
     from .tables import write_circle
 
     out_dir = Path(out_dir)
+    if maps is None:
+        maps = bool((manifest.get("inputs") or {}).get("maps", False))
     with OutputSet(out_dir, hint="the batch's --out") as outset:
         stage = outset.stage(out_dir)
+        areas = {}
         for study, res in pairs:
+            if "gpkg_crs" not in res.summary.settings:  # the layers' CRS, recorded as `run` records it (WGS84)
+                res.summary.settings["gpkg_crs"] = crs_label(layer_crs(None, study.bounds_wgs84))
             write_circle(res, stage)
-            write_layers(study, res, stage)
-            for name in STALE:
+            if maps:
+                areas[res.circle.id] = areas_and_layers(study, res, stage)
+            else:
+                write_layers(study, res, stage)
+            for name in STALE[:4] if maps else STALE:
                 outset.remove(out_dir / res.circle.id / name)
-        for name in ("report.xlsx", "report.html", "maps"):  # a run with maps made them from earlier tables
-            outset.remove(out_dir / name)
+        if maps and pairs:
+            _write_maps_and_report(pairs, areas, stage)
+        else:  # a run with maps made them from earlier tables
+            for name in ("report.xlsx", "report.html", "maps"):
+                outset.remove(out_dir / name)
         write_json(manifest, stage / MANIFEST_NAME)
         return outset.commit()
+
+
+def _write_maps_and_report(pairs: list[tuple[Study, CircleResult]], areas: dict[str, Any], stage: Path) -> None:
+    """Write the region's report (``report.xlsx``, ``report.html``) and map pages (``maps/``) as ``run --region``."""
+    from .maps import write_maps
+    from .report import write_html, write_xlsx
+
+    results = [r for _, r in pairs]
+    write_xlsx(results, stage / "report.xlsx", candidates_dir=stage)
+    write_html(results, stage / "report.html", maps_href="maps", candidates_dir=stage)
+    write_maps(pairs[-1][0], results, areas, stage / "maps", out_dir=stage)
 
 
 def batch_table(outcomes: Sequence[dict[str, Any]]) -> pd.DataFrame:
@@ -95,13 +127,17 @@ def _headers(df: pd.DataFrame) -> pd.DataFrame:
     return df.rename(columns={c: f"{c} {labels[c]}" for c in df.columns})
 
 
-def write_batch_table(outcomes: Sequence[dict[str, Any]], out: str | Path) -> list[Path]:
-    """Write ``<out>/batch.csv`` (UTF-8 with BOM, ``id 中文`` headers) and ``<out>/batch.xlsx`` as one set.
+def write_batch_table(outcomes: Sequence[dict[str, Any]], out: str | Path, page: bool = True) -> list[Path]:
+    """Write ``<out>/batch.csv`` (UTF-8 with BOM, ``id 中文`` headers), ``batch.xlsx`` and ``batch.html`` as one set.
+
+    ``batch.html`` (``page=True``) is the overview page of every region (``outputs.maps.batch``): each region's
+    outline (an outcome's ``outline``) coloured by a figure of one circle at a time, the region x circle table and
+    links to the regions' own map pages and reports where they exist.
 
     Returns
     -------
     list of pathlib.Path
-        The two files.
+        The files.
     """
     from openpyxl import Workbook
 
@@ -133,4 +169,15 @@ def write_batch_table(outcomes: Sequence[dict[str, Any]], out: str | Path) -> li
         ):
             note.append([line])
         save_workbook(wb, stage / "batch.xlsx")
+        if page:
+            _write_page(outcomes, table, out, stage)
         return outset.commit()
+
+
+def _write_page(outcomes: Sequence[dict[str, Any]], table: pd.DataFrame, out: Path, stage: Path) -> Path:
+    from ..inputs.config import load_config
+    from .maps.batch import write_batch_map
+
+    names = {k: c.name_zh for k, c in load_config()[0].items()}  # the packaged circles' names
+    outlines = {o["region"]: o.get("outline") for o in outcomes}
+    return write_batch_map(table, outlines, stage / "batch.html", out=out, circle_names=names)

@@ -1,6 +1,7 @@
 """GIS layers for QGIS and ArcGIS: one GeoPackage per circle, ``<out>/<circle>/layers.gpkg``, styled.
 
-Layers (WGS84, EPSG:4326; field names ``"id 中文"`` exactly as the CSV headers):
+Layers (WGS84, EPSG:4326, unless another CRS is asked: :func:`layer_crs`; field names ``"id 中文"`` exactly as the
+CSV headers):
 
 ``villages``
     Every row and column of ``villages.csv`` (same values: shares cut to 6 decimals, people as integers,
@@ -13,11 +14,22 @@ Layers (WGS84, EPSG:4326; field names ``"id 中文"`` exactly as the CSV headers
     The street-following service area and the populated gap areas per village (when the areas were made:
     ``dgcoverage run`` with maps, ``dgcoverage site``).
 ``candidates``
-    The ranked candidate sites of ``dgcoverage site`` (``candidates.csv`` as points).
+    The ranked candidate sites of ``dgcoverage site`` (``candidates.csv`` as points).  A later ``run`` that keeps
+    the circle's sites (its measurement unchanged, :func:`~dgcoverage.outputs.sites.keep_sites`) keeps this layer
+    too, as the sites were written (reprojected if the run writes the layers in another CRS).
 ``layer_styles``
     QGIS styles (QML) for every layer, the default of each, so the layers open in the map pages' classes and
     colours: villages graduated by covered share in the YlGnBu classes < 30 / 30–60 / 60–90 / ≥ 90 % (the top
     class is the circle's 达标 rule, :func:`~dgcoverage.outputs.maps.common.share_classes`).
+
+Coordinate system: WGS84 by default; ``crs=`` (``dgcoverage run/site --gpkg-crs``) writes every layer's geometry in
+CGCS2000 (``EPSG:4490``, the national datum of Chinese planning offices) or a projected CRS (``EPSG:4526``,
+CGCS2000 / 3-degree Gauss-Kruger zone 38, Dongguan's; the study's UTM ``EPSG:32649``); the ``lon``/``lat`` fields
+stay WGS84 as their names say.  The CRS is checked before anything is computed (:func:`layer_crs`): an unknown
+code, a CRS that is neither geographic 2D nor projected, or one whose area of use does not hold the study is
+refused; GCJ-02 and BD-09 are not coordinate systems (no EPSG code; GIS software cannot read them) and are refused
+with the fix.  ``summary.json`` → ``settings.gpkg_crs`` records the CRS the layers were written in
+(``"EPSG:4326"`` by default).
 
 One file per circle, beside that circle's tables: ``dgcoverage site`` rewrites one circle (with its candidates)
 and a run of some circles leaves the others alone, exactly as the CSVs; the layers of a circle are always the
@@ -44,6 +56,7 @@ import pandas as pd
 import shapely
 
 from ..compute.coverage import bilingual_name
+from ..errors import CRSError
 from .maps.common import MARK_COLOURS, share_classes
 from .tables import circle_tables
 
@@ -67,6 +80,80 @@ _UMASK = os.umask(0)
 os.umask(_UMASK)
 #: Fixed creation time written into the GeoPackage (``OGR_CURRENT_DATE``): identical inputs, identical file.
 GPKG_DATE = "2000-01-01T00:00:00.000Z"
+#: The layers' coordinate system unless another is asked.
+DEFAULT_CRS = "EPSG:4326"
+#: Spellings of the Chinese web-map offsets, which are no CRS (refused with the fix).
+NOT_CRS = ("gcj02", "gcj-02", "gcj", "mars", "火星坐标", "bd09", "bd-09", "bd09ll", "baidu", "百度")
+#: What to use instead, in every refusal.
+CRS_HINT = (
+    "give an EPSG code: EPSG:4326 (WGS84, the default), EPSG:4490 (CGCS2000), EPSG:4526 (CGCS2000 / 3-degree "
+    "Gauss-Kruger zone 38, Dongguan) or EPSG:32649 (WGS 84 / UTM 49N)"
+)
+
+
+def layer_crs(value: Any = None, bounds: tuple[float, float, float, float] | None = None) -> Any:
+    """Check the coordinate system asked for the GIS layers and return it (a :class:`pyproj.CRS`).
+
+    Parameters
+    ----------
+    value
+        An EPSG code (``"EPSG:4490"``, ``4526``), WKT or PROJ string, a :class:`pyproj.CRS`; ``None``: WGS84.
+    bounds
+        The study's WGS84 bounds ``(west, south, east, north)``: the centre must lie in the CRS's area of use
+        (a Gauss-Kruger zone or UTM zone far from the study distorts it badly); ``None``: not checked.
+
+    Returns
+    -------
+    pyproj.CRS
+
+    Raises
+    ------
+    CRSError
+        GCJ-02/BD-09 (not coordinate systems), an unknown CRS, one that is neither geographic 2D nor projected
+        (geocentric, vertical, compound, 3D), or one whose area of use does not hold the study.
+    """
+    from pyproj import CRS
+    from pyproj.exceptions import CRSError as ProjError
+
+    if value is None:
+        value = DEFAULT_CRS
+    if isinstance(value, str) and value.strip().lower().replace("_", "-") in NOT_CRS + ("gcj-2", "bd-9"):
+        raise CRSError(
+            f"--gpkg-crs {value!r}: GCJ-02 / BD-09 are not coordinate reference systems but offsets of WGS84 used by "
+            "Chinese web maps (no EPSG code; QGIS and ArcGIS cannot read them), so no GeoPackage can carry them. "
+            "Write the layers in WGS84 (leave --gpkg-crs out) or CGCS2000 (--gpkg-crs EPSG:4490); for 高德/腾讯 maps "
+            "the candidate layer carries lon_gcj02/lat_gcj02 columns, and dgcoverage.convert turns WGS84 points "
+            "into GCJ-02"
+        )
+    try:
+        crs = CRS.from_user_input(int(value) if isinstance(value, str) and value.strip().isdigit() else value)
+    except (ProjError, TypeError, ValueError) as err:
+        raise CRSError(
+            f"--gpkg-crs {value!r}: not a coordinate reference system PROJ knows ({err}); {CRS_HINT}"
+        ) from err
+    if crs.is_compound or crs.is_geocentric or crs.is_vertical or len(crs.axis_info) != 2:
+        raise CRSError(
+            f"--gpkg-crs {value!r} ({crs.name}): not usable for map layers (geocentric, vertical, compound or 3D); "
+            f"{CRS_HINT}"
+        )
+    if not (crs.is_geographic or crs.is_projected):
+        raise CRSError(f"--gpkg-crs {value!r} ({crs.name}): neither geographic nor projected; {CRS_HINT}")
+    aou = crs.area_of_use
+    if bounds is not None and aou is not None:
+        x, y = (bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2
+        if not (aou.west <= x <= aou.east and aou.south <= y <= aou.north):
+            raise CRSError(
+                f"--gpkg-crs {value!r} ({crs.name}) is made for {aou.west:g}..{aou.east:g} E, "
+                f"{aou.south:g}..{aou.north:g} N; the study lies around {x:.2f} E, {y:.2f} N, outside it, where "
+                f"the layers would be badly distorted; {CRS_HINT}"
+            )
+    return crs
+
+
+def crs_label(crs: Any) -> str:
+    """Return how ``summary.json`` names a CRS: ``"EPSG:4526"`` (authority code), else its PROJ string."""
+    auth = crs.to_authority()
+    return f"{auth[0]}:{auth[1]}" if auth else crs.to_string()
 
 
 def _qml(name: str, **values: Any) -> str:
@@ -237,11 +324,14 @@ def write_layers(
     out_dir: str | Path,
     areas: tuple[gpd.GeoDataFrame, gpd.GeoDataFrame] | None = None,
     sites: SitingResult | None = None,
+    crs: Any = None,
 ) -> Path:
     """Write ``<out_dir>/<circle>/layers.gpkg``: the circle's GIS layers with their QGIS styles.
 
     See the module notes for the layers.  The file is written under a temporary name and renamed, so a
     reader never sees half a GeoPackage; identical inputs give an identical file (fixed GeoPackage dates).
+    Without ``sites``, the candidate layer of the ``layers.gpkg`` already in the circle's folder is kept when
+    the folder has the circle's ``candidates.csv`` (the sites a run keeps, :func:`~.sites.keep_sites`).
 
     Parameters
     ----------
@@ -249,6 +339,8 @@ def write_layers(
         As :func:`circle_layers`.
     out_dir
         The output folder (the circle's tables are in ``<out_dir>/<circle>/``).
+    crs
+        The layers' coordinate system (:func:`layer_crs`; ``None``: WGS84).
 
     Returns
     -------
@@ -260,10 +352,15 @@ def write_layers(
     d = Path(out_dir) / result.circle.id
     d.mkdir(parents=True, exist_ok=True)
     path = d / LAYERS_GPKG
+    has = ~(result.villages.geometry.isna() | result.villages.geometry.is_empty)
+    target = layer_crs(crs, tuple(result.villages.geometry[has].total_bounds) if has.any() else None)
     layers = circle_layers(study, result, areas, sites)
+    if sites is None and (kept := kept_candidates(d)) is not None:
+        layers["candidates"] = kept
+    layers = {k: g if g.crs == target else g.to_crs(target) for k, g in layers.items()}
     synthetic = bool(result.summary.get("synthetic"))
     c = result.circle
-    about = f"dgcoverage {c.id} {c.name_zh} ({c.minutes:g} min)" + (
+    about = f"dgcoverage {c.id} {c.name_zh} ({c.minutes:g} min), {crs_label(target)} {target.name}" + (
         " — SYNTHETIC DATA 合成数据: do not use the figures for planning" if synthetic else ""
     )
     styles = layer_styles(c.covered_min_share)
@@ -292,6 +389,22 @@ def write_layers(
     finally:
         shutil.rmtree(tmp_dir, ignore_errors=True)
     return path
+
+
+def kept_candidates(d: Path) -> gpd.GeoDataFrame | None:
+    """Return the candidate layer of ``d/layers.gpkg`` when ``d`` holds the circle's kept ``candidates.csv``.
+
+    The layer as ``dgcoverage site`` wrote it (field types and values), so a later run's file lists the same
+    sites; ``None`` when there is no such file, layer or ``candidates.csv``.
+    """
+    import pyogrio
+
+    path = d / LAYERS_GPKG
+    if not (d / "candidates.csv").is_file() or not path.is_file():
+        return None
+    if "candidates" not in {str(n) for n in pyogrio.list_layers(path)[:, 0]}:
+        return None
+    return pyogrio.read_dataframe(path, layer="candidates")
 
 
 def _styles_table(styles: dict[str, str], about: str) -> pd.DataFrame:
@@ -328,7 +441,7 @@ def _gdal_config(options: dict[str, str]) -> Any:
 
 
 def areas_and_layers(
-    study: Study, result: CircleResult, out_dir: str | Path, sites: SitingResult | None = None
+    study: Study, result: CircleResult, out_dir: str | Path, sites: SitingResult | None = None, crs: Any = None
 ) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
     """Write the circle's service and gap areas (GeoJSON) and its GIS layers with them; return the areas.
 
@@ -337,14 +450,18 @@ def areas_and_layers(
     from .areas import write_areas
 
     areas = write_areas(study, result, out_dir)
-    write_layers(study, result, out_dir, areas=areas, sites=sites)
+    write_layers(study, result, out_dir, areas=areas, sites=sites, crs=crs)
     return areas
 
 
 __all__ = [
+    "DEFAULT_CRS",
     "LAYERS_GPKG",
     "areas_and_layers",
     "circle_layers",
+    "crs_label",
+    "kept_candidates",
+    "layer_crs",
     "layer_styles",
     "village_ranges",
     "villages_qml",

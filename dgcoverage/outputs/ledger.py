@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ..compute.coverage import LABELS_ZH, STATUS_ZH, table_for_output
+from ..compute.supply import SUPPLY_STATUS_ZH
 from ..core.io import (
     SHARE_NOTE,
     atomic_path,
@@ -33,7 +34,11 @@ LEDGER_ZH = {
     "villages_newly_covered": "新增达标村(社区)数",
     "villages_no_longer_covered": "不再达标村(社区)数",
     "villages_covered": "达标村(社区)数",
+    "elderly_covered": "限时内老年人口",
+    "elderly_covered_change": "限时内老年人口变化",
 }
+#: Integer people/count columns of the ledger (rounded once when written).
+_PEOPLE = ("covered_population", "villages", "elderly_covered", "population")
 WHEN_ZH = {"before": "现状", "after": "情景"}
 #: The workbook's sheets.
 SHEET_VILLAGES, SHEET_TOWNS, SHEET_ABOUT = "变化 村(社区) villages", "变化 镇街 towns", "说明 about"
@@ -56,6 +61,15 @@ LEDGER_NOTES = {
     "change": "新增达标 / 改善 / 变差 / 不再达标；只列有变化的村(社区)。Only villages that change are listed.",
     "villages_newly_covered": "由未达标变为达标的村(社区)数。Villages that become covered.",
     "villages_no_longer_covered": "由达标变为未达标的村(社区)数。Villages that are no longer covered.",
+    "elderly_covered": (
+        "限时内老年人口（60岁及以上）：限时内人口 × 所在镇街老年人口占比（老年人口栅格或设定）。"
+        "Older people (60+) within the limit: people within the limit x their town's share aged 60+."
+    ),
+    "access_supply": (
+        "可达供给(2SFCA)：有供给标准的服务圈，现状与情景各算一次；容量变化只改变此项与供给比。"
+        "Access-weighted supply (2SFCA) before and after; a capacity edit changes it and the supply ratio only."
+    ),
+    "supply_status": "镇街供给状态（达标/未达标/待核实/无数据）现状与情景。Town supply status before and after.",
 }
 
 
@@ -72,7 +86,7 @@ def ledger_header(column: str) -> str:
 
 def _prepared(table: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
     out, decimals = table_for_output(table)
-    for c in [c for c in out.columns if c.startswith("covered_population") or c.startswith("villages")]:
+    for c in [c for c in out.columns if c.startswith(_PEOPLE[:3])]:
         if pd.api.types.is_numeric_dtype(out[c]) and not pd.api.types.is_bool_dtype(out[c]):
             out[c] = pd.array(np.rint(out[c].to_numpy(dtype=float)), dtype="Float64").astype("Int64")
             decimals.pop(c, None)
@@ -82,6 +96,10 @@ def _prepared(table: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
     for c in ("status_before", "status_after"):
         if c in out:
             out.insert(out.columns.get_loc(c) + 1, c.replace("status_", "status_zh_"), out[c].map(STATUS_ZH))
+    for c in ("supply_status_before", "supply_status_after"):
+        if c in out:
+            zh = out[c].map(SUPPLY_STATUS_ZH)
+            out.insert(out.columns.get_loc(c) + 1, c.replace("status_", "status_zh_"), zh)
     return out.rename(columns=ledger_header), {ledger_header(c): n for c, n in decimals.items()}
 
 
@@ -114,6 +132,8 @@ def _sheet(table: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
     out = table.copy()
     for c in [c for c in out.columns if c.startswith("status_")]:
         out[c] = out[c].map(lambda v: f"{STATUS_ZH.get(v, v)} {v}" if isinstance(v, str) else v)
+    for c in [c for c in out.columns if c.startswith("supply_status_")]:
+        out[c] = out[c].map(lambda v: f"{SUPPLY_STATUS_ZH.get(v, v)} {v}" if isinstance(v, str) else v)
     if "change" in out:
         out["change"] = out["change"].map(lambda v: CHANGE_SHOW.get(v, v))
         out = out.drop(columns=["change_zh"], errors="ignore")
@@ -123,7 +143,7 @@ def _sheet(table: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
     for c in list(out.columns):
         if is_share_column(c):
             out[c] = cut_shares(pd.to_numeric(out[c], errors="coerce").to_numpy(dtype=float), 3)
-        elif c.startswith(("covered_population", "villages_", "population")):
+        elif c.startswith(_PEOPLE):
             out[c] = pd.array(np.rint(pd.to_numeric(out[c], errors="coerce").to_numpy(dtype=float)), dtype="Float64")
             out[c] = out[c].astype("Int64")
     headers = {c: _zh_first(ledger_header(c)) for c in out.columns}
@@ -131,8 +151,10 @@ def _sheet(table: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
         first = h.split()[0]
         if is_share_column(c):
             formats[first] = "0.0%"
-        elif c.startswith(("covered_population", "villages_", "population")):
+        elif c.startswith(_PEOPLE):
             formats[first] = "#,##0"
+        elif c.startswith(("supply_ratio", "access_supply", "supply_")) and not c.startswith("supply_status"):
+            formats[first] = "#,##0.00"
         elif c.endswith("code"):
             formats[first] = "0"
     return out.rename(columns=headers), formats
@@ -154,12 +176,37 @@ def _about(summary: dict[str, Any]) -> pd.DataFrame:
         if v not in (None, "", []):
             rows.append((f"来源 source: {k}", "、".join(map(str, v)) if isinstance(v, list) else str(v)))
     for k in ("covered_population_before", "covered_population_after", "newly_covered_population",
-              "no_longer_covered_population", "villages_covered_before", "villages_covered_after"):  # fmt: skip
-        if k in city:
+              "no_longer_covered_population", "villages_covered_before", "villages_covered_after",
+              "elderly_covered_before", "elderly_covered_after"):  # fmt: skip
+        if city.get(k) is not None:
             rows.append((f"全市 city: {k}", round(float(city[k]))))
+    for k in [k for k in city if k.startswith(("supply", "access_"))]:
+        rows.append((f"全市 city: {k}", city[k]))
+    for rec in edits.get("capacity", []):
+        rows.append((f"容量变化 capacity: {rec['facility_id']}", f"{rec['before']} -> {rec['after']}"))
+    roads = edits.get("roads")
+    if roads:
+        rows.append(("道路编辑 road edits", _roads_text(roads)))
+        rows.append(
+            ("重新计算 recomputed", "道路改变路网：整个服务圈重新计算 the network changed: circle recomputed in full")
+        )
     rows.append(("比例 shares", SHARE_NOTE))
     rows += [(_zh_first(ledger_header(c)), text) for c, text in LEDGER_NOTES.items()]
     return pd.DataFrame(rows, columns=["项目 key", "内容 value"])
+
+
+def _roads_text(roads: dict[str, Any]) -> str:
+    """One line on a scenario's road edits (links added, streets closed)."""
+    links = "; ".join(
+        f"{x.get('name') or 'link'} {x['from_node_id']}-{x['to_node_id']} {x['length_m']:g} m {x['minutes']:g} min"
+        for x in roads.get("links", [])
+    )
+    return (
+        f"新增连接 links added: {len(roads.get('links', []))}"
+        + (f" ({links})" if links else "")
+        + f"; 封闭区域 closures: {roads.get('closures', 0)}, 封闭路段(有向边) edges closed: "
+        f"{roads.get('directed_edges_removed', 0)}"
+    )
 
 
 def write_ledger_workbook(

@@ -301,7 +301,8 @@ def write_sites(result: SitingResult, circle_id: str, out_dir: str | Path) -> Pa
         ws = style_table_sheet(xw.book["候选点 candidates"], header_row=1, formats=formats)
         if ws.print_title_cols:  # printed pages wide: the rank and the name on every page
             ws.print_title_cols = "A:B"
-        style_table_sheet(xw.book["说明 about"], header_row=1, max_width=100, landscape=False)
+        # A4 landscape as the table: a portrait page would print the 100-character notes below 8 pt
+        style_table_sheet(xw.book["说明 about"], header_row=1, max_width=100)
         guard_workbook(xw.book)  # names starting with "=" stay string cells, never formulas
     feats = []
     for rec in t.to_dict(orient="records"):
@@ -338,8 +339,10 @@ def keep_sites(published: str | Path, staged: str | Path) -> bool:
     """Carry a circle's ranked sites into a new run's staging folder when its measurement is unchanged.
 
     The sites of ``dgcoverage site`` were ranked against the circle's measurement then; a new ``run`` that
-    measures the circle again keeps them only if its ``summary.json`` is byte for byte the published one
-    (same inputs, settings and results), so the report, the maps and the workbook made by that run list them.
+    measures the circle again keeps them only if its ``summary.json`` is the published one (same inputs, settings
+    and results: :func:`same_measurement`), so the report, the maps and the workbook made by that run list them.
+    The published ``layers.gpkg`` is carried too, as the source of its candidate layer: the run's new
+    ``layers.gpkg`` (:func:`~dgcoverage.outputs.gpkg.write_layers`, written after this) keeps that layer.
 
     Parameters
     ----------
@@ -360,12 +363,38 @@ def keep_sites(published: str | Path, staged: str | Path) -> bool:
         return False
     if not (new / "summary.json").is_file():
         return False
-    if (old / "summary.json").read_bytes() != (new / "summary.json").read_bytes():
+    if not same_measurement(old / "summary.json", new / "summary.json"):
         return False
-    for name in SITE_FILES:
+    for name in (*SITE_FILES, "layers.gpkg"):
         if (old / name).is_file():
             shutil.copy2(old / name, new / name)
     return True
+
+
+#: ``summary.json`` settings that say how the outputs were written, not what was measured.
+OUTPUT_SETTINGS = ("gpkg_crs",)
+
+
+def same_measurement(published: str | Path, staged: str | Path) -> bool:
+    """Tell whether two ``summary.json`` files record the same measurement of a circle.
+
+    Byte for byte the same, or the same once the output-only settings (:data:`OUTPUT_SETTINGS`, the CRS of the
+    GIS layers) are left out: writing the layers in another CRS measures nothing anew.
+    """
+    a, b = Path(published).read_bytes(), Path(staged).read_bytes()
+    if a == b:
+        return True
+
+    def _measured(raw: bytes) -> Any:
+        doc = json.loads(raw)
+        for key in OUTPUT_SETTINGS:
+            (doc.get("settings") or {}).pop(key, None)
+        return doc
+
+    try:
+        return bool(_measured(a) == _measured(b))
+    except (ValueError, AttributeError):
+        return False
 
 
 def sheet_ids(t: pd.DataFrame) -> list[str]:

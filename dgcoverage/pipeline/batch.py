@@ -2,8 +2,9 @@
 
 A task is :func:`region_task`: it loads the region's study (the road file read only within the region's towns
 buffered by the longest reach, the population raster only within their window), loads each circle's facilities,
-runs the circle and hands the results to a writer (``outputs.batch.write_region``: the region's usual tables in one
-output set, with a manifest of its inputs' hashes). The same steps as ``dgcoverage run --region``, so a region's
+runs the circle and hands the results to a writer (``outputs.batch.write_region``: the region's usual tables, and
+with ``maps=True`` its map pages and report, in one output set, with a manifest of its inputs' hashes and its
+outline for the batch's overview page). The same steps as ``dgcoverage run --region``, so a region's
 tables are byte for byte those of a single-region run.
 
 :func:`run_batch` submits the tasks to a ``LocalCluster`` (``workers`` processes of one thread) or to a running
@@ -33,6 +34,8 @@ from .study import CircleResult, Study
 
 #: The files every circle of a complete region has.
 CIRCLE_FILES = ("villages.csv", "towns.csv", "summary.json")
+#: The files a region run with maps has besides each circle's page ``maps/<circle>.html``.
+MAP_FILES = ("report.xlsx", "report.html", "maps/index.html")
 #: Road files read through the clipped OSM reader (the others, .npz/.graphml, are taken whole, as ``run`` does).
 OSM_SUFFIXES = (".osm", ".pbf", ".bz2", ".gz", ".xml")
 
@@ -178,7 +181,8 @@ def region_task(
     Returns
     -------
     dict
-        ``region``, ``status`` (``done``/``failed``), ``rows`` (of the combined table), ``error``, ``warnings``
+        ``region``, ``status`` (``done``/``failed``), ``rows`` (of the combined table), ``error``, ``outline``
+        (:func:`region_outline`, also kept in the manifest for the batch page of a rerun), ``warnings``
         (the distinct warnings about its inputs), ``seconds`` and the worker's ``pid``.
     """
     t0 = time.perf_counter()
@@ -188,24 +192,58 @@ def region_task(
         try:
             pairs = measure_region(region, circles, settings)
             rows = [circle_row(region, res) for _, res in pairs]
-            write(Path(out_dir), pairs, {"inputs": manifest, "rows": rows})
+            outline = region_outline(pairs[0][0]) if pairs else None
+            write(Path(out_dir), pairs, {"inputs": manifest, "rows": rows, "outline": outline})
             status, error = "done", ""
         except Exception as exc:  # noqa: BLE001 - the region fails, the batch goes on
-            rows, status, error = failed_rows(region, ids, one_line(exc)), "failed", one_line(exc)
+            rows, status, error, outline = failed_rows(region, ids, one_line(exc)), "failed", one_line(exc), None
     seen = list(dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, DgCoverageWarning)))
     return {
         "region": region.id,
         "status": status,
         "rows": rows,
         "error": error,
+        "outline": outline,
         "warnings": seen,
         "seconds": round(time.perf_counter() - t0, 3),
         "pid": os.getpid(),
     }
 
 
+def region_outline(study: Study) -> dict[str, Any] | None:
+    """Return the region's outline for the batch page: the union of its towns, WGS84, simplified to ~1/400 of its size.
+
+    A GeoJSON geometry (coordinates to 6 decimals), or ``None`` when no town has a polygon.
+    """
+    import shapely
+
+    towns = study.towns
+    if "has_polygon" in towns:
+        towns = towns[towns["has_polygon"].astype(bool)]
+    if towns.empty:
+        return None
+    geom = shapely.union_all(towns.to_crs(4326).geometry.to_numpy())
+    w, s, e, n = geom.bounds
+    geom = shapely.set_precision(geom.simplify(max(e - w, n - s) / 400.0, preserve_topology=True), 1e-6)
+    return None if geom.is_empty else json.loads(shapely.to_geojson(geom))
+
+
+def stored_outline(out_dir: Path) -> dict[str, Any] | None:
+    """Return the outline recorded in a region's manifest (``None``: an earlier version wrote none)."""
+    try:
+        old = json.loads((out_dir / MANIFEST_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    outline = old.get("outline") if isinstance(old, dict) else None
+    return outline if isinstance(outline, dict) else None
+
+
 def reusable(out_dir: Path, manifest: dict[str, Any]) -> list[dict[str, Any]] | None:
-    """Return the rows of a region whose complete outputs were made from the same inputs (else ``None``: run it)."""
+    """Return the rows of a region whose complete outputs were made from the same inputs (else ``None``: run it).
+
+    A manifest asking for maps (``"maps": true``) is met only by outputs that have them (the report and the map
+    pages); outputs with maps also serve a run without (their maps were made from the same tables).
+    """
     from ..core.outputset import pending_commit
 
     path = out_dir / MANIFEST_NAME
@@ -213,12 +251,22 @@ def reusable(out_dir: Path, manifest: dict[str, Any]) -> list[dict[str, Any]] | 
         old = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    if not isinstance(old, dict) or old.get("inputs") != manifest or pending_commit(out_dir):
+    if not isinstance(old, dict) or not isinstance(old.get("inputs"), dict) or pending_commit(out_dir):
         return None
-    if not all((out_dir / c / f).is_file() for c in manifest["circles"] for f in CIRCLE_FILES):
+    had_maps, want_maps = bool(old["inputs"].get("maps")), bool(manifest.get("maps"))
+    if _without_maps(old["inputs"]) != _without_maps(manifest) or (want_maps and not had_maps):
+        return None
+    needed = [out_dir / c / f for c in manifest["circles"] for f in CIRCLE_FILES]
+    if had_maps:
+        needed += [out_dir / f for f in MAP_FILES] + [out_dir / "maps" / f"{c}.html" for c in manifest["circles"]]
+    if not all(p.is_file() for p in needed):
         return None
     rows = old.get("rows")
     return [{**r, "status": "reused"} for r in rows] if isinstance(rows, list) else None
+
+
+def _without_maps(manifest: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in manifest.items() if k != "maps"}
 
 
 def _client(workers: int, scheduler: str | None) -> tuple[Any, Any]:
@@ -256,6 +304,7 @@ def run_batch(
     scheduler: str | None = None,
     force: bool = False,
     on_outcome: Callable[[dict[str, Any]], None] | None = None,
+    maps: bool = False,
 ) -> list[dict[str, Any]]:
     """Run ``regions`` on Dask into ``<out>/<region id>/``; return one outcome per region (in the given order).
 
@@ -277,6 +326,10 @@ def run_batch(
         Run every region, even those whose outputs match their inputs.
     on_outcome
         Called in the submitting process with each outcome as it arrives (the CLI prints it).
+    maps
+        Also write each region's map pages and report (``<out>/<id>/maps/``, ``report.html``, ``report.xlsx``), as
+        ``dgcoverage run --region`` does with maps: recorded in the region's manifest (``"maps": true``), which
+        ``outputs.batch.write_region`` follows, and a region whose outputs lack them is run again.
 
     Returns
     -------
@@ -301,9 +354,14 @@ def run_batch(
             done({"region": region.id, "status": "failed", "error": region.error, "warnings": [], "rows": rows})
             continue
         manifest = region_inputs(region, ids, config, hashes)
+        if maps:  # only then: the manifests of runs without maps stay those of earlier versions
+            manifest["maps"] = True
         rows = None if force else reusable(out / region.id, manifest)
         if rows is not None:
-            done({"region": region.id, "status": "reused", "rows": rows, "error": "", "warnings": []})
+            outline = stored_outline(out / region.id)
+            done(
+                {"region": region.id, "status": "reused", "rows": rows, "error": "", "outline": outline, "warnings": []}
+            )
         else:
             todo.append((region, manifest))
     if todo:

@@ -5,7 +5,8 @@ beyond 1-40 % in some town, a capacity median no facility has, the population ra
 turns every ``pass``/``fail`` that rests on it into ``unknown``, with the reason (``towns.csv`` →
 ``supply_status``/``supply_reason``, ``summary.json`` → ``supply.doubted``).  Which verdicts rest on which figure:
 
-* the elderly raster: every verdict of a circle measured per person aged 60+ counted from it;
+* the elderly raster (its shares, or an area it does not cover): every verdict of a circle measured per person
+  aged 60+ counted from it;
 * the population raster far from the census: every verdict measured against the raster's people
   (``supply_population = "raster"``, the default);
 * an implausible capacity median: the verdicts of the city and of every town with a facility (a town with
@@ -23,6 +24,7 @@ import pandas as pd
 DOUBTS = {
     "elderly_share_above_40pct": "the elderly raster gives over 40 % aged 60+ in some town (is it an elderly raster?)",
     "elderly_share_below_1pct": "the elderly raster gives under 1 % aged 60+ in some town (its units or coverage?)",
+    "elderly_raster_misses_area": "the elderly raster does not cover the whole study area (people aged 60+ missed)",
     "population_total_far_from_census": "the population raster's total is far from the 2020 census (its units?)",
     "facilities_capacity_median_implausible": "the facilities' median capacity is implausible (the column's unit?)",
 }
@@ -50,7 +52,7 @@ def doubted_figures(
     """
     out: dict[str, str] = {}
     if elderly_raster:
-        for key in ("elderly_share_above_40pct", "elderly_share_below_1pct"):
+        for key in ("elderly_share_above_40pct", "elderly_share_below_1pct", "elderly_raster_misses_area"):
             if study_warnings.get(key, 0) > 0:
                 out[key] = DOUBTS[key]
     if population_from_raster and study_warnings.get("population_total_far_from_census", 0) > 0:

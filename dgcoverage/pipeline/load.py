@@ -26,7 +26,7 @@ from ..errors import (
     NetworkError,
 )
 from ..inputs.cells import assign_points, mark_outside_raster, people_in_towns, population_checks
-from ..inputs.config import Settings, validate_settings
+from ..inputs.config import Settings, check_town_tables, validate_settings
 from ..inputs.elderly import elderly_from_raster
 from ..inputs.embedded import DEFAULT_DATA_DIR, DemoPaths, demo_paths
 from ..inputs.network import network_from_file, network_from_graph
@@ -87,7 +87,7 @@ def load_study(
     parts: list[str] = []  # the synthetic parts
     inputs: dict[str, Any] = {}  # what was read and how (summary.json -> inputs)
     counts: dict[str, int] = {}  # counted repairs (summary.json -> warnings)
-    region = _study_region(towns, villages, villages_crs, city_code, city_name, inputs)  # refused before any read
+    region = _study_region(towns, villages, villages_crs, city_code, city_name, inputs, settings)  # before any read
     demo = _demo_if_needed(data_dir, network, population, villages, region)
     towns = region.towns if region is not None else _study_towns(towns, demo, inputs)
     net, graph = _study_graph(network, demo, network_type, towns, inputs, counts, parts)
@@ -97,20 +97,31 @@ def load_study(
     vgdf = _villages_of(region, villages, villages_crs, demo, towns, graph, settings, inputs, counts, parts, where)
     mark_outside_raster(vgdf, grid, graph.crs, counts)  # villages outside the raster: no_data, said
     old = (elderly, elderly_band)
-    towns, (cx, cy, cpop, cell_village) = _place_cells(grid, towns, vgdf, graph.crs, pop_source, old, inputs, counts)
-    (cell_node, cell_snap), (centre_node, centre_snap) = _snap(graph, cx, cy, vgdf, settings.max_snap_m, counts)
+    towns, p = _place_cells(grid, towns, vgdf, graph.crs, pop_source, old, inputs, counts)  # placed cells, 60+ p[4]
+    (cell_node, cell_snap), (centre_node, centre_snap) = _snap(graph, *p[:2], vgdf, settings.max_snap_m, counts)
     inputs.update({"embedded_default": _embedded_record(demo, parts)} if demo is not None else {})
-    cells = (cx, cy, cpop, cell_village, cell_node, cell_snap, centre_node, centre_snap)
+    cells = (*p[:4], cell_node, cell_snap, centre_node, centre_snap)
     synthetic = bool(parts) or bool(net.meta.get("synthetic"))
     labels = () if region is None else (region.city_code, region.city_name, region.name or region.city_name)
-    return Study(net, graph, grid, towns, vgdf, *cells, synthetic, inputs, counts, settings, *labels)
+    return Study(net, graph, grid, towns, vgdf, *cells, synthetic, inputs, counts, settings, *labels, cell_elderly=p[4])
 
 
 def _study_region(
-    towns: Any, villages: Any, villages_crs: str | None, code: str | None, name: str | None, inputs: dict[str, Any]
+    towns: Any,
+    villages: Any,
+    villages_crs: str | None,
+    code: str | None,
+    name: str | None,
+    inputs: dict[str, Any],
+    settings: Settings | None = None,
 ) -> Region | None:
-    """Return the study's region when it is not Dongguan (``None``: Dongguan's towns and official list)."""
+    """Return the study's region when it is not Dongguan (``None``: Dongguan's towns and official list).
+
+    The per-town tables of ``settings`` are checked against the region's towns (Dongguan's: its 36 towns).
+    """
     if towns is None or (isinstance(towns, gpd.GeoDataFrame) and not _is_region_frame(towns, villages)):
+        if settings is not None:
+            check_town_tables(settings, None)
         return None
     if isinstance(towns, Region):
         region = towns
@@ -138,6 +149,8 @@ def _study_region(
         "towns": len(region.towns),
         "villages": len(region.villages),
     }
+    if settings is not None:
+        check_town_tables(settings, region.towns)
     return region
 
 
@@ -311,17 +324,18 @@ def _place_cells(
     elderly: tuple[str | Path | None, int | None],
     inputs: dict[str, Any],
     counts: dict[str, int],
-) -> tuple[gpd.GeoDataFrame, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+) -> tuple[gpd.GeoDataFrame, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]]:
     """Put the populated cells in towns and villages; check the raster (and the elderly raster) against them.
 
-    Returns the towns (with ``elderly_raster`` when an elderly raster is given) and the cells' x, y, people and
-    village index (``-1``: in no village).
+    Returns the towns (with ``elderly_raster`` when an elderly raster is given) and the cells' x, y, people,
+    village index (``-1``: in no village) and people aged 60+ (the elderly raster's; ``None``: not given).
     """
     _, _, cx, cy, cpop = grid.cells()
     cell_tree = shapely.STRtree(shapely.points(cx, cy))  # built once: cells to towns, then to villages
     in_towns = people_in_towns(towns, cx, cy, cpop, crs, cell_tree)
+    cell_e: dict[str, np.ndarray] = {}
     if elderly[0] is not None:
-        towns = elderly_from_raster(Path(elderly[0]), elderly[1], towns, grid, crs, inputs, counts, cell_tree)
+        towns = elderly_from_raster(Path(elderly[0]), elderly[1], towns, grid, crs, inputs, counts, cell_tree, cell_e)
     inputs["population"].update(
         people_in_towns=round(in_towns, 1), **population_checks(grid, towns, crs, pop_source, counts, in_towns)
     )
@@ -331,7 +345,7 @@ def _place_cells(
     outside = cell_village < 0
     if outside.any():
         counts["population_outside_villages"] = int(round(cpop[outside].sum()))
-    return towns, (cx, cy, cpop, cell_village)
+    return towns, (cx, cy, cpop, cell_village, cell_e.get("cell_elderly"))
 
 
 def _embedded_record(demo: DemoPaths, synthetic_parts: list[str]) -> dict[str, Any]:

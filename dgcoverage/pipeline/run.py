@@ -32,11 +32,7 @@ from ..errors import (
 )
 from ..inputs.cells import assign_points
 from ..inputs.config import Circle
-from ..inputs.quality import (
-    datum_fit,
-    datum_suspicion,
-    gcj02_suspicion,
-)
+from ..inputs.quality import datum_fit
 from .crossborder import cross_border
 from .equity import town_equity
 from .sensitivity import attach_sensitivity
@@ -88,11 +84,11 @@ def run_circle(
     vt, tt = _tabulate(study, circle, cell_t, cell_cls, centre_t, fac_village)
     snapped = (fnode, fdist, fac_village)
     vt, tt, sup = _with_supply(study, circle, facilities, snapped, vt, tt, supply, bool(fac_synthetic))
-    tt, equity = town_equity(study, circle, cell_t, tt)
+    tt, equity = town_equity(study, circle, cell_t, tt, sup)
     fac_warn = dict(facilities.attrs.get("warnings", {}))
     fac_warn.update({"facilities_off_network": n_off} if n_off else {})
     fac_warn.update(sup["warnings"] if sup is not None else {})
-    datum = _datum_check(g, facilities, circle.id, study.settings.max_snap_m, fac_warn)
+    datum = _datum_texts(study, facilities, _datum_check(g, facilities, circle.id, study.settings.max_snap_m, fac_warn))
     synthetic = study.synthetic or bool(fac_synthetic)
     timing = {"search": round(t_search, 3), "total": round(time.perf_counter() - t0, 3)}
     parts = (vt, tt, cell_t, cell_cls, fac_warn, datum, sup, timing)
@@ -135,10 +131,7 @@ def _add_checks(
     cell_cls: np.ndarray,
     equity: dict[str, Any],
 ) -> None:
-    """Add the datum verdicts, the equity figures and the people covered across the border to a summary."""
-    checks = _datum_texts(study, facilities)  # the point files' datums against the roads, said plainly
-    if checks:
-        summary.setdefault("checks", {})["datum"] = checks
+    """Add the equity figures and the people covered across the border to a summary."""
     summary["results"]["equity"] = equity
     summary["results"]["cross_border"] = cross_border(study, circle, facilities, fnode, fdist, cell_cls)
 
@@ -237,15 +230,10 @@ def _snap_facilities(
     return fnode, fdist, n_off
 
 
-def _datum_texts(study: Study, facilities: gpd.GeoDataFrame) -> dict[str, str]:
+def _datum_texts(study: Study, facilities: gpd.GeoDataFrame, fit: dict[str, Any] | None) -> dict[str, str]:
     """``summary.json`` -> ``checks.datum``: per point file read in a declared datum, fits / suspect / cannot tell."""
     out: dict[str, str] = {}
-    declared = facilities.attrs.get("declared_crs")
-    if declared and len(facilities):
-        geom = facilities.geometry
-        fit = datum_fit(
-            study.graph, geom.x.to_numpy(), geom.y.to_numpy(), declared, study.settings.max_snap_m, "facilities"
-        )
+    if fit is not None:
         out["facilities"] = fit["text"]
     villages = study.inputs.get("villages", {}).get("datum_check")
     if villages:
@@ -256,34 +244,26 @@ def _datum_texts(study: Study, facilities: gpd.GeoDataFrame) -> dict[str, str]:
 def _datum_check(
     g: AccessGraph, facilities: gpd.GeoDataFrame, circle_id: str, max_snap_m: float, fac_warn: dict[str, int]
 ) -> dict[str, Any] | None:
-    """Compare the facilities with the roads in the other coordinate systems; count and warn if one fits better."""
-    gcj = None
-    if facilities.attrs.get("declared_crs") == "wgs84":  # declared WGS84: check it is not GCJ-02 (quality.py)
-        gcj = gcj02_suspicion(g, facilities.geometry.x.to_numpy(), facilities.geometry.y.to_numpy(), max_snap_m)
-        if gcj is not None and gcj["suspect"]:
-            fac_warn["facilities_maybe_gcj02"] = gcj["facilities_compared"]
-            warnings.warn(
-                f"{circle_id}: facilities declared WGS84 look like GCJ-02 (Gaode/Tencent): their median "
-                f"distance to the road network falls from {gcj['median_snap_m']} m to "
-                f"{gcj['median_snap_if_gcj02_m']} m after a GCJ-02 -> WGS84 correction. Fix: if they come "
-                "from Gaode/Tencent, pass --facilities-crs gcj02",
-                DgCoverageWarning,
-                stacklevel=2,
-            )
-    elif facilities.attrs.get("declared_crs") in ("gcj02", "bd09"):  # read as Chinese datum: check the others
-        read_as = facilities.attrs["declared_crs"]
-        gcj = datum_suspicion(
-            g, facilities.geometry.x.to_numpy(), facilities.geometry.y.to_numpy(), read_as, max_snap_m
+    """Compare the facilities with the roads in every coordinate system, once; count and warn if one fits better.
+
+    One :func:`~dgcoverage.inputs.quality.datum_fit` gives both the verdict said in ``checks.datum.facilities``
+    and the counted warning ``facilities_maybe_<system>`` (``None``: no declared datum or no facilities).
+    """
+    read_as = facilities.attrs.get("declared_crs")
+    if not read_as or not len(facilities):
+        return None
+    geom = facilities.geometry
+    fit = datum_fit(g, geom.x.to_numpy(), geom.y.to_numpy(), read_as, max_snap_m, "facilities")
+    if fit["verdict"] == "suspect":
+        alt = fit["best_alternative"]
+        fac_warn[f"facilities_maybe_{alt}"] = fit["points_compared"]
+        how = (facilities.attrs.get("input") or {}).get("crs_source", "declared")
+        gaode = " (Gaode/Tencent)" if alt == "gcj02" else " (Baidu)" if alt == "bd09" else ""
+        warnings.warn(
+            f"{circle_id}: facilities read as {read_as} ({how}) fit the road network far better read as {alt}{gaode}: "
+            f"their median distance to it would fall from {fit['median_snap_m']} m to "
+            f"{fit['median_snap_if_m'][alt]} m. Fix: if the file is in {alt}, pass --facilities-crs {alt}",
+            DgCoverageWarning,
+            stacklevel=2,
         )
-        if gcj is not None and gcj["suspect"]:
-            alt = gcj["best_alternative"]
-            fac_warn[f"facilities_maybe_{alt}"] = gcj["facilities_compared"]
-            how = (facilities.attrs.get("input") or {}).get("crs_source", "declared")
-            warnings.warn(
-                f"{circle_id}: facilities read as {read_as} ({how}) fit the road network far better read as {alt}: "
-                f"their median distance to it would fall from {gcj['median_snap_m']} m to "
-                f"{gcj['median_snap_if_alternative_m']} m. Fix: if the file is in {alt}, pass --facilities-crs {alt}",
-                DgCoverageWarning,
-                stacklevel=2,
-            )
-    return gcj
+    return fit

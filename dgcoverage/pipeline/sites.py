@@ -214,6 +214,18 @@ def candidates_datum(study: Study, table: pd.DataFrame, path: str, crs: str) -> 
     return fit
 
 
+def _candidate_checks(summary: dict[str, Any], cands: CandidateSet) -> None:
+    """``siting_summary.json``: ``warnings`` counted while reading the candidate file, ``checks.datum``."""
+    counted = dict(cands.input.get("warnings", {}))
+    fit = cands.input.get("datum_check")
+    if fit:  # the candidate file's datum against the roads
+        summary["checks"] = {"datum": {"candidates": fit["text"]}}
+        if fit["verdict"] == "suspect":
+            counted[f"candidates_maybe_{fit['best_alternative']}"] = int(fit["points_compared"])
+    if counted:
+        summary["warnings"] = counted
+
+
 def build_candidates(
     study: Study,
     base: CircleResult,
@@ -271,6 +283,7 @@ def build_candidates(
         )
         cap_col = parts[-1].attrs.get("capacity_column")
         file_input = dict(parts[-1].attrs.get("input", {}))
+        file_input["warnings"] = dict(parts[-1].attrs.get("warnings", {}))  # counted while reading the file
         if file_input.get("crs"):  # the declared datum against the roads, both ways (said when it cannot tell)
             file_input["datum_check"] = candidates_datum(study, parts[-1], str(path), str(file_input["crs"]))
         generated["file"] = len(parts[-1])
@@ -299,6 +312,7 @@ def build_candidates(
                 DgCoverageWarning,
                 stacklevel=2,
             )
+            file_input.setdefault("warnings", {})["candidates_site_capacity_used"] = int(unread.sum())
     t["capacity"] = cap
     rejected: dict[str, int] = {}
     off = t["node"].to_numpy() < 0
@@ -538,11 +552,7 @@ def plan_sites(
             "villages.csv)",
         },
     }
-    fit = cands.input.get("datum_check")
-    if fit:  # the candidate file's datum against the roads
-        summary["checks"] = {"datum": {"candidates": fit["text"]}}
-        if fit["verdict"] == "suspect":
-            summary["warnings"] = {f"candidates_maybe_{fit['best_alternative']}": int(fit["points_compared"])}
+    _candidate_checks(summary, cands)
     if "mclp_exact" in sol:
         summary["mclp_gap_greedy_vs_exact"] = siting.optimality_gap(sol["mclp_greedy"], sol["mclp_exact"], "mclp")
     if "lscp_exact" in sol:

@@ -54,6 +54,19 @@ class Study:
     city_code: str = CITY_CODE
     city_name: str = CITY_NAME
     region: str = ""
+    #: People aged 60+ per cell from an elderly raster (``None``: none given): equity of older people per town.
+    cell_elderly: np.ndarray | None = None
+
+    def explore(self, results: Any, **kwargs: Any) -> Any:
+        """Return a :class:`folium.Map` of several circles' villages: one base layer per circle, with its legend.
+
+        ``results``: the circles' results (:func:`dgcoverage.run_circle`).  See
+        :func:`dgcoverage.outputs.maps.explore.explore_overview` for the options (``names``, ``tiles``,
+        ``offline`` ...); looked up when called, as :meth:`CircleResult.explore`.
+        """
+        import importlib
+
+        return importlib.import_module("dgcoverage.outputs.maps.explore").explore_overview(results, **kwargs)
 
     @property
     def bounds_wgs84(self) -> tuple[float, float, float, float]:
@@ -186,9 +199,10 @@ class CircleResult:
     sensitivity: SpeedSensitivity | None = None
 
     def explore(self, **kwargs: Any) -> Any:
-        """Return a :class:`folium.Map` of the villages for a notebook (classes, legend, popups; no tiles).
+        """Return a :class:`folium.Map` of the villages for a notebook (classes, legend, popups; no tiles; offline).
 
-        See :func:`dgcoverage.outputs.maps.explore.explore_map` for the options (``m``, ``tiles``, ``attr`` ...).
+        See :func:`dgcoverage.outputs.maps.explore.explore_map` for the options (``m``, ``tiles``, ``attr``,
+        ``offline=False`` for folium's CDN scripts ...).
         The map is drawn by the writers' layer: it is looked up when called, so this data type imports no writer.
         """
         import importlib

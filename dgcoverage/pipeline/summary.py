@@ -57,8 +57,8 @@ def circle_summary(
         summary["policy_every_village"] = every_village(vt)
     summary["versions"] = package_versions()
     summary["components"] = component_summary(study.graph, fnode, study.cell_node, study.cell_pop)
-    if datum is not None:
-        summary["checks"] = {"gcj02_suspicion" if "median_snap_if_gcj02_m" in datum else "datum_suspicion": datum}
+    if datum:  # checks.datum: the point files' datums against the roads, said plainly (one datum_fit each)
+        summary["checks"] = {"datum": datum}
     if sup is not None:
         summary["supply"] = sup["summary"]
     return summary

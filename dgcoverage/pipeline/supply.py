@@ -356,6 +356,9 @@ def measure_supply(
         "towns": tcols,
         "facilities": {"capacity": cap, "fca_ratio": res.facility_ratio * per},
         "cell_access": cell_access,
+        "cell_unknown": res.unknown_within > 0,
+        "doubted": sorted(doubts),
+        "capacity_known": int(np.isfinite(cap).sum()),
         "summary": summary,
         "warnings": warn,
     }

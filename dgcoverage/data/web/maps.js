@@ -149,6 +149,23 @@
     gaps: function () { return {color: M.gap_area, weight: 1.2, fillColor: 'url(#dg-h-gap)', fillOpacity: 1}; },
     points: function () { return {}; }
   };
+  // ==================== BEGIN speed sensitivity layer (run with --speeds; pipeline/sensitivity.py) ====================
+  // One more exclusive village fill: robust (covered at the slowest speed), fragile (only at faster ones), not
+  // covered; the popup gives the class and the covered share at each speed.  DG.sens: speeds, zh, en, colours.
+  if (DG.sens) {
+    var SENS = DG.sens;
+    var sensName = function (c) { return (SENS.zh[c] || txt(c)) + ' ' + (SENS.en[c] || ''); };
+    PANE_OF.sensitivity = 'dgFill';
+    STYLES.sensitivity = function (f) { var col = SENS.colours[f.properties.c];
+      return {color: '#555', weight: 0.5, fillColor: col || 'url(#dg-h-nodata)', fillOpacity: col ? 0.85 : 1}; };
+    TEXT.sensitivity = [function (f) { return V.name[f.properties.i] + ' \u00b7 ' + sensName(f.properties.c); },
+      function (f) { var p = f.properties;
+        return circleHead(C) + tbl([['村(社区) village', V.name[p.i]],
+          ['速度稳健性 speed class', "<span class='dg-sens' data-class='" + esc(p.c) + "'>" +
+            sw(SENS.colours[p.c]) + sensName(p.c) + '</span>']].concat(SENS.speeds.map(function (v, j) {
+          return ['覆盖率 share within ' + num(C.minutes) + ' min at ' + v + ' km/h', pct(p.s[j])]; }))); }, true];
+  }
+  // ==================== END speed sensitivity layer ====================
   function pointToLayer(f, ll) {
     var p = f.properties;
     if (p.rank !== undefined) return L.marker(ll, {icon: L.divIcon({className: 'dg-cand', html: p.rank,

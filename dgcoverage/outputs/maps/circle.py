@@ -13,6 +13,7 @@ from ..sites import UNIT_SHOW
 from .common import (
     MARK_COLOURS,
     OUTLINES_JS,
+    SENS_COLOURS,
     STATUS_EN,
     SUPPLY_BINS,
     SUPPLY_COLOURS,
@@ -28,6 +29,8 @@ from .layers import (
     circle_info,
     facilities_layer,
     gaps_layer,
+    sensitivity_info,
+    sensitivity_layer,
     service_area_layer,
     supply_layer,
     town_columns,
@@ -71,6 +74,23 @@ def _share_legend(result: CircleResult) -> str:
     )
 
 
+def _sensitivity_key(result: CircleResult) -> str:
+    """Return the layer key's line for the speed sensitivity layer: its three classes and the speeds."""
+    sens = result.sensitivity
+    if sens is None:
+        return ""
+    speeds = ", ".join(f"{s:g}" for s in sens.speeds_kmh)
+    sw = " ".join(
+        f"<span class='dg-sw' style='background:{SENS_COLOURS[k]}'></span>{zh} {en}"
+        for k, zh, en in (
+            ("robust", "稳健", "robust (covered at the slowest)"),
+            ("fragile", "脆弱", "fragile (only at faster speeds)"),
+            ("not_covered", "未达标", "not covered"),
+        )
+    )
+    return f"速度稳健性 speed sensitivity ({speeds} km/h; layer off by default):<br>{sw}"
+
+
 def _circle_legend(result: CircleResult, supply: bool, candidates: bool) -> tuple[str, str]:
     """Return the legend (share classes, status marks, city figures) and the key of the other layers.
 
@@ -102,6 +122,8 @@ def _circle_legend(result: CircleResult, supply: bool, candidates: bool) -> tupl
             for col, lab in zip(SUPPLY_COLOURS, _bin_labels(SUPPLY_BINS))
         )
         rows.append(f"可达供给/标准 supply within reach vs standard (2SFCA, layer off by default):<br>{sup}")
+    if result.sensitivity is not None:
+        rows.append(_sensitivity_key(result))
     r = result.summary["results"]
     legend = (
         _share_legend(result)
@@ -134,6 +156,7 @@ def circle_map_html(
     circles: Sequence[tuple[str, str]] = (),
     index: bool = False,
     report_href: str | None = None,
+    scenario: bool = False,
 ) -> str:
     """Render one circle's map (with a ranked candidate-sites layer when ``candidates`` is given).
 
@@ -152,6 +175,8 @@ def circle_map_html(
         ``(id, name)`` of the circle pages to link to (this one included); ``index``: link the overview.
     report_href
         Relative link to ``report.html``, or ``None``.
+    scenario
+        Link the circle's scenario page (``scenario_<circle>.html`` beside this page).
 
     Returns
     -------
@@ -218,6 +243,21 @@ def circle_map_html(
                 **vshared,
             },
         )
+    sens = sensitivity_layer(study, result, outlines)
+    if sens is not None:  # a run with --speeds: robust / fragile villages, one more exclusive fill
+        speeds = ", ".join(f"{s:g}" for s in result.sensitivity.speeds_kmh)  # type: ignore[union-attr]
+        layers.insert(
+            2 if supply is not None else 1,
+            {
+                "key": "sensitivity",
+                "label": f"速度稳健性 speed sensitivity ({speeds} km/h)",
+                "style": "sensitivity",
+                "data": sens,
+                "show": False,
+                "fit": False,
+                **vshared,
+            },
+        )
     has_cands = candidates is not None and len(candidates) > 0
     if has_cands:
         names = dict(zip(study.villages["code"].astype(str), study.villages["name"].astype(str)))
@@ -244,6 +284,8 @@ def circle_map_html(
             "source": e(str(sup.get("source", ""))),
         },
     }
+    if sens is not None:
+        extra["sens"] = sensitivity_info(result)
     n = len(result.villages)
     legend, key = _circle_legend(result, supply is not None, has_cands)
     side = key + (
@@ -264,5 +306,7 @@ def circle_map_html(
         OUTLINES_JS if outlines else None,
         extra=extra,
         side_html=side,
-        nav_html=_nav(circles or [(c.id, c.name_zh)], c.id, index, report_href),
+        nav_html=_nav(
+            circles or [(c.id, c.name_zh)], c.id, index, report_href, [(c.id, c.name_zh)] if scenario else ()
+        ),
     )

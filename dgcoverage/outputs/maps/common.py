@@ -37,6 +37,9 @@ TOWN_BINS = (0.3, 0.6, 0.9)
 #: Supply within reach vs the standard (2SFCA), ColorBrewer Purples 5 (a hue used nowhere else on the page).
 SUPPLY_BINS = (0.2, 0.4, 0.6, 0.8)
 SUPPLY_COLOURS = ("#f2f0f7", "#cbc9e2", "#9e9ac8", "#756bb1", "#54278f")
+#: Speed sensitivity classes (``--speeds``): robust (covered at the slowest speed), fragile (only at faster
+#: speeds), not covered (at no speed); no data is hatched grey like everywhere else.
+SENS_COLOURS = {"robust": "#1b7837", "fragile": "#dfc27d", "not_covered": "#762a83"}
 #: Every other colour on a page has one meaning only.
 MARK_COLOURS = {
     "gap": "#e31a1c",  # outline of a village in status gap (solid, thick)

@@ -7,14 +7,21 @@ a popup per village with its numbers (name, town, status in Chinese and English,
 every output shows it, median and 90th-percentile time, population) and the facilities as dots.  Add folium's own
 layers and plugins to it as to any map (``folium.Marker(...).add_to(m)``); the layer control lists them too.
 
-Offline-safe: no base tiles by default (``tiles=None``, no tile request leaves the notebook); pass
-``tiles="OpenStreetMap"`` or a tile URL (with ``attr``) for a base map.  folium loads Leaflet itself (from its
-CDN) when the map is displayed; the command-line pages (:mod:`.circle`) keep their own script, which works from a
-file with no internet at all and carries the search, the village table and the print layout.
+Offline by default: the map carries the package's own Leaflet 1.9.4 inline (:mod:`.offline`; folium's CDN links
+for Leaflet, jQuery, Bootstrap and the awesome-markers are dropped) and no base tiles (``tiles=None``), so
+``m.get_root().render()`` loads nothing from the network and the map draws in a notebook or a saved file with
+no internet.  ``offline=False`` keeps folium's CDN links (smaller, needs the internet; ``folium.Icon`` markers
+need them); ``tiles="OpenStreetMap"`` or a tile URL (with ``attr``) adds a base map (the tiles need the
+internet).  The command-line pages (:mod:`.circle`) keep their own script: it carries the search, the village
+table, the panes and the print layout, which a folium map does not.
+
+:func:`explore_overview` (``Study.explore(results)``) shows several circles (a study's circles, or a batch's
+regions) on one map: each circle's villages one base layer of a radio switch, with its legend shown with it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from html import escape
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +32,8 @@ import shapely
 from ...core.io import cut_shares
 from ...inputs.embedded import SYNTHETIC_NOTE, SYNTHETIC_NOTE_ZH
 from .common import MARK_COLOURS, STATUS_EN, share_classes
+from .offline import make_offline
+from .page import web_asset
 
 if TYPE_CHECKING:  # pragma: no cover
     import folium
@@ -117,8 +126,12 @@ def _style(feature: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def legend_html(result: CircleResult) -> str:
-    """Return the legend (HTML, escaped): the share classes, the status marks and the synthetic-data note."""
+def legend_html(result: CircleResult, layer: str | None = None, hidden: bool = False) -> str:
+    """Return the legend (HTML, escaped): the share classes, the status marks and the synthetic-data note.
+
+    ``layer``: the name of the base layer the legend belongs to (the overview shows the legend of the layer
+    switched on; ``data-dg-layer``), ``hidden``: start hidden.
+    """
     c = result.circle
     _, colours, labels = share_classes(c.covered_min_share)
     sw = "display:inline-block;width:14px;height:10px;margin-right:4px;border:1px solid #999;background:"
@@ -137,10 +150,44 @@ def legend_html(result: CircleResult) -> str:
             f"{escape(SYNTHETIC_NOTE_ZH)}<br>{escape(SYNTHETIC_NOTE)}</div>"
         )
     title = escape(f"{c.name_zh} {c.name_en} ({c.minutes:g} min)")
+    tag = "" if layer is None else f" data-dg-layer='{escape(layer, quote=True)}'"
     return (
-        "<div class='dg-legend' style='position:absolute;bottom:24px;left:10px;z-index:1000;background:#fff;"
+        f"<div class='dg-legend'{tag} style='{'display:none;' if hidden else ''}"
+        "position:absolute;bottom:24px;left:10px;z-index:1000;background:#fff;"
         "padding:6px 8px;font:12px sans-serif;border:1px solid #999;border-radius:4px'>"
         f"<b>{title}</b><div>村(社区)人口覆盖率 share of people covered</div>{''.join(rows)}</div>"
+    )
+
+
+def _bounds(results: Sequence[CircleResult]) -> tuple[float, float, float, float]:
+    geoms = [g for r in results for g in r.villages.geometry.to_numpy() if g is not None and not shapely.is_empty(g)]
+    return tuple(shapely.bounds(shapely.union_all(geoms))) if geoms else (113.5, 22.6, 114.3, 23.2)
+
+
+def _new_map(results: Sequence[CircleResult], tiles: str | None, attr: str | None, **map_kwargs: Any) -> folium.Map:
+    import folium
+
+    b = _bounds(results)
+    m = folium.Map(
+        location=[(b[1] + b[3]) / 2, (b[0] + b[2]) / 2], tiles=tiles, attr=attr, control_scale=True, **map_kwargs
+    )
+    m.fit_bounds([[b[1], b[0]], [b[3], b[2]]])
+    return m
+
+
+def _village_layer(result: CircleResult, name: str | None = None, overlay: bool = True, show: bool = True) -> Any:
+    import folium
+
+    c = result.circle
+    return folium.GeoJson(
+        village_features(result),
+        name=name or f"村(社区) villages — {c.name_zh}",
+        style_function=_style,
+        highlight_function=lambda _: {"weight": 3, "color": "#000000"},
+        tooltip=folium.GeoJsonTooltip(fields=["name", "share"], aliases=["", ""], labels=False),
+        popup=folium.GeoJsonPopup(fields=list(POPUP_FIELDS), aliases=list(POPUP_FIELDS.values()), localize=False),
+        overlay=overlay,
+        show=show,
     )
 
 
@@ -151,6 +198,7 @@ def explore_map(
     attr: str | None = None,
     facilities: bool = True,
     layer_control: bool = True,
+    offline: bool = True,
     **map_kwargs: Any,
 ) -> folium.Map:
     """Return a :class:`folium.Map` of a circle's villages (see the module notes).
@@ -167,6 +215,8 @@ def explore_map(
         Draw the facilities as dots.
     layer_control
         Add a layer control (it lists layers added later too).
+    offline
+        Inline the package's Leaflet and drop folium's CDN links (the default); ``False``: folium's CDN links.
     **map_kwargs
         Passed to :class:`folium.Map` (``width``, ``height``, ``zoom_start`` ...).
 
@@ -176,23 +226,11 @@ def explore_map(
     """
     import folium
 
-    c = result.circle
-    v = result.villages
-    has = ~(v.geometry.isna() | v.geometry.is_empty)
-    b = shapely.bounds(shapely.union_all(v.geometry[has].to_numpy())) if has.any() else (113.5, 22.6, 114.3, 23.2)
     if m is None:
-        centre = [(b[1] + b[3]) / 2, (b[0] + b[2]) / 2]
-        m = folium.Map(location=centre, tiles=tiles, attr=attr, control_scale=True, **map_kwargs)
-        m.fit_bounds([[b[1], b[0]], [b[3], b[2]]])
-    villages = folium.GeoJson(
-        village_features(result),
-        name=f"村(社区) villages — {c.name_zh}",
-        style_function=_style,
-        highlight_function=lambda _: {"weight": 3, "color": "#000000"},
-        tooltip=folium.GeoJsonTooltip(fields=["name", "share"], aliases=["", ""], labels=False),
-        popup=folium.GeoJsonPopup(fields=list(POPUP_FIELDS), aliases=list(POPUP_FIELDS.values()), localize=False),
-    )
-    villages.add_to(m)
+        m = _new_map([result], tiles, attr, **map_kwargs)
+    if offline:
+        make_offline(m)
+    _village_layer(result).add_to(m)
     if facilities and len(result.facilities):
         group = folium.FeatureGroup(name="设施 facilities")
         fac = result.facilities
@@ -215,4 +253,68 @@ def explore_map(
     return m
 
 
-__all__ = ["POPUP_FIELDS", "explore_map", "legend_html", "share_text", "village_features"]
+def explore_overview(
+    results: Sequence[CircleResult],
+    names: Sequence[str] | None = None,
+    tiles: str | None = None,
+    attr: str | None = None,
+    offline: bool = True,
+    **map_kwargs: Any,
+) -> folium.Map:
+    """Return a :class:`folium.Map` of several circles: each circle's villages one base layer, with its legend.
+
+    The circles of a study (``Study.explore(results)``), or the circles of a batch's regions, as radio choices
+    of the layer control (one choropleth at a time, as the overview page's circle switch); the legend shown is
+    the chosen circle's (``dgcoverage/data/web/explore-overview.js`` switches it).  Each layer has the
+    classes, colours, outlines and popups of :func:`explore_map`.
+
+    Parameters
+    ----------
+    results
+        The circles' results, in the order of the switch (the first is shown).
+    names
+        The layer names (default ``"<name_zh> <name_en>"`` of each circle; give them for a batch's regions,
+        e.g. ``"松山湖 — 15分钟健身圈"``); they must be distinct.
+    tiles, attr
+        Base tiles under every layer (``None``: none, offline), as in :func:`explore_map`.
+    offline
+        Inline the package's Leaflet (the default); ``False``: folium's CDN links.
+    **map_kwargs
+        Passed to :class:`folium.Map`.
+
+    Returns
+    -------
+    folium.Map
+
+    Raises
+    ------
+    ValueError
+        No results, or names not one per result or not distinct.
+    """
+    import folium
+    from branca.element import MacroElement
+    from folium.template import Template
+
+    results = list(results)
+    if not results:
+        raise ValueError("explore_overview: no circle results given (pass the results of run_circle)")
+    labels = [f"{r.circle.name_zh} {r.circle.name_en}" for r in results] if names is None else [str(n) for n in names]
+    if len(labels) != len(results) or len(set(labels)) != len(labels):
+        raise ValueError(f"explore_overview: give one distinct name per result ({len(results)}), got {labels}")
+    m = _new_map(results, None, None, **map_kwargs)
+    if tiles is not None:  # under every circle: an overlay, so the radio switches only the circles
+        folium.TileLayer(tiles, attr=attr, overlay=True, control=False).add_to(m)
+    if offline:
+        make_offline(m)
+    for k, (res, label) in enumerate(zip(results, labels)):
+        _village_layer(res, name=label, overlay=False, show=k == 0).add_to(m)
+        m.get_root().html.add_child(folium.Element(legend_html(res, layer=label, hidden=k > 0)))
+    switch = MacroElement()
+    script = web_asset("explore-overview.js").replace("__DG_MAP__", m.get_name())
+    switch._template = Template("{% macro script(this, kwargs) %}" + script + "{% endmacro %}")
+    m.add_child(switch, name="dg_legend_switch")
+    folium.LayerControl(collapsed=False).add_to(m)
+    return m
+
+
+__all__ = ["POPUP_FIELDS", "explore_map", "explore_overview", "legend_html", "share_text", "village_features"]

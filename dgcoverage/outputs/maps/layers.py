@@ -18,6 +18,7 @@ import pandas as pd
 import shapely
 
 from ...compute.coverage import LABELS_ZH
+from ...compute.sensitivity import SPEED_CLASS_ZH
 from ...core.io import read_output_csv
 from ..sites import SUPPLY_STATUS_SHOW, UNIT_SHOW
 from .common import MISSING_TEXT, _fmt, _nums, _shares, _table, _texts, e, page_href, share_classes
@@ -222,6 +223,38 @@ def supply_layer(study: Study, result: CircleResult, outlines: bool = False) -> 
     rate = _shares(np.minimum(acc / target, 1.0))
     props = [{"i": i, "rate": r, "acc": a} for i, (r, a) in enumerate(zip(rate, _nums(acc, 2)))]
     return _outline_fc(study, study.villages.geometry, study.villages["code"], props, outlines)
+
+
+def sensitivity_layer(study: Study, result: CircleResult, outlines: bool = False) -> dict[str, Any] | None:
+    """Villages by speed sensitivity (a run with ``--speeds``): robust / fragile / not covered; ``None`` without.
+
+    Feature properties: ``i`` (the village), ``c`` the class (``robust``, ``fragile``, ``not_covered`` or
+    ``no_data``) and ``s`` the covered share at each speed of :func:`sensitivity_info` (cut, ``None``: no data).
+    """
+    sens = result.sensitivity
+    if sens is None:
+        return None
+    vt = sens.villages
+    cols = [c for c in vt.columns if c.startswith("covered_share_") and c.endswith("kmh")]
+    shares = [_shares(pd.to_numeric(vt[c], errors="coerce").to_numpy(dtype=float)) for c in cols]
+    cls = vt["speed_class"].astype(str).tolist()
+    props = [{"i": i, "c": c, "s": [s[i] for s in shares]} for i, c in enumerate(cls)]
+    return _outline_fc(study, study.villages.geometry, study.villages["code"], props, outlines)
+
+
+def sensitivity_info(result: CircleResult) -> dict[str, Any] | None:
+    """Return the page's key to :func:`sensitivity_layer`: the speeds (km/h), the class names and colours."""
+    from .common import SENS_COLOURS
+
+    sens = result.sensitivity
+    if sens is None:
+        return None
+    return {
+        "speeds": [float(s) for s in sens.speeds_kmh],
+        "zh": dict(SPEED_CLASS_ZH),
+        "en": {"robust": "robust", "fragile": "fragile", "not_covered": "not covered", "no_data": "no data"},
+        "colours": dict(SENS_COLOURS),
+    }
 
 
 def facilities_layer(result: CircleResult) -> dict[str, Any]:

@@ -33,7 +33,11 @@ def _town_legend(cms: Sequence[float] = (0.9,)) -> str:
 
 
 def index_map_html(
-    study: Study, results: Sequence[CircleResult], outlines: bool = False, report_href: str | None = None
+    study: Study,
+    results: Sequence[CircleResult],
+    outlines: bool = False,
+    report_href: str | None = None,
+    scenarios: Sequence[str] = (),
 ) -> str:
     """Overview: towns by population covered, one circle at a time, with a town × circle comparison.
 
@@ -47,6 +51,8 @@ def index_map_html(
         Take the outlines from :data:`OUTLINES_JS` beside the page instead of embedding them.
     report_href
         Relative link to ``report.html``, or ``None``.
+    scenarios
+        Ids of the circles whose scenario page (``scenario_<circle>.html``) is beside this page: linked.
 
     Returns
     -------
@@ -114,6 +120,12 @@ def index_map_html(
         OUTLINES_JS if outlines else None,
         extra=extra,
         side_html=side,
-        nav_html=_nav([(r.circle.id, r.circle.name_zh) for r in results], None, True, report_href),
+        nav_html=_nav(
+            [(r.circle.id, r.circle.name_zh) for r in results],
+            None,
+            True,
+            report_href,
+            [(r.circle.id, r.circle.name_zh) for r in results if r.circle.id in scenarios],
+        ),
         title_html="<br><span id='dg-circle-name'></span>",
     )

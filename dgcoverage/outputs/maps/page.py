@@ -220,7 +220,14 @@ def _note(summaries: Sequence[dict[str, Any]]) -> str:
     return "".join(parts)
 
 
-def _nav(circles: Sequence[tuple[str, str]], here: str | None, index: bool, report_href: str | None) -> str:
+def _nav(
+    circles: Sequence[tuple[str, str]],
+    here: str | None,
+    index: bool,
+    report_href: str | None,
+    scenarios: Sequence[tuple[str, str]] = (),
+) -> str:
+    """Return the links of a page: overview, circle pages, report, scenario pages (``scenarios``: id, name)."""
     links = []
     if index:
         links.append("<b>总览 overview</b>" if here is None else "<a href='./index.html'>总览 overview</a>")
@@ -228,4 +235,9 @@ def _nav(circles: Sequence[tuple[str, str]], here: str | None, index: bool, repo
         links.append(f"<b>{e(name)}</b>" if cid == here else f"<a href='{page_href(cid)}'>{e(name)}</a>")
     if report_href:
         links.append(f"<a href='{e(report_href)}'>报告 report</a>")
+    for cid, name in scenarios:  # `dgcoverage scenario` wrote scenario_<circle>.html into this folder
+        what = "" if cid == here else f" {e(name)}"
+        links.append(
+            f"<a class='dg-scen' href='./scenario_{page_href(cid).removeprefix('./')}'>情景 scenario{what} ›</a>"
+        )
     return " · ".join(links)

@@ -39,9 +39,9 @@ CHANGE_COLOURS = {
 #: The kinds of change, Chinese first.
 CHANGE_LABELS = {
     "newly_covered": "新增达标 newly covered",
-    "improved": "改善 improved (share up, status the same)",
+    "improved": "改善 improved (share or 2SFCA access up, status the same)",
     "unchanged": "不变 unchanged",
-    "worse": "变差 worse (share down, status the same)",
+    "worse": "变差 worse (share or 2SFCA access down, status the same)",
     "no_longer_covered": "不再达标 no longer covered",
 }
 ADDED_MARK = "<span style='color:#1b7837'>+</span>"
@@ -143,8 +143,27 @@ def _legend(summary: dict[str, Any], kinds: list[str]) -> str:
         + f"覆盖人口 people covered <b>{_fmt(city.get('covered_population_before'), nd=0)} → "
         f"{_fmt(city.get('covered_population_after'), nd=0)}</b><br>达标村(社区) villages covered <b>"
         f"{_fmt(city.get('villages_covered_before'), nd=0)} → {_fmt(city.get('villages_covered_after'), nd=0)}</b>"
+        + _roads_line(edits)
         + f"<div class='dg-rule'>{e(str(summary.get('method', '')))}</div>"
     )
+
+
+def _roads_line(edits: dict[str, Any]) -> str:
+    """Return the legend's line on road and capacity edits (not drawn: the ledger and scenario.json list them)."""
+    out = ""
+    roads = edits.get("roads")
+    if roads:
+        names = "、".join(str(x.get("name") or "—") for x in roads.get("links", []))
+        out += (
+            f"<br>道路编辑 road edits: 新增连接 links {len(roads.get('links', []))}"
+            + (f" ({e(names)})" if names else "")
+            + f" · 封闭区域 closures {int(roads.get('closures', 0))} ("
+            f"{int(roads.get('directed_edges_removed', 0))} 有向路段 directed edges)"
+            " — 服务圈已重新计算 recomputed in full"
+        )
+    if edits.get("capacity"):
+        out += f"<br>容量变化 capacity edits: {len(edits['capacity'])}"
+    return out
 
 
 def scenario_map_html(

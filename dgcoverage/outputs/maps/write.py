@@ -68,6 +68,11 @@ def report_link(maps_dir: str | Path, out_dir: str | Path) -> str:
     return "/".join(quote(p) for p in Path(rel).parts)
 
 
+def scenario_page(p: Path) -> bool:
+    """Whether a page of the maps folder is a scenario's (``scenario_<circle>.html``), not a circle's."""
+    return p.stem.startswith("scenario_")
+
+
 def write_maps(
     study: Study,
     results: Sequence[CircleResult],
@@ -113,15 +118,17 @@ def write_maps(
         ids = {c for c, _ in circles}
         known = {k: c.name_zh for k, c in load_config()[0].items()}  # names of the packaged circles
         for p in sorted(_published(d).glob("*.html")):
-            if p.stem != "index" and p.stem not in ids and HTML_KEY.fullmatch(p.stem):
+            if p.stem != "index" and p.stem not in ids and HTML_KEY.fullmatch(p.stem) and not scenario_page(p):
                 circles.append((p.stem, known.get(p.stem, p.stem)))
+    # the scenario pages `dgcoverage scenario` left in the folder: linked from their circle page and the overview
+    scen = [r.circle.id for r in results if (_published(d) / f"scenario_{r.circle.id}.html").exists()]
     out = []
     for res in results:
         sa, gp = areas[res.circle.id]
         cands = read_candidates(out_dir, res.circle.id) if out_dir is not None else None
-        page = circle_map_html(study, res, sa, gp, cands, True, circles, has_index, report)
+        page = circle_map_html(study, res, sa, gp, cands, True, circles, has_index, report, res.circle.id in scen)
         out.append(write_text(page, d / f"{res.circle.id}.html"))
     if index:
-        out.append(write_text(index_map_html(study, results, True, report), d / "index.html"))
+        out.append(write_text(index_map_html(study, results, True, report, scen), d / "index.html"))
     write_text(outlines_js(study), d / OUTLINES_JS)  # not in the returned list, which names the pages
     return out

@@ -23,6 +23,7 @@ from ...compute.coverage import STATUS_ZH
 from ...core.io import write_text
 from ..sites import SUPPLY_STATUS_SHOW, UNIT_SHOW
 from .atlas import atlas_views, town_section, towns_in_order
+from .equity import equity_section
 from .labels import (
     SYNTHETIC_MARK,
     e,
@@ -211,6 +212,7 @@ def _contents(
 ) -> str:
     items = [f"<li><a href='#{e(r.circle.id)}'>{e(r.circle.name_zh)} {e(r.circle.name_en)}</a></li>" for r in results]
     items.append("<li><a href='#compare'>镇街对比 towns × circles</a></li>")
+    items.append("<li><a href='#equity'>公平性 equity</a></li>")
     items.append(
         "<li><a href='#atlas'>镇街图集 town atlas</a>: "
         + " ".join(f"<a href='#town-{e(c)}'>{e(n)}</a>" for c, n, _ in towns)
@@ -275,6 +277,7 @@ def report_html(
     v0 = results[0].villages
     city = make_frame(v0, 300, 260, tolerance=0.6) if len(v0) else None
     out.extend(_compare_section(results, city))
+    out.extend(equity_section(results))  # who is left behind: the city and the least equal towns per circle
     out.append(
         "<section class='atlas-intro' id='atlas'><h2>镇街图集 town atlas</h2><p>一页一个镇街 one page per town: "
         "每个服务圈一张小图，图上数字对应右侧村(社区)表 (one small map per circle; the numbers key the village "

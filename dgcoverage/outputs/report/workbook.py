@@ -29,6 +29,7 @@ from ...compute.coverage import bilingual_name
 from ...core.io import SHARE_NOTE, save_workbook, sheet_title, style_table_sheet, text_width, xlsx_text
 from ...core.xlsx_print import filter_above_last_row, set_a4, set_print
 from ..sites import UNIT_SHOW, site_sheet
+from .equity import equity_sheet
 from .labels import CLASS_BOUNDS, CLASS_COLOURS, SYNTHETIC_MARK, report_title, status_rule, supply_label, supply_note
 from .tables import columns_for, compare_table, report_candidates, town_rows
 
@@ -347,7 +348,7 @@ def _candidate_sheet(wb: Workbook, r: CircleResult, cands: tuple[pd.DataFrame, l
 def write_xlsx(results: Sequence[CircleResult], path: str | Path, candidates_dir: str | Path | None = None) -> Path:
     """Write the report workbook.
 
-    Sheets: 说明 About, 镇街对比 compare, 覆盖曲线 curves, then per circle ``<name_zh> 镇街`` (towns),
+    Sheets: 说明 About, 镇街对比 compare, 覆盖曲线 curves, 公平性 equity, then per circle ``<name_zh> 镇街`` (towns),
     ``<name_zh> 村社区`` (every village) and, when ``<candidates_dir>/<circle>/candidates.csv`` exists,
     ``<name_zh> 候选点``.  Every text cell is stored as a string cell, never as a formula
     (:func:`dgcoverage.core.io.save_workbook`); sheet names are sanitised and kept to 31 characters
@@ -372,6 +373,7 @@ def write_xlsx(results: Sequence[CircleResult], path: str | Path, candidates_dir
     _about_sheet(wb, results)
     _compare_sheet(wb, results, synthetic)
     curves = _curves_sheet(wb, results, synthetic)
+    equity_sheet(wb, results, synthetic, _style)  # the city and the least equal towns per circle
     n_minutes = len(_curve_minutes(results))
     for j, r in enumerate(results, start=2):
         _town_sheet(wb, r, curves, j, n_minutes)

@@ -1,0 +1,289 @@
+"""A scenario file (TOML) and the edit files it names: facilities added/removed, capacities, road links, closures.
+
+Layout (every key optional, paths relative to the TOML file)::
+
+    [facilities]
+    add = "planned.csv"         # read like --facilities (lon/lat columns or GeoJSON)
+    add_crs = "gcj02"           # wgs84 | gcj02 | bd09 (as --facilities-crs)
+    top = 3                     # only the first 3 rows of add (e.g. site's candidates.csv)
+    remove = ["f003", "f010"]   # facility_id values (facilities.csv) that close
+    remove_file = "closing.csv" # or a table with a facility_id column
+    capacity = "capacity.csv"   # facility_id + new capacity (units read as in facility files)
+
+    [roads]
+    close = "closure.geojson"   # polygons: every street with an end inside is closed
+    close_crs = "wgs84"         # the polygons' datum when the file does not say (GeoJSON is WGS84)
+
+    [[roads.link]]              # a new street between two points, snapped to the nearest nodes
+    from = [113.7512, 23.0201]
+    to = [113.7560, 23.0233]
+    crs = "wgs84"               # the points' datum
+    mode = "walk"               # walk | bicycle | drive | all (the circles whose mode it serves)
+    speed_kmh = 4.0             # or minutes = 2.5; neither: the circle's own speed
+    name = "新建人行桥"
+
+Everything is checked here; an error names the file, the key or row and the fix.  Closing streets by OSM way id
+is not offered: the road network (:class:`~dgcoverage.core.roadnet.RoadNetwork`) keeps node ids, not way ids.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..errors import ConfigError, InputFileError
+from .coords import canonical_crs, to_wgs84
+from .tables import read_table
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+#: Modes a road link may serve (``all``: every circle).
+LINK_MODES = ("walk", "bicycle", "drive", "all")
+#: Columns of a road-link table (the API's ``links`` frame; lon/lat in WGS84).
+LINK_COLUMNS = ("from_lon", "from_lat", "to_lon", "to_lat", "mode", "speed_kmh", "minutes", "name")
+_TOP = {"facilities", "roads", "name", "circle", "note"}
+_FAC = {"add", "add_crs", "top", "remove", "remove_file", "capacity"}
+_ROADS = {"close", "close_crs", "link"}
+_LINK = {"from", "to", "crs", "mode", "speed_kmh", "minutes", "name"}
+
+
+@dataclass
+class ScenarioSpec:
+    """A scenario file read and checked: paths resolved, ids listed, links in WGS84, closures as polygons."""
+
+    path: Path | None = None
+    name: str = ""
+    circle: str | None = None
+    add: Path | None = None
+    add_crs: str | None = None
+    top: int | None = None
+    remove: list[str] = field(default_factory=list)
+    capacity: Path | None = None
+    links: pd.DataFrame | None = None
+    close: Path | None = None
+    close_crs: str | None = None
+
+    def sources(self) -> dict[str, Any]:
+        """Return the edits' sources as ``scenario.json`` records them."""
+        out: dict[str, Any] = {"scenario_file": str(self.path) if self.path else None, "name": self.name or None}
+        for k in ("add", "top", "capacity", "close"):
+            v = getattr(self, k)
+            out[k] = str(v) if isinstance(v, Path) else v
+        out["remove"] = list(self.remove)
+        out["links"] = 0 if self.links is None else len(self.links)
+        return {k: v for k, v in out.items() if v not in (None, [], 0, "")}
+
+
+def _unknown(keys: set[str], allowed: set[str], where: str) -> None:
+    extra = sorted(keys - allowed)
+    if extra:
+        raise ConfigError(f"{where}: unknown key(s) {extra}. Fix: use only {sorted(allowed)}")
+
+
+def _file(base: Path, value: Any, where: str) -> Path:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{where}: must be a file path (a string), got {value!r}")
+    p = Path(value)
+    p = p if p.is_absolute() else base / p
+    if not p.exists():
+        raise InputFileError(p, f"not found ({where}).", "give a path relative to the scenario file")
+    return p
+
+
+def read_scenario(path: str | Path) -> ScenarioSpec:
+    """Read a scenario TOML file (see the module docstring); refuse unknown keys and impossible values."""
+    path = Path(path)
+    if not path.exists():
+        raise InputFileError(
+            path,
+            "--scenario file not found.",
+            "give the path of a scenario .toml (e.g. docs/examples/scenario/plan.toml)",
+        )
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise InputFileError(path, f"not valid TOML ({exc}).", "check quotes and brackets on that line") from None
+    _unknown(set(data), _TOP, str(path))
+    spec = ScenarioSpec(path=path, name=str(data.get("name", "")), circle=data.get("circle"))
+    _facilities_part(spec, data.get("facilities", {}), path)
+    _roads_part(spec, data.get("roads", {}), path)
+    return spec
+
+
+def _facilities_part(spec: ScenarioSpec, fac: Any, path: Path) -> None:
+    base = path.parent
+    if not isinstance(fac, dict):
+        raise ConfigError(f"{path}: [facilities] must be a table")
+    _unknown(set(fac), _FAC, f"{path} [facilities]")
+    if "add" in fac:
+        spec.add = _file(base, fac["add"], f"{path} [facilities] add")
+    if "add_crs" in fac:
+        spec.add_crs = canonical_crs(str(fac["add_crs"]))
+    if "top" in fac:
+        top = fac["top"]
+        if not isinstance(top, int) or isinstance(top, bool) or top < 1 or "add" not in fac:
+            raise ConfigError(f"{path} [facilities] top: a whole number >= 1 with add = FILE, got {top!r}")
+        spec.top = top
+    remove = fac.get("remove", [])
+    if isinstance(remove, str):
+        remove = [r.strip() for r in remove.split(",") if r.strip()]
+    if not isinstance(remove, list) or not all(isinstance(r, str | int) for r in remove):
+        raise ConfigError(f'{path} [facilities] remove: a list of facility ids (["f003", "f010"]), got {remove!r}')
+    spec.remove = [str(r) for r in remove]
+    if "remove_file" in fac:
+        spec.remove += read_id_list(_file(base, fac["remove_file"], f"{path} [facilities] remove_file"))
+    if "capacity" in fac:
+        spec.capacity = _file(base, fac["capacity"], f"{path} [facilities] capacity")
+
+
+def _roads_part(spec: ScenarioSpec, roads: Any, path: Path) -> None:
+    base = path.parent
+    if not isinstance(roads, dict):
+        raise ConfigError(f"{path}: [roads] must be a table")
+    _unknown(set(roads), _ROADS, f"{path} [roads]")
+    if "close" in roads:
+        spec.close = _file(base, roads["close"], f"{path} [roads] close")
+    if "close_crs" in roads:
+        spec.close_crs = canonical_crs(str(roads["close_crs"]))
+    links = roads.get("link", [])
+    if not isinstance(links, list):
+        raise ConfigError(f"{path} [roads] link: write each link as [[roads.link]]")
+    if links:
+        spec.links = links_frame([_link_row(x, f"{path} [[roads.link]] #{i + 1}") for i, x in enumerate(links)])
+
+
+def _point(value: Any, where: str) -> tuple[float, float]:
+    ok = isinstance(value, list) and len(value) == 2 and all(isinstance(v, int | float) for v in value)
+    if not ok or not (-180 <= value[0] <= 180 and -90 <= value[1] <= 90):
+        raise ConfigError(f"{where}: must be [lon, lat] in degrees, got {value!r}")
+    return float(value[0]), float(value[1])
+
+
+def _link_row(x: Any, where: str) -> dict[str, Any]:
+    if not isinstance(x, dict):
+        raise ConfigError(f"{where}: must be a table with from, to (and mode, speed_kmh or minutes)")
+    _unknown(set(x), _LINK, where)
+    for k in ("from", "to"):
+        if k not in x:
+            raise ConfigError(f"{where}: lacks {k} = [lon, lat]. Fix: give both ends of the link")
+    crs = canonical_crs(str(x.get("crs", "wgs84")))
+    (a, b), (c, d) = _point(x["from"], f"{where} from"), _point(x["to"], f"{where} to")
+    (a, c), (b, d) = to_wgs84(np.array([a, c]), np.array([b, d]), crs)
+    return {
+        "from_lon": float(a), "from_lat": float(b), "to_lon": float(c), "to_lat": float(d),
+        "mode": x.get("mode", "all"), "speed_kmh": x.get("speed_kmh"), "minutes": x.get("minutes"),
+        "name": str(x.get("name", "")), "crs": crs,
+    }  # fmt: skip
+
+
+def links_frame(rows: list[dict[str, Any]] | pd.DataFrame, where: str = "links") -> pd.DataFrame:
+    """Check road links (columns :data:`LINK_COLUMNS`, WGS84) and return them as a frame.
+
+    ``mode`` is one of :data:`LINK_MODES` (default ``all``); at most one of ``speed_kmh`` (> 0) and ``minutes``
+    (>= 0) per link; neither: the link is travelled at the circle's own speed over its straight length.
+    """
+    df = pd.DataFrame(rows).reset_index(drop=True)
+    for c in ("from_lon", "from_lat", "to_lon", "to_lat"):
+        if c not in df:
+            raise ConfigError(f"{where}: lacks column {c!r}. Fix: give {', '.join(LINK_COLUMNS[:4])} in WGS84")
+    for c, default in (("mode", "all"), ("speed_kmh", np.nan), ("minutes", np.nan), ("name", "")):
+        df[c] = df.get(c, default)
+    df["mode"] = df["mode"].fillna("all").astype(str)
+    df["name"] = df["name"].fillna("").astype(str)
+    for i, r in df.iterrows():
+        row = f"{where} row {int(str(i)) + 1}" + (f" ({r['name']})" if r["name"] else "")
+        coords = [r[c] for c in ("from_lon", "from_lat", "to_lon", "to_lat")]
+        if not all(isinstance(v, int | float) and math.isfinite(v) for v in coords):
+            raise ConfigError(f"{row}: coordinates must be numbers, got {coords}")
+        if r["mode"] not in LINK_MODES:
+            raise ConfigError(f"{row}: mode must be one of {LINK_MODES}, got {r['mode']!r}")
+        sp, mi = pd.to_numeric(r["speed_kmh"], errors="coerce"), pd.to_numeric(r["minutes"], errors="coerce")
+        if pd.notna(sp) and pd.notna(mi):
+            raise ConfigError(f"{row}: give speed_kmh or minutes, not both")
+        if (pd.notna(sp) and not sp > 0) or (pd.notna(mi) and not mi >= 0):
+            raise ConfigError(
+                f"{row}: speed_kmh must be > 0 and minutes >= 0, got {r['speed_kmh']!r}, {r['minutes']!r}"
+            )
+        df.loc[i, ["speed_kmh", "minutes"]] = [sp, mi]
+    df["speed_kmh"] = df["speed_kmh"].astype(float)
+    df["minutes"] = df["minutes"].astype(float)
+    return df
+
+
+def read_id_list(path: Path) -> list[str]:
+    """Return the ``facility_id`` column of a table (CSV/XLSX): the facilities a scenario removes."""
+    t = read_table(path, header_names=("facility_id",), what="scenario")
+    if "facility_id" not in t.columns:
+        raise InputFileError(
+            path,
+            f"no facility_id column (has {list(t.columns)[:8]}).",
+            "name the column facility_id, as in facilities.csv",
+        )
+    ids = [s.strip() for s in t["facility_id"].astype(str) if s.strip()]
+    if not ids:
+        raise InputFileError(path, "the facility_id column is empty.", "list the ids that close")
+    return ids
+
+
+def read_capacity_edits(path: Path, kind: str, unit: str | None = None) -> pd.DataFrame:
+    """Read ``facility_id`` and a new capacity (area m² or beds) per row, units read as in facility files (亩 ...).
+
+    Every row must give a usable capacity: an unknown, approximate-to-nothing or upper-bound value is refused
+    with its row, since an edit that sets a capacity to "unknown" is not what a plan says.
+    """
+    from .capacity import capacity_column, capacity_from_table
+
+    t = read_table(path, header_names=("facility_id",), what="scenario").reset_index(drop=True)
+    if "facility_id" not in t.columns:
+        raise InputFileError(path, f"no facility_id column (has {list(t.columns)[:8]}).", "name it facility_id")
+    col = capacity_column(t, kind, None, path=str(path))
+    if col is None and "capacity" in t.columns:
+        col = "capacity"
+    if col is None:
+        raise InputFileError(
+            path,
+            f"no {kind} capacity column (has {list(t.columns)[:8]}).",
+            "add one, e.g. " + ("'床位' or 'beds'" if kind == "beds" else "'面积(平方米)' or 'area_m2'"),
+        )
+    values, _ = capacity_from_table(t, kind, str(path), column=col, unit=unit)
+    bad = [i for i, v in enumerate(values) if not (np.isfinite(v) and v > 0)]
+    if bad:
+        rows = ", ".join(f"row {i + 2} ({t.loc[i, col]!r})" for i in bad[:5])
+        raise InputFileError(path, f"column {col!r} has no usable capacity in {rows}.", "give a number > 0")
+    ids = t["facility_id"].astype(str).str.strip()
+    dup = ids[ids.duplicated()].tolist()
+    if dup:
+        raise InputFileError(path, f"facility_id {dup[:5]} listed twice.", "one row per facility")
+    return pd.DataFrame({"facility_id": ids.to_numpy(), "capacity": values, "column": col})
+
+
+def read_closures(path: Path, crs: str | None = None) -> Any:
+    """Closure polygons (any file geopandas reads) as a WGS84 GeoDataFrame; ``crs`` names a Chinese datum."""
+    import geopandas as gpd
+
+    from .coords import transform_geometry
+
+    try:
+        gdf = gpd.read_file(path)
+    except Exception as exc:  # noqa: BLE001 - any reader failure is a bad input
+        raise InputFileError(path, f"[roads] close: cannot read it as a polygon file: {exc}") from None
+    gdf = gdf.to_crs(4326) if gdf.crs is not None else gdf.set_crs(4326)
+    kinds = set(gdf.geometry.geom_type.dropna())
+    if not len(gdf) or not kinds <= {"Polygon", "MultiPolygon"}:
+        raise InputFileError(
+            path,
+            f"[roads] close needs Polygon/MultiPolygon features, has {sorted(kinds) or 'none'}.",
+            "draw the closed area as a polygon",
+        )
+    if crs and canonical_crs(crs) != "wgs84":
+        gdf = gdf.set_geometry([transform_geometry(g, canonical_crs(crs), "wgs84") for g in gdf.geometry], crs=4326)
+    return gdf[["geometry"]]
