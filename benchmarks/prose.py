@@ -267,8 +267,9 @@ def _province_projection(P: dict[str, Any]) -> list[str]:
         "",
         f"Reading the whole file in every task grows as cities × province size, so at Guangdong's size it is most of "
         f"the CPU; cutting the city windows once removes it. The largest city needs more than 2 GiB per worker "
-        f"above ≈ {max_nodes / 1e6:.1f} M nodes: such a city is split into tiles with a buffer of the longest reach "
-        "(results stay exact; see the partitions above), or run on a worker with more memory.",
+        f"above ≈ {max_nodes / 1e6:.1f} M nodes: such a city needs a worker with more memory, or "
+        "splitting into tiles with a buffer of the longest reach (exact, but not built: `dgcoverage batch` runs each "
+        "region as one task).",
     ]
 
 

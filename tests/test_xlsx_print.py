@@ -97,12 +97,7 @@ def books(small_city, tmp_path_factory) -> dict[str, Path]:
 
 
 #: Known shortfalls in writers of other modules (strict: the mark must go when the writer is fixed).
-KNOWN = {
-    "changes.xlsx": "outputs/ledger.py's 说明 about sheet is portrait with no paper size (7.7 pt on A4 portrait): "
-    "give it A4 landscape as candidates.xlsx's, then remove this mark",
-    "batch.xlsx": "outputs/batch.py's 说明 notes sheet has no page setup (no paper size: Letter in LibreOffice): "
-    "style it as a table sheet (A4 landscape), then remove this mark",
-}
+KNOWN: dict[str, str] = {}
 
 
 @pytest.mark.parametrize(

@@ -22,6 +22,7 @@ import pandas as pd
 from ..compute.coverage import LABELS_ZH
 from ..core.io import SHARE_NOTE, cut_shares, save_workbook, style_table_sheet, write_csv, write_json, xlsx_frame
 from ..core.outputset import OutputSet
+from ..core.xlsx_print import set_a4
 from ..inputs.batch import MANIFEST_NAME
 from ..pipeline.study import CircleResult, Study
 
@@ -168,6 +169,8 @@ def write_batch_table(outcomes: Sequence[dict[str, Any]], out: str | Path, page:
             *(["SYNTHETIC: some regions were computed from synthetic data (synthetic = yes)."] if synthetic else []),
         ):
             note.append([line])
+        note.column_dimensions["A"].width = 100
+        set_a4(note)  # A4 landscape as the table sheet (no paper size would print on Letter)
         save_workbook(wb, stage / "batch.xlsx")
         if page:
             _write_page(outcomes, table, out, stage)

@@ -230,6 +230,7 @@ def write_ledger_workbook(
         xlsx_frame(_about(summary)).to_excel(xw, index=False, sheet_name=SHEET_ABOUT)
         for name, (_, formats) in sheets.items():
             style_table_sheet(xw.book[name], header_row=1, formats=formats)
-        style_table_sheet(xw.book[SHEET_ABOUT], header_row=1, max_width=100, landscape=False)
+        # A4 landscape as the tables: a portrait page would print the 100-character notes below 8 pt
+        style_table_sheet(xw.book[SHEET_ABOUT], header_row=1, max_width=100)
         guard_workbook(xw.book)  # a name starting with "=" stays a string cell, never a formula
     return path
