@@ -211,6 +211,26 @@ def province_costs(P: dict[str, Any]) -> dict[str, float]:
     read_us = 1e6 * float(np.mean(reads)) / n_prov if reads else float("nan")
     peaks = [m for r in P["runs"].values() for m in r.get("worker_peak_mb", [])]
     fixed = seq.get("fixed_mb", 0.0)
+    cut = seq.get("precut") or {}
+    if cut.get("files"):  # the windows were cut in one read before the tasks (pipeline/precut.py)
+        return {
+            "precut": 1.0,
+            "read_us": 1e6 * cut["read_s"] / n_prov,  # the one read, per node of the FILE
+            "reads_per_region": (cut["cut"] + cut["reused"]) / k,  # network types per region
+            "build_us": 1e6 * cut["build_s"] / max(cut["cut"], 1) / n_city,  # building a window, per node of a city
+            "read_share": (cut["read_s"] + cut["build_s"]) / (task + cut["seconds"]) if task else float("nan"),
+            "stage_s": cut["seconds"],
+            "clip_s": cut.get("clip_s", float("nan")),
+            "driver_peak_mb": cut.get("driver_peak_mb", float("nan")),
+            "ways_mb": cut.get("ways_mb", float("nan")),
+            "task_read_s": sum(reads),
+            "compute_us": 1e6 * (task - sum(reads)) / n_prov,
+            "task_s": task / k,
+            "peak_mb": max(peaks) if peaks else float("nan"),
+            "fixed_mb": fixed,
+            "kib_per_node": 1024 * max(max(peaks) - fixed, 0.0) / n_city if peaks else float("nan"),
+            "n_city": n_city,
+        }
     return {
         "read_us": read_us,  # one read of the province file, per node of the FILE
         "reads_per_region": len(reads) / k if reads else float("nan"),
@@ -234,15 +254,24 @@ def _province_projection(P: dict[str, Any]) -> list[str]:
         big = GD_LARGEST_SHARE * n
         big_task = c["reads_per_region"] * n * c["read_us"] / 1e6 + big * c["compute_us"] / 1e6
         kib = c["kib_per_node"]
+        # now: one read of the file and every window cut from it, in the driver before the tasks (serial)
+        stage = n * (c["read_us"] + c["reads_per_region"] * c.get("build_us", 0.0)) / 1e6  # the windows cover n
         for w in (2, 8, 32):
             wall = max((read_cpu + comp) / w, big_task)
-            wall_cut = max((cut_cpu + comp) / w, big * (c["compute_us"] + c["reads_per_region"] * c["read_us"]) / 1e6)
+            if "precut" in c:
+                wall_cut = stage + max(comp / w, big * c["compute_us"] / 1e6)
+            else:
+                wall_cut = max(
+                    (cut_cpu + comp) / w, big * (c["compute_us"] + c["reads_per_region"] * c["read_us"]) / 1e6
+                )
             rows.append(
                 f"| {n / 1e6:.0f} M | {w} | {(read_cpu + comp) / 60:,.0f} | {wall / 60:,.1f} | {wall_cut / 60:,.1f}"
                 f" | {(c['fixed_mb'] + big * kib / 1024) / 1024:,.1f} |"
             )
     kib = c["kib_per_node"]
     max_nodes = (2048 - c["fixed_mb"]) * 1024 / kib if np.isfinite(kib) and kib > 0 else float("nan")
+    if "precut" in c:
+        return _precut_projection(c, rows, max_nodes)
     return [
         "### Projection: all of Guangdong on a cluster, from the measured costs",
         "",
@@ -267,6 +296,49 @@ def _province_projection(P: dict[str, Any]) -> list[str]:
         "",
         f"Reading the whole file in every task grows as cities × province size, so at Guangdong's size it is most of "
         f"the CPU; cutting the city windows once removes it. The largest city needs more than 2 GiB per worker "
+        f"above ≈ {max_nodes / 1e6:.1f} M nodes: such a city needs a worker with more memory, or "
+        "splitting into tiles with a buffer of the longest reach (exact, but not built: `dgcoverage batch` runs each "
+        "region as one task).",
+    ]
+
+
+def _precut_projection(c: dict[str, float], rows: list[str], max_nodes: float) -> list[str]:
+    """Return the projection's text when the windows were cut in one read before the tasks (pipeline/precut.py)."""
+    return [
+        "### Projection: all of Guangdong on a cluster, from the measured costs",
+        "",
+        f"From the sequential run: the first stage read the province `.osm.pbf` ONCE (walk and bike filters together) "
+        f"at **{c['read_us']:.2f} µs per node of the file** and built each of the "
+        f"{c['reads_per_region']:.0f} windows per region (walk network; bike network for legal aid) from that read "
+        f"at **{c['build_us']:.2f} µs per node of a city** per window (built and saved; each also makes a "
+        f"vectorised pass over the whole file's arrays); with the regions' clip polygons ({c['clip_s']:,.1f} s) "
+        "and imports the stage took "
+        f"{c['stage_s']:,.1f} s, "
+        f"{100 * c['read_share']:.0f} % of the loop's time (reads inside the tasks: {c['task_read_s']:,.1f} s). "
+        f"The tasks spend **{c['compute_us']:.1f} µs per node of their region** on everything else (loading their "
+        "windows, raster window, units, facilities, four circles, tables and layers written; an average with each "
+        "task's fixed costs in it, so an upper bound per node). The stage's process peaked at "
+        f"{c['driver_peak_mb']:,.0f} MiB (the one read's way arrays: {c['ways_mb']:,.0f} MiB). Peak memory per "
+        f"worker was {c['peak_mb']:,.0f} MiB for cities of {c['n_city']:,} nodes: ≈ {c['fixed_mb']:,.0f} MiB "
+        f"fixed (interpreter and imports, measured before the first region) + {c['kib_per_node']:.2f} KiB per "
+        "region node.",
+        "",
+        f"Guangdong: {GD_NODES[0] / 1e6:.0f}–{GD_NODES[1] / 1e6:.0f} M walk nodes (estimate above) in "
+        f"{GD_CITIES} city tasks, the largest city ≈ {100 * GD_LARGEST_SHARE:.0f} % of the nodes. Wall time on W "
+        "one-thread workers ≈ max(CPU / W, the largest task). *Before*: every task read the whole province file "
+        "once per network type (each read taken at the cost of the one read measured here, which applies both "
+        "filters); *now* (what `dgcoverage batch` does): the one read and the cutting of every window run first, in "
+        "the process that submits the tasks, then the tasks load their own windows:",
+        "",
+        "| walk nodes | workers | CPU (min) | wall, before: each task reads the province file (min) | wall, now: "
+        "windows cut in one read, then the tasks (min) | largest task's memory (GiB) |",
+        "|---:|---:|---:|---:|---:|---:|",
+        *rows,
+        "",
+        "Reading the whole file in every task grew as cities × province size; the one read grows as the province "
+        "size, and cutting the windows as the windows' nodes (≈ the province's, per network type). The stage is "
+        "serial (it does not shrink with more workers), and the process running it holds the whole file's way "
+        "arrays. The largest city needs more than 2 GiB per worker "
         f"above ≈ {max_nodes / 1e6:.1f} M nodes: such a city needs a worker with more memory, or "
         "splitting into tiles with a buffer of the longest reach (exact, but not built: `dgcoverage batch` runs each "
         "region as one task).",
@@ -304,7 +376,32 @@ def province_text(P: dict[str, Any]) -> str:
             f"| {mode} | {what.get(mode, mode)} | {r['wall_s']:,.1f} | {sum(tasks):,.1f} | {peaks} | "
             f"{_x(r['wall_s'] / seq['wall_s']) if seq else '—'} |"
         )
+        cut = r.get("precut") or {}
+        if cut:
+            rows.append(
+                f"| ↳ {mode}: cut stage | in the wall time above, before the tasks: ONE read of the province file "
+                f"({_f(cut['read_s'], 1)} s), then {cut['cut']} windows built and saved as `.npz` "
+                f"({_f(cut['build_s'], 1)} s; {cut['reused']} reused) | {cut['seconds']:,.1f} | — | "
+                f"{_f(cut.get('driver_peak_mb'), 0)} (its process) | — |"
+            )
     reads = (seq or {}).get("road_read_s") or []
+    cut = (seq or {}).get("precut") or {}
+    if cut.get("files"):
+        how = (
+            "The shared `.osm.pbf` is read ONCE per run, before the tasks (`pipeline/precut.py`): one read of the "
+            f"whole file with the walk and bike filters together ({_f(cut['read_s'], 1)} s in the sequential "
+            f"run; its way arrays {_f(cut.get('ways_mb'), 0)} MiB), then each region's windows (towns + the "
+            "longest reach; walk network for three circles, bike network for legal aid: "
+            f"{cut['cut']} windows) built from it exactly as a task's own clipped read would "
+            f"({_f(cut['build_s'], 1)} s) and saved as `.npz`; the tasks load theirs (reads of the file "
+            f"inside the tasks: {len(reads)}). Tables:"
+        )
+    else:
+        how = (
+            f"Each task reads the shared `.osm.pbf` {len(reads) // max(b['copies'], 1)}× (walk network for three "
+            f"circles, bike network for legal aid) and keeps its window (towns + the longest reach): "
+            f"{_f(float(np.mean(reads)) if reads else None, 1)} s per read in the sequential run. Tables:"
+        )
     lines = [
         f"## Province on Dask: {b['copies']} SYNTHETIC cities, {b['nodes']:,} walk nodes (measured)",
         "",
@@ -331,11 +428,8 @@ def province_text(P: dict[str, Any]) -> str:
         "|---|---|---:|---:|---:|---:|",
         *rows,
         "",
-        f"Each task reads the shared `.osm.pbf` {len(reads) // max(b['copies'], 1)}× (walk network for three "
-        f"circles, bike network for legal aid) and keeps its window (towns + the longest reach): "
-        f"{_f(float(np.mean(reads)) if reads else None, 1)} s per read in the sequential run. Tables: the "
-        f"villages, towns, facilities and summary of every region and circle ({P['tables']['files_compared']} "
-        f"files) are byte-identical across the runs: **{same}**"
+        f"{how} the villages, towns, facilities and summary of every region and circle "
+        f"({P['tables']['files_compared']} files) are byte-identical across the runs: **{same}**"
         + (f" (differ: {', '.join(P['tables']['differ'])})" if P["tables"]["differ"] else "")
         + (f". Failed regions: {'; '.join(failed)}" if failed else "")
         + ".",

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -277,7 +278,8 @@ def _child(mode: str, regions_dir: str, out: str) -> dict[str, Any]:
     import dgcoverage.inputs.network as network_mod
     from dgcoverage.inputs.batch import HashCache, region_inputs
     from dgcoverage.outputs.batch import write_batch_table
-    from dgcoverage.pipeline.batch import region_task, run_batch
+    from dgcoverage.pipeline.batch import network_groups, region_task, run_batch
+    from dgcoverage.pipeline.precut import PRECUT_DIR, precut_networks
 
     regions, circles, settings = _regions_and_config(regions_dir)
     t0 = time.perf_counter()  # both ways pay these imports here (a Dask worker pays them again in its first task)
@@ -290,6 +292,12 @@ def _child(mode: str, regions_dir: str, out: str) -> dict[str, Any]:
     out_p.mkdir(parents=True, exist_ok=True)
     for old in out_p.glob("_mem-*.json"):  # notes of an earlier run
         old.unlink()
+    shutil.rmtree(out_p / PRECUT_DIR, ignore_errors=True)  # windows cut by an earlier run: cut them again
+    stage: dict[str, Any] = {}
+
+    def on_precut(stats: dict[str, Any]) -> None:  # the cut stage, in this (the driving) process
+        stage.update(stats, driver_peak_mb=_vmhwm_mb())
+
     ids = [c.id for c in circles]
     read_s: list[float] = []
     if mode == "seq":
@@ -305,13 +313,23 @@ def _child(mode: str, regions_dir: str, out: str) -> dict[str, Any]:
         network_mod.network_from_file = timed
         hashes, config = HashCache(), (tuple(circles), settings)
         outcomes = []
+        cut, stats = precut_networks([(r, list(network_groups(r, circles))) for r in regions], circles, out_p, hashes)
+        on_precut(stats)  # as run_batch does before submitting the tasks
         for r in regions:
             manifest = region_inputs(r, ids, config, hashes)
-            outcomes.append(region_task(r, circles, settings, str(out_p / r.id), measured_write, manifest))
+            networks = cut.get(r.id)
+            outcomes.append(region_task(r, circles, settings, str(out_p / r.id), measured_write, manifest, networks))
         network_mod.network_from_file = real
     else:
         outcomes = run_batch(
-            regions, out_p, circles, settings, measured_write, workers=int(mode.removeprefix("dask")), force=True
+            regions,
+            out_p,
+            circles,
+            settings,
+            measured_write,
+            workers=int(mode.removeprefix("dask")),
+            force=True,
+            on_precut=on_precut,
         )
     write_batch_table(outcomes, out_p)
     wall = time.perf_counter() - t0
@@ -328,6 +346,10 @@ def _child(mode: str, regions_dir: str, out: str) -> dict[str, Any]:
         "failed": [o["region"] + ": " + o.get("error", "") for o in outcomes if o["status"] != "done"],
         "task_s": {o["region"]: o.get("seconds") for o in outcomes},
         "road_read_s": read_s,
+        "precut": stage,
+        "networks_obtained": sorted(
+            {h.get("obtained", "?") for o in outcomes for h in (o.get("networks") or {}).values()}
+        ),
         "worker_peak_mb": sorted(mem.values(), reverse=True),
         "workers_used": len(mem),
     }

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::dgcoverage.errors.DgCoverageWar
 DONGGUAN = (113.5, 22.6, 114.3, 23.2)
 
 
-def _args(small_city, out, maps=None) -> list[str]:
+def _run_args(small_city, out, maps=None) -> list[str]:
     tail = ["--maps-dir", str(maps)] if maps is not None else ["--no-maps"]
     return ["--circle", CIRCLE, "--data-dir", str(small_city), "--out", str(out), *tail]
 
@@ -41,23 +41,23 @@ def _settings(out) -> dict:
 
 def test_the_candidate_layer_survives_a_later_run(small_city, tmp_path):
     out, maps = tmp_path / "out", tmp_path / "maps"
-    assert main(["site", *_args(small_city, out, maps), "--k", "3"]) == 0
+    assert main(["site", *_run_args(small_city, out, maps), "--k", "3"]) == 0
     sited = _candidates(out)
     assert len(sited) == 3 and sited.crs.to_epsg() == 4326
-    assert main(["run", *_args(small_city, out, maps)]) == 0  # with maps: layers written with the areas
+    assert main(["run", *_run_args(small_city, out, maps)]) == 0  # with maps: layers written with the areas
     assert "candidates" in _layers(out)
     pd.testing.assert_frame_equal(_candidates(out), sited)  # the same rows, fields and points
     assert (out / CIRCLE / "candidates.csv").is_file()  # the sites the report picks up are the same ones
-    assert main(["run", *_args(small_city, out)]) == 0  # --no-maps: layers written with the tables
+    assert main(["run", *_run_args(small_city, out)]) == 0  # --no-maps: layers written with the tables
     pd.testing.assert_frame_equal(_candidates(out), sited)
-    assert main(["run", *_args(small_city, out), "--speed", "3"]) == 0  # another measurement: the sites are stale
+    assert main(["run", *_run_args(small_city, out), "--speed", "3"]) == 0  # another measurement: the sites are stale
     assert "candidates" not in _layers(out) and not (out / CIRCLE / "candidates.csv").exists()
 
 
 def test_layers_in_a_projected_crs(small_city, tmp_path):
     """CGCS2000 / 3-degree Gauss-Kruger zone 38 (EPSG:4526): every layer carries it, points transformed right."""
     out = tmp_path / "out"
-    assert main(["site", *_args(small_city, out), "--k", "2", "--gpkg-crs", "EPSG:4526"]) == 0
+    assert main(["site", *_run_args(small_city, out), "--k", "2", "--gpkg-crs", "EPSG:4526"]) == 0
     path = out / CIRCLE / LAYERS_GPKG
     for name in _layers(out) - {"layer_styles"}:
         assert pyogrio.read_info(path, layer=name)["crs"] == "EPSG:4526", name
@@ -82,7 +82,7 @@ def test_layers_in_a_projected_crs(small_city, tmp_path):
         text = subprocess.run(["ogrinfo", "-ro", "-so", str(path), "candidates"], capture_output=True, text=True)
         assert 'PROJCRS["CGCS2000 / 3-degree Gauss-Kruger zone 38"' in text.stdout and "Feature Count: 2" in text.stdout
     # a later run in WGS84 keeps the sites (the layers' CRS is no measurement), reprojected back
-    assert main(["run", *_args(small_city, out)]) == 0
+    assert main(["run", *_run_args(small_city, out)]) == 0
     assert _settings(out)["gpkg_crs"] == "EPSG:4326"
     back = _candidates(out)
     assert back.crs.to_epsg() == 4326 and len(back) == 2
@@ -92,7 +92,7 @@ def test_layers_in_a_projected_crs(small_city, tmp_path):
 
 def test_layers_in_cgcs2000(small_city, tmp_path):
     out = tmp_path / "out"
-    assert main(["run", *_args(small_city, out), "--gpkg-crs", "4490"]) == 0
+    assert main(["run", *_run_args(small_city, out), "--gpkg-crs", "4490"]) == 0
     path = out / CIRCLE / LAYERS_GPKG
     fac = pyogrio.read_dataframe(path, layer="facilities")
     assert fac.crs.to_epsg() == 4490 and _settings(out)["gpkg_crs"] == "EPSG:4490"
@@ -116,7 +116,7 @@ def test_layers_in_cgcs2000(small_city, tmp_path):
 )
 def test_an_unsuitable_crs_is_refused_before_anything_is_computed(small_city, tmp_path, capsys, value, words):
     out = tmp_path / "out"
-    assert main(["run", *_args(small_city, out), "--gpkg-crs", value]) == 2
+    assert main(["run", *_run_args(small_city, out), "--gpkg-crs", value]) == 2
     err = capsys.readouterr().err
     assert words in err and "EPSG:4490" in err  # and what to give instead
     assert not (out / CIRCLE).exists()  # refused with the options: nothing loaded, nothing written

@@ -252,8 +252,8 @@ def test_command_line_scenario_file(small_city, tmp_path, capsys):
     )
     out = tmp_path / "out"
     argv = ["scenario", "--circle", "elderly_care_15", "--data-dir", str(small_city), "--scenario"]
-    argv += [str(tmp_path / "plan.toml"), "--out", str(out), "--maps-dir", str(tmp_path / "maps")]
-    assert main(argv) == 0
+    argv += [str(tmp_path / "plan.toml")]
+    assert main([*argv, "--out", str(out), "--maps-dir", str(tmp_path / "maps")]) == 0
     said = capsys.readouterr().out
     assert "recomputed in full" in said and "supply ratio" in said
     s = json.loads((out / "scenario" / "elderly_care_15" / "scenario.json").read_text(encoding="utf-8"))
@@ -264,7 +264,14 @@ def test_command_line_scenario_file(small_city, tmp_path, capsys):
     assert s["edits"]["roads"]["nodes_inside_closures"] >= 1
     assert s["edits"]["sources"]["scenario_file"].endswith("plan.toml")
     page = (tmp_path / "maps" / "scenario_elderly_care_15.html").read_text(encoding="utf-8")
-    assert "道路编辑 road edits: 新增连接 links 1 (桥)" in page and "容量变化 capacity edits: 1" in page
+    assert "新增连接 new links (1: 桥)" in page and "容量变化 capacity edits: 1" in page
+    data = json.loads(page.split('id="dg-data">', 1)[1].split("</script>", 1)[0])
+    drawn = {
+        x["key"]: [f["properties"]["k"] for f in x["data"]["features"]]
+        for x in data["layers"]
+        if x["style"] == "roadedit"
+    }
+    assert drawn["roadlinks"] == ["link"] and "closed" in drawn["roadclosed"] and "area" in drawn["roadclosed"]
 
 
 def test_the_example_scenario_file_reads():

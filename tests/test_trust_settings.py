@@ -127,9 +127,9 @@ def test_speeds_in_the_config_checked_per_mode_and_insisting_lifts_only_the_plau
 @pytest.mark.parametrize(
     "kw, said",
     [
-        ({"minutes": 900}, "minutes = 900 is outside the hard limits (0, 600] minutes"),
-        ({"speed": 200, "mode": "drive"}, "speed_kmh = 200 is outside the hard limits (0, 150] km/h"),
-        ({"extra": "speeds = [0.2, 4.0]\n"}, "speeds = 0.2 is outside the hard limits 0.5-60 km/h"),
+        ({"minutes": 900}, "minutes = 900 is outside the hard limits: it must be in (0, 600] minutes"),
+        ({"speed": 200, "mode": "drive"}, "speed_kmh = 200 is outside the hard limits: it must be in (0, 150] km/h"),
+        ({"extra": "speeds = [0.2, 4.0]\n"}, "speeds = 0.2 is outside the hard limits: it must be in 0.5-60 km/h"),
     ],
 )
 def test_hard_limits_say_that_insisting_does_not_lift_them(tmp_path, kw, said):

@@ -109,6 +109,7 @@ def batch_from_args(args: argparse.Namespace) -> int:
         force=args.force,
         on_outcome=_print_outcome,
         maps=args.maps,
+        on_precut=_print_precut,
     )
     files = write_batch_table(outcomes, out)
     failed = [o for o in outcomes if o["status"] == "failed"]
@@ -127,6 +128,15 @@ def batch_from_args(args: argparse.Namespace) -> int:
         )
         return 2
     return 0
+
+
+def _print_precut(stats: dict) -> None:
+    """Print the first stage: the regions' road windows cut from their shared OSM file in one read."""
+    read = f"{stats['files']} read of the shared road file ({stats['read_s']:.1f} s)" if stats["files"] else "no read"
+    print(
+        f"road windows: {stats['cut']} cut, {stats['reused']} reused (.precut/), {read}; {stats['seconds']:.1f} s",
+        flush=True,
+    )
 
 
 def _print_outcome(o: dict[str, Any]) -> None:

@@ -72,9 +72,12 @@ def circle_ids_of(config: Path | None) -> tuple[str, list[str]]:
 def speed_list(text: str) -> tuple[float, ...]:
     """``--speeds 2.9,3.6,4.3`` -> ``(2.9, 3.6, 4.3)`` (argparse says which value is not a number)."""
     try:
-        return tuple(float(v) for v in text.split(",") if v.strip())
+        speeds = tuple(float(v) for v in text.split(",") if v.strip())
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"speeds in km/h separated by commas, e.g. 2.9,3.6,4.3: {exc}") from exc
+    if not speeds:  # --speeds "$EMPTY": not the same as leaving the option out
+        raise argparse.ArgumentTypeError(f"no speed in {text!r}: give speeds in km/h, e.g. 2.9,3.6,4.3")
+    return speeds
 
 
 def add_run_options(p: argparse.ArgumentParser, circle_choice: bool = True) -> None:

@@ -29,9 +29,9 @@ def add_scenario_options(p: argparse.ArgumentParser) -> None:
         "--scenario",
         type=Path,
         metavar="FILE",
-        help="a scenario .toml: [facilities] add/add_crs/top/remove/remove_file/capacity, [roads] close (polygons) "
-        "and [[roads.link]] (from, to, crs, mode, speed_kmh or minutes); paths relative to the file. A road edit "
-        "recomputes the circle in full",
+        help="a scenario .toml: [facilities] add/add_crs/top/remove/remove_file/capacity, [roads] close (polygons), "
+        "close_ways (OSM way ids) and [[roads.link]] (from, to, crs, mode, speed_kmh or minutes); paths relative to "
+        "the file. A road edit recomputes the circle in full",
     )
 
 
@@ -77,6 +77,7 @@ def scenario_from_args(args: argparse.Namespace) -> int:
         capacity=capacity,
         links=spec.links,
         closures=closures,
+        close_ways=spec.close_ways,
         before=before,
         sources=sources,
     )
@@ -87,7 +88,9 @@ def scenario_from_args(args: argparse.Namespace) -> int:
         maps_dir = default_maps_dir(args.out or "data/processed", getattr(args, "maps_dir", None))
         maps_dir.mkdir(parents=True, exist_ok=True)
         page = write_text(
-            scenario_map_html(study, before, sc.villages, sc.after_villages, sc.summary, add, remove),
+            scenario_map_html(
+                study, before, sc.villages, sc.after_villages, sc.summary, add, remove, road_lines=sc.road_lines
+            ),
             maps_dir / scenario_page_name(circle.id),
         )
     c = sc.summary["city"]
@@ -122,6 +125,7 @@ def _spec(args: argparse.Namespace) -> Any:
     elif args.top is not None and spec.add is None:
         raise DgCoverageError("--top needs --add FILE (or add = FILE in the scenario file)")
     has_edit = spec.add or args.remove or spec.remove or spec.capacity or spec.close or spec.links is not None
+    has_edit = has_edit or bool(spec.close_ways)
     if not has_edit:
         raise DgCoverageError("a scenario needs an edit: --add FILE, --remove IDS or --scenario FILE")
     return spec

@@ -43,6 +43,14 @@ class RoadNetwork:
         Optional OSM ``highway`` class per edge ("" when unknown).
     meta
         Free-form provenance (source, synthetic flag, ...), JSON-serialisable.
+    way_id
+        Optional int64 OSM way id per edge: the way the edge comes from (``-1`` when unknown; ``None`` when the
+        source has no ways at all, e.g. the synthetic demo roads).  After parallel edges are merged it is the kept
+        edge's way.  An OSMnx-simplified edge made of several ways carries the first of them here.
+    way_extra
+        Optional int64 array of shape ``(k, 2)``: further ``(edge, way id)`` pairs, for edges an OSMnx graph
+        simplified out of several ways (``osmid`` a list); closing any of those ways closes the edge
+        (:meth:`edges_of_ways`).
     """
 
     node_id: np.ndarray
@@ -54,6 +62,8 @@ class RoadNetwork:
     name: np.ndarray | None = None
     highway: np.ndarray | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    way_id: np.ndarray | None = None
+    way_extra: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         """Check that the arrays fit together."""
@@ -80,6 +90,55 @@ class RoadNetwork:
                 if arr.shape != (m,):
                     raise NetworkError(f"edge attribute {attr!r} must have one value per edge")
                 setattr(self, attr, arr)
+        if self.way_id is not None:
+            self.way_id = np.asarray(self.way_id, dtype=np.int64)
+            if self.way_id.shape != (m,):
+                raise NetworkError("edge attribute 'way_id' must have one value per edge")
+        if self.way_extra is not None:
+            self.way_extra = np.asarray(self.way_extra, dtype=np.int64).reshape(-1, 2)
+            if self.way_id is None:
+                raise NetworkError("way_extra needs way_id")
+            e = self.way_extra[:, 0]
+            if e.size and (e.min() < 0 or e.max() >= m):
+                raise NetworkError("way_extra edges must be positional edge indices in 0..m-1")
+            if not self.way_extra.size:
+                self.way_extra = None
+
+    @property
+    def has_way_ids(self) -> bool:
+        """Whether any edge knows the OSM way it comes from."""
+        return self.way_id is not None and bool(np.any(self.way_id >= 0))
+
+    def known_way_ids(self) -> np.ndarray:
+        """Sorted distinct OSM way ids of the network's edges (``way_id`` and ``way_extra``; -1 left out)."""
+        if self.way_id is None:
+            return np.zeros(0, dtype=np.int64)
+        ids = self.way_id if self.way_extra is None else np.concatenate([self.way_id, self.way_extra[:, 1]])
+        ids = np.unique(ids)
+        return ids[ids >= 0]
+
+    def edges_of_ways(self, ids: Any) -> np.ndarray:
+        """Mask of the directed edges that come from any of the OSM ways ``ids`` (both directions, every part)."""
+        ids = np.asarray(list(ids), dtype=np.int64)
+        mask = np.zeros(self.n_edges, dtype=bool)
+        if self.way_id is None or not ids.size:
+            return mask
+        mask |= np.isin(self.way_id, ids)
+        if self.way_extra is not None:
+            mask[self.way_extra[np.isin(self.way_extra[:, 1], ids), 0]] = True
+        return mask
+
+    def way_ids_of_edges(self, keep: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """``(way_id, way_extra)`` of the edges kept by the boolean mask ``keep``, renumbered for the subset."""
+        if self.way_id is None:
+            return None, None
+        keep = np.asarray(keep, dtype=bool)
+        extra = None
+        if self.way_extra is not None:
+            new_edge = np.cumsum(keep) - 1
+            x = self.way_extra[keep[self.way_extra[:, 0]]]
+            extra = np.column_stack([new_edge[x[:, 0]], x[:, 1]]) if len(x) else None
+        return self.way_id[keep], extra
 
     @property
     def n_nodes(self) -> int:
@@ -149,6 +208,10 @@ def save_network(net: RoadNetwork, path: str | Path) -> Path:
         arrays["name"] = net.name
     if net.highway is not None:
         arrays["highway"] = net.highway
+    if net.way_id is not None:
+        arrays["way_id"] = net.way_id
+    if net.way_extra is not None:
+        arrays["way_extra"] = net.way_extra
     with atomic_path(path) as tmp, open(tmp, "wb") as fh:
         np.savez_compressed(fh, **arrays)
     return path
@@ -256,6 +319,7 @@ def _archive_error(path: Path, problem: str, fix: str | None = None) -> InputFil
 def _check_archive(path: Path, data: dict[str, np.ndarray]) -> dict[str, Any]:
     """Raise :class:`InputFileError` for an archive that is not a usable network; return the length check."""
     n, m = _check_shapes(path, data)
+    _check_way_arrays(path, data, m)
     return _check_values(path, data, n, m)
 
 
@@ -314,6 +378,24 @@ def _check_shapes(path: Path, data: dict[str, np.ndarray]) -> tuple[int, int]:
                 f"(e.g. {int(idx[out][0])}); u/v must index the node arrays, not hold OSM ids.",
             )
     return n, m
+
+
+def _check_way_arrays(path: Path, data: dict[str, np.ndarray], m: int) -> None:
+    """Check the optional OSM way ids of the edges (``way_id``, ``way_extra``)."""
+    if "way_id" in data and (data["way_id"].shape != (m,) or data["way_id"].dtype.kind not in "iu"):
+        raise _archive_error(
+            path,
+            f"edge attribute 'way_id' must hold one integer per edge ({m}), "
+            f"got shape {data['way_id'].shape} dtype {data['way_id'].dtype}.",
+        )
+    if "way_extra" in data:
+        x = data["way_extra"]
+        if "way_id" not in data or x.ndim != 2 or x.shape[1] != 2 or x.dtype.kind not in "iu":
+            raise _archive_error(
+                path, f"'way_extra' must be (edge, way id) integer pairs beside way_id, got shape {x.shape}."
+            )
+        if x.size and (x[:, 0].min() < 0 or x[:, 0].max() >= m):
+            raise _archive_error(path, f"'way_extra' names edges outside [0, {m}).")
 
 
 def _check_values(path: Path, data: dict[str, np.ndarray], n: int, m: int) -> dict[str, Any]:
@@ -398,7 +480,8 @@ def load_network(path: str | Path) -> RoadNetwork:
     """Load and check a network written by :func:`save_network`.
 
     The archive must hold the arrays ``node_id, lon, lat, u, v, length_m``
-    (optional ``name``, ``highway``, ``meta_json``; other arrays are ignored)
+    (optional ``name``, ``highway``, ``way_id``, ``way_extra``, ``meta_json``; other arrays are ignored;
+    an older archive without ``way_id`` loads with ``way_id=None``)
     with consistent lengths and types; ``u``/``v`` must be node positions in
     ``[0, n_nodes)``; coordinates finite WGS84 degrees; lengths finite,
     non-negative and in metres, judged by :func:`edge_length_check` (median
@@ -473,7 +556,7 @@ def load_network(path: str | Path) -> RoadNetwork:
     share = reverse_edge_share(data["u"], data["v"])
     if data["u"].shape[0] >= MIN_EDGES_FOR_REVERSE_CHECK and share < MIN_REVERSE_SHARE:
         meta["edges_with_reverse_share"] = round(share, 4)
-    fields = {k: data[k] for k in (*REQUIRED_ARRAYS, "name", "highway") if k in data}
+    fields = {k: data[k] for k in (*REQUIRED_ARRAYS, "name", "highway", "way_id", "way_extra") if k in data}
     try:
         return RoadNetwork(meta=meta, **fields)
     except NetworkError as exc:  # pragma: no cover - _check_archive catches what RoadNetwork rejects

@@ -48,7 +48,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..core.roadnet import RoadNetwork
 
 #: Bump when the stored layout or the parser's output changes without a version bump.
-CACHE_FORMAT = 1
+#: 2: entries carry the OSM way id of every edge (``way_id``); format-1 entries are never read again (new key).
+CACHE_FORMAT = 2
 ENV_VAR = "DGCOVERAGE_CACHE"
 DEFAULT_DIR = Path(".cache") / "dgcoverage"
 _DISABLED = {"off", "0", "none", "false", "no", ""}
@@ -189,7 +190,17 @@ def store_cached_network(net: RoadNetwork, key: str, directory: Path) -> Path | 
     from ..core.roadnet import RoadNetwork, save_network
 
     copy = RoadNetwork(
-        net.node_id, net.lon, net.lat, net.u, net.v, net.length_m, net.name, net.highway, {**net.meta, "cache_key": key}
+        net.node_id,
+        net.lon,
+        net.lat,
+        net.u,
+        net.v,
+        net.length_m,
+        net.name,
+        net.highway,
+        {**net.meta, "cache_key": key},
+        net.way_id,
+        net.way_extra,
     )
     directory = Path(directory)
     target = cache_path_for(key, directory)

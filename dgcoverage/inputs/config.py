@@ -512,8 +512,8 @@ HARD_LIMITS: dict[str, Any] = {"speed_kmh": 150.0, "minutes": 600.0, "speeds": (
 def _hard(where: str, key: str, val: float, allowed: str) -> None:
     """Refuse ``val`` beyond a hard limit, saying that ``allow_unusual_settings`` does not lift it."""
     raise ConfigError(
-        f"{where}: {key} = {val:g} is outside the hard limits {allowed}, which allow_unusual_settings = true does "
-        "not lift (it lifts only the plausible ranges of speeds, limits, snap distances and supply targets). Fix: "
+        f"{where}: {key} = {val:g} is outside the hard limits: it must be in {allowed}, which "
+        "allow_unusual_settings = true does not lift (it lifts only the plausible ranges of speeds, limits, snap distances and supply targets). Fix: "
         "correct the unit (km/h, minutes)"
     )
 
@@ -634,6 +634,16 @@ def _table(body: dict[str, Any], key: str, where: str) -> dict[str, Any]:
     return dict(value)
 
 
+def _same_label(speeds: tuple[float, ...]) -> list[float]:
+    """Return the first two speeds that differ but print alike (``f"{v:g}"``, the sensitivity columns' names)."""
+    seen: dict[str, float] = {}
+    for v in speeds:
+        if _finite(v) and f"{v:g}" in seen and seen[f"{v:g}"] != v:
+            return [seen[f"{v:g}"], v]
+        seen.setdefault(f"{v:g}", v)
+    return []
+
+
 def _validate_circle(c: Circle, where: str) -> None:
     for key in ("minutes", "speed_kmh", "access_speed_kmh", "covered_min_share"):
         val = getattr(c, key)
@@ -644,6 +654,12 @@ def _validate_circle(c: Circle, where: str) -> None:
     bad = [v for v in c.speeds if not _finite(v) or v <= 0]
     if bad:
         raise ConfigError(f"{where}: speeds must be finite numbers > 0 in km/h, e.g. 2.9,3.6,4.3; got {bad}")
+    same = _same_label(c.speeds)
+    if same:
+        raise ConfigError(
+            f"{where}: speeds {same} differ by less than the 6 significant digits their columns are named with "
+            f"(covered_share_{same[0]:g}kmh): two columns of one name would be one. Fix: give each speed once"
+        )
     if c.mode in MODES and c.speed_kmh > 0 and c.access_speed_kmh > 0:
         _plausible_travel(c, where)
     if c.minutes > HARD_LIMITS["minutes"]:

@@ -19,7 +19,14 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from ..errors import ColumnError, DgCoverageWarning, EmptyInputError, InputFileError, InputNotFoundError
+from ..errors import (
+    ColumnError,
+    DataMismatchError,
+    DgCoverageWarning,
+    EmptyInputError,
+    InputFileError,
+    InputNotFoundError,
+)
 from .coords import to_wgs84
 from .tables import (
     clean_lonlat,
@@ -290,6 +297,7 @@ def facilities_from_frame(
         geometry=gpd.points_from_xy(lon, lat),
         crs=4326,
     )
+    _refuse_all_outside(lon, lat, bounds, source)
     out = finish_facilities(out, counts, bounds, source)
     out.attrs["declared_crs"] = declared
     out.attrs["input"] = {
@@ -303,6 +311,27 @@ def facilities_from_frame(
 def _raw_columns(df: pd.DataFrame, skip: list[str]) -> dict[str, np.ndarray]:
     """Return the input's own columns (values as read) under ``raw:<header>``, for ``keep_columns=True``."""
     return {f"{RAW_PREFIX}{c}": df[c].to_numpy() for c in df.columns if c not in skip}
+
+
+def _refuse_all_outside(
+    lon: np.ndarray, lat: np.ndarray, bounds: tuple[float, float, float, float] | None, source: str
+) -> None:
+    """Refuse a frame none of whose points lies in ``bounds`` but would with x and y swapped (never drop them all).
+
+    A frame whose points all lie elsewhere is left to :func:`finish_facilities` (dropped and counted: facilities
+    beyond a circle's reach are no mistake).
+    """
+    if bounds is None or not len(lon):
+        return
+    w, s, e, n = bounds
+    if ((lon >= w) & (lon <= e) & (lat >= s) & (lat <= n)).any():
+        return
+    if ((lat >= w) & (lat <= e) & (lon >= s) & (lon <= n)).any():
+        raise DataMismatchError(
+            f"{source}: none of its {len(lon)} facilities lies in the study area (lon {w:.4f}..{e:.4f}, lat "
+            f"{s:.4f}..{n:.4f}), but they would with x and y swapped (the first is at x {lon[0]:.6f}, y "
+            f"{lat[0]:.6f}). Fix: build the points as points_from_xy(lon, lat), longitude first"
+        )
 
 
 def finish_facilities(

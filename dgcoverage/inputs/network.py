@@ -39,6 +39,9 @@ def network_from_graph(G: nx.MultiDiGraph, meta: dict[str, Any] | None = None) -
     Returns
     -------
     RoadNetwork
+        ``way_id`` is each edge's ``osmid`` (OSM way id).  Where OSMnx simplified several ways into one edge
+        (``osmid`` a list) the first is ``way_id`` and the others go to ``way_extra``, so closing any of those
+        ways closes the whole edge (it cannot be cut part way).  A graph without ``osmid`` gets ``way_id=None``.
     """
     nodes = list(G.nodes)
     if not nodes:
@@ -53,7 +56,12 @@ def network_from_graph(G: nx.MultiDiGraph, meta: dict[str, Any] | None = None) -
     if crs not in ("epsg:4326", "wgs84", "crs84", "ogc:crs84"):
         raise NetworkError(f"graph CRS is {crs}; project it back to EPSG:4326 (ox.project_graph(G, to_latlong=True))")
     u, v, length, name, hw = [], [], [], [], []
+    way, extra = [], []  # way id per edge (first of a list); further (edge, way) pairs of simplified edges
     for a, b, data in G.edges(data=True):
+        ids = _way_ids(data.get("osmid"))
+        if len(ids) > 1:
+            extra += [(len(u), w) for w in ids[1:]]
+        way.append(ids[0] if ids else -1)
         u.append(index[a])
         v.append(index[b])
         length.append(data.get("length", np.nan))
@@ -68,9 +76,39 @@ def network_from_graph(G: nx.MultiDiGraph, meta: dict[str, Any] | None = None) -
             lon[u_arr[missing]], lat[u_arr[missing]], lon[v_arr[missing]], lat[v_arr[missing]]
         )
     ids = np.array([n if isinstance(n, (int, np.integer)) else i for i, n in enumerate(nodes)], dtype=np.int64)
+    way_id = np.array(way, dtype=np.int64)
     return RoadNetwork(
-        ids, lon, lat, u_arr, v_arr, length_arr, np.array(name, dtype=str), np.array(hw, dtype=str), dict(meta or {})
+        ids,
+        lon,
+        lat,
+        u_arr,
+        v_arr,
+        length_arr,
+        np.array(name, dtype=str),
+        np.array(hw, dtype=str),
+        dict(meta or {}),
+        way_id if (way_id >= 0).any() else None,
+        np.array(extra, dtype=np.int64).reshape(-1, 2) if extra and (way_id >= 0).any() else None,
     )
+
+
+def _way_ids(value: Any) -> list[int]:
+    """Return the OSM way ids of an edge's ``osmid`` (``[]`` when there is none).
+
+    ``osmid`` is an int, a list of ints after OSMnx simplified several ways, or a string of them (GraphML).
+    """
+    if value is None:
+        return []
+    if isinstance(value, str):
+        value = value.strip().strip("[]").split(",") if value.strip() else []
+    vals = value if isinstance(value, (list, tuple, set)) else [value]
+    out = []
+    for x in vals:
+        try:
+            out.append(int(str(x).strip()) if not isinstance(x, (int, np.integer)) else int(x))
+        except ValueError:
+            continue
+    return sorted(set(out), key=out.index)
 
 
 def _first_str(value: Any) -> str:
@@ -352,6 +390,7 @@ def clip_network(
     used[net.v[keep]] = True
     new_index = np.cumsum(used) - 1
     meta = {**net.meta, "clip": clip_description(bbox, polygon), "clip_bounds": [float(c) for c in geom.bounds]}
+    way_id, way_extra = net.way_ids_of_edges(keep)
     return RoadNetwork(
         net.node_id[used],
         net.lon[used],
@@ -362,6 +401,8 @@ def clip_network(
         None if net.name is None else net.name[keep],
         None if net.highway is None else net.highway[keep],
         meta,
+        way_id,
+        way_extra,
     )
 
 

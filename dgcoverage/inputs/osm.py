@@ -365,7 +365,7 @@ def _is_reversed(tags: Any) -> bool:
 
 def _read_ways(
     path: Path, clauses: list[Any], bidirectional: bool, all_oneway: bool, box: tuple[int, int, int, int] | None
-) -> tuple[array, array, array, array, array, list[str], list[str], int]:
+) -> tuple[array, array, array, array, array, list[str], list[str], int, array]:
     """Read the ways passing the filter: node refs and 1e-7 degree locations, ways' lengths, modes, names.
 
     With ``box`` (1e-7 degree integers), a way none of whose nodes lies in it is forgotten as soon as it is
@@ -378,6 +378,7 @@ def _read_ways(
     xs = array("i")
     ys = array("i")
     way_len = array("q")
+    way_osm_id = array("q")  # the OSM id of each way kept
     way_mode = array("b")  # 0 both ways, 1 forward only, 2 reverse only
     way_name: list[str] = []
     way_highway: list[str] = []
@@ -416,6 +417,7 @@ def _read_ways(
                 xs.append(loc.x)
                 ys.append(loc.y)
             way_len.append(len(refs) - n_before)
+            way_osm_id.append(way.id)
             if _is_one_way(tags, bidirectional, all_oneway):
                 way_mode.append(2 if _is_reversed(tags) else 1)
             else:
@@ -424,7 +426,7 @@ def _read_ways(
             way_highway.append(tags.get("highway", ""))
     except RuntimeError as exc:
         raise _read_error(path, exc) from exc
-    return refs, xs, ys, way_len, way_mode, way_name, way_highway, n_outside_box
+    return refs, xs, ys, way_len, way_mode, way_name, way_highway, n_outside_box, way_osm_id
 
 
 def network_from_osm_file(
@@ -469,7 +471,8 @@ def network_from_osm_file(
         same two nodes are merged (the shortest, then the first, is kept).
         Way nodes missing from the extract (ways clipped at its edge) are
         dropped and the way is split there; ``meta["missing_node_refs"]``
-        counts them.
+        counts them.  ``way_id`` is the OSM id of the way each edge comes
+        from (of the kept edge, where parallel edges were merged).
 
     Raises
     ------
@@ -489,14 +492,28 @@ def network_from_osm_file(
         bidirectional = network_type in ox.settings.bidirectional_network_types
     all_oneway = bool(ox.settings.all_oneway)
 
-    box = None
-    if clip is not None:
-        bx0, by0 = (int(np.floor(c * 1e7)) for c in clip.bounds[:2])  # libosmium's 1e-7 degree integers
-        bx1, by1 = (int(np.ceil(c * 1e7)) for c in clip.bounds[2:])
-        box = (bx0, by0, bx1, by1)
-    refs, xs, ys, way_len, way_mode, way_name, way_highway, n_outside_box = _read_ways(
-        path, clauses, bidirectional, all_oneway, box
-    )
+    ways = _read_ways(path, clauses, bidirectional, all_oneway, clip_box(clip))
+    return build_network(path, network_type, bidirectional, clip, ways)
+
+
+def clip_box(clip: BaseGeometry | None) -> tuple[int, int, int, int] | None:
+    """Return the clip's bounds as libosmium's 1e-7 degree integers (west, south, east, north), or None."""
+    if clip is None:
+        return None
+    bx0, by0 = (int(np.floor(c * 1e7)) for c in clip.bounds[:2])
+    bx1, by1 = (int(np.ceil(c * 1e7)) for c in clip.bounds[2:])
+    return (bx0, by0, bx1, by1)
+
+
+def build_network(
+    path: Path, network_type: str, bidirectional: bool, clip: BaseGeometry | None, ways: tuple[Any, ...]
+) -> RoadNetwork:
+    """Build the network of :func:`network_from_osm_file` from the ways read (the building part).
+
+    ``ways`` is what :func:`_read_ways` returns for the clip's box (its arrays may also be NumPy arrays:
+    :mod:`dgcoverage.inputs.osm_cut` cuts them out of one read of the whole file).
+    """
+    refs, xs, ys, way_len, way_mode, way_name, way_highway, n_outside_box, way_osm_id = ways
 
     n_ways = len(way_len)
     if n_ways == 0 and n_outside_box:
@@ -570,7 +587,8 @@ def network_from_osm_file(
 
     names = np.asarray(way_name, dtype=str)[ew]
     highways = np.asarray(way_highway, dtype=str)[ew]
-    return RoadNetwork(node_id, lon, lat, u, v, length, names, highways, meta)
+    way_ids = np.frombuffer(way_osm_id, dtype=np.int64)[ew]  # the kept edge's way
+    return RoadNetwork(node_id, lon, lat, u, v, length, names, highways, meta, way_ids)
 
 
 # --------------------------------------------------------------------------- facilities

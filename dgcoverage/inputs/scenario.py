@@ -13,6 +13,8 @@ Layout (every key optional, paths relative to the TOML file)::
     [roads]
     close = "closure.geojson"   # polygons: every street with an end inside is closed
     close_crs = "wgs84"         # the polygons' datum when the file does not say (GeoJSON is WGS84)
+    close_ways = [123456, 789]  # OSM way ids: every street edge of those ways is closed (OSM-based networks)
+    close_ways_file = "ways.csv" # or a table with a way_id column
 
     [[roads.link]]              # a new street between two points, snapped to the nearest nodes
     from = [113.7512, 23.0201]
@@ -22,8 +24,10 @@ Layout (every key optional, paths relative to the TOML file)::
     speed_kmh = 4.0             # or minutes = 2.5; neither: the circle's own speed
     name = "新建人行桥"
 
-Everything is checked here; an error names the file, the key or row and the fix.  Closing streets by OSM way id
-is not offered: the road network (:class:`~dgcoverage.core.roadnet.RoadNetwork`) keeps node ids, not way ids.
+Everything is checked here; an error names the file, the key or row and the fix.  Whether the way ids of
+``close_ways`` are in the road network is checked against the network (:mod:`dgcoverage.pipeline.road_edits`):
+networks read from OSM files, OSMnx graphs and .graphml carry them (``RoadNetwork.way_id``), the synthetic demo
+roads do not.
 """
 
 from __future__ import annotations
@@ -52,7 +56,7 @@ LINK_MODES = ("walk", "bicycle", "drive", "all")
 LINK_COLUMNS = ("from_lon", "from_lat", "to_lon", "to_lat", "mode", "speed_kmh", "minutes", "name")
 _TOP = {"facilities", "roads", "name", "circle", "note"}
 _FAC = {"add", "add_crs", "top", "remove", "remove_file", "capacity"}
-_ROADS = {"close", "close_crs", "link"}
+_ROADS = {"close", "close_crs", "close_ways", "close_ways_file", "link"}
 _LINK = {"from", "to", "crs", "mode", "speed_kmh", "minutes", "name"}
 
 
@@ -71,6 +75,7 @@ class ScenarioSpec:
     links: pd.DataFrame | None = None
     close: Path | None = None
     close_crs: str | None = None
+    close_ways: list[int] = field(default_factory=list)
 
     def sources(self) -> dict[str, Any]:
         """Return the edits' sources as ``scenario.json`` records them."""
@@ -79,6 +84,7 @@ class ScenarioSpec:
             v = getattr(self, k)
             out[k] = str(v) if isinstance(v, Path) else v
         out["remove"] = list(self.remove)
+        out["close_ways"] = list(self.close_ways)
         out["links"] = 0 if self.links is None else len(self.links)
         return {k: v for k, v in out.items() if v not in (None, [], 0, "")}
 
@@ -154,6 +160,11 @@ def _roads_part(spec: ScenarioSpec, roads: Any, path: Path) -> None:
         spec.close = _file(base, roads["close"], f"{path} [roads] close")
     if "close_crs" in roads:
         spec.close_crs = canonical_crs(str(roads["close_crs"]))
+    if "close_ways" in roads:
+        spec.close_ways = way_id_list(roads["close_ways"], f"{path} [roads] close_ways")
+    if "close_ways_file" in roads:
+        spec.close_ways += read_way_ids(_file(base, roads["close_ways_file"], f"{path} [roads] close_ways_file"))
+    spec.close_ways = list(dict.fromkeys(spec.close_ways))
     links = roads.get("link", [])
     if not isinstance(links, list):
         raise ConfigError(f"{path} [roads] link: write each link as [[roads.link]]")
@@ -217,6 +228,36 @@ def links_frame(rows: list[dict[str, Any]] | pd.DataFrame, where: str = "links")
     df["speed_kmh"] = df["speed_kmh"].astype(float)
     df["minutes"] = df["minutes"].astype(float)
     return df
+
+
+def way_id_list(value: Any, where: str = "close_ways") -> list[int]:
+    """Check OSM way ids (a list of whole numbers > 0, or a comma-separated string) and return them, once each."""
+    if isinstance(value, str):
+        value = [v.strip() for v in value.split(",") if v.strip()]
+    if not isinstance(value, list | tuple) or not value:
+        raise ConfigError(f"{where}: a list of OSM way ids ([123456, 789]), got {value!r}")
+    out = []
+    for v in value:
+        s = str(v).strip().removeprefix("way/").removeprefix("w")
+        if isinstance(v, bool | float) or not s.isdigit() or int(s) <= 0:
+            raise ConfigError(f"{where}: {v!r} is not an OSM way id (a whole number > 0, as in osm.org/way/123456)")
+        out.append(int(s))
+    return list(dict.fromkeys(out))
+
+
+def read_way_ids(path: Path) -> list[int]:
+    """Return the ``way_id`` column of a table (CSV/XLSX; ``osmid`` or ``osm_id`` also read): ways that close."""
+    t = read_table(path, header_names=("way_id", "osmid", "osm_id"), what="scenario")
+    col = next((c for c in ("way_id", "osmid", "osm_id") if c in t.columns), None)
+    if col is None:
+        raise InputFileError(path, f"no way_id column (has {list(t.columns)[:8]}).", "name the column way_id")
+    ids = [s.strip() for s in t[col].astype(str) if s.strip()]
+    if not ids:
+        raise InputFileError(path, f"the {col} column is empty.", "list the OSM way ids that close")
+    for i, s in enumerate(ids):
+        if not s.removesuffix(".0").isdigit():
+            raise InputFileError(path, f"column {col} row {i + 2}: {s!r} is not an OSM way id.", "whole numbers > 0")
+    return way_id_list([s.removesuffix(".0") for s in ids], str(path))
 
 
 def read_id_list(path: Path) -> list[str]:

@@ -91,6 +91,27 @@ CRS_HINT = (
 )
 
 
+#: Datums (their names' beginnings) the layers can be written on: WGS84 (every realisation) and CGCS2000, which
+#: agree to centimetres; any other (Xian 1980, Beijing 1954, a PROJ string with an ellipsoid and no datum) has
+#: no exact transformation from WGS84 in Dongguan, so PROJ would apply a guessed offset or another area's.
+SAME_AS_WGS84_DATUMS = (
+    "World Geodetic System 1984",
+    "WGS_1984",
+    "D_WGS_1984",
+    "China 2000",
+    "China_2000",
+    "Unknown based on WGS 84 ellipsoid",  # a PROJ string "+ellps=WGS84": WGS84 itself
+    "Unknown based on CGCS2000 ellipsoid",
+)
+
+
+def _datum_name(crs: Any) -> str:
+    """Return the name of a CRS's geodetic datum (or datum ensemble), ``""`` when it has none."""
+    geodetic = crs.geodetic_crs
+    datum = (geodetic.datum if geodetic is not None else None) or crs.datum
+    return str(datum.name) if datum is not None else ""
+
+
 def layer_crs(value: Any = None, bounds: tuple[float, float, float, float] | None = None) -> Any:
     """Check the coordinate system asked for the GIS layers and return it (a :class:`pyproj.CRS`).
 
@@ -138,6 +159,15 @@ def layer_crs(value: Any = None, bounds: tuple[float, float, float, float] | Non
         )
     if not (crs.is_geographic or crs.is_projected):
         raise CRSError(f"--gpkg-crs {value!r} ({crs.name}): neither geographic nor projected; {CRS_HINT}")
+    datum = _datum_name(crs)
+    if not datum.startswith(SAME_AS_WGS84_DATUMS):
+        raise CRSError(
+            f"--gpkg-crs {value!r} ({crs.name}) is on the datum {datum or 'of no name'!r}, not WGS84 or CGCS2000: "
+            "PROJ knows no exact transformation to it here (it would shift the layers by a guessed or another "
+            "area's offset, tens to hundreds of metres, without a word), so the datum is not guessed. Fix: write "
+            "the layers in WGS84 or CGCS2000 and convert them with your office's own parameters (七参数) in your "
+            f"GIS; {CRS_HINT}"
+        )
     aou = crs.area_of_use
     if bounds is not None and aou is not None:
         x, y = (bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2

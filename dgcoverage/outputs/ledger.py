@@ -206,6 +206,12 @@ def _roads_text(roads: dict[str, Any]) -> str:
         + (f" ({links})" if links else "")
         + f"; 封闭区域 closures: {roads.get('closures', 0)}, 封闭路段(有向边) edges closed: "
         f"{roads.get('directed_edges_removed', 0)}"
+        + (
+            f"; 封闭道路 OSM ways closed: {', '.join(str(w) for w in roads['closed_ways'])} "
+            f"({roads.get('directed_edges_closed_by_way', 0)} 有向边 directed edges)"
+            if roads.get("closed_ways")
+            else ""
+        )
     )
 
 

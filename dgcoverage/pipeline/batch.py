@@ -30,14 +30,13 @@ import pandas as pd
 from ..errors import DgCoverageError, DgCoverageWarning
 from ..inputs.batch import MANIFEST_NAME, BatchRegion, HashCache, region_inputs
 from ..inputs.config import NETWORK_TYPE_FOR_MODE, Circle, Settings
+from .precut import OSM_SUFFIXES
 from .study import CircleResult, Study
 
 #: The files every circle of a complete region has.
 CIRCLE_FILES = ("villages.csv", "towns.csv", "summary.json")
 #: The files a region run with maps has besides each circle's page ``maps/<circle>.html``.
 MAP_FILES = ("report.xlsx", "report.html", "maps/index.html")
-#: Road files read through the clipped OSM reader (the others, .npz/.graphml, are taken whole, as ``run`` does).
-OSM_SUFFIXES = (".osm", ".pbf", ".bz2", ".gz", ".xml")
 
 #: ``write(out_dir, [(study, result), ...], manifest)``: publishes one region's outputs as one set.
 Writer = Callable[[Path, list[tuple[Study, CircleResult]], dict[str, Any]], Any]
@@ -52,35 +51,46 @@ def network_groups(region: BatchRegion, circles: Sequence[Circle]) -> dict[str, 
     return groups
 
 
-def _network(region: BatchRegion, network_type: str, circles: Sequence[Circle]) -> tuple[Any, dict[str, Any]]:
-    """Return the region's road network (OSM: clipped to its towns plus the longest reach) and its record."""
+def _network(
+    region: BatchRegion, network_type: str, circles: Sequence[Circle], precut: dict[str, Any] | None = None
+) -> tuple[Any, dict[str, Any], dict[str, Any]]:
+    """Return the region's road network (OSM: clipped to its towns plus the longest reach), record, and source.
+
+    The source says how it was obtained: ``{"obtained": "precut", "file": ...}`` or ``{"obtained": "read"}``.
+
+    With ``precut`` (a record of :func:`~dgcoverage.pipeline.precut.precut_networks`) the network is the one cut
+    for this region from one read of the shared file (the same network); if that file is gone, it is read.
+    """
     from ..core.io import file_sha256
-    from ..inputs.clip import buffered_towns, circle_reach_m
-    from ..inputs.network import clip_description, network_from_file
-    from ..inputs.region import read_units
+    from ..inputs.network import network_from_file
+    from .precut import clip_polygon, load_precut
 
     path = Path(region.network or "")
     record: dict[str, Any] = {"kind": "network", "path": str(path), "sha256": file_sha256(path)}
     if not str(path).lower().endswith(OSM_SUFFIXES):
-        return network_from_file(path, network_type), {**record, "clip": {"mode": "none"}}
-    reach = circle_reach_m(circles)
-    towns = read_units(region.towns or "", "towns").to_crs(4326).assign(has_polygon=True)
-    polygon = buffered_towns(towns, reach)
-    clip = {
-        "mode": "auto",
-        "towns": int(len(towns)),
-        "reach_m": round(reach, 1),
-        "bounds": [round(float(c), 6) for c in polygon.bounds],
-        "key": clip_description(None, polygon),
-    }
-    net = network_from_file(path, network_type, bbox=None, polygon=polygon)
-    return net, {**record, "network_type": network_type, "clip": clip}
+        return network_from_file(path, network_type), {**record, "clip": {"mode": "none"}}, {"obtained": "read"}
+    if precut is not None and precut.get("source_sha256") == record["sha256"]:
+        net = load_precut(precut)
+        if net is not None:  # cut by the first stage, with this task's clip (towns + reach) and its record
+            net.meta["source"] = str(path)
+            how = {"obtained": "precut", "file": precut["file"], "reused": bool(precut.get("reused"))}
+            return net, {**record, "network_type": network_type, "clip": precut["clip"]}, how
+    polygon, clip = clip_polygon(region, circles)
+    record = {**record, "network_type": network_type, "clip": clip}
+    return network_from_file(path, network_type, bbox=None, polygon=polygon), record, {"obtained": "read"}
 
 
 def measure_region(
-    region: BatchRegion, circles: Sequence[Circle], settings: Settings
+    region: BatchRegion,
+    circles: Sequence[Circle],
+    settings: Settings,
+    networks: dict[str, dict[str, Any]] | None = None,
+    obtained: dict[str, Any] | None = None,
 ) -> list[tuple[Study, CircleResult]]:
     """Run every circle on one region, as ``dgcoverage run --region`` does; return ``(study, result)`` pairs.
+
+    ``networks`` maps network types to the region's cut networks (:mod:`dgcoverage.pipeline.precut`); how each
+    network was obtained is put into ``obtained`` (by network type) when given.
 
     Raises
     ------
@@ -95,7 +105,9 @@ def measure_region(
         raise DgCoverageError(region.error)
     pairs = []
     for network_type, group in network_groups(region, circles).items():
-        net, record = _network(region, network_type, circles)
+        net, record, how = _network(region, network_type, circles, (networks or {}).get(network_type))
+        if obtained is not None:
+            obtained[network_type] = how
         study = load_study(
             net,
             region.population,
@@ -175,8 +187,13 @@ def region_task(
     out_dir: str,
     write: Writer,
     manifest: dict[str, Any],
+    networks: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Run one region and publish its outputs; never raises: a failure comes back as an outcome with its error.
+
+    ``networks``: the region's cut networks by network type (:func:`~dgcoverage.pipeline.precut.precut_networks`);
+    without, the task reads its road file. How each network was obtained goes into the region's manifest
+    (``"networks"``) and the outcome.
 
     Returns
     -------
@@ -187,13 +204,14 @@ def region_task(
     """
     t0 = time.perf_counter()
     ids = [c.id for c in circles]
+    obtained: dict[str, Any] = {}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            pairs = measure_region(region, circles, settings)
+            pairs = measure_region(region, circles, settings, networks, obtained)
             rows = [circle_row(region, res) for _, res in pairs]
             outline = region_outline(pairs[0][0]) if pairs else None
-            write(Path(out_dir), pairs, {"inputs": manifest, "rows": rows, "outline": outline})
+            write(Path(out_dir), pairs, {"inputs": manifest, "rows": rows, "outline": outline, "networks": obtained})
             status, error = "done", ""
         except Exception as exc:  # noqa: BLE001 - the region fails, the batch goes on
             rows, status, error, outline = failed_rows(region, ids, one_line(exc)), "failed", one_line(exc), None
@@ -207,6 +225,7 @@ def region_task(
         "warnings": seen,
         "seconds": round(time.perf_counter() - t0, 3),
         "pid": os.getpid(),
+        "networks": obtained,
     }
 
 
@@ -305,6 +324,8 @@ def run_batch(
     force: bool = False,
     on_outcome: Callable[[dict[str, Any]], None] | None = None,
     maps: bool = False,
+    precut: bool = True,
+    on_precut: Callable[[dict[str, Any]], None] | None = None,
 ) -> list[dict[str, Any]]:
     """Run ``regions`` on Dask into ``<out>/<region id>/``; return one outcome per region (in the given order).
 
@@ -330,6 +351,12 @@ def run_batch(
         Also write each region's map pages and report (``<out>/<id>/maps/``, ``report.html``, ``report.xlsx``), as
         ``dgcoverage run --region`` does with maps: recorded in the region's manifest (``"maps": true``), which
         ``outputs.batch.write_region`` follows, and a region whose outputs lack them is run again.
+    precut
+        Regions sharing one OSM file get their road windows cut from ONE read of it before the tasks start
+        (:mod:`dgcoverage.pipeline.precut`, kept in ``<out>/.precut/`` for reruns); ``False``: each task reads
+        the file itself (the same networks).
+    on_precut
+        Called with the cut stage's figures (files read, networks cut and reused, seconds) when it ran.
 
     Returns
     -------
@@ -365,7 +392,15 @@ def run_batch(
         else:
             todo.append((region, manifest))
     if todo:
-        _submit(todo, out, circles, settings, write, workers, scheduler, done)
+        networks: dict[str, dict[str, dict[str, Any]]] = {}
+        if precut:
+            from .precut import precut_networks
+
+            needs = [(r, list(network_groups(r, circles))) for r, _ in todo]
+            networks, stats = precut_networks(needs, circles, out, hashes)
+            if on_precut is not None and stats["cut"] + stats["reused"]:
+                on_precut(stats)
+        _submit(todo, out, circles, settings, write, workers, scheduler, done, networks)
     return [outcomes[r.id] for r in regions]
 
 
@@ -378,6 +413,7 @@ def _submit(
     workers: int,
     scheduler: str | None,
     done: Callable[[dict[str, Any]], None],
+    networks: dict[str, dict[str, dict[str, Any]]] | None = None,
 ) -> None:
     """Submit the regions' tasks (in the given order) and hand each outcome to ``done`` as it arrives."""
     from distributed import as_completed
@@ -395,6 +431,7 @@ def _submit(
                 str(out / region.id),
                 write,
                 manifest,
+                (networks or {}).get(region.id),
                 key=f"dgcoverage-region-{region.id}-{run}",
                 pure=False,
                 priority=len(todo) - i,

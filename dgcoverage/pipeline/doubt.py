@@ -27,6 +27,7 @@ DOUBTS = {
     "elderly_raster_misses_area": "the elderly raster does not cover the whole study area (people aged 60+ missed)",
     "population_total_far_from_census": "the population raster's total is far from the 2020 census (its units?)",
     "facilities_capacity_median_implausible": "the facilities' median capacity is implausible (the column's unit?)",
+    "elderly_share_settings_implausible": "the settings give under 1 % or over 40 % aged 60+ in some town",
 }
 #: The Chinese status of a verdict withheld for a doubted figure.
 DOUBTED_ZH = "待核实(数据存疑)"
@@ -57,6 +58,8 @@ def doubted_figures(
                 out[key] = DOUBTS[key]
     if population_from_raster and study_warnings.get("population_total_far_from_census", 0) > 0:
         out["population_total_far_from_census"] = DOUBTS["population_total_far_from_census"]
+    if facility_warnings.get("elderly_share_settings_implausible", 0) > 0:  # set for an elderly circle only
+        out["elderly_share_settings_implausible"] = DOUBTS["elderly_share_settings_implausible"]
     if facility_warnings.get("facilities_capacity_median_implausible", 0) > 0:
         out["facilities_capacity_median_implausible"] = DOUBTS["facilities_capacity_median_implausible"]
     return out

@@ -12,6 +12,7 @@ import pandas as pd
 
 from ..core.io import input_record
 from ..errors import (
+    ConfigError,
     DgCoverageWarning,
 )
 from ..inputs.capacity import CAPACITY_COUNT_TEXT, capacity_column, capacity_from_table
@@ -67,6 +68,11 @@ def load_facilities(
         ``attrs["warnings"]`` (``facilities_capacity_*``) and ``attrs["capacity"]``
         says the kind, the column and how many are known.
     """
+    if not isinstance(circle, Circle):
+        raise ConfigError(
+            f"load_facilities: circle must be a Circle, got {type(circle).__name__} {circle!r}. Fix: "
+            'circles, settings = dg.load_config(); dg.load_facilities(study, circles["fitness_15"], ...)'
+        )
     bounds = facility_bounds(study, circle)  # across the border within the circle's reach, unless bound
     synthetic = False
     keep = bool(circle.capacity)

@@ -7,7 +7,10 @@ polygon is removed, and nodes left without an edge are dropped (people near them
 street within ``max_snap_m``, or are off the network).  A link joins the nodes nearest its two ends (each within
 ``max_snap_m``, else refused naming the point) in both directions; it is travelled at its own speed or in its own
 minutes, expressed for the search as the length the circle's speed covers in that time (so a speed-sensitivity
-run at another speed scales it too).  Closing by OSM way id is not possible: the network keeps node ids only.
+run at another speed scales it too).  Closing by OSM way id removes every directed edge of those ways (both
+directions, every part; an edge OSMnx simplified out of several ways goes when any of them closes): a network read
+from OSM data knows each edge's way (``RoadNetwork.way_id``); the synthetic demo roads have none, and closing by way
+id there is refused with the fix (close by polygon).  An id not in the network is refused, naming it.
 """
 
 from __future__ import annotations
@@ -38,6 +41,50 @@ def _closed_nodes(net: RoadNetwork, closures: gpd.GeoDataFrame | None) -> np.nda
     return np.asarray(shapely.contains_xy(area, net.lon, net.lat), dtype=bool)
 
 
+def _closed_way_edges(net: RoadNetwork, close_ways: list[int] | None) -> np.ndarray:
+    """Mask of the directed edges of the OSM ways ``close_ways``; refuse ids the network does not know."""
+    ids = [int(w) for w in (close_ways or [])]
+    if not ids:
+        return np.zeros(net.n_edges, dtype=bool)
+    if not net.has_way_ids:
+        raise ConfigError(
+            f"[roads] close_ways {ids[:5]}: this road network has no OSM way ids "
+            f"({'synthetic demo roads' if net.meta.get('synthetic') else 'its source does not carry them'}). "
+            "Fix: close the streets by polygon ([roads] close = FILE), or use a network read from an OSM file "
+            "(.osm/.osm.pbf), an OSMnx graph or .graphml"
+        )
+    known = net.known_way_ids()
+    missing = [w for w in ids if not known.size or known[min(np.searchsorted(known, w), known.size - 1)] != w]
+    if missing:
+        raise ConfigError(
+            f"[roads] close_ways: OSM way id(s) {missing[:10]} are not in the road network ({known.size:,} way ids "
+            "known; a way outside the clip, filtered out by the network type, or merged into a parallel edge of "
+            "another way is not). Fix: check the ids (osm.org/way/ID), or close the street by polygon"
+        )
+    return net.edges_of_ways(ids)
+
+
+def _edge_lines(net: RoadNetwork, mask: np.ndarray) -> list[dict[str, Any]]:
+    """Return the streets of the edges in ``mask`` for the map, once per pair of nodes (both ways: one line)."""
+    idx = np.flatnonzero(mask)
+    if not idx.size:
+        return []
+    a, b = np.minimum(net.u[idx], net.v[idx]), np.maximum(net.u[idx], net.v[idx])
+    _, first = np.unique(a * net.n_nodes + b, return_index=True)
+    out = []
+    for k in idx[np.sort(first)]:
+        i, j = int(net.u[k]), int(net.v[k])
+        out.append(
+            {
+                "coords": [[round(float(net.lon[i]), 6), round(float(net.lat[i]), 6)],
+                           [round(float(net.lon[j]), 6), round(float(net.lat[j]), 6)]],
+                "name": "" if net.name is None else str(net.name[k]),
+                "way_id": -1 if net.way_id is None else int(net.way_id[k]),
+            }
+        )  # fmt: skip
+    return out
+
+
 def _link_length(row: pd.Series, length_m: float, circle: Circle) -> tuple[float, float]:
     """Search length (metres at the circle's speed) and minutes of one link."""
     if np.isfinite(row["minutes"]):
@@ -54,6 +101,7 @@ def study_with_road_edits(
     circle: Circle,
     links: pd.DataFrame | None = None,
     closures: gpd.GeoDataFrame | None = None,
+    close_ways: list[int] | None = None,
 ) -> tuple[Study, dict[str, Any]]:
     """Return the study on the edited network (new graph, cells and centres snapped again) and the edits' record.
 
@@ -67,10 +115,20 @@ def study_with_road_edits(
         ``to_lat`` in WGS84, ``mode``, ``speed_kmh`` or ``minutes``, ``name``).
     closures
         Polygons (EPSG:4326): streets with an end inside are closed.
+    close_ways
+        OSM way ids: every directed edge of these ways is closed.
+
+    Returns
+    -------
+    Study, dict
+        The edited study, and the record (``scenario.json`` → ``edits.roads``) plus ``closed_edges``: each closed
+        street once (``coords``, ``name``, ``way_id``) for the map, which :func:`~.scenario.run_scenario` moves to
+        ``Scenario.road_lines``.
     """
     net, max_snap = study.net, study.settings.max_snap_m
     inside = _closed_nodes(net, closures)
-    keep_edge = ~(inside[net.u] | inside[net.v])
+    way_closed = _closed_way_edges(net, close_ways)
+    keep_edge = ~(inside[net.u] | inside[net.v] | way_closed)
     has_edge = np.zeros(net.n_nodes, dtype=bool)
     has_edge[net.u[keep_edge]] = has_edge[net.v[keep_edge]] = True
     new_index = np.full(net.n_nodes, -1, dtype=np.int64)
@@ -79,6 +137,7 @@ def study_with_road_edits(
     u, v, length = new_index[net.u[keep_edge]], new_index[net.v[keep_edge]], net.length_m[keep_edge]
     names = None if net.name is None else list(net.name[keep_edge])
     highway = None if net.highway is None else list(net.highway[keep_edge])
+    way_id, way_extra = net.way_ids_of_edges(keep_edge)
     record: dict[str, Any] = {
         "closures": 0 if closures is None else len(closures),
         "nodes_inside_closures": int(inside.sum()),
@@ -86,6 +145,10 @@ def study_with_road_edits(
         "links": [],
         "links_not_serving_mode": 0,
     }
+    if close_ways:
+        record["closed_ways"] = [int(w) for w in close_ways]
+        record["directed_edges_closed_by_way"] = int(way_closed.sum())
+    record["closed_edges"] = _edge_lines(net, ~keep_edge)
     add_u: list[int] = []
     add_v: list[int] = []
     add_len: list[float] = []
@@ -127,6 +190,8 @@ def study_with_road_edits(
                     "length_m": round(geo, 1),
                     "minutes": round(minutes, 3),
                     "mode": r["mode"],
+                    "from_lonlat": [round(float(net.lon[na]), 6), round(float(net.lat[na]), 6)],
+                    "to_lonlat": [round(float(net.lon[nb]), 6), round(float(net.lat[nb]), 6)],
                 }
             )
     if add_u:
@@ -135,10 +200,13 @@ def study_with_road_edits(
         length = np.concatenate([length, np.asarray(add_len)])
         names = None if names is None else names + ["scenario link"] * len(add_u)
         highway = None if highway is None else highway + ["scenario_link"] * len(add_u)
+        way_id = None if way_id is None else np.concatenate([way_id, np.full(len(add_u), -1, dtype=np.int64)])
     if not len(u):
         raise NetworkError("the closures remove every street. Fix: draw smaller closure polygons")
     meta = {**net.meta, "scenario_road_edits": True}
-    edited = RoadNetwork(net.node_id[kept], net.lon[kept], net.lat[kept], u, v, length, names, highway, meta)
+    edited = RoadNetwork(
+        net.node_id[kept], net.lon[kept], net.lat[kept], u, v, length, names, highway, meta, way_id, way_extra
+    )
     graph = access_graph_from_network(edited, study.graph.speed_mps, crs=study.graph.crs)
     cell_node, cell_snap = snap_points(graph, study.cell_x, study.cell_y, max_snap)
     centre_node, centre_snap = _snap_centres(study.villages, graph, max_snap)

@@ -51,6 +51,9 @@ class Scenario:
     towns: pd.DataFrame
     summary: dict[str, Any] = field(default_factory=dict)
     after_villages: pd.DataFrame | None = None
+    #: The road edits for the map: ``links`` and ``closed`` (each street once: ``coords``, ``name``, ``way_id``) and
+    #: ``areas`` (the closure polygons, EPSG:4326, or None).
+    road_lines: dict[str, Any] = field(default_factory=dict)
 
 
 def edit_facilities(
@@ -187,6 +190,7 @@ def run_scenario(
     capacity: pd.DataFrame | None = None,
     links: pd.DataFrame | None = None,
     closures: gpd.GeoDataFrame | None = None,
+    close_ways: Sequence[int] = (),
     before: CircleResult | None = None,
     sources: dict[str, Any] | None = None,
     supply: bool = True,
@@ -209,6 +213,8 @@ def run_scenario(
         Road edits: new links (:func:`dgcoverage.inputs.scenario.links_frame`) and closure polygons (EPSG:4326).
         Either one changes the network, so the scenario is measured again in full on the edited network
         (:func:`~.road_edits.study_with_road_edits`).
+    close_ways
+        OSM way ids whose streets close (every directed edge of those ways; the network must carry way ids).
     before
         The baseline run of ``facilities`` (measured here when not given; coverage only).
     sources
@@ -225,7 +231,9 @@ def run_scenario(
     """
     t0 = time.perf_counter()
     n_cap = 0 if capacity is None else len(capacity)
-    roads = (links is not None and len(links) > 0) or (closures is not None and len(closures) > 0)
+    roads = (
+        (links is not None and len(links) > 0) or (closures is not None and len(closures) > 0) or len(close_ways) > 0
+    )
     if (add is None or len(add) == 0) and not len(remove) and not n_cap and not roads:
         raise ConfigError(
             "a scenario needs an edit. Fix: give facilities to add (--add FILE), ids to remove (--remove), "
@@ -242,7 +250,7 @@ def run_scenario(
     edited, cap_record = edit_capacities(edited, capacity)
     after_study, road_record = study, None
     if roads:
-        after_study, road_record = study_with_road_edits(study, circle, links, closures)
+        after_study, road_record = study_with_road_edits(study, circle, links, closures, list(close_ways))
     if roads or len(remove):
         if len(edited) == 0:
             raise EmptyInputError("the scenario removes every facility: nothing is left to measure access to")
@@ -273,7 +281,13 @@ def run_scenario(
     edits: dict[str, Any] = {"added": int(len(added)), "removed": list(remove), "sources": sources or {}}
     if cap_record:
         edits["capacity"] = cap_record
+    road_lines: dict[str, Any] = {}
     if road_record is not None:
+        road_lines = {
+            "closed": road_record.pop("closed_edges", []),
+            "links": road_record.get("links", []),
+            "areas": closures,
+        }
         edits["roads"] = road_record
     summary = {
         "circle": circle.id,
@@ -303,7 +317,8 @@ def run_scenario(
     if "supply_status_before" in towns:
         t = towns.iloc[:-1]
         summary["towns_supply_status_changed"] = int((t["supply_status_before"] != t["supply_status_after"]).sum())
-    return Scenario(circle, ledger, towns, summary, pd.DataFrame(vt.drop(columns="geometry", errors="ignore")))
+    after_v = pd.DataFrame(vt.drop(columns="geometry", errors="ignore"))
+    return Scenario(circle, ledger, towns, summary, after_v, road_lines)
 
 
 def _with_measures(

@@ -45,6 +45,13 @@ def check_speeds(speeds: Sequence[float], where: str = "--speeds") -> tuple[floa
             f"{where}: {bad or 'no speeds'} - each speed must be between {lo:g} and {hi:g} km/h. "
             "Fix: give speeds in km/h, e.g. --speeds 2.9,3.6,4.3"
         )
+    labels = [speed_label(s) for s in vals]
+    same = [s for s, lab in zip(vals, labels, strict=True) if labels.count(lab) > 1]
+    if same:
+        raise ConfigError(
+            f"{where}: speeds {same} would name the same column ({speed_label(same[0])}): they differ by less than "
+            "6 significant digits. Fix: give each speed once"
+        )
     return tuple(vals)
 
 

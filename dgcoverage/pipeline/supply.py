@@ -118,6 +118,48 @@ def _elderly_basis(
     return towns, None, "default_share", ELDERLY_SHARE_SOURCE
 
 
+def _settings_elderly_plausible(
+    towns: pd.DataFrame, share: Any, basis: str, city_code: str, warn: dict[str, int]
+) -> None:
+    """Check the settings' people aged 60+ against the towns' people, as the elderly raster's are checked.
+
+    More older people than people in a town is refused (:class:`DataMismatchError` naming the key); a share
+    beyond 1-40 % (towns of 1,000 people or more) is said and counted (``elderly_share_settings_implausible``),
+    which withholds the verdicts resting on it (:mod:`.doubt`).
+    """
+    if basis not in ("settings_town_counts", "settings_town_shares", "settings_share"):
+        return
+    t = towns[(towns["town_code"].astype(str) != city_code) & (towns["population"] > 0)]
+    pop = t["population"].astype(float).to_numpy()
+    codes = t["town_code"].astype(str).to_numpy()
+    if basis == "settings_town_counts":
+        key = "elderly_population"
+        elderly = t["elderly"].astype(float).to_numpy()
+        over = elderly > pop * 1.0001 + 0.5
+        if over.any():
+            said = ", ".join(f"{c!r} = {e:,.0f} > {p:,.0f}" for c, e, p in zip(codes[over], elderly[over], pop[over]))
+            raise DataMismatchError(
+                f"settings elderly_population: more people aged 60+ than people in {int(over.sum())} town(s) "
+                f"({said[:300]}; people: the supply population basis). Fix: check those figures (people aged 60+, "
+                "not a total or another unit) and their year"
+            )
+        ratio = elderly / pop
+    else:
+        key = "elderly_share"
+        ratio = np.array([float(share[c]) if isinstance(share, Mapping) else float(share) for c in codes])
+    odd = np.isfinite(ratio) & ((ratio > 0.4) | ((ratio < 0.01) & (pop >= 1000)))
+    if odd.any():
+        warn["elderly_share_settings_implausible"] = int(odd.sum())
+        said = ", ".join(f"{c} {r:.1%}" for c, r in zip(codes[odd], ratio[odd]))
+        warnings.warn(
+            f"settings {key}: people aged 60+ are under 1 % or over 40 % of the people in {int(odd.sum())} "
+            f"town(s) ({said[:200]}): no supply verdict rests on them. Fix: check the figures (a share is "
+            "0.0547 for 5.47 %; counts are people aged 60+)",
+            DgCoverageWarning,
+            stacklevel=3,
+        )
+
+
 def _sigma_minutes(circle: Circle) -> float | None:
     """Gaussian width used by the circle's 2SFCA (default half the limit); None for other decays."""
     if circle.fca_decay != "gaussian":
@@ -211,6 +253,7 @@ def measure_supply(
         towns_in, share_arg, basis, basis_source = _elderly_basis(
             study.settings, towns_in, study.towns, study.city_code
         )
+        _settings_elderly_plausible(towns_in, share_arg, basis, study.city_code, warn)
         if basis == "raster_town_counts":
             basis_source = f"{basis_source} {study.inputs.get('elderly', {}).get('path', '')}".rstrip()
         elif basis != "default_share":
@@ -281,6 +324,9 @@ def measure_supply(
     for k in per_cell:
         acc = town_accessibility(vtown, v_demand, vcols[k].to_numpy(), tt, **city_kw)
         tcols = tcols.merge(acc[["town_code", "access"]].rename(columns={"access": k}), on="town_code", how="left")
+    if doubts or not np.isfinite(cap).any():  # a share of people 达标 on a doubted or unknown supply: none
+        vcols["access_meets_target_share"] = np.nan
+        tcols["access_meets_target_share"] = np.nan
     vcols["ratio_unit"] = st["ratio_unit"].iloc[0]
     if elderly:
         tcols.insert(tcols.columns.get_loc("elderly") + 1, "elderly_basis", basis)

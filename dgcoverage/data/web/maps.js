@@ -166,6 +166,20 @@
           return ['覆盖率 share within ' + num(C.minutes) + ' min at ' + v + ' km/h', pct(p.s[j])]; }))); }, true];
   }
   // ==================== END speed sensitivity layer ====================
+  // ==================== BEGIN scenario road edits (dgcoverage scenario; outputs/maps/scenario.py) ====================
+  // New links (blue), closed streets (thick near-black, solid: a dashed line would take no click in its gaps) and
+  // closure areas (dotted outline, no fill: a click inside them is still the village's).  Each feature carries
+  // k (link | closed | area) and its escaped tooltip and popup; DG.roadedit: the colour of each kind.
+  if (DG.roadedit) {
+    var ROADEDIT = DG.roadedit;
+    PANE_OF.roadedit = 'dgLine';
+    STYLES.roadedit = function (f) { var k = f.properties.k, col = ROADEDIT[k] || '#000';
+      if (k === 'link') return {color: col, weight: 5, opacity: 0.95};
+      if (k === 'closed') return {color: col, weight: 6, opacity: 0.95, lineCap: 'butt'};
+      return {color: col, weight: 2.5, dashArray: '2 5', fill: false}; };
+    TEXT.roadedit = [function (f) { return f.properties.tip; }, function (f) { return f.properties.pop; }, false];
+  }
+  // ==================== END scenario road edits ====================
   function pointToLayer(f, ll) {
     var p = f.properties;
     if (p.rank !== undefined) return L.marker(ll, {icon: L.divIcon({className: 'dg-cand', html: p.rank,
@@ -232,10 +246,12 @@
   }
   var vLabelsMade = false;
   function zoomLabels() { var z = map.getZoom();
-    if (z <= 12.5) townLabels.addTo(map); else map.removeLayer(townLabels);
-    if (z >= 14 && !vLabelsMade) { vLabelsMade = true;  // made when first needed
+    // towns named in the whole-region view (also a small region's, fitted beyond zoom 12.5), villages closer in
+    var whole = fit && fit.isValid() ? map.getBoundsZoom(fit) : 0, vz = Math.max(14, whole + 1);
+    if (z <= Math.max(12.5, whole + 0.5)) townLabels.addTo(map); else map.removeLayer(townLabels);
+    if (z >= vz && !vLabelsMade) { vLabelsMade = true;  // made when first needed
       V.lab.forEach(function (p, i) { if (p) label(p, V.name[i], 'dg-lbl-v').addTo(villageLabels); }); }
-    if (z >= 14) villageLabels.addTo(map); else map.removeLayer(villageLabels);
+    if (z >= vz) villageLabels.addTo(map); else map.removeLayer(villageLabels);
     setc('zoom', z); }
   map.on('zoomend', zoomLabels);
   map.on('popupopen', function () { map.getPane('tooltipPane').style.display = 'none'; });
@@ -360,17 +376,22 @@
   // maps.css: the map and the sidebar in millimetres) is switched on before the browser prints, so Leaflet
   // measures the printed frame and fits the city into it (fractional zoom); the screen view comes back after.
   var screenView = null;
+  function fitSide() {  // the printed sidebar is one page tall: smaller type until the legends and notes fit in it
+    var side = document.getElementById('dg-side');
+    for (var px = 9.5; side.scrollHeight > side.clientHeight + 1 && px >= 6.5; px -= 0.5) side.style.fontSize = px + 'px';
+  }
   function toPrint() {
     if (screenView) return;
     screenView = {c: map.getCenter(), z: map.getZoom()};
     document.documentElement.classList.add('dg-print');
+    fitSide();
     map.options.zoomSnap = 0; map.invalidateSize({pan: false});
     if (fit.isValid()) map.fitBounds(fit, {padding: [4, 4], animate: false});
     setc('printzoom', map.getZoom());
   }
   function fromPrint() {
     if (!screenView) return;
-    document.documentElement.classList.remove('dg-print');
+    document.documentElement.classList.remove('dg-print'); document.getElementById('dg-side').style.fontSize = '';
     map.options.zoomSnap = 0.5; map.invalidateSize({pan: false});
     map.setView(screenView.c, screenView.z, {animate: false}); screenView = null;
   }

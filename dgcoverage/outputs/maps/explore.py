@@ -21,6 +21,7 @@ regions) on one map: each circle's villages one base layer of a radio switch, wi
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from html import escape
 from typing import TYPE_CHECKING, Any
@@ -153,7 +154,7 @@ def legend_html(result: CircleResult, layer: str | None = None, hidden: bool = F
     tag = "" if layer is None else f" data-dg-layer='{escape(layer, quote=True)}'"
     return (
         f"<div class='dg-legend'{tag} style='{'display:none;' if hidden else ''}"
-        "position:absolute;bottom:24px;left:10px;z-index:1000;background:#fff;"
+        "position:absolute;bottom:56px;left:10px;z-index:1000;background:#fff;"  # above the scale bar
         "padding:6px 8px;font:12px sans-serif;border:1px solid #999;border-radius:4px'>"
         f"<b>{title}</b><div>村(社区)人口覆盖率 share of people covered</div>{''.join(rows)}</div>"
     )
@@ -173,6 +174,21 @@ def _new_map(results: Sequence[CircleResult], tiles: str | None, attr: str | Non
     )
     m.fit_bounds([[b[1], b[0]], [b[3], b[2]]])
     return m
+
+
+def _print_layout(m: folium.Map, results: Sequence[CircleResult]) -> None:
+    """Print ``m`` on one A4-landscape page with the villages fitted in it (explore-print.js and .css)."""
+    import folium
+    from branca.element import MacroElement
+    from folium.template import Template
+
+    b = _bounds(results)
+    m.get_root().header.add_child(folium.Element(f"<style>{web_asset('explore-print.css')}</style>"), name="dg_print")
+    script = web_asset("explore-print.js").replace("__DG_MAP__", m.get_name())
+    script = script.replace("__DG_BOUNDS__", json.dumps([[b[1], b[0]], [b[3], b[2]]]))
+    layout = MacroElement()
+    layout._template = Template("{% macro script(this, kwargs) %}" + script + "{% endmacro %}")
+    m.add_child(layout, name="dg_print_layout")
 
 
 def _village_layer(result: CircleResult, name: str | None = None, overlay: bool = True, show: bool = True) -> Any:
@@ -248,6 +264,7 @@ def explore_map(
             ).add_to(group)
         group.add_to(m)
     m.get_root().html.add_child(folium.Element(legend_html(result)))
+    _print_layout(m, [result])
     if layer_control:
         folium.LayerControl(collapsed=False).add_to(m)
     return m
@@ -313,6 +330,7 @@ def explore_overview(
     script = web_asset("explore-overview.js").replace("__DG_MAP__", m.get_name())
     switch._template = Template("{% macro script(this, kwargs) %}" + script + "{% endmacro %}")
     m.add_child(switch, name="dg_legend_switch")
+    _print_layout(m, results)
     folium.LayerControl(collapsed=False).add_to(m)
     return m
 

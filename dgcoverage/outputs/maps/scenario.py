@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from ...compute.coverage import STATUS_ZH
 from ...core.io import cut_shares
@@ -44,6 +45,10 @@ CHANGE_LABELS = {
     "worse": "变差 worse (share or 2SFCA access down, status the same)",
     "no_longer_covered": "不再达标 no longer covered",
 }
+#: Road edits on the map (drawn by maps.js, style ``roadedit``): new links blue, closed streets thick near-black,
+#: closure polygons a near-black dotted outline (none of them a village-change, gap (red) or unreachable (orange)
+#: colour; town boundaries are thinner and grey).
+ROAD_EDIT_COLOURS = {"link": "#2166ac", "closed": "#1a1a1a", "area": "#1a1a1a"}
 ADDED_MARK = "<span style='color:#1b7837'>+</span>"
 REMOVED_MARK = "<span style='color:#762a83'>\u00d7</span>"
 
@@ -117,6 +122,53 @@ def _edit_points(f: gpd.GeoDataFrame | None, mark: str, zh: str, en: str) -> dic
     return {"type": "FeatureCollection", "features": feats}
 
 
+def _line(coords: list[list[float]], props: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "Feature", "properties": props, "geometry": {"type": "LineString", "coordinates": coords}}
+
+
+def road_edit_layers(road_lines: dict[str, Any] | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Return the new links and the closed streets (with the closure polygons) as GeoJSON for the ``roadedit`` style.
+
+    Every feature carries ``k`` (``link``, ``closed`` or ``area``), an escaped tooltip ``tip`` and popup ``pop``.
+    """
+    links, closed = [], []
+    road_lines = road_lines or {}
+    for i, x in enumerate(road_lines.get("links") or []):
+        if "from_lonlat" not in x:
+            continue
+        name = str(x.get("name") or f"link {i + 1}")
+        pop = "<b>新增连接 new link</b>" + _table(
+            [
+                ("名称 name", e(name)),
+                ("长度 length", f"{float(x.get('length_m', 0)):,.0f} m"),
+                ("时间 time", f"{float(x.get('minutes', 0)):.2f} 分钟 min"),
+                ("方式 mode", e(str(x.get("mode", "")))),
+                ("节点 nodes (OSM)", f"{int(x.get('from_node_id', -1))} → {int(x.get('to_node_id', -1))}"),
+            ]
+        )
+        props = {"k": "link", "tip": e(f"新增连接 new link: {name}"), "pop": pop}
+        links.append(_line([x["from_lonlat"], x["to_lonlat"]], props))
+    for x in road_lines.get("closed") or []:
+        name = str(x.get("name") or "")
+        way = int(x.get("way_id", -1))
+        rows = [("道路 street", e(name) if name else "—")]
+        if way >= 0:
+            rows.append(("OSM way", f"<a href='https://www.openstreetmap.org/way/{way}'>{way}</a>"))
+        props = {"k": "closed", "tip": e(f"封闭路段 closed street: {name or '—'}"), "pop": "<b>封闭路段 closed "
+                 "street</b>" + _table(rows)}  # fmt: skip
+        closed.append(_line(x["coords"], props))
+    areas = road_lines.get("areas")
+    if areas is not None and len(areas):
+        for i, geom in enumerate(areas.to_crs(4326).geometry):
+            feat = shapely.geometry.mapping(shapely.set_precision(geom, 1e-6))
+            pop = "<b>封闭区域 closure area</b>" + _table(
+                [("编号 no.", str(i + 1)), ("规则 rule", "端点在区域内的路段封闭 streets with an end inside close")]
+            )
+            props = {"k": "area", "tip": e(f"封闭区域 closure area {i + 1}"), "pop": pop}
+            closed.append({"type": "Feature", "properties": props, "geometry": feat})
+    return ({"type": "FeatureCollection", "features": links}, {"type": "FeatureCollection", "features": closed})
+
+
 def _legend(summary: dict[str, Any], kinds: list[str]) -> str:
     n = {k: kinds.count(k) for k in CHANGE_COLOURS}
     rows = "".join(
@@ -149,17 +201,23 @@ def _legend(summary: dict[str, Any], kinds: list[str]) -> str:
 
 
 def _roads_line(edits: dict[str, Any]) -> str:
-    """Return the legend's line on road and capacity edits (not drawn: the ledger and scenario.json list them)."""
+    """Return the legend's lines on road edits (drawn: links, closed streets, closure areas) and capacity edits."""
     out = ""
     roads = edits.get("roads")
     if roads:
         names = "、".join(str(x.get("name") or "—") for x in roads.get("links", []))
+        ways = roads.get("closed_ways") or []
+        c = ROAD_EDIT_COLOURS
         out += (
-            f"<br>道路编辑 road edits: 新增连接 links {len(roads.get('links', []))}"
-            + (f" ({e(names)})" if names else "")
-            + f" · 封闭区域 closures {int(roads.get('closures', 0))} ("
-            f"{int(roads.get('directed_edges_removed', 0))} 有向路段 directed edges)"
-            " — 服务圈已重新计算 recomputed in full"
+            "<div class='dg-sec' id='dg-road-legend'>道路编辑 road edits — 服务圈已重新计算 recomputed in full</div>"
+            f"<span class='dg-ln dg-road-link' style='border-top:4px solid {c['link']}'></span>"
+            f"新增连接 new links ({len(roads.get('links', []))}" + (f": {e(names)}" if names else "") + ")<br>"
+            f"<span class='dg-ln dg-road-closed' style='border-top:5px solid {c['closed']}'></span>"
+            f"封闭路段 closed streets ({int(roads.get('directed_edges_removed', 0))} 有向路段 directed edges"
+            + (f"; OSM ways {e(', '.join(str(w) for w in ways))}" if ways else "")
+            + ")<br>"
+            f"<span class='dg-ln' style='border:2px dotted {c['area']}'></span>封闭区域 closure areas "
+            f"({int(roads.get('closures', 0))})"
         )
     if edits.get("capacity"):
         out += f"<br>容量变化 capacity edits: {len(edits['capacity'])}"
@@ -175,6 +233,7 @@ def scenario_map_html(
     added: gpd.GeoDataFrame | None = None,
     removed_ids: list[str] | tuple[str, ...] = (),
     outlines: bool = False,
+    road_lines: dict[str, Any] | None = None,
 ) -> str:
     """Render a scenario's page.
 
@@ -189,6 +248,8 @@ def scenario_map_html(
         The facilities added (EPSG:4326) and the ``facility_id`` of those removed.
     outlines
         Take the outlines from :data:`OUTLINES_JS` beside the page instead of embedding them.
+    road_lines
+        The road edits to draw (``Scenario.road_lines``: new links, closed streets, closure polygons).
 
     Returns
     -------
@@ -218,7 +279,17 @@ def scenario_map_html(
          "data": _edit_points(fac[gone] if len(removed_ids) else None, REMOVED_MARK, "关闭设施", "removed"),
          "show": True, "fit": False},
     ]  # fmt: skip
+    if road_lines:
+        link_fc, closed_fc = road_edit_layers(road_lines)
+        layers += [
+            {"key": "roadclosed", "label": "封闭路段 closed streets", "style": "roadedit", "data": closed_fc,
+             "show": True, "fit": False},
+            {"key": "roadlinks", "label": "新增连接 new links", "style": "roadedit", "data": link_fc,
+             "show": True, "fit": False},
+        ]  # fmt: skip
     extra = {"page": "scenario", "circle": circle_info(before), "v": v, "t": town_columns(study, [before.towns])}
+    if road_lines:
+        extra["roadedit"] = ROAD_EDIT_COLOURS
     n = len(study.villages)
     side = (
         f"<div class='dg-noprint dg-after'><button id='dg-vtable-btn' type='button' aria-expanded='false'>"

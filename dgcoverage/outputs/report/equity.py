@@ -145,11 +145,13 @@ def equity_sheet(wb: Workbook, results: Sequence[CircleResult], synthetic: bool,
     )
     ws.cell(row=1, column=1).font = Font(bold=True)
     keys = [k for k, _ in TIME_COLUMNS + SUPPLY_COLUMNS]
-    head = [
+    head = [  # the circle and the town's name first: they repeat on every page when the sheet prints pages wide
         "circle 服务圈",
+        bilingual_name("town_name"),
+        bilingual_name("town_code"),
         "limit_min 时限(分钟)",
         "cap_min 封顶(分钟)",
-        *[bilingual_name(c) for c in ["town_code", "town_name", "population", *keys]],
+        *[bilingual_name(c) for c in ["population", *keys]],
     ]
     ws.append(head)
     for r in results:
@@ -158,7 +160,7 @@ def equity_sheet(wb: Workbook, results: Sequence[CircleResult], synthetic: bool,
         cap = r.summary["results"].get("equity", {}).get("cap_minutes")
         for rec in equity_rows(r).to_dict("records"):
             vals = [rec.get(k) for k in keys]
-            row = [r.circle.id, float(r.circle.minutes), cap, str(rec["town_code"]), rec["town_name"]]
+            row = [r.circle.id, rec["town_name"], str(rec["town_code"]), float(r.circle.minutes), cap]
             row.append(round(float(rec["population"])))
             row.extend(None if v is None or (isinstance(v, float) and not math.isfinite(v)) else float(v) for v in vals)
             ws.append([xlsx_text(v) if isinstance(v, str) else v for v in row])

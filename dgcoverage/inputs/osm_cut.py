@@ -1,0 +1,222 @@
+"""Many clipped road networks from ONE read of a local OSM file (the windows of a batch's regions).
+
+:func:`networks_from_osm_file` reads the file once, keeping every way that passes the filter of ANY of the
+wanted network types (with, per way, which types it passes and its one-way mode under each), and then builds
+each wanted ``(network type, clip)`` network from those arrays exactly as
+:func:`~dgcoverage.inputs.osm.network_from_osm_file` would from its own clipped read: the ways of the type with
+a node in the clip's box, in file order, through the same building code
+(:func:`~dgcoverage.inputs.osm.build_network`). So each network equals the clipped single read node for node and
+edge for edge, with the same ``meta`` (ways kept, ways outside the clip box, missing node refs).
+
+The read holds the whole file's passing ways as flat arrays (node refs and 1e-7 degree locations, way lengths,
+ids, type bits, modes, and street names and highway classes as codes of their distinct values), not Python
+objects per way, so a province of millions of ways stays within a few hundred MB.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Callable, Hashable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..core.roadnet import RoadNetwork
+from .osm import (
+    _check_path,
+    _clip_geometry,
+    _is_one_way,
+    _is_reversed,
+    _network_clauses,
+    _osmium_file,
+    _read_error,
+    build_network,
+    clip_box,
+    way_passes,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from shapely.geometry.base import BaseGeometry
+
+__all__ = ["networks_from_osm_file", "read_all_ways", "cut_ways"]
+
+
+class AllWays:
+    """The ways of a whole OSM file passing any of several network filters, as flat arrays (see module doc)."""
+
+    def __init__(self, path: Path, types: list[str]) -> None:
+        self.path = path
+        self.types = types
+        self.refs = array("q")
+        self.xs = array("i")
+        self.ys = array("i")
+        self.way_len = array("q")
+        self.way_osm_id = array("q")
+        self.type_bits = array("B")  # bit k: the way passes types[k]'s filter
+        self.modes = {t: array("b") for t in types}  # per type: 0 both ways, 1 forward only, 2 reverse only
+        self.name_code = array("i")
+        self.highway_code = array("i")
+        self.names: list[str] = []
+        self.highways: list[str] = []
+
+    def nbytes(self) -> int:
+        """Bytes held by the arrays (the string tables left out)."""
+        arrays = [self.refs, self.xs, self.ys, self.way_len, self.way_osm_id, self.type_bits, self.name_code]
+        arrays += [self.highway_code, *self.modes.values()]
+        return sum(a.itemsize * len(a) for a in arrays)
+
+
+def read_all_ways(path: str | Path, types: list[str]) -> AllWays:
+    """Read the whole file once: every way passing the filter of any of ``types`` (OSMnx network types).
+
+    Raises
+    ------
+    InputNotFoundError, InputFileError
+        The file is missing, empty, corrupt or of an unknown type (as :func:`network_from_osm_file`).
+    NetworkError
+        An unknown network type.
+    """
+    import osmium
+    import osmnx as ox
+
+    path = _check_path(path, "OSM file")
+    types = list(dict.fromkeys(types))
+    clauses = [_network_clauses(t) for t in types]
+    bidi = [t in ox.settings.bidirectional_network_types for t in types]
+    all_oneway = bool(ox.settings.all_oneway)
+    ways = AllWays(path, types)
+    processor = osmium.FileProcessor(_osmium_file(path), osmium.osm.NODE | osmium.osm.WAY).with_locations()
+    required = [[c.key for c in cl if c.op in ("has", "~", "=")] for cl in clauses]
+    if all(required):  # a way passing a type has that type's first required key: drop the others in libosmium
+        processor.with_filter(osmium.filter.KeyFilter(*dict.fromkeys(r[0] for r in required)))
+    processor.with_filter(osmium.filter.EntityFilter(osmium.osm.WAY))
+    keys = tuple(dict.fromkeys(c.key for cl in clauses for c in cl))
+    passes: dict[tuple[str | None, ...], int] = {}
+    name_index: dict[str, int] = {}
+    highway_index: dict[str, int] = {}
+    refs, xs, ys, way_len, way_osm_id = ways.refs, ways.xs, ways.ys, ways.way_len, ways.way_osm_id
+    modes = [ways.modes[t] for t in types]
+    try:
+        for way in processor:
+            tags = way.tags
+            sig = tuple(tags.get(k) for k in keys)
+            bits = passes.get(sig)
+            if bits is None:
+                bits = passes[sig] = sum(1 << k for k, cl in enumerate(clauses) if way_passes(tags, cl))
+            if not bits:
+                continue
+            n_before = len(refs)
+            for nd in way.nodes:
+                loc = nd.location
+                refs.append(nd.ref)
+                xs.append(loc.x)
+                ys.append(loc.y)
+            way_len.append(len(refs) - n_before)
+            way_osm_id.append(way.id)
+            ways.type_bits.append(bits)
+            for k, mode in enumerate(modes):
+                if _is_one_way(tags, bidi[k], all_oneway):
+                    mode.append(2 if _is_reversed(tags) else 1)
+                else:
+                    mode.append(0)
+            name = tags.get("name", "")
+            code = name_index.get(name)
+            if code is None:
+                code = name_index[name] = len(ways.names)
+                ways.names.append(name)
+            ways.name_code.append(code)
+            highway = tags.get("highway", "")
+            code = highway_index.get(highway)
+            if code is None:
+                code = highway_index[highway] = len(ways.highways)
+                ways.highways.append(highway)
+            ways.highway_code.append(code)
+    except RuntimeError as exc:
+        raise _read_error(path, exc) from exc
+    return ways
+
+
+def cut_ways(ways: AllWays, network_type: str, box: tuple[int, int, int, int] | None) -> tuple[Any, ...]:
+    """Return what ``osm._read_ways`` would have read for ``network_type`` and ``box``, cut from ``ways``.
+
+    The ways of the type with at least one node in the box (undefined locations are never in it), in file
+    order; the count of the type's ways with none is the ``n_outside_box`` value.
+    """
+    k = ways.types.index(network_type)
+    way_len = np.frombuffer(ways.way_len, dtype=np.int64)
+    of_type = (np.frombuffer(ways.type_bits, dtype=np.uint8) & (1 << k)) != 0
+    n_outside = 0
+    if box is not None:
+        x = np.frombuffer(ways.xs, dtype=np.int32)
+        y = np.frombuffer(ways.ys, dtype=np.int32)
+        bx0, by0, bx1, by1 = box
+        in_box = (x >= bx0) & (x <= bx1) & (y >= by0) & (y <= by1)
+        counts = np.concatenate([[0], np.cumsum(in_box, dtype=np.int64)])
+        ends = np.cumsum(way_len)
+        any_in = (counts[ends] - counts[ends - way_len]) > 0
+        n_outside = int((of_type & ~any_in).sum())
+        keep = of_type & any_in
+    else:
+        keep = of_type
+    node_keep = np.repeat(keep, way_len)
+    names = [ways.names[c] for c in np.frombuffer(ways.name_code, dtype=np.int32)[keep]]
+    highways = [ways.highways[c] for c in np.frombuffer(ways.highway_code, dtype=np.int32)[keep]]
+    return (
+        np.frombuffer(ways.refs, dtype=np.int64)[node_keep],
+        np.frombuffer(ways.xs, dtype=np.int32)[node_keep],
+        np.frombuffer(ways.ys, dtype=np.int32)[node_keep],
+        way_len[keep],
+        np.frombuffer(ways.modes[network_type], dtype=np.int8)[keep],
+        names,
+        highways,
+        n_outside,
+        np.frombuffer(ways.way_osm_id, dtype=np.int64)[keep],
+    )
+
+
+def networks_from_osm_file(
+    path: str | Path,
+    wanted: Mapping[Hashable, tuple[str, BaseGeometry | None]],
+    *,
+    on_error: Callable[[Hashable, Exception], None] | None = None,
+    ways: AllWays | None = None,
+) -> dict[Hashable, RoadNetwork]:
+    """Read an OSM file ONCE and build many clipped networks: ``{key: (network_type, polygon or None)}``.
+
+    Each network equals ``network_from_osm_file(path, network_type, polygon=polygon)`` node for node and edge for
+    edge (same arrays, names, highway classes, way ids and ``meta``), the default ``bidirectional`` of its type.
+
+    Parameters
+    ----------
+    path
+        An ``.osm`` / ``.osm.pbf`` / ``.osm.bz2`` / ``.osm.gz`` file.
+    wanted
+        The networks to build, by any hashable key (e.g. ``(region, network_type)``).
+    on_error
+        Called with ``(key, error)`` for a network that cannot be built (e.g. no road edge inside its clip);
+        that key is then left out. Without it the first error is raised.
+    ways
+        An earlier :func:`read_all_ways` of the same file with every type needed (not read again).
+
+    Returns
+    -------
+    dict
+        The networks by key.
+    """
+    if ways is None:
+        ways = read_all_ways(path, [t for t, _ in wanted.values()])
+    out: dict[Hashable, RoadNetwork] = {}
+    for key, (network_type, polygon) in wanted.items():
+        try:
+            import osmnx as ox
+
+            clip = _clip_geometry(None, polygon)
+            bidirectional = network_type in ox.settings.bidirectional_network_types
+            cut = cut_ways(ways, network_type, clip_box(clip))
+            out[key] = build_network(ways.path, network_type, bidirectional, clip, cut)
+        except Exception as exc:
+            if on_error is None:
+                raise
+            on_error(key, exc)
+    return out
