@@ -62,7 +62,7 @@ def test_a_link_joins_the_disconnected_village():
     fast = run_scenario(study, circle, fac, links=_link(0, 400, 2000, 400, speed_kmh=36.0))
     assert fast.villages.iloc[0]["covered_share_after"] == pytest.approx(0.6)
     # a link serving only bicycles changes nothing for a walked circle
-    bike = run_scenario(study, circle, fac, links=_link(0, 400, 2000, 400, minutes=2.0, mode="bicycle"))
+    bike = run_scenario(study, circle, fac, links=_link(0, 400, 2000, 400, minutes=5.0, mode="bicycle"))
     assert len(bike.villages) == 0 and bike.summary["edits"]["roads"]["links_not_serving_mode"] == 1
 
 
@@ -247,7 +247,7 @@ def test_command_line_scenario_file(small_city, tmp_path, capsys):
     (tmp_path / "plan.toml").write_text(
         f'name = "plan"\ncircle = "elderly_care_15"\n[facilities]\nremove = ["{fac.iloc[0, 0]}"]\n'
         f'capacity = "beds.csv"\n[roads]\nclose = "closure.geojson"\n[[roads.link]]\nfrom = [{a}, {b}]\n'
-        f'to = [{c}, {d}]\ncrs = "gcj02"\nminutes = 5\nname = "桥"\n',
+        f'to = [{c}, {d}]\ncrs = "gcj02"\nminutes = 15\nname = "桥"\n',
         encoding="utf-8",
     )
     out = tmp_path / "out"

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DgCoverageError
-from .common import circles_to_run, facilities_from_args, study_from_args
+from .common import circles_to_run, facilities_from_args, print_counts, study_from_args
 
 
 def add_scenario_options(p: argparse.ArgumentParser) -> None:
@@ -51,7 +51,7 @@ def scenario_from_args(args: argparse.Namespace) -> int:
 
     t0 = time.perf_counter()
     (circle,), settings = circles_to_run(args, [args.circle])
-    spec = _spec(args)
+    spec = _spec(args, circle.allow_unusual_settings)
     remove = [r.strip() for r in (args.remove or "").split(",") if r.strip()] + spec.remove
     study = study_from_args(args, settings, t0, "walk", [circle])
     base = facilities_from_args(args, study, circle)
@@ -104,14 +104,21 @@ def scenario_from_args(args: argparse.Namespace) -> int:
         + f" ({sc.summary['method']}, {sc.summary['seconds']:.2f} s)"
         + ("  [SYNTHETIC]" if study.synthetic else "")
     )
+    skipped = sc.summary["edits"].get("roads", {}).get("links_not_serving_mode", 0)
+    if skipped:
+        print(
+            f"{skipped} road link(s) serve another mode than {circle.id}'s ({circle.mode}) and change nothing here "
+            '(scenario.json -> edits.roads.links_not_serving_mode). Fix: mode = "all" or the circle\'s mode'
+        )
+    print_counts(sc.summary.get("warnings") or {}, "scenario.json")
     return 0
 
 
-def _spec(args: argparse.Namespace) -> Any:
+def _spec(args: argparse.Namespace, allow_unusual: bool = False) -> Any:
     """Return the scenario file's edits merged with --add/--top/--add-crs (refused when both give facilities)."""
     from ..inputs.scenario import ScenarioSpec, read_scenario
 
-    spec = read_scenario(args.scenario) if getattr(args, "scenario", None) else ScenarioSpec()
+    spec = read_scenario(args.scenario, allow_unusual) if getattr(args, "scenario", None) else ScenarioSpec()
     if spec.circle and spec.circle != args.circle:
         raise DgCoverageError(
             f"{args.scenario}: circle = {spec.circle!r} but --circle {args.circle}. Fix: make them agree"

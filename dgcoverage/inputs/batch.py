@@ -123,6 +123,12 @@ def regions_from_folder(
         raise ConfigError(
             f"{root}: region ids {bad} are not plain folder names. Fix: rename them to letters, digits, '_', '-', '.'."
         )
+    clash = {k: [str(x) for x in found[k]] for k in found if k.lower() in ("batch.csv", "batch.xlsx", "batch.html")}
+    if clash:
+        raise ConfigError(
+            f"{root}: region ids {sorted(clash)} ({clash}) are the names of the batch's own outputs (batch.csv, "
+            "batch.xlsx, batch.html): its folder would take the file's place. Fix: rename the region (e.g. batch_csv)."
+        )
     if only:
         unknown = [k for k in only if k not in found]
         if unknown:

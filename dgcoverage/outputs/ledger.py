@@ -190,6 +190,8 @@ def _about(summary: dict[str, Any]) -> pd.DataFrame:
         rows.append(
             ("重新计算 recomputed", "道路改变路网：整个服务圈重新计算 the network changed: circle recomputed in full")
         )
+    for k, v in sorted((summary.get("warnings") or {}).items()):
+        rows.append((f"警告 warning (counted): {k}", v))
     rows.append(("比例 shares", SHARE_NOTE))
     rows += [(_zh_first(ledger_header(c)), text) for c, text in LEDGER_NOTES.items()]
     return pd.DataFrame(rows, columns=["项目 key", "内容 value"])

@@ -10,7 +10,9 @@ minutes, expressed for the search as the length the circle's speed covers in tha
 run at another speed scales it too).  Closing by OSM way id removes every directed edge of those ways (both
 directions, every part; an edge OSMnx simplified out of several ways goes when any of them closes): a network read
 from OSM data knows each edge's way (``RoadNetwork.way_id``); the synthetic demo roads have none, and closing by way
-id there is refused with the fix (close by polygon).  An id not in the network is refused, naming it.
+id there is refused with the fix (close by polygon).  An id not in the network is refused, naming it.  A link
+whose two ends snap to one node, and a closure polygon with no street node inside (swapped lon/lat, another place,
+another datum), change nothing and are refused, naming them and the likely cause.
 """
 
 from __future__ import annotations
@@ -33,12 +35,39 @@ from .study import Study
 
 
 def _closed_nodes(net: RoadNetwork, closures: gpd.GeoDataFrame | None) -> np.ndarray:
-    """Mask of the nodes inside any closure polygon (WGS84)."""
+    """Mask of the nodes inside any closure polygon (WGS84); a polygon with no street node inside is refused."""
     if closures is None or not len(closures):
         return np.zeros(net.n_nodes, dtype=bool)
-    area = shapely.union_all(closures.to_crs(4326).geometry.to_numpy())
-    shapely.prepare(area)
-    return np.asarray(shapely.contains_xy(area, net.lon, net.lat), dtype=bool)
+    polys = closures.to_crs(4326).geometry.to_numpy()
+    inside = np.zeros(net.n_nodes, dtype=bool)
+    for i, g in enumerate(polys):
+        if g is None or g.is_empty:
+            raise ConfigError(f"[roads] close: polygon {i + 1} is empty. Fix: draw the closed area, or drop the row")
+        hit = np.asarray(shapely.contains_xy(g, net.lon, net.lat), dtype=bool)
+        if not hit.any():
+            raise ConfigError(f"[roads] close: polygon {i + 1} closes no street: {_why_nothing(net, g)}")
+        inside |= hit
+    return inside
+
+
+def _why_nothing(net: RoadNetwork, poly: Any) -> str:
+    """Return the likely cause of a closure polygon with no street node inside, and the fix."""
+    x0, y0, x1, y1 = poly.bounds
+    lo0, la0, lo1, la1 = float(net.lon.min()), float(net.lat.min()), float(net.lon.max()), float(net.lat.max())
+    where = f"its bounds ({x0:.5f}, {y0:.5f})-({x1:.5f}, {y1:.5f}), "
+    where += f"the network's ({lo0:.5f}, {la0:.5f})-({lo1:.5f}, {la1:.5f})"
+    if x1 < lo0 or x0 > lo1 or y1 < la0 or y0 > la1:
+        if not (y1 < lo0 or y0 > lo1 or x1 < la0 or x0 > la1):
+            return f"{where}: longitude and latitude are swapped. Fix: write the coordinates as [lon, lat]"
+        return (
+            f"{where}: it lies outside the road network (another place, or coordinates not in degrees). Fix: draw "
+            "it over the streets to close, in WGS84 degrees, or name its datum (close_crs = gcj02 | bd09)"
+        )
+    return (
+        f"no street node lies inside it ({where}); a street closes when an end of it is inside, and a polygon "
+        "drawn in the wrong datum (GCJ-02/BD-09 read as WGS84: 300-700 m off) misses it. Fix: check the datum "
+        "(close_crs = wgs84 | gcj02 | bd09), or draw the polygon around the street's junctions"
+    )
 
 
 def _closed_way_edges(net: RoadNetwork, close_ways: list[int] | None) -> np.ndarray:
@@ -176,10 +205,16 @@ def study_with_road_edits(
             na, nb = kept[a], kept[b]
             geo = float(haversine_m(net.lon[na], net.lat[na], net.lon[nb], net.lat[nb]))
             search_len, minutes = _link_length(r, geo, circle)
-            if a != b:
-                add_u += [a, b]
-                add_v += [b, a]
-                add_len += [search_len, search_len]
+            if a == b:
+                label = f"link {int(str(i)) + 1}" + (f" ({r['name']})" if r["name"] else "")
+                raise ConfigError(
+                    f"{label}: both its ends snap to the same street node {int(net.node_id[na])} "
+                    f"({da:,.0f} m and {db:,.0f} m from it), so it would change nothing. Fix: put its two points on "
+                    "the two streets it joins (check the datum: crs = wgs84 | gcj02 | bd09), or drop the link"
+                )
+            add_u += [a, b]
+            add_v += [b, a]
+            add_len += [search_len, search_len]
             record["links"].append(
                 {
                     "name": r["name"],

@@ -23,11 +23,13 @@ import numpy as np
 import pandas as pd
 
 from ..compute.access import REACHED, classify_points, point_times, project_lonlat, snap_points, times_at_speed
-from ..errors import ConfigError, DgCoverageWarning, EmptyInputError
+from ..errors import ConfigError, CRSError, DgCoverageWarning, EmptyInputError
 from ..inputs.cells import assign_points
 from ..inputs.config import Circle
 from ..inputs.embedded import SYNTHETIC_NOTE
+from ..inputs.scenario import capacity_edits_frame, links_frame
 from .equity import _elderly_share
+from .facilities import load_facilities
 from .road_edits import study_with_road_edits
 from .run import _tabulate, run_circle
 from .study import CircleResult, Study
@@ -230,6 +232,9 @@ def run_scenario(
         within the limit and the supply figures before and after; ``summary``: the edits and the city-wide change.
     """
     t0 = time.perf_counter()
+    remove = [remove] if isinstance(remove, str) else [str(r) for r in remove]  # "f003" is one id
+    add, closures = _checked_add(study, circle, add), _checked_closures(closures)
+    links = _checked_links(circle, links)
     n_cap = 0 if capacity is None else len(capacity)
     roads = (
         (links is not None and len(links) > 0) or (closures is not None and len(closures) > 0) or len(close_ways) > 0
@@ -244,6 +249,7 @@ def run_scenario(
             f"capacity edits change nothing for {circle.id}: it has no supply standard (capacity / supply_target "
             "in circles.toml). Fix: drop the capacity file, or choose a circle with a standard"
         )
+    capacity = _checked_capacity(circle, capacity)
     if before is None:
         before = run_circle(study, circle, facilities, supply=False, speeds=())
     edited, added = edit_facilities(facilities, add, remove)
@@ -289,6 +295,7 @@ def run_scenario(
             "areas": closures,
         }
         edits["roads"] = road_record
+    counted = _counted(add, capacity)
     summary = {
         "circle": circle.id,
         "synthetic": synthetic,
@@ -296,6 +303,7 @@ def run_scenario(
         "edits": edits,
         "method": method,
         "recomputed_in_full": bool(roads or len(remove)),
+        "warnings": counted,
         "city": {
             "covered_population_before": round(float(city["covered_population_before"]), 1),
             "covered_population_after": round(float(city["covered_population_after"]), 1),
@@ -319,6 +327,60 @@ def run_scenario(
         summary["towns_supply_status_changed"] = int((t["supply_status_before"] != t["supply_status_after"]).sum())
     after_v = pd.DataFrame(vt.drop(columns="geometry", errors="ignore"))
     return Scenario(circle, ledger, towns, summary, after_v, road_lines)
+
+
+def _counted(add: gpd.GeoDataFrame | None, capacity: pd.DataFrame | None) -> dict[str, int]:
+    """Return the counted warnings of the edits' inputs (``scenario.json`` -> ``warnings``)."""
+    out = {f"added_{k}": int(v) for k, v in ({} if add is None else add.attrs.get("warnings", {})).items() if v}
+    out.update({k: int(v) for k, v in ({} if capacity is None else capacity.attrs.get("warnings", {})).items() if v})
+    return out
+
+
+def _checked_links(circle: Circle, links: pd.DataFrame | None) -> pd.DataFrame | None:
+    """Return the road links checked by :func:`~dgcoverage.inputs.scenario.links_frame` (circle: unusual speeds)."""
+    return None if links is None else links_frame(links, "links", allow_unusual_settings=circle.allow_unusual_settings)
+
+
+def _checked_capacity(circle: Circle, capacity: pd.DataFrame | None) -> pd.DataFrame | None:
+    """Return a capacity frame checked by the capacity file's rules (unless ``read_capacity_edits`` read it)."""
+    if capacity is None or not len(capacity) or capacity.attrs.get("checked"):
+        return capacity
+    return capacity_edits_frame(capacity, circle.capacity, "capacity frame")
+
+
+def _checked_add(study: Study, circle: Circle, add: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame | None:
+    """Return the facilities to add checked as by :func:`~.facilities.load_facilities` (unless it read them).
+
+    A frame without a CRS is refused (:class:`CRSError`), swapped x/y too; points outside the study are
+    dropped and counted (``attrs["warnings"]``); capacities are read as from a facility file.
+    """
+    if add is None or not len(add) or "input_record" in add.attrs:
+        return add
+    if not isinstance(add, gpd.GeoDataFrame) or add.crs is None:
+        raise CRSError(
+            "add: the facilities to add have no CRS (or are no GeoDataFrame). Fix: give a GeoDataFrame with its "
+            "CRS set (gdf.set_crs(4326)), or read the file with dgcoverage.load_facilities"
+        )
+    named = "facility_id" in add.columns
+    out = load_facilities(study, circle, add)
+    if not named:
+        out["facility_id"] = [f"new{i + 1:03d}" for i in range(len(out))]
+    return out
+
+
+def _checked_closures(closures: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame | None:
+    """Return the closure polygons in EPSG:4326: refused without a CRS (as facilities are) or not polygons."""
+    if closures is None or not len(closures):
+        return closures
+    if not isinstance(closures, gpd.GeoDataFrame) or closures.crs is None:
+        raise CRSError(
+            "closures: the closure polygons have no CRS (or are no GeoDataFrame). Fix: set it "
+            "(gdf.set_crs(4326)), or read the file with dgcoverage.inputs.scenario.read_closures"
+        )
+    kinds = set(closures.geometry.geom_type.dropna())
+    if not kinds <= {"Polygon", "MultiPolygon"}:
+        raise ConfigError(f"closures: need Polygon/MultiPolygon rows, got {sorted(kinds)}. Fix: draw the areas")
+    return closures.to_crs(4326)
 
 
 def _with_measures(
