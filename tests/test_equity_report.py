@@ -91,13 +91,14 @@ def test_equity_sheet_is_the_rows_and_prints_a4_at_8pt(rep):
     results, xlsx, _ = rep
     ws = load_workbook(xlsx)["公平性 equity"]
     head = [c.value for c in ws[2]]
-    assert head[:4] == ["circle 服务圈", "limit_min 时限(分钟)", "cap_min 封顶(分钟)", "town_code 镇街代码"]
+    # the circle and the town's name first: repeated on every page when the sheet prints pages wide
+    assert head[:5] == ["circle 服务圈", "town_name 镇街", "town_code 镇街代码", "limit_min 时限(分钟)", "cap_min 封顶(分钟)"]
     got = [[c.value for c in row] for row in ws.iter_rows(min_row=3, max_row=ws.max_row) if row[0].value in CIRCLES]
     n = 0
     for r in results:
         want = equity_rows(r)
         mine = [g for g in got if g[0] == r.circle.id]
-        assert [g[3] for g in mine] == want["town_code"].astype(str).tolist()
+        assert [g[2] for g in mine] == want["town_code"].astype(str).tolist()
         gi = head.index("time_gini 出行时间基尼系数")
         assert [g[gi] for g in mine] == pytest.approx(want["time_gini"].tolist(), abs=1e-12)
         n += len(mine)
@@ -107,6 +108,7 @@ def test_equity_sheet_is_the_rows_and_prints_a4_at_8pt(rep):
         assert ws.page_setup.fitToWidth == 1
     else:
         assert ws.page_setup.scale >= 73  # 8 pt of the 11 pt body
+        assert ws.print_title_cols == "$A:$B"
     assert ws.freeze_panes == "A3" and ws.auto_filter.ref.startswith("A2:")
 
 
