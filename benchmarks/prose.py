@@ -217,8 +217,11 @@ def province_costs(P: dict[str, Any]) -> dict[str, float]:
             "precut": 1.0,
             "read_us": 1e6 * cut["read_s"] / n_prov,  # the one read, per node of the FILE
             "reads_per_region": (cut["cut"] + cut["reused"]) / k,  # network types per region
-            "build_us": 1e6 * cut["build_s"] / max(cut["cut"], 1) / n_city,  # building a window, per node of a city
-            "read_share": (cut["read_s"] + cut["build_s"]) / (task + cut["seconds"]) if task else float("nan"),
+            "build_us": 1e6 * cut["build_s"] / max(cut["cut"], 1) / n_city,  # windows built in the stage (0: tasks)
+            "save_us": 1e6 * cut.get("save_s", 0.0) / n_prov,  # saving the way arrays, per node of the FILE
+            "read_share": (cut["read_s"] + cut["build_s"] + cut.get("save_s", 0.0)) / (task + cut["seconds"])
+            if task
+            else float("nan"),
             "stage_s": cut["seconds"],
             "clip_s": cut.get("clip_s", float("nan")),
             "driver_peak_mb": cut.get("driver_peak_mb", float("nan")),
@@ -255,7 +258,7 @@ def _province_projection(P: dict[str, Any]) -> list[str]:
         big_task = c["reads_per_region"] * n * c["read_us"] / 1e6 + big * c["compute_us"] / 1e6
         kib = c["kib_per_node"]
         # now: one read of the file and every window cut from it, in the driver before the tasks (serial)
-        stage = n * (c["read_us"] + c["reads_per_region"] * c.get("build_us", 0.0)) / 1e6  # the windows cover n
+        stage = n * (c["read_us"] + c.get("save_us", 0.0) + c["reads_per_region"] * c.get("build_us", 0.0)) / 1e6
         for w in (2, 8, 32):
             wall = max((read_cpu + comp) / w, big_task)
             if "precut" in c:
@@ -308,14 +311,15 @@ def _precut_projection(c: dict[str, float], rows: list[str], max_nodes: float) -
         "### Projection: all of Guangdong on a cluster, from the measured costs",
         "",
         f"From the sequential run: the first stage read the province `.osm.pbf` ONCE (walk and bike filters together) "
-        f"at **{c['read_us']:.2f} µs per node of the file** and built each of the "
-        f"{c['reads_per_region']:.0f} windows per region (walk network; bike network for legal aid) from that read "
-        f"at **{c['build_us']:.2f} µs per node of a city** per window (built and saved; each also makes a "
-        f"vectorised pass over the whole file's arrays); with the regions' clip polygons ({c['clip_s']:,.1f} s) "
+        f"at **{c['read_us']:.2f} µs per node of the file** and saved its way arrays uncompressed "
+        f"({c.get('save_us', 0.0):.2f} µs per node of the file); each task builds its "
+        f"{c['reads_per_region']:.0f} windows (walk network; bike network for legal aid) from the memory-mapped "
+        "arrays, in parallel (in the task's time below; each build also makes a vectorised pass over the whole "
+        f"file's arrays); with the regions' clip polygons ({c['clip_s']:,.1f} s) "
         "and imports the stage took "
         f"{c['stage_s']:,.1f} s, "
         f"{100 * c['read_share']:.0f} % of the loop's time (reads inside the tasks: {c['task_read_s']:,.1f} s). "
-        f"The tasks spend **{c['compute_us']:.1f} µs per node of their region** on everything else (loading their "
+        f"The tasks spend **{c['compute_us']:.1f} µs per node of their region** on everything else (building their "
         "windows, raster window, units, facilities, four circles, tables and layers written; an average with each "
         "task's fixed costs in it, so an upper bound per node). The stage's process peaked at "
         f"{c['driver_peak_mb']:,.0f} MiB (the one read's way arrays: {c['ways_mb']:,.0f} MiB). Peak memory per "
@@ -327,8 +331,8 @@ def _precut_projection(c: dict[str, float], rows: list[str], max_nodes: float) -
         f"{GD_CITIES} city tasks, the largest city ≈ {100 * GD_LARGEST_SHARE:.0f} % of the nodes. Wall time on W "
         "one-thread workers ≈ max(CPU / W, the largest task). *Before*: every task read the whole province file "
         "once per network type (each read taken at the cost of the one read measured here, which applies both "
-        "filters); *now* (what `dgcoverage batch` does): the one read and the cutting of every window run first, in "
-        "the process that submits the tasks, then the tasks load their own windows:",
+        "filters); *now* (what `dgcoverage batch` does): the one read (and saving its way arrays) runs first, in "
+        "the process that submits the tasks, then the tasks build their own windows from the saved arrays:",
         "",
         "| walk nodes | workers | CPU (min) | wall, before: each task reads the province file (min) | wall, now: "
         "windows cut in one read, then the tasks (min) | largest task's memory (GiB) |",
@@ -336,7 +340,7 @@ def _precut_projection(c: dict[str, float], rows: list[str], max_nodes: float) -
         *rows,
         "",
         "Reading the whole file in every task grew as cities × province size; the one read grows as the province "
-        "size, and cutting the windows as the windows' nodes (≈ the province's, per network type). The stage is "
+        "size (saving its arrays too); the windows are built in the tasks, in parallel. The stage is "
         "serial (it does not shrink with more workers), and the process running it holds the whole file's way "
         "arrays. The largest city needs more than 2 GiB per worker "
         f"above ≈ {max_nodes / 1e6:.1f} M nodes: such a city needs a worker with more memory, or "
@@ -380,8 +384,8 @@ def province_text(P: dict[str, Any]) -> str:
         if cut:
             rows.append(
                 f"| ↳ {mode}: cut stage | in the wall time above, before the tasks: ONE read of the province file "
-                f"({_f(cut['read_s'], 1)} s), then {cut['cut']} windows built and saved as `.npz` "
-                f"({_f(cut['build_s'], 1)} s; {cut['reused']} reused) | {cut['seconds']:,.1f} | — | "
+                f"({_f(cut['read_s'], 1)} s), its way arrays saved ({_f(cut.get('save_s', 0.0), 1)} s); {cut['cut']} "
+                f"windows left to the tasks to build ({cut['reused']} reused) | {cut['seconds']:,.1f} | — | "
                 f"{_f(cut.get('driver_peak_mb'), 0)} (its process) | — |"
             )
     reads = (seq or {}).get("road_read_s") or []
@@ -392,9 +396,9 @@ def province_text(P: dict[str, Any]) -> str:
             f"whole file with the walk and bike filters together ({_f(cut['read_s'], 1)} s in the sequential "
             f"run; its way arrays {_f(cut.get('ways_mb'), 0)} MiB), then each region's windows (towns + the "
             "longest reach; walk network for three circles, bike network for legal aid: "
-            f"{cut['cut']} windows) built from it exactly as a task's own clipped read would "
-            f"({_f(cut['build_s'], 1)} s) and saved as `.npz`; the tasks load theirs (reads of the file "
-            f"inside the tasks: {len(reads)}). Tables:"
+            f"{cut['cut']} windows) built by the tasks, in parallel, from the way arrays saved uncompressed "
+            f"({_f(cut.get('save_s', 0.0), 1)} s) and memory-mapped, exactly as a task's own clipped read would "
+            f"(reads of the file inside the tasks: {len(reads)}). Tables:"
         )
     else:
         how = (

@@ -14,7 +14,11 @@ ten-city ``.osm.pbf`` of the pbf_clip row. Everything moves by the same offsets,
 
 Then :func:`measure` runs the regions three ways, each in a fresh process: a plain sequential loop over
 ``pipeline.batch.region_task`` (no Dask), and ``pipeline.batch.run_batch`` (what ``dgcoverage batch`` calls) on a
-LocalCluster of 1 and of 2 workers; it checks every region's tables are byte-identical across the three.
+LocalCluster of 1 and of 2 workers; it checks every region's tables are byte-identical across the three. Each
+run first reads the province file ONCE and saves its way arrays (``pipeline.precut``: ``run_batch`` does it
+before submitting; the loop calls ``precut_networks`` itself), inside its wall time, and records the stage's
+figures (``precut``: read, save and clip seconds, the way arrays' MiB, the driving process's peak); each region
+task then builds its own windows from the memory-mapped arrays (in the task's time).
 """
 
 from __future__ import annotations

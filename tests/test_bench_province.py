@@ -73,7 +73,10 @@ def test_province_tables_identical_on_two_workers_and_the_sequential_loop(provin
     seq, w2 = P["runs"]["seq"], P["runs"]["dask2"]
     assert seq["failed"] == [] and w2["failed"] == []
     assert seq["workers_used"] == 1 and w2["workers_used"] == 2  # both Dask workers ran a region
-    assert len(seq["road_read_s"]) == 6  # each region reads the pbf twice: walk and bike (legal aid)
+    # the shared pbf is read once, before the tasks (pipeline.precut); no task reads it (walk and bike windows
+    # are built from the saved way arrays)
+    assert seq["road_read_s"] == [] and w2["road_read_s"] == []
+    assert seq["precut"]["files"] == 1 and w2["precut"]["files"] == 1
     # each copy is its own region: codes 9900NN..., SYNTHETIC names, and its share of the shared facility file
     folder = Path(P["build"]["regions"]).parent
     towns = gpd.read_file(folder / "units" / "c02_towns.geojson")

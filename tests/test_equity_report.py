@@ -92,7 +92,13 @@ def test_equity_sheet_is_the_rows_and_prints_a4_at_8pt(rep):
     ws = load_workbook(xlsx)["公平性 equity"]
     head = [c.value for c in ws[2]]
     # the circle and the town's name first: repeated on every page when the sheet prints pages wide
-    assert head[:5] == ["circle 服务圈", "town_name 镇街", "town_code 镇街代码", "limit_min 时限(分钟)", "cap_min 封顶(分钟)"]
+    assert head[:5] == [
+        "circle 服务圈",
+        "town_name 镇街",
+        "town_code 镇街代码",
+        "limit_min 时限(分钟)",
+        "cap_min 封顶(分钟)",
+    ]
     got = [[c.value for c in row] for row in ws.iter_rows(min_row=3, max_row=ws.max_row) if row[0].value in CIRCLES]
     n = 0
     for r in results:

@@ -134,7 +134,8 @@ def _print_precut(stats: dict) -> None:
     """Print the first stage: the regions' road windows cut from their shared OSM file in one read."""
     read = f"{stats['files']} read of the shared road file ({stats['read_s']:.1f} s)" if stats["files"] else "no read"
     print(
-        f"road windows: {stats['cut']} cut, {stats['reused']} reused (.precut/), {read}; {stats['seconds']:.1f} s",
+        f"road windows: {stats['cut']} to build in the tasks, {stats['reused']} reused (.precut/), {read}; "
+        f"{stats['seconds']:.1f} s",
         flush=True,
     )
 

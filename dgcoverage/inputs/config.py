@@ -513,8 +513,8 @@ def _hard(where: str, key: str, val: float, allowed: str) -> None:
     """Refuse ``val`` beyond a hard limit, saying that ``allow_unusual_settings`` does not lift it."""
     raise ConfigError(
         f"{where}: {key} = {val:g} is outside the hard limits: it must be in {allowed}, which "
-        "allow_unusual_settings = true does not lift (it lifts only the plausible ranges of speeds, limits, snap distances and supply targets). Fix: "
-        "correct the unit (km/h, minutes)"
+        "allow_unusual_settings = true does not lift (it lifts only the plausible ranges of speeds, limits, snap "
+        "distances and supply targets). Fix: correct the unit (km/h, minutes)"
     )
 
 

@@ -39,7 +39,7 @@ from .osm import (
 if TYPE_CHECKING:  # pragma: no cover
     from shapely.geometry.base import BaseGeometry
 
-__all__ = ["networks_from_osm_file", "read_all_ways", "cut_ways"]
+__all__ = ["networks_from_osm_file", "read_all_ways", "cut_ways", "save_ways", "load_ways"]
 
 
 class AllWays:
@@ -54,7 +54,9 @@ class AllWays:
         self.way_len = array("q")
         self.way_osm_id = array("q")
         self.type_bits = array("B")  # bit k: the way passes types[k]'s filter
-        self.modes = {t: array("b") for t in types}  # per type: 0 both ways, 1 forward only, 2 reverse only
+        self.modes: dict[str, Any] = {
+            t: array("b") for t in types
+        }  # per type: 0 both ways, 1 forward only, 2 reverse only
         self.name_code = array("i")
         self.highway_code = array("i")
         self.names: list[str] = []
@@ -137,6 +139,70 @@ def read_all_ways(path: str | Path, types: list[str]) -> AllWays:
     return ways
 
 
+#: The way arrays saved by :func:`save_ways` (one ``.npy`` each) and their dtypes; modes go to ``mode-<type>.npy``.
+_ARRAYS = {
+    "refs": np.int64,
+    "xs": np.int32,
+    "ys": np.int32,
+    "way_len": np.int64,
+    "way_osm_id": np.int64,
+    "type_bits": np.uint8,
+    "name_code": np.int32,
+    "highway_code": np.int32,
+}
+
+
+def _np(a: Any, dtype: Any) -> np.ndarray:
+    """Return an ``array.array`` of a fresh read or a (memory-mapped) numpy array of :func:`load_ways`, as numpy."""
+    return np.frombuffer(a, dtype=dtype) if isinstance(a, array) else np.asarray(a, dtype=dtype)
+
+
+def _table_arrays(table: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Return a string table as UTF-8 bytes and offsets (exact for any text, unlike fixed-width numpy strings)."""
+    encoded = [t.encode("utf-8") for t in table]
+    offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+    offsets[1:] = np.cumsum([len(b) for b in encoded], dtype=np.int64)
+    return np.frombuffer(b"".join(encoded), dtype=np.uint8), offsets
+
+
+def _table(blob: np.ndarray, offsets: np.ndarray) -> list[str]:
+    data = blob.tobytes()
+    return [data[a:b].decode("utf-8") for a, b in zip(offsets[:-1].tolist(), offsets[1:].tolist(), strict=True)]
+
+
+def save_ways(ways: AllWays, folder: str | Path) -> None:
+    """Save ``ways`` to ``folder`` as uncompressed ``.npy`` files (one per array), for :func:`load_ways`."""
+    import json
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, dtype in _ARRAYS.items():
+        np.save(folder / f"{name}.npy", _np(getattr(ways, name), dtype))
+    for k, t in enumerate(ways.types):
+        np.save(folder / f"mode-{k}.npy", _np(ways.modes[t], np.int8))
+    for name in ("names", "highways"):
+        blob, offsets = _table_arrays(getattr(ways, name))
+        np.save(folder / f"{name}-utf8.npy", blob)
+        np.save(folder / f"{name}-offsets.npy", offsets)
+    (folder / "types.json").write_text(json.dumps(ways.types), encoding="utf-8")
+
+
+def load_ways(folder: str | Path, path: str | Path) -> AllWays:
+    """Load the ways saved by :func:`save_ways` (arrays memory-mapped, read-only) as a read of ``path``."""
+    import json
+
+    folder = Path(folder)
+    types = json.loads((folder / "types.json").read_text(encoding="utf-8"))
+    ways = AllWays(Path(path), types)
+    for name in _ARRAYS:
+        setattr(ways, name, np.load(folder / f"{name}.npy", mmap_mode="r"))
+    ways.modes = {t: np.load(folder / f"mode-{k}.npy", mmap_mode="r") for k, t in enumerate(types)}
+    for name in ("names", "highways"):
+        blob = np.load(folder / f"{name}-utf8.npy")
+        setattr(ways, name, _table(blob, np.load(folder / f"{name}-offsets.npy")))
+    return ways
+
+
 def cut_ways(ways: AllWays, network_type: str, box: tuple[int, int, int, int] | None) -> tuple[Any, ...]:
     """Return what ``osm._read_ways`` would have read for ``network_type`` and ``box``, cut from ``ways``.
 
@@ -144,12 +210,12 @@ def cut_ways(ways: AllWays, network_type: str, box: tuple[int, int, int, int] | 
     order; the count of the type's ways with none is the ``n_outside_box`` value.
     """
     k = ways.types.index(network_type)
-    way_len = np.frombuffer(ways.way_len, dtype=np.int64)
-    of_type = (np.frombuffer(ways.type_bits, dtype=np.uint8) & (1 << k)) != 0
+    way_len = _np(ways.way_len, np.int64)
+    of_type = (_np(ways.type_bits, np.uint8) & (1 << k)) != 0
     n_outside = 0
     if box is not None:
-        x = np.frombuffer(ways.xs, dtype=np.int32)
-        y = np.frombuffer(ways.ys, dtype=np.int32)
+        x = _np(ways.xs, np.int32)
+        y = _np(ways.ys, np.int32)
         bx0, by0, bx1, by1 = box
         in_box = (x >= bx0) & (x <= bx1) & (y >= by0) & (y <= by1)
         counts = np.concatenate([[0], np.cumsum(in_box, dtype=np.int64)])
@@ -160,18 +226,18 @@ def cut_ways(ways: AllWays, network_type: str, box: tuple[int, int, int, int] | 
     else:
         keep = of_type
     node_keep = np.repeat(keep, way_len)
-    names = [ways.names[c] for c in np.frombuffer(ways.name_code, dtype=np.int32)[keep]]
-    highways = [ways.highways[c] for c in np.frombuffer(ways.highway_code, dtype=np.int32)[keep]]
+    names = [ways.names[c] for c in _np(ways.name_code, np.int32)[keep]]
+    highways = [ways.highways[c] for c in _np(ways.highway_code, np.int32)[keep]]
     return (
-        np.frombuffer(ways.refs, dtype=np.int64)[node_keep],
-        np.frombuffer(ways.xs, dtype=np.int32)[node_keep],
-        np.frombuffer(ways.ys, dtype=np.int32)[node_keep],
+        _np(ways.refs, np.int64)[node_keep],
+        _np(ways.xs, np.int32)[node_keep],
+        _np(ways.ys, np.int32)[node_keep],
         way_len[keep],
-        np.frombuffer(ways.modes[network_type], dtype=np.int8)[keep],
+        _np(ways.modes[network_type], np.int8)[keep],
         names,
         highways,
         n_outside,
-        np.frombuffer(ways.way_osm_id, dtype=np.int64)[keep],
+        _np(ways.way_osm_id, np.int64)[keep],
     )
 
 

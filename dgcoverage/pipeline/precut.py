@@ -1,14 +1,17 @@
-"""A batch's first stage: the regions' road windows cut from their shared OSM file in ONE read.
+"""A batch's first stage: the shared OSM file read ONCE, its way arrays saved for the region tasks to cut.
 
 When several regions of a batch take their roads from the same OSM file (a province ``.osm.pbf``), each region
 task would read the whole file once per network type only to keep its window. :func:`precut_networks` reads the
-file once instead (:func:`dgcoverage.inputs.osm_cut.networks_from_osm_file`, with every network type the
-regions need) and saves each ``(region, network type)`` network, clipped exactly as the task clips it
-(:func:`clip_polygon`), as ``<out>/.precut/network-<key>.npz``. The key is the SHA-256 of the file's SHA-256,
-the network type and its way filter, the clip polygon and the package version, so a rerun reuses the cut
-networks and a changed file (or clip, filter, version) is cut again. Region tasks load their ``.npz``
-(:func:`load_precut`); a region whose window cannot be cut here (its towns file is refused, no road lies inside
-its window, the file is corrupt) is left to its task, which reads the file as before and reports its error.
+file once instead (:func:`dgcoverage.inputs.osm_cut.read_all_ways`, with every network type the regions need)
+and saves its way arrays uncompressed in ``<out>/.precut/ways-<key>/`` (one ``.npy`` per array; the key is the
+SHA-256 of the file's SHA-256, the network types and their way filters and the package version, so a rerun
+reuses them and a changed file is read again). Each region task then builds its own windows from the
+memory-mapped arrays (:func:`load_precut`) with the building code of the single read
+(:func:`~dgcoverage.inputs.osm_cut.networks_from_osm_file`, clipped exactly as the task clips,
+:func:`clip_polygon`), so the builds run in parallel, and keeps each as ``<out>/.precut/network-<key>.npz`` (key:
+file hash, network type and filter, clip polygon, version), which a rerun loads instead of building. A region
+whose window cannot be had this way (its towns file is refused, no road lies inside its window, the file is
+corrupt) reads the file in its task as before and reports its error.
 
 A region with its own road file (no other region shares it) is read by its task as before.
 """
@@ -76,13 +79,24 @@ def precut_path(out: Path, key: str) -> Path:
     return Path(out) / PRECUT_DIR / f"network-{key}.npz"
 
 
+def ways_key(file_sha256: str, types: Sequence[str]) -> str:
+    """SHA-256 naming one file's saved way arrays: file hash, the network types read and their filters, version."""
+    from ..inputs.osm import network_filter
+
+    types = sorted(types)
+    text = "\0".join(
+        ["dgcoverage-ways", str(PRECUT_FORMAT), __version__, file_sha256, *types, *map(network_filter, types)]
+    )
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 def precut_networks(
     regions: Sequence[tuple[BatchRegion, Sequence[str]]],
     circles: Sequence[Circle],
     out: str | Path,
     hashes: HashCache | None = None,
 ) -> tuple[dict[str, dict[str, dict[str, Any]]], dict[str, Any]]:
-    """Cut every region's windows from the OSM files that two or more of ``regions`` share, one read per file.
+    """Read once each OSM file that two or more of ``regions`` share and save its way arrays for the tasks.
 
     Parameters
     ----------
@@ -91,19 +105,23 @@ def precut_networks(
     circles
         The batch's circles (their longest reach sizes the windows, as in the task).
     out
-        The batch's output folder; the networks go to ``<out>/.precut/``.
+        The batch's output folder; the way arrays and the windows go to ``<out>/.precut/``.
     hashes
         The batch's file hashes (each file hashed once).
 
     Returns
     -------
     tuple
-        ``{region id: {network type: record}}`` for the regions given a cut network (a record holds ``obtained``
-        ``"precut"``, the ``file`` and ``key``, and whether it was ``reused`` from an earlier run), and the stage's
-        figures (``files`` read, networks ``cut``, ``reused`` and ``left_to_task``, ``read_s`` (the one read),
-        ``build_s`` (building and saving the windows), ``clip_s`` (the regions' clip polygons, handed to the tasks),
-        ``seconds`` (all of it, imports included) and ``ways_mb`` held by the one read).
+        ``{region id: {network type: record}}`` for the regions whose window is cut from the saved ways (a record
+        holds ``obtained`` ``"precut"``, the window's ``file`` and ``key``, whether it was ``reused`` from an
+        earlier run, and, when not, the ``ways`` folder, ``source`` file and clip ``polygon`` (WKB) its task builds
+        it from, see :func:`load_precut`), and the stage's figures (``files`` read, windows ``cut`` (handed to
+        the tasks to build), ``reused`` and ``left_to_task``, ``ways_reused`` (way arrays of an earlier run),
+        ``read_s`` (the one read), ``save_s`` (saving the way arrays), ``build_s`` (0.0: the tasks build),
+        ``clip_s`` (the regions' clip polygons), ``seconds`` (all of it, imports included) and ``ways_mb``).
     """
+    import shapely
+
     from ..inputs.network import clip_description
 
     t0 = time.perf_counter()
@@ -115,12 +133,12 @@ def precut_networks(
             by_file.setdefault(Path(region.network).resolve(), []).append((region, types))
     done: dict[str, dict[str, dict[str, Any]]] = {}
     stats: dict[str, Any] = {"files": 0, "cut": 0, "reused": 0, "left_to_task": 0, "read_s": 0.0, "build_s": 0.0}
-    stats.update(ways_mb=0.0, clip_s=0.0)
+    stats.update(ways_mb=0.0, clip_s=0.0, save_s=0.0, ways_reused=0)
     for path, group in by_file.items():
         if len(group) < 2 or not path.is_file():  # its own file (or a missing one): the task reads it as before
             continue
         sha = hashes.sha256(path)
-        wanted: dict[tuple[str, str], tuple[str, Any]] = {}
+        wanted: list[tuple[str, str]] = []
         for region, types in group:
             t1 = time.perf_counter()
             try:
@@ -135,69 +153,101 @@ def precut_networks(
                 record = {"obtained": "precut", "file": str(precut_path(out, key)), "key": key, "reused": True}
                 record.update(source_sha256=sha, clip=clip)  # the task's clip record: not computed again there
                 if precut_path(out, key).is_file():
-                    done.setdefault(region.id, {})[network_type] = record
                     stats["reused"] += 1
                 else:
-                    wanted[(region.id, network_type)] = (network_type, polygon)
-                    done.setdefault(region.id, {})[network_type] = {**record, "reused": False}
-        if not wanted:
-            continue
-
-        _cut_file(path, wanted, done, stats)
+                    record.update(reused=False, network_type=network_type, source=str(path))
+                    record["polygon"] = shapely.to_wkb(polygon)
+                    wanted.append((region.id, network_type))
+                done.setdefault(region.id, {})[network_type] = record
+        if wanted:
+            folder = _saved_ways(path, sha, sorted({t for _, t in wanted}), out, stats)
+            for region_id, network_type in wanted:
+                if folder is None:  # a corrupt file: every task reads it and reports the error itself
+                    del done[region_id][network_type]
+                    stats["left_to_task"] += 1
+                else:
+                    done[region_id][network_type]["ways"] = str(folder)
+                    stats["cut"] += 1
     stats["seconds"] = time.perf_counter() - t0
     return {r: t for r, t in done.items() if t}, stats
 
 
-def _cut_file(
-    path: Path,
-    wanted: dict[tuple[str, str], tuple[str, Any]],
-    done: dict[str, dict[str, dict[str, Any]]],
-    stats: dict[str, Any],
-) -> None:
-    """Read ``path`` once and build and save each wanted ``(region, network type)`` window; what fails is left out."""
-    from ..core.roadnet import save_network
-    from ..inputs.network import clip_description
-    from ..inputs.osm_cut import networks_from_osm_file, read_all_ways
+def _saved_ways(path: Path, sha: str, types: list[str], out: Path, stats: dict[str, Any]) -> Path | None:
+    """Return the folder of ``path``'s way arrays for ``types`` (read and saved now, or reused); ``None``: unread."""
+    import shutil
 
-    def left(key: Any, exc: Exception) -> None:
-        del done[key[0]][key[1]]
-        stats["left_to_task"] += 1
+    from ..inputs.osm_cut import read_all_ways, save_ways
 
+    folder = out / PRECUT_DIR / f"ways-{ways_key(sha, types)}"
+    if (folder / "types.json").is_file():  # written last: a complete set
+        stats["ways_reused"] += 1
+        return folder
     t1 = time.perf_counter()
     try:
-        ways = read_all_ways(path, sorted({t for t, _ in wanted.values()}))
-    except Exception:  # noqa: BLE001 - a corrupt file: every task reads it and reports the error itself
-        for key in wanted:
-            left(key, None)  # type: ignore[arg-type]
-        return
+        ways = read_all_ways(path, types)
+    except Exception:  # noqa: BLE001 - the tasks read the file and report the error
+        return None
     stats["files"] += 1
     stats["read_s"] += time.perf_counter() - t1
     stats["ways_mb"] = max(stats["ways_mb"], ways.nbytes() / 2**20)
     t1 = time.perf_counter()
-    for key in wanted:  # one network at a time: built, saved, let go
-        nets = networks_from_osm_file(path, {key: wanted[key]}, on_error=left, ways=ways)
-        if key in nets:
-            nets[key].meta["clip"] = clip_description(None, wanted[key][1])  # as network_from_file records it
-            try:
-                _save(save_network, nets[key], Path(done[key[0]][key[1]]["file"]))
-            except OSError as exc:  # e.g. a full disk: that task reads the file itself
-                left(key, exc)
-                continue
-            stats["cut"] += 1
-    stats["build_s"] += time.perf_counter() - t1
-    del ways
+    tmp = folder.with_name(folder.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        save_ways(ways, tmp)  # uncompressed: the tasks memory-map the arrays
+        shutil.rmtree(folder, ignore_errors=True)
+        tmp.rename(folder)
+    except OSError:  # e.g. a full disk: the tasks read the file themselves
+        shutil.rmtree(tmp, ignore_errors=True)
+        return None
+    finally:
+        stats["save_s"] += time.perf_counter() - t1
+    return folder
 
 
-def _save(save: Any, net: RoadNetwork, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    save(net, path)  # compressed: a window's street names as fixed-width text are ~100 MB stored
+def _build(record: dict[str, Any]) -> RoadNetwork | None:
+    """Build the record's window from the saved ways (memory-mapped) and keep it as its ``.npz``; ``None``: failed."""
+    import os
+
+    import shapely
+
+    from ..core.roadnet import save_network
+    from ..inputs.network import clip_description
+    from ..inputs.osm_cut import load_ways, networks_from_osm_file
+
+    try:
+        ways = load_ways(record["ways"], record["source"])
+        polygon = shapely.from_wkb(record["polygon"])
+        key = record["network_type"]
+        nets = networks_from_osm_file(record["source"], {key: (key, polygon)}, on_error=lambda k, e: None, ways=ways)
+    except (OSError, ValueError, KeyError):  # the ways are gone or damaged: read the file instead
+        return None
+    net = nets.get(key)
+    if net is None:  # e.g. no road in the window: the task reads the file and reports the same error
+        return None
+    net.meta["clip"] = clip_description(None, polygon)  # as network_from_file records it
+    path = Path(record["file"])
+    tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
+    try:  # a rerun of the region loads it instead of building
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save_network(net, tmp)  # compressed: a window's street names as fixed-width text are ~100 MB stored
+        tmp.replace(path)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+    return net
 
 
 def load_precut(record: dict[str, Any]) -> RoadNetwork | None:
-    """Load a cut network saved by :func:`precut_networks` (``None`` when it is gone or unreadable: read instead)."""
+    """Return the window of a :func:`precut_networks` record (``None`` when it cannot be had: read the file instead).
+
+    A window saved as ``.npz`` (by an earlier task or run) is loaded; otherwise the task builds it from the file's
+    memory-mapped way arrays with the building code of the single read and saves it for reruns.
+    """
     from ..core.roadnet import load_network
     from ..errors import DgCoverageError
 
+    if not Path(record["file"]).is_file() and record.get("ways"):
+        return _build(record)
     try:
         net = load_network(record["file"])
     except (DgCoverageError, OSError, ValueError, KeyError):
