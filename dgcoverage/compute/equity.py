@@ -106,34 +106,29 @@ def palma(x: ArrayLike, w: ArrayLike) -> float:
     return float((1.0 - high) / low)
 
 
-def fgt(x: ArrayLike, w: ArrayLike, line: float, alpha: float) -> float:
-    """Foster-Greer-Thorbecke index of *excess* over ``line``: ``(1/W) sum_{x>z} w ((x - z) / z)^alpha``."""
+def _fgt(x: ArrayLike, w: ArrayLike, line: float, alpha: float, below: bool) -> float:
+    """FGT index of the gaps beyond ``line``: shortfalls below it (``below``) or excesses over it."""
     if not line > 0:
         raise ValueError(f"the line must be > 0, got {line}")
     xa, wa = _clean(x, w)
     total_w = float(wa.sum())
     if total_w <= 0:
         return float("nan")
-    over = xa > line
+    poor = xa < line if below else xa > line
     if alpha == 0:
-        return float(wa[over].sum() / total_w)
-    gap = (xa[over] - line) / line
-    return float((wa[over] * gap**alpha).sum() / total_w)
+        return float(wa[poor].sum() / total_w)
+    gap = np.abs(xa[poor] - line) / line
+    return float((wa[poor] * gap**alpha).sum() / total_w)
+
+
+def fgt(x: ArrayLike, w: ArrayLike, line: float, alpha: float) -> float:
+    """Foster-Greer-Thorbecke index of *excess* over ``line``: ``(1/W) sum_{x>z} w ((x - z) / z)^alpha``."""
+    return _fgt(x, w, line, alpha, below=False)
 
 
 def fgt_below(x: ArrayLike, w: ArrayLike, line: float, alpha: float) -> float:
     """Foster-Greer-Thorbecke index of *shortfall* below ``line``: ``(1/W) sum_{x<z} w ((z - x) / z)^alpha``."""
-    if not line > 0:
-        raise ValueError(f"the line must be > 0, got {line}")
-    xa, wa = _clean(x, w)
-    total_w = float(wa.sum())
-    if total_w <= 0:
-        return float("nan")
-    below = xa < line
-    if alpha == 0:
-        return float(wa[below].sum() / total_w)
-    gap = (line - xa[below]) / line
-    return float((wa[below] * gap**alpha).sum() / total_w)
+    return _fgt(x, w, line, alpha, below=True)
 
 
 def score_figures(x: ArrayLike, w: ArrayLike, standard: float) -> dict[str, float]:
